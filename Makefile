@@ -1,0 +1,82 @@
+# ssl-tools: semi-supervised learning with generative models, as Unix filters.
+#   make            build every program into build/bin
+#   make test       C unit tests + bats suite   (SANITIZE=1: under ASan+UBSan, in build-san/)
+#   make demo       the digits pipeline end to end, printing its comparison table
+#   make deps       install the Debian packages that are missing
+#   make bench      speed benchmarks (bench/)
+
+VERSION  := 0.1.0
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+  BUILD  ?= build-san
+  OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+  BUILD  ?= build
+  OPT    := -O2 -g
+endif
+
+CC      ?= gcc
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -DSSL_VERSION='"$(VERSION)"' -Ilib $(EXTRA_CFLAGS)
+LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
+LDLIBS  := -lcsv -lmsgpackc -lopenblas -lpng -lz -lm -lpthread
+
+LIB_SRC   := $(wildcard lib/*.c)
+LIB_OBJ   := $(LIB_SRC:lib/%.c=$(BUILD)/obj/lib/%.o)
+TOOL_SRC  := $(wildcard tools/*.c)
+TOOLS     := $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+DEB_PACKAGES := gcc make libcsv-dev libmsgpack-dev libopenblas-dev libpng-dev zlib1g-dev bats \
+                python3-msgpack python3-numpy python3-msgpack-numpy gnuplot-nox
+
+.PHONY: all test unit bats demo deps bench clean
+all: $(TOOLS)
+
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h) | deps-check
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libssl.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(BUILD)/libssl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $< $(BUILD)/libssl.a $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libssl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $< $(BUILD)/libssl.a $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libssl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $< $(BUILD)/libssl.a $(LDLIBS) -o $@
+
+# The tests: every unit test binary, then every bats file; one closing "N passed, N failed" line.
+test: deps $(TOOLS) $(UNITS)
+	@BUILD=$(BUILD) tests/run $(UNITS)
+
+demo: deps $(TOOLS)
+	@$(MAKE) --no-print-directory -f pipelines/digits.mk BIN=$(abspath $(BUILD)/bin)
+
+bench: deps $(TOOLS) $(BENCHES)
+	@BUILD=$(BUILD) bench/run
+
+# Installs the Debian packages that are missing (root, as on a fresh machine).
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+
+# Object files need the headers of the packages: install them first when building from scratch.
+deps-check:
+	@[ -f /usr/include/csv.h ] && [ -f /usr/include/msgpack.h ] && [ -f /usr/include/x86_64-linux-gnu/cblas.h -o -f /usr/include/cblas.h ] && [ -f /usr/include/png.h ] || $(MAKE) --no-print-directory deps
+.PHONY: deps-check
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,183 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void cli_init(cli *c, const char *prog)
+{
+    memset(c, 0, sizeof *c);
+    const char *slash = strrchr(prog, '/');
+    c->prog = slash ? slash + 1 : prog;
+}
+
+void cli_abort_outputs(cli *c)
+{
+    for (int i = 0; i < c->nouts; i++) {
+        cli_out *o = &c->outs[i];
+        if (o->tmp) {
+            if (o->f) fclose(o->f);
+            unlink(o->tmp);
+            free(o->tmp);
+            o->tmp = NULL;
+            o->f = NULL;
+        }
+        free(o->path);
+        o->path = NULL;
+    }
+    c->nouts = 0;
+}
+
+static _Noreturn void vfail(cli *c, int code, const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    fprintf(stderr, "%s: ", c->prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    if (code == 2) fprintf(stderr, "Try '%s --help' for more information.\n", c->prog);
+    cli_abort_outputs(c);
+    exit(code);
+}
+
+void cli_fail(cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(c, 1, fmt, ap);
+}
+
+void cli_fail_error(cli *c, const error *e) { cli_fail(c, "%s", e->msg); }
+
+void cli_usage_error(cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(c, 2, fmt, ap);
+}
+
+void cli_print_version(cli *c)
+{
+    printf("%s (ssl-tools) %s\n", c->prog, SSL_VERSION);
+    exit(0);
+}
+
+static int is_std(const char *path) { return !path || strcmp(path, "-") == 0; }
+
+const char *cli_in_name(const char *path) { return is_std(path) ? "stdin" : path; }
+
+FILE *cli_open_in(cli *c, const char *path)
+{
+    if (is_std(path)) return stdin;
+    FILE *f = fopen(path, "rb");
+    if (!f) cli_fail(c, "%s: %s", path, strerror(errno));
+    return f;
+}
+
+FILE *cli_open_out(cli *c, const char *path)
+{
+    if (is_std(path)) return stdout;
+    if (c->nouts == CLI_MAX_OUTS) cli_fail(c, "too many output files");
+    cli_out *o = &c->outs[c->nouts];
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a device or a pipe: no rename possible, write in place */
+        o->f = fopen(path, "wb");
+        if (!o->f) cli_fail(c, "%s: %s", path, strerror(errno));
+        o->path = strdup(path);
+        c->nouts++;
+        return o->f;
+    }
+    size_t len = strlen(path) + 16;
+    o->tmp = malloc(len);
+    snprintf(o->tmp, len, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(o->tmp);
+    if (fd < 0) {
+        int err = errno;
+        free(o->tmp);
+        o->tmp = NULL;
+        cli_fail(c, "%s: %s", path, strerror(err));
+    }
+    fchmod(fd, 0644);
+    o->f = fdopen(fd, "wb");
+    o->path = strdup(path);
+    c->nouts++;
+    return o->f;
+}
+
+void cli_commit(cli *c)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) cli_fail(c, "write error on stdout: %s", strerror(errno));
+    /* first close everything (any failure aborts all), then rename */
+    for (int i = 0; i < c->nouts; i++) {
+        cli_out *o = &c->outs[i];
+        int bad = fflush(o->f) != 0 || ferror(o->f);
+        if (!bad && o->tmp) bad = fsync(fileno(o->f)) != 0;
+        int err = errno;
+        bad |= fclose(o->f) != 0;
+        o->f = NULL;
+        if (bad) cli_fail(c, "%s: write error: %s", o->path, strerror(err ? err : errno));
+    }
+    for (int i = 0; i < c->nouts; i++) {
+        cli_out *o = &c->outs[i];
+        if (o->tmp && rename(o->tmp, o->path) != 0) cli_fail(c, "%s: %s", o->path, strerror(errno));
+        free(o->tmp);
+        o->tmp = NULL;
+        free(o->path);
+        o->path = NULL;
+    }
+    c->nouts = 0;
+}
+
+long cli_parse_long(cli *c, const char *opt, const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) cli_usage_error(c, "%s: '%s' is not an integer", opt, s);
+    if (v < lo || v > hi) cli_usage_error(c, "%s: %ld is out of range [%ld, %ld]", opt, v, lo, hi);
+    return v;
+}
+
+double cli_parse_double(cli *c, const char *opt, const char *s, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) cli_usage_error(c, "%s: '%s' is not a number", opt, s);
+    if (v < lo || v > hi) cli_usage_error(c, "%s: %g is out of range [%g, %g]", opt, v, lo, hi);
+    return v;
+}
+
+int cli_parse_int_list(cli *c, const char *opt, const char *s, int *out, int max)
+{
+    if (!*s || strcmp(s, "0") == 0 || strcmp(s, "none") == 0) return 0;
+    int n = 0;
+    const char *p = s;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || v <= 0 || v > INT_MAX || (*end && *end != ','))
+            cli_usage_error(c, "%s: '%s' is not a list of positive integers like 128,64", opt, s);
+        if (n == max) cli_usage_error(c, "%s: at most %d values", opt, max);
+        out[n++] = (int)v;
+        if (!*end) return n;
+        p = end + 1;
+    }
+}
+
+int cli_parse_choice(cli *c, const char *opt, const char *s, const char *const *choices)
+{
+    char list[256] = "";
+    for (int i = 0; choices[i]; i++) {
+        if (strcmp(s, choices[i]) == 0) return i;
+        strncat(list, i ? "|" : "", sizeof list - strlen(list) - 1);
+        strncat(list, choices[i], sizeof list - strlen(list) - 1);
+    }
+    cli_usage_error(c, "%s: '%s' is not one of %s", opt, s, list);
+}

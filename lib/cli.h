@@ -1,0 +1,63 @@
+/* cli: what every tool's main shares: the exit conventions (1 = data error, 2 = usage error),
+ * opening inputs and atomic outputs, and parsing option values. The cli struct is owned by main;
+ * nothing here is global. */
+#ifndef SSL_CLI_H
+#define SSL_CLI_H
+
+#include <stdio.h>
+#include <stddef.h>
+
+#include "error.h"
+
+#ifndef SSL_VERSION
+#define SSL_VERSION "0.0.0"
+#endif
+
+#define CLI_MAX_OUTS 8
+
+typedef struct cli_out {
+    FILE *f;
+    char *path;   /* final path, NULL for stdout */
+    char *tmp;    /* temporary file renamed to path on commit; NULL when writing in place */
+} cli_out;
+
+typedef struct cli {
+    const char *prog;
+    cli_out outs[CLI_MAX_OUTS];
+    int nouts;
+} cli;
+
+void cli_init(cli *c, const char *prog);
+
+/* "prog: message" on stderr, temporary outputs removed, exit 1. */
+_Noreturn void cli_fail(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+_Noreturn void cli_fail_error(cli *c, const error *e);
+/* "prog: message" and a hint to --help on stderr, exit 2. */
+_Noreturn void cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "prog (ssl-tools) VERSION" and exits 0. */
+_Noreturn void cli_print_version(cli *c);
+
+/* Opens an input; NULL or "-" is stdin. Failure: cli_fail naming the file. */
+FILE *cli_open_in(cli *c, const char *path);
+/* Shown name of an input path for messages ("stdin" for NULL or "-"). */
+const char *cli_in_name(const char *path);
+/* Opens an output; NULL or "-" is stdout. A regular file is written to a temporary file in the same
+ * folder and renamed over path only by cli_commit, so a failure never leaves a partial file.
+ * Devices and pipes (e.g. /dev/full) are written in place. */
+FILE *cli_open_out(cli *c, const char *path);
+/* Flushes and closes every output, checking for write errors (disk full: cli_fail), then renames
+ * the temporary files into place. Call once, when all output is written. */
+void cli_commit(cli *c);
+/* Removes temporary outputs without committing (cli_fail does this itself). */
+void cli_abort_outputs(cli *c);
+
+/* Option values: a usage error (exit 2) naming the option when the text is not a number in range. */
+long cli_parse_long(cli *c, const char *opt, const char *s, long lo, long hi);
+double cli_parse_double(cli *c, const char *opt, const char *s, double lo, double hi);
+/* Comma-separated non-negative ints ("128,64"; "" or "0" or "none" gives 0 items). Returns the count;
+ * out has room for max items. */
+int cli_parse_int_list(cli *c, const char *opt, const char *s, int *out, int max);
+/* Index of s in the NULL-terminated list choices, or a usage error listing them. */
+int cli_parse_choice(cli *c, const char *opt, const char *s, const char *const *choices);
+
+#endif

@@ -1,0 +1,28 @@
+# Shared by every bats file: the programs under test come from $BUILD/bin (build/ by default,
+# build-san/ under SANITIZE=1); each test gets a scratch folder $T.
+ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+BUILD_DIR="$ROOT/${BUILD:-build}"
+export PATH="$BUILD_DIR/bin:$PATH"
+DIGITS="$ROOT/data/digits.csv.gz"
+# Debian's python (with python3-msgpack/numpy), not a pyenv shim
+PY=/usr/bin/python3
+
+setup() {
+    T="$BATS_TEST_TMPDIR"
+}
+
+# True when the Debian python has the given modules.
+have_py() {
+    [ -x "$PY" ] && "$PY" -c "import $1" 2>/dev/null
+}
+
+# Asserts: exit status $1, exactly one line on stderr, and that line matching the regex $2.
+# Use with: run --separate-stderr prog ...
+assert_fails_with() {
+    local want=$1 regex=$2
+    [ "$status" -eq "$want" ] || { echo "status $status, expected $want; stderr: $stderr"; return 1; }
+    local nl
+    nl=$(printf '%s\n' "$stderr" | grep -c .)
+    if [ "$want" -eq 1 ] && [ "$nl" -ne 1 ]; then echo "expected one line on stderr, got $nl: $stderr"; return 1; fi
+    [[ "$stderr" =~ $regex ]] || { echo "stderr '$stderr' does not match /$regex/"; return 1; }
+}
