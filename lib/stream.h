@@ -112,6 +112,21 @@ void stream_writer_abort(stream_writer *w);
 /* Header + all rows of t + end. */
 int stream_write_all(FILE *f, const stream_table *t, error *e);
 
+/* msgpack-numpy's array encoding, shared with model files: a map with the keys packed as bin
+ * {nd: true, type: "<f4", kind: b"", shape: [...], data: <bin>}. Readers accept str or bin keys. */
+typedef struct stream_ndarray {
+    stream_dtype dtype;
+    int ndim;
+    int64_t shape[STREAM_MAX_DIMS + 1];
+    const void *data;     /* points into the unpacked message: copy it out, it may be unaligned */
+    size_t nbytes;
+} stream_ndarray;
+int stream_pack_ndarray(msgpack_packer *pk, stream_dtype t, int ndim, const int64_t *shape, const void *data);
+/* 0 if o is such an array (data size checked against type and shape), else -1 with an error. */
+int stream_parse_ndarray(const msgpack_object *o, stream_ndarray *out, error *e);
+/* Looks up key (str or bin) in a MessagePack map; NULL if absent or o is not a map. */
+const msgpack_object *stream_msgpack_get(const msgpack_object *o, const char *key);
+
 /* Well-known meta keys */
 #define STREAM_META_FEATURES "feature_names"   /* array of str, one per column of x */
 #define STREAM_META_CLASSES  "class_names"     /* array of str, index = class id */
