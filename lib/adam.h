@@ -1,0 +1,35 @@
+/* adam: the Adam optimiser (Kingma & Ba 2015, Algorithm 1) as one fused loop over a flat parameter
+ * buffer (nn_params.data / .grad):
+ *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+ *   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)  [+ lr * wd * p, decoupled, see below]
+ * Weight decay here is DECOUPLED (AdamW, Loshchilov & Hutter 2019): p -= lr * weight_decay * p,
+ * applied to the elements whose decay mask is set (weights, not biases). Coupled L2 (scikit-learn's
+ * alpha, added to the gradient) is the model's business: the MLP adds it in its backward pass. */
+#ifndef SSL_ADAM_H
+#define SSL_ADAM_H
+
+#include <stddef.h>
+
+#include "error.h"
+#include "nn.h"
+
+typedef struct adam {
+    float lr, beta1, beta2, eps;   /* defaults 1e-3, 0.9, 0.999, 1e-8 */
+    float weight_decay;            /* decoupled; default 0 */
+    long t;                        /* steps taken */
+    size_t n;
+    float *m, *v;                  /* (n) moments */
+    float *decay;                  /* (n) 1 where decoupled decay applies, else 0; NULL = everywhere */
+} adam;
+
+/* Defaults and zeroed moments for n parameters. */
+int adam_init(adam *a, size_t n, error *e);
+/* Same, for a whole table; the decay mask follows each tensor's decay flag. */
+int adam_init_params(adam *a, const nn_params *p, error *e);
+void adam_free(adam *a);
+/* One step: t += 1, then the fused update of p (n) from g (n). */
+void adam_step(adam *a, float *p, const float *g);
+/* Forgets the moments and the step count (e.g. before training again). */
+void adam_reset(adam *a);
+
+#endif

@@ -1,0 +1,301 @@
+#include "nn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+/* ---- the table ---- */
+
+void nn_params_init(nn_params *p) { memset(p, 0, sizeof *p); }
+
+int nn_params_add(nn_params *p, const char *name, int ndim, const int64_t *dims, int decay, error *e)
+{
+    if (p->data) return error_set(e, "%s: tensor table already allocated", name);
+    if (p->n == NN_MAX_TENSORS) return error_set(e, "%s: more than %d tensors", name, NN_MAX_TENSORS);
+    if (strlen(name) >= NN_NAME_MAX) return error_set(e, "%s: tensor name too long", name);
+    if (ndim < 1 || ndim > 2) return error_set(e, "%s: %d dimensions (1 or 2 supported)", name, ndim);
+    if (nn_params_find(p, name) >= 0) return error_set(e, "%s: tensor registered twice", name);
+    nn_tensor *t = &p->t[p->n];
+    memset(t, 0, sizeof *t);
+    strcpy(t->name, name);
+    t->ndim = ndim;
+    t->size = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (dims[d] <= 0) return error_set(e, "%s: dimension %d is %lld", name, d, (long long)dims[d]);
+        t->dims[d] = dims[d];
+        t->size *= (size_t)dims[d];
+    }
+    t->decay = decay;
+    t->offset = p->total;
+    p->total += (t->size + 15) & ~(size_t)15;
+    return p->n++;
+}
+
+static float *alloc_floats(size_t n)
+{
+    float *f = aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64 + 64);
+    if (f) memset(f, 0, n * sizeof(float));
+    return f;
+}
+
+int nn_params_alloc(nn_params *p, error *e)
+{
+    p->data = alloc_floats(p->total);
+    p->grad = alloc_floats(p->total);
+    if (!p->data || !p->grad) {
+        nn_params_free(p);
+        return error_set(e, "out of memory for %zu parameters", p->total);
+    }
+    return 0;
+}
+
+void nn_params_free(nn_params *p)
+{
+    free(p->data);
+    free(p->grad);
+    p->data = p->grad = NULL;
+}
+
+int nn_params_find(const nn_params *p, const char *name)
+{
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->t[i].name, name) == 0) return i;
+    return -1;
+}
+
+void nn_params_zero_grad(nn_params *p) { memset(p->grad, 0, p->total * sizeof(float)); }
+
+int nn_params_save(const nn_params *p, model_file *m, error *e)
+{
+    for (int i = 0; i < p->n; i++)
+        if (model_file_add(m, p->t[i].name, p->t[i].ndim, p->t[i].dims, nn_data(p, i), e) < 0) return -1;
+    return 0;
+}
+
+static void shape_str(char *buf, size_t len, int ndim, const int64_t *dims)
+{
+    if (ndim == 1) snprintf(buf, len, "(%lld)", (long long)dims[0]);
+    else snprintf(buf, len, "(%lld, %lld)", (long long)dims[0], (long long)dims[1]);
+}
+
+int nn_params_load(nn_params *p, const model_file *m, error *e)
+{
+    for (int i = 0; i < p->n; i++) {
+        const nn_tensor *t = &p->t[i];
+        const model_param *mp = model_file_param(m, t->name, e);
+        if (!mp) return -1;
+        int same = mp->ndim == t->ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = mp->dims[d] == t->dims[d];
+        if (!same) {
+            char have[64], want[64];
+            shape_str(have, sizeof have, mp->ndim, mp->dims);
+            shape_str(want, sizeof want, t->ndim, t->dims);
+            return error_set(e, "%s: shape %s in the model, expected %s", t->name, have, want);
+        }
+        memcpy(nn_data(p, i), mp->data, t->size * sizeof(float));
+    }
+    return 0;
+}
+
+/* ---- activations ---- */
+
+static const char *const act_names[] = {"none", "relu", "sigmoid", "softplus", "tanh", NULL};
+
+const char *nn_act_name(nn_act a) { return act_names[a]; }
+
+int nn_act_parse(const char *s, nn_act *out)
+{
+    for (int i = 0; act_names[i]; i++)
+        if (strcmp(s, act_names[i]) == 0) {
+            *out = (nn_act)i;
+            return 0;
+        }
+    return -1;
+}
+
+static inline float sigmoidf(float x)
+{
+    /* never exp of a large positive number */
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float z = expf(x);
+    return z / (1.0f + z);
+}
+
+/* log(1 + e^x) = max(x, 0) + log1p(e^-|x|) */
+static inline float softplusf(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+
+/* Each activation is written once as a row loop, with bias add fused in (b may be NULL). */
+void nn_bias_act_forward(float *h, const float *b, int B, int C, nn_act a)
+{
+    for (int i = 0; i < B; i++) {
+        float *r = h + (size_t)i * C;   // (C)
+        if (b)
+            for (int j = 0; j < C; j++) r[j] += b[j];
+        switch (a) {
+        case NN_ACT_NONE: break;
+        case NN_ACT_RELU:
+            for (int j = 0; j < C; j++) r[j] = r[j] > 0.0f ? r[j] : 0.0f;
+            break;
+        case NN_ACT_SIGMOID:
+            for (int j = 0; j < C; j++) r[j] = sigmoidf(r[j]);
+            break;
+        case NN_ACT_SOFTPLUS:
+            for (int j = 0; j < C; j++) r[j] = softplusf(r[j]);
+            break;
+        case NN_ACT_TANH:
+            for (int j = 0; j < C; j++) r[j] = tanhf(r[j]);
+            break;
+        }
+    }
+}
+
+void nn_act_forward(float *y, const float *x, size_t n, nn_act a)
+{
+    if (y != x) memcpy(y, x, n * sizeof(float));
+    /* one row of n columns: rows fit in int for every use here; loop in chunks to be safe */
+    while (n) {
+        int c = n > (1u << 30) ? (1 << 30) : (int)n;
+        nn_bias_act_forward(y, NULL, 1, c, a);
+        y += c;
+        n -= (size_t)c;
+    }
+}
+
+/* dh *= act'(y), from the output y */
+static void act_grad_row(float *dh, const float *y, int C, nn_act a)
+{
+    switch (a) {
+    case NN_ACT_NONE: break;
+    case NN_ACT_RELU:
+        for (int j = 0; j < C; j++) dh[j] = y[j] > 0.0f ? dh[j] : 0.0f;
+        break;
+    case NN_ACT_SIGMOID:
+        for (int j = 0; j < C; j++) dh[j] *= y[j] * (1.0f - y[j]);
+        break;
+    case NN_ACT_SOFTPLUS:
+        /* sigmoid(x) = 1 - e^-y; expm1 keeps precision when y is tiny */
+        for (int j = 0; j < C; j++) dh[j] *= -expm1f(-y[j]);
+        break;
+    case NN_ACT_TANH:
+        for (int j = 0; j < C; j++) dh[j] *= 1.0f - y[j] * y[j];
+        break;
+    }
+}
+
+void nn_bias_act_backward(float *dh, float *db, const float *y, int B, int C, nn_act a)
+{
+    for (int i = 0; i < B; i++) {
+        float *d = dh + (size_t)i * C;  // (C)
+        act_grad_row(d, y + (size_t)i * C, C, a);
+        if (db)
+            for (int j = 0; j < C; j++) db[j] += d[j];
+    }
+}
+
+void nn_act_backward(float *dx, const float *dy, const float *y, size_t n, nn_act a)
+{
+    if (dx != dy) memcpy(dx, dy, n * sizeof(float));
+    while (n) {
+        int c = n > (1u << 30) ? (1 << 30) : (int)n;
+        act_grad_row(dx, y, c, a);
+        dx += c;
+        y += c;
+        n -= (size_t)c;
+    }
+}
+
+/* ---- dense ---- */
+
+void nn_dense_forward(float *y, const float *x, const float *w, const float *b, int B, int in, int out,
+                      nn_act a)
+{
+    /* y (B, out) = x (B, in) . w^T (in, out) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+    nn_bias_act_forward(y, b, B, out, a);
+}
+
+void nn_dense_backward(float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
+                       const float *y, int B, int in, int out, nn_act a)
+{
+    nn_bias_act_backward(dy, db, y, B, out, a);
+    /* dw (out, in) += dy^T (out, B) . x (B, in) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    /* dx (B, in) = dy (B, out) . w (out, in) */
+    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+}
+
+void nn_dense_init_glorot(float *w, float *b, int in, int out, float gain, int draw_bias, rng *r)
+{
+    float s = gain * sqrtf(6.0f / (float)(in + out));
+    size_t n = (size_t)in * out;
+    for (size_t i = 0; i < n; i++) w[i] = (2.0f * rng_uniform(r) - 1.0f) * s;
+    if (b)
+        for (int j = 0; j < out; j++) b[j] = draw_bias ? (2.0f * rng_uniform(r) - 1.0f) * s : 0.0f;
+}
+
+/* ---- softmax, cross-entropy ---- */
+
+/* Writes softmax into p and returns log(sum exp(l - max)) + max = log-sum-exp of the row. */
+static float softmax_row(float *p, const float *l, int K)
+{
+    float mx = l[0];
+    for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
+    float s = 0.0f;
+    for (int k = 0; k < K; k++) {
+        p[k] = expf(l[k] - mx);
+        s += p[k];
+    }
+    float inv = 1.0f / s;
+    for (int k = 0; k < K; k++) p[k] *= inv;
+    return mx + logf(s);
+}
+
+void nn_softmax_forward(float *p, const float *logits, int B, int K)
+{
+    for (int i = 0; i < B; i++) softmax_row(p + (size_t)i * K, logits + (size_t)i * K, K);
+}
+
+double nn_softmax_xent_forward(float *p, const float *logits, const int *y, const float *w, int B, int K)
+{
+    double loss = 0.0;
+    for (int i = 0; i < B; i++) {
+        const float *l = logits + (size_t)i * K;  // (K)
+        /* read the label's logit before p may overwrite logits (in place) */
+        float ly = y[i] >= 0 ? l[y[i]] : 0.0f;
+        float lse = softmax_row(p + (size_t)i * K, l, K);
+        if (y[i] >= 0) loss += (double)(w ? w[i] : 1.0f) * (double)(lse - ly);
+    }
+    return loss;
+}
+
+void nn_softmax_xent_backward(float *dlogits, const float *p, const int *y, const float *w, int B, int K,
+                              float scale)
+{
+    for (int i = 0; i < B; i++) {
+        float *d = dlogits + (size_t)i * K;     // (K)
+        const float *pr = p + (size_t)i * K;    // (K)
+        float s = y[i] >= 0 ? scale * (w ? w[i] : 1.0f) : 0.0f;
+        for (int k = 0; k < K; k++) d[k] = s * pr[k];
+        if (y[i] >= 0) d[y[i]] -= s;
+    }
+}
+
+/* ---- dropout ---- */
+
+void nn_dropout_mask(float *mask, size_t n, float p, rng *r)
+{
+    float keep = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) mask[i] = rng_uniform(r) < p ? 0.0f : keep;
+}
+
+void nn_dropout_forward(float *y, const float *x, const float *mask, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = x[i] * mask[i];
+}
+
+void nn_dropout_backward(float *dx, const float *dy, const float *mask, size_t n)
+{
+    nn_dropout_forward(dx, dy, mask, n);   /* the same product: d(x m)/dx = m */
+}
