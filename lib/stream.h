@@ -18,6 +18,8 @@
 #include "error.h"
 #include "value.h"
 
+#include <msgpack/fbuffer.h>
+
 #define STREAM_FORMAT "ssl-stream"
 #define STREAM_VERSION_MAJOR 1
 #define STREAM_VERSION_MINOR 0
@@ -58,6 +60,8 @@ void stream_schema_free(stream_schema *s);
 /* Adds a field; returns its index, or -1 (error set) if the name exists or is too long. */
 int stream_schema_add(stream_schema *s, const char *name, stream_dtype t, int ndim, const int64_t *dims, error *e);
 int stream_schema_find(const stream_schema *s, const char *name);   /* index or -1 */
+/* 1 if both have the same fields (name, type, row width) in the same order. */
+int stream_schema_same_fields(const stream_schema *a, const stream_schema *b);
 
 /* Rows in memory, one column per schema field. */
 typedef struct stream_table {
