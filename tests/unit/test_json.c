@@ -1,0 +1,182 @@
+#include <string.h>
+
+#include "check.h"
+#include "json.h"
+
+static value *parse(const char *s, error *e) { return json_parse(s, strlen(s), e); }
+
+/* Parses s, expects failure with a message starting with want (e.g. "1:5: "). */
+static int fails_at(const char *s, const char *want)
+{
+    error e = {{0}};
+    value *v = parse(s, &e);
+    if (v) {
+        value_free(v);
+        fprintf(stderr, "  parsed but should fail: %s\n", s);
+        return 0;
+    }
+    if (strncmp(e.msg, want, strlen(want)) != 0) {
+        fprintf(stderr, "  %s: got '%s', want prefix '%s'\n", s, e.msg, want);
+        return 0;
+    }
+    return 1;
+}
+
+static void test_scalars(void)
+{
+    error e;
+    value *v = parse(" 42 ", &e);
+    CHECK(v && v->kind == VALUE_INT && v->i == 42);
+    value_free(v);
+    v = parse("-0", &e);
+    CHECK(v && v->kind == VALUE_INT && v->i == 0);
+    value_free(v);
+    v = parse("-9223372036854775808", &e);
+    CHECK(v && v->kind == VALUE_INT && v->i == INT64_MIN);
+    value_free(v);
+    v = parse("9223372036854775808", &e); /* beyond int64: a float */
+    CHECK(v && v->kind == VALUE_FLOAT && v->f == 9223372036854775808.0);
+    value_free(v);
+    v = parse("2.5e-3", &e);
+    CHECK(v && v->kind == VALUE_FLOAT);
+    CHECK_NEAR(v->f, 0.0025, 1e-15);
+    value_free(v);
+    v = parse("1E2", &e);
+    CHECK(v && v->kind == VALUE_FLOAT && v->f == 100.0);
+    value_free(v);
+    v = parse("1.0", &e);
+    CHECK(v && v->kind == VALUE_FLOAT && v->f == 1.0);
+    value_free(v);
+    v = parse("true", &e);
+    CHECK(v && v->kind == VALUE_BOOL && v->b == 1);
+    value_free(v);
+    v = parse("false", &e);
+    CHECK(v && v->kind == VALUE_BOOL && v->b == 0);
+    value_free(v);
+    v = parse("null", &e);
+    CHECK(v && v->kind == VALUE_NIL);
+    value_free(v);
+}
+
+static void test_strings_and_escapes(void)
+{
+    error e;
+    value *v = parse("\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"", &e);
+    CHECK(v && v->kind == VALUE_STR && strcmp(v->s, "a\"b\\c/d\b\f\n\r\t") == 0);
+    value_free(v);
+    v = parse("\"\\u0041\\u00e9\\u20AC\"", &e); /* A, e acute, euro sign */
+    CHECK(v && strcmp(v->s, "A\xc3\xa9\xe2\x82\xac") == 0);
+    value_free(v);
+    v = parse("\"\\ud83d\\ude00\"", &e); /* U+1F600 as a surrogate pair */
+    CHECK(v && strcmp(v->s, "\xf0\x9f\x98\x80") == 0);
+    value_free(v);
+    v = parse("\"caf\xc3\xa9 \xf0\x9f\x98\x80\"", &e); /* raw UTF-8 passes through */
+    CHECK(v && strcmp(v->s, "caf\xc3\xa9 \xf0\x9f\x98\x80") == 0);
+    value_free(v);
+    v = parse("\"\"", &e);
+    CHECK(v && v->kind == VALUE_STR && v->s[0] == '\0');
+    value_free(v);
+    /* a string longer than the first buffer */
+    char big[2000];
+    big[0] = '"';
+    memset(big + 1, 'x', 1500);
+    strcpy(big + 1501, "\"");
+    v = parse(big, &e);
+    CHECK(v && strlen(v->s) == 1500);
+    value_free(v);
+}
+
+static void test_nesting(void)
+{
+    error e;
+    const char *doc = "{\"method\": \"mlp\", \"labels\": 50, \"seed\": 0,\n"
+                      " \"acc\": 0.869, \"per\": [{\"f1\": [1, 2, [3]]}, {}], \"empty\": [], \"n\": null}";
+    value *v = parse(doc, &e);
+    CHECK(v && v->kind == VALUE_MAP && v->n == 7);
+    CHECK(strcmp(v->keys[0], "method") == 0 && strcmp(v->keys[6], "n") == 0); /* order kept */
+    CHECK(strcmp(value_get_str(v, "method", ""), "mlp") == 0);
+    CHECK(value_get(v, "labels")->kind == VALUE_INT && value_get(v, "labels")->i == 50);
+    CHECK_NEAR(value_get_num(v, "acc", 0), 0.869, 1e-12);
+    const value *per = value_get(v, "per");
+    CHECK(per && per->kind == VALUE_ARRAY && per->n == 2);
+    const value *f1 = value_get(per->items[0], "f1");
+    CHECK(f1 && f1->n == 3 && f1->items[2]->kind == VALUE_ARRAY && f1->items[2]->items[0]->i == 3);
+    CHECK(per->items[1]->kind == VALUE_MAP && per->items[1]->n == 0);
+    CHECK(value_get(v, "empty")->n == 0);
+    value_free(v);
+
+    v = parse("{\"a\": 1, \"a\": 2}", &e); /* repeated key: the last wins */
+    CHECK(v && v->n == 1 && value_get(v, "a")->i == 2);
+    value_free(v);
+
+    char deep[2 * JSON_MAX_DEPTH + 8];
+    memset(deep, '[', JSON_MAX_DEPTH);
+    memset(deep + JSON_MAX_DEPTH, ']', JSON_MAX_DEPTH);
+    deep[2 * JSON_MAX_DEPTH] = '\0';
+    v = parse(deep, &e);
+    CHECK(v != NULL);
+    value_free(v);
+    memset(deep, '[', JSON_MAX_DEPTH + 1);
+    memset(deep + JSON_MAX_DEPTH + 1, ']', JSON_MAX_DEPTH + 1);
+    deep[2 * JSON_MAX_DEPTH + 2] = '\0';
+    CHECK(fails_at(deep, "1:257: nesting too deep"));
+}
+
+static void test_not_nul_terminated(void)
+{
+    error e;
+    const char buf[] = {'[', '1', '2', ']', '9'};
+    value *v = json_parse(buf, 4, &e);
+    CHECK(v && v->n == 1 && v->items[0]->i == 12);
+    value_free(v);
+    v = json_parse(buf + 1, 2, &e); /* "12" with a digit right after the given length */
+    CHECK(v && v->i == 12);
+    value_free(v);
+}
+
+static void test_errors_and_positions(void)
+{
+    CHECK(fails_at("", "1:1: unexpected end of input"));
+    CHECK(fails_at("   \n  ", "2:3: unexpected end of input"));
+    CHECK(fails_at("{\"a\" 1}", "1:6: expected ':'"));
+    CHECK(fails_at("{\"a\": 1,}", "1:9: expected a string as object key"));
+    CHECK(fails_at("[1, 2,]", "1:7: expected a JSON value"));
+    CHECK(fails_at("[1 2]", "1:4: expected ',' or ']'"));
+    CHECK(fails_at("{\"a\": 1\n \"b\": 2}", "2:2: expected ',' or '}'"));
+    CHECK(fails_at("[1,\n  tru]", "2:3: expected a JSON value"));
+    CHECK(fails_at("01", "1:1: a number must not start with 0"));
+    CHECK(fails_at("1.", "1:3: expected a digit after '.'"));
+    CHECK(fails_at("1e+", "1:4: expected a digit in the exponent"));
+    CHECK(fails_at("-", "1:2: expected a digit"));
+    CHECK(fails_at("+1", "1:1: expected a JSON value"));
+    CHECK(fails_at(".5", "1:1: expected a JSON value"));
+    CHECK(fails_at("NaN", "1:1: expected a JSON value"));
+    CHECK(fails_at("1 2", "1:3: unexpected text after the JSON value"));
+    CHECK(fails_at("{} x", "1:4: unexpected text"));
+    CHECK(fails_at("\"abc", "1:1: unterminated string"));
+    CHECK(fails_at("\"a\tb\"", "1:3: control character"));
+    CHECK(fails_at("\"a\\qb\"", "1:3: invalid escape"));
+    CHECK(fails_at("\"\\u12G4\"", "1:2: \\u needs four hex digits"));
+    CHECK(fails_at("\"\\ud83d\"", "1:2: high surrogate"));
+    CHECK(fails_at("\"\\ud83dx\\ude00\"", "1:2: high surrogate"));
+    CHECK(fails_at("\"\\ude00\"", "1:2: lone low surrogate"));
+    CHECK(fails_at("\"\\u0000\"", "1:2: \\u0000 is not supported"));
+    CHECK(fails_at("\"\xff\"", "1:2: invalid UTF-8"));
+    CHECK(fails_at("\"\xc0\x80\"", "1:2: invalid UTF-8"));     /* overlong NUL */
+    CHECK(fails_at("\"\xed\xa0\x80\"", "1:2: invalid UTF-8")); /* encoded surrogate */
+    CHECK(fails_at("\"\xe2\x82\"", "1:2: invalid UTF-8"));     /* cut sequence */
+    /* columns count characters, not bytes: e acute is one column */
+    CHECK(fails_at("[\"\xc3\xa9\" x]", "1:6: expected ',' or ']'"));
+    CHECK(fails_at("{\"a\": [1, {\"b\": }]}", "1:17: expected a JSON value"));
+    CHECK(fails_at("\xef\xbb\xbf{}", "1:1: expected a JSON value")); /* a BOM is not JSON */
+}
+
+int main(void)
+{
+    RUN(test_scalars);
+    RUN(test_strings_and_escapes);
+    RUN(test_nesting);
+    RUN(test_not_nul_terminated);
+    RUN(test_errors_and_positions);
+    return check_summary();
+}
