@@ -1,0 +1,61 @@
+/* Adam against hand computations (Kingma & Ba, Algorithm 1; the numbers were worked out in double
+ * precision from the formulas in lib/adam.h). */
+#include "adam.h"
+#include "check.h"
+
+static void test_two_steps_by_hand(void)
+{
+    adam a;
+    error e;
+    CHECK(adam_init(&a, 2, &e) == 0);
+    float p[2] = {1.0f, -2.0f};
+    /* step 1: m = 0.05, v = 0.00025, mhat = 0.5, vhat = 0.25: p0 -= 1e-3 * 0.5 / (0.5 + 1e-8);
+     * a zero gradient leaves p1 alone */
+    const float g1[2] = {0.5f, 0.0f};
+    adam_step(&a, p, g1);
+    CHECK(a.t == 1);
+    CHECK_NEAR(p[0], 0.99900000002, 1e-7);
+    CHECK_NEAR(p[1], -2.0, 0);
+    CHECK_NEAR(a.m[0], 0.05, 1e-7);      /* float32: relative 1e-6 */
+    CHECK_NEAR(a.v[0], 0.00025, 1e-8);
+    /* step 2: bias corrections 1/(1-0.9^2) and 1/(1-0.999^2) */
+    const float g2[2] = {-1.0f, 3.0f};
+    adam_step(&a, p, g2);
+    CHECK_NEAR(p[0], 0.9993661035424056, 1e-7);
+    CHECK_NEAR(p[1], -2.00074413682006, 1e-7);
+    adam_reset(&a);
+    CHECK(a.t == 0 && a.m[0] == 0.0f && a.v[1] == 0.0f);
+    adam_free(&a);
+}
+
+static void test_decoupled_decay_follows_mask(void)
+{
+    /* a table with one weight tensor (decay) and one bias (no decay) */
+    nn_params t;
+    error e;
+    nn_params_init(&t);
+    int64_t d1[1] = {1};
+    CHECK(nn_params_add(&t, "w", 1, d1, 1, &e) == 0);
+    CHECK(nn_params_add(&t, "b", 1, d1, 0, &e) == 1);
+    CHECK(nn_params_alloc(&t, &e) == 0);
+    adam a;
+    CHECK(adam_init_params(&a, &t, &e) == 0);
+    a.weight_decay = 0.1f;
+    nn_data(&t, 0)[0] = 2.0f;
+    nn_data(&t, 1)[0] = 2.0f;
+    nn_grad(&t, 0)[0] = 0.5f;
+    nn_grad(&t, 1)[0] = 0.5f;
+    adam_step(&a, t.data, t.grad);
+    /* w: the Adam step of 1e-3 plus lr * wd * p = 2e-4; b: the Adam step only */
+    CHECK_NEAR(nn_data(&t, 0)[0], 1.99880000002, 1e-6);
+    CHECK_NEAR(nn_data(&t, 1)[0], 1.99900000002, 1e-6);
+    adam_free(&a);
+    nn_params_free(&t);
+}
+
+int main(void)
+{
+    RUN(test_two_steps_by_hand);
+    RUN(test_decoupled_decay_follows_mask);
+    return check_summary();
+}
