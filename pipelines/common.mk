@@ -1,0 +1,86 @@
+# Shared by the pipelines: where the programs are, and how a stage's parameters become a file that make
+# can compare, so that editing one parameter reruns that stage and what follows it, nothing upstream.
+#
+# A pipeline sets DATASET and includes this file. Intermediate files go to build/pipelines/$(DATASET)/,
+# results (one JSON per run and table.md) to results/$(DATASET)/.
+
+ROOT    := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+BIN     ?= $(ROOT)/build/bin
+WORK    ?= $(ROOT)/build/pipelines/$(DATASET)
+RESULTS ?= $(ROOT)/results/$(DATASET)
+SEEDS   ?= 0 1 2
+THREADS ?=
+
+PREP := $(BIN)/ssl-prep
+FIT  := $(BIN)/ssl-fit
+EVAL := $(BIN)/ssl-eval
+VAE  := $(BIN)/ssl-vae
+GAN  := $(BIN)/ssl-gan
+
+# $(call params,NAME,TEXT): the file $(WORK)/params/NAME holding TEXT, rewritten only when TEXT changed.
+# A stage lists $(call params,...) among its prerequisites and uses the same text on its command line.
+params = $(shell mkdir -p $(WORK)/params; f=$(WORK)/params/$(1); \
+           printf '%s\n' '$(2)' | cmp -s - $$f || printf '%s\n' '$(2)' > $$f; echo $$f)
+
+# `$(TIMED) FILE command...` runs a command and writes its wall time in seconds to FILE.
+TIMED := $(ROOT)/pipelines/timed
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+# ---- the experiment grid --------------------------------------------------------------------------
+# A dataset pipeline provides $(WORK)/train_s.ssl (scaled training split, all labels) and
+# $(WORK)/test_s.ssl (test split scaled with the training statistics), and sets LABEL_SETS (labels per
+# class kept, e.g. "10 100") and NUM_CLASSES. A method NAME makes, for a label set L and a seed S,
+#   $(WORK)/L<L>/s<S>/NAME.pred.ssl   (the test split with p added)
+# from $(WORK)/L<L>/s<S>/labelled.ssl; the grid evaluates every method at its label sets and every seed into
+# results/$(DATASET)/NAME-L<L>-s<S>.json and builds table.md. The label set "all" keeps every label (a
+# reference ceiling, not a semi-supervised setting).
+
+METHODS :=
+
+# Label masking: keep L labels per class (balanced, chosen by the seed), the rest become -1.
+define label_set
+$(WORK)/L$(1)/s%/labelled.ssl: $(WORK)/train_s.ssl
+	@mkdir -p $$(@D)
+	$(if $(filter all,$(1)),ln -sf $$< $$@,$(PREP) mask --labels-per-class $(1) --seed $$* $$< -o $$@)
+endef
+
+# $(call eval_run,NAME,L): one JSON per run, with the training time the method's recipe recorded
+# (in seconds, in $(WORK)/L<L>/s<S>/NAME.time, written by $(TIMED)).
+define eval_run
+$(RESULTS)/$(1)-L$(2)-s%.json: $(WORK)/L$(2)/s%/$(1).pred.ssl
+	@mkdir -p $$(@D)
+	$(EVAL) --json --tag method=$(1) --tag dataset=$(DATASET) --tag labels_per_class=$(2) \
+	  $(if $(filter all,$(2)),,--tag labels=$(shell echo $$(( $(2) * $(NUM_CLASSES) )))) --tag seed=$$* \
+	  --tag seconds=$$$$(cat $(WORK)/L$(2)/s$$*/$(1).time 2>/dev/null || echo 0) $$< -o $$@
+endef
+
+# $(call declare_method,NAME[,LABEL_SETS]): registers a method for the grid (default: every label set).
+define declare_method
+METHODS += $(1)
+LSETS_$(1) := $(or $(2),$(LABEL_SETS))
+endef
+
+# $(call fit_method,NAME,SSL_FIT_TRAIN_ARGS[,LABEL_SETS]): a classifier trained by ssl-fit on the labelled
+# rows, predicted on the test split.
+define fit_method
+$(eval $(call declare_method,$(1),$(3)))
+$(WORK)/L%/$(1).model: $(WORK)/L%/labelled.ssl $(call params,$(1),$(2))
+	@mkdir -p $$(@D)
+	$(TIMED) $$(@D)/$(1).time $(FIT) train $(2) $(if $(THREADS),--threads $(THREADS)) --seed $$(lastword $$(subst /s, ,$$*)) --quiet $$< -o $$@
+$(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(WORK)/test_s.ssl
+	$(FIT) predict -m $$< $(WORK)/test_s.ssl -o $$@
+endef
+
+# The grid: call after every method is declared.
+define grid
+ALL_LSETS := $(sort $(foreach m,$(METHODS),$(LSETS_$(m))))
+$(foreach L,$(sort $(foreach m,$(METHODS),$(LSETS_$(m)))),$(eval $(call label_set,$(L))))
+$(foreach m,$(METHODS),$(foreach L,$(LSETS_$(m)),$(eval $(call eval_run,$(m),$(L)))))
+RUNS := $(foreach m,$(METHODS),$(foreach L,$(LSETS_$(m)),$(foreach s,$(SEEDS),$(RESULTS)/$(m)-L$(L)-s$(s).json)))
+$(RESULTS)/table.md: $$(RUNS)
+	@mkdir -p $$(@D)
+	{ echo "# $(DATASET): test accuracy and macro-F1 (%), mean ± std over seeds $(SEEDS)"; echo; \
+	  $(EVAL) table --by method,labels_per_class --metrics accuracy,macro_f1 $$(RUNS); } > $$@.tmp && mv $$@.tmp $$@
+endef

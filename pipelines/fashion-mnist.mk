@@ -1,0 +1,36 @@
+# The Fashion-MNIST comparison: Zalando's Fashion-MNIST from the Debian package dataset-fashion-mnist
+# (installed if missing), 60k training images / 10k test images, pixels scaled to [0,1], 10 and 100 labels
+# per class kept, every method evaluated on the 10k test set over seeds 0-2.
+#   make -f pipelines/fashion-mnist.mk          builds results/fashion-mnist/table.md and prints it
+DATASET     := fashion-mnist
+NUM_CLASSES := 10
+LABEL_SETS  ?= 10 100
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
+
+FMNIST   ?= /usr/share/datasets/fashion-mnist
+CLASSES  := T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot
+MLP_ARGS    ?= --hidden 128,64
+LOGREG_ARGS ?= --hidden 0
+
+.PHONY: all
+all: $(RESULTS)/table.md
+	@cat $<
+
+$(FMNIST)/%.gz:
+	@dpkg-query -W -f='$${Status}' dataset-fashion-mnist 2>/dev/null | grep -q 'ok installed' || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }
+
+# IDX pixels are already in [0,1] (x / 255): no further scaling, the same for both splits.
+$(WORK)/train_s.ssl: $(FMNIST)/train-images-idx3-ubyte.gz $(FMNIST)/train-labels-idx1-ubyte.gz
+	@mkdir -p $(@D)
+	$(PREP) idx --class-names '$(CLASSES)' $^ -o $@
+
+$(WORK)/test_s.ssl: $(FMNIST)/t10k-images-idx3-ubyte.gz $(FMNIST)/t10k-labels-idx1-ubyte.gz
+	@mkdir -p $(@D)
+	$(PREP) idx --class-names '$(CLASSES)' $^ -o $@
+
+$(eval $(call fit_method,mlp,$(MLP_ARGS)))
+$(eval $(call fit_method,logreg,$(LOGREG_ARGS)))
+$(eval $(call fit_method,mlp-all-labels,$(MLP_ARGS),all))
+
+$(eval $(call grid))
