@@ -1,0 +1,378 @@
+#include "tabular.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_INT_LABEL 65535
+
+/* The distinct values of one categorical column, sorted, with how often each occurs. */
+typedef struct catcol {
+    size_t n;
+    const char **vals;   /* point into the csv doc */
+    size_t *count;
+} catcol;
+
+typedef struct ctx {
+    const csvread_doc *doc;
+    const char *name;
+    const tabular_opts *o;
+    size_t ncols, first;   /* fields per row; first data row (1 with a header) */
+    int header;
+    long label;            /* label column or -1 */
+    catcol *cat;           /* ncols; cat[j].vals != NULL for categorical columns */
+    size_t *offset;        /* ncols: first feature of column j */
+} ctx;
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+static int is_index(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+static const char *field(const ctx *c, size_t row, size_t col) { return csvread_field(c->doc, row, col); }
+
+/* Column named by spec: a header name first, else a 1-based index. */
+static int resolve_col(const ctx *c, const char *spec, const char *what, long *col, error *e)
+{
+    if (c->header)
+        for (size_t j = 0; j < c->ncols; j++)
+            if (strcmp(field(c, 0, j), spec) == 0) {
+                *col = (long)j;
+                return 0;
+            }
+    if (!is_index(spec)) {
+        if (!c->header) return error_set(e, "%s: %s column '%s' is a name, but the file has no header", c->name, what, spec);
+        return error_set(e, "%s:%ld: no %s column '%s' in the header", c->name, c->doc->row_line[0], what, spec);
+    }
+    long j = atol(spec);
+    if (j < 1 || (size_t)j > c->ncols)
+        return error_set(e, "%s:%ld:%s: no %s column %s: rows have %zu fields", c->name, c->doc->row_line[0], spec, what,
+                         spec, c->ncols);
+    *col = j - 1;
+    return 0;
+}
+
+/* Calls fn on each item of a comma-separated list; stops at the first failure. */
+static int each_spec(const char *list, int (*fn)(ctx *, const char *, error *), ctx *c, error *e)
+{
+    if (!list) return 0;
+    char *copy = strdup(list), *save = NULL;
+    if (!copy) return error_set(e, "out of memory");
+    int rc = 0;
+    for (char *s = strtok_r(copy, ",", &save); s && !rc; s = strtok_r(NULL, ",", &save)) rc = fn(c, s, e);
+    free(copy);
+    return rc;
+}
+
+static int spec_is_name(ctx *c, const char *s, error *e)
+{
+    (void)c;
+    (void)e;
+    return !is_index(s);
+}
+
+static int mark_categorical(ctx *c, const char *s, error *e)
+{
+    long j;
+    if (resolve_col(c, s, "categorical", &j, e)) return -1;
+    if (j == c->label) return error_set(e, "%s: column '%s' is the label column, it cannot be categorical", c->name, s);
+    c->cat[j].n = 1;   /* marked; filled by build_categories */
+    return 0;
+}
+
+/* A first row is a header when one of its feature fields is not a number. */
+static int looks_like_header(const ctx *c)
+{
+    double v;
+    for (size_t j = 0; j < c->ncols; j++) {
+        const char *s = field(c, 0, j);
+        if ((long)j != c->label && !c->cat[j].n && *s && prep_parse_number(s, &v) == -1) return 1;
+    }
+    return 0;
+}
+
+static int resolve_columns(ctx *c, error *e)
+{
+    const tabular_opts *o = c->o;
+    int named = (o->label && strcmp(o->label, "none") != 0 && !is_index(o->label)) ||
+                each_spec(o->categorical, spec_is_name, c, e);
+    c->header = o->header;
+    if (named && c->header == -1) c->header = 1;
+    int detect = c->header == -1;
+    if (detect) c->header = 0;
+    c->label = (long)c->ncols - 1;
+    if (o->label && strcmp(o->label, "none") == 0)
+        c->label = -1;
+    else if (o->label && resolve_col(c, o->label, "label", &c->label, e))
+        return -1;
+    if (each_spec(o->categorical, mark_categorical, c, e)) return -1;
+    if (detect) c->header = looks_like_header(c);
+    c->first = c->header ? 1 : 0;
+    return 0;
+}
+
+static int check_ragged(const ctx *c, error *e)
+{
+    for (size_t r = 0; r < c->doc->nrows; r++) {
+        size_t nf = csvread_row_len(c->doc, r);
+        if (nf != c->ncols)
+            return error_set(e, "%s:%ld:%zu: row has %zu fields, expected %zu", c->name, c->doc->row_line[r],
+                             (nf < c->ncols ? nf : c->ncols) + 1, nf, c->ncols);
+    }
+    return 0;
+}
+
+static int build_categories(ctx *c, size_t j, error *e)
+{
+    catcol *cc = &c->cat[j];
+    size_t n = 0, rows = c->doc->nrows - c->first;
+    cc->vals = malloc((rows ? rows : 1) * sizeof *cc->vals);
+    cc->count = calloc(rows ? rows : 1, sizeof *cc->count);
+    if (!cc->vals || !cc->count) return error_set(e, "out of memory");
+    for (size_t r = c->first; r < c->doc->nrows; r++)
+        if (*field(c, r, j)) cc->vals[n++] = field(c, r, j);
+    qsort(cc->vals, n, sizeof *cc->vals, cmp_str);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u && strcmp(cc->vals[u - 1], cc->vals[i]) == 0) {
+            cc->count[u - 1]++;
+            continue;
+        }
+        cc->vals[u] = cc->vals[i];
+        cc->count[u++] = 1;
+    }
+    cc->n = u;
+    if (u == 0) return error_set(e, "%s: categorical column %zu has no values", c->name, j + 1);
+    return 0;
+}
+
+static char *column_name(const ctx *c, size_t j)
+{
+    char buf[32];
+    if (c->header) return strdup(field(c, 0, j));
+    snprintf(buf, sizeof buf, "col%zu", j + 1);
+    return strdup(buf);
+}
+
+/* Feature layout and names: each column in order, a categorical one as one feature per value. */
+static int layout(ctx *c, tabular *t, error *e)
+{
+    t->d = 0;
+    for (size_t j = 0; j < c->ncols; j++) {
+        c->offset[j] = t->d;
+        if ((long)j == c->label) continue;
+        if (c->cat[j].n && build_categories(c, j, e)) return -1;
+        t->d += c->cat[j].vals ? c->cat[j].n : 1;
+    }
+    if (t->d == 0) return error_set(e, "%s: no feature columns", c->name);
+    t->feature_names = calloc(t->d, sizeof *t->feature_names);
+    if (!t->feature_names) return error_set(e, "out of memory");
+    for (size_t j = 0; j < c->ncols; j++) {
+        if ((long)j == c->label) continue;
+        char *col = column_name(c, j);
+        if (!col) return error_set(e, "out of memory");
+        if (!c->cat[j].vals) {
+            t->feature_names[c->offset[j]] = col;
+            continue;
+        }
+        for (size_t v = 0; v < c->cat[j].n; v++) {
+            size_t len = strlen(col) + strlen(c->cat[j].vals[v]) + 2;
+            char *s = malloc(len);
+            if (!s) {
+                free(col);
+                return error_set(e, "out of memory");
+            }
+            snprintf(s, len, "%s=%s", col, c->cat[j].vals[v]);
+            t->feature_names[c->offset[j] + v] = s;
+        }
+        free(col);
+    }
+    return 0;
+}
+
+/* Index of the value to set for a categorical field (the most frequent one when empty and imputing). */
+static int category_of(const ctx *c, size_t j, const char *s, size_t *v)
+{
+    const catcol *cc = &c->cat[j];
+    if (*s) {
+        const char **hit = bsearch(&s, cc->vals, cc->n, sizeof *cc->vals, cmp_str);
+        *v = (size_t)(hit - cc->vals);
+        return 0;
+    }
+    if (c->o->impute == PREP_IMPUTE_NONE) return -1;
+    *v = 0;
+    for (size_t i = 1; i < cc->n; i++)
+        if (cc->count[i] > cc->count[*v]) *v = i;
+    return 0;
+}
+
+static int fill_features(const ctx *c, tabular *t, error *e)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        size_t r = i + c->first;
+        float *row = t->x + i * t->d;
+        for (size_t j = 0; j < c->ncols; j++) {
+            if ((long)j == c->label) continue;
+            const char *s = field(c, r, j);
+            long line = c->doc->row_line[r];
+            if (!*s && c->o->impute == PREP_IMPUTE_NONE)
+                return error_set(e, "%s:%ld:%zu: empty value (use --impute mean|median to fill it in)", c->name, line, j + 1);
+            if (c->cat[j].vals) {
+                size_t v;
+                category_of(c, j, s, &v);
+                row[c->offset[j] + v] = 1.0f;
+                continue;
+            }
+            double num = NAN;
+            int rc = *s ? prep_parse_number(s, &num) : 0;
+            if (rc == -1) return error_set(e, "%s:%ld:%zu: \"%s\" is not a number", c->name, line, j + 1, s);
+            if (rc == -2) return error_set(e, "%s:%ld:%zu: \"%s\" is not a finite number", c->name, line, j + 1, s);
+            if (*s && !isfinite((float)num))
+                return error_set(e, "%s:%ld:%zu: \"%s\" is out of the float range", c->name, line, j + 1, s);
+            row[c->offset[j]] = (float)num;
+        }
+    }
+    if (c->o->impute == PREP_IMPUTE_NONE) return 0;
+    for (size_t j = 0; j < c->ncols; j++) {
+        if ((long)j == c->label || c->cat[j].vals) continue;
+        if (prep_impute(t->x, t->n, t->d, c->offset[j], c->o->impute, e))
+            return error_prefix(e, "%s: column %zu", c->name, j + 1);
+    }
+    return 0;
+}
+
+/* Class names "0".."k-1". */
+static int index_names(tabular *t, error *e)
+{
+    t->class_names = calloc(t->k ? (size_t)t->k : 1, sizeof *t->class_names);
+    if (!t->class_names) return error_set(e, "out of memory");
+    for (int i = 0; i < t->k; i++) {
+        char buf[16];
+        snprintf(buf, sizeof buf, "%d", i);
+        if (!(t->class_names[i] = strdup(buf))) return error_set(e, "out of memory");
+    }
+    return 0;
+}
+
+static int is_int_label(const char *s, long *v)
+{
+    if (!is_index(s) || strlen(s) > 5) return 0;
+    *v = atol(s);
+    return *v <= MAX_INT_LABEL;
+}
+
+static int name_labels(const ctx *c, tabular *t, const char *mark, error *e)
+{
+    const char **names = malloc((t->n ? t->n : 1) * sizeof *names);
+    if (!names) return error_set(e, "out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const char *s = field(c, i + c->first, (size_t)c->label);
+        if (strcmp(s, mark) != 0) names[m++] = s;
+    }
+    qsort(names, m, sizeof *names, cmp_str);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++)
+        if (!u || strcmp(names[u - 1], names[i]) != 0) names[u++] = names[i];
+    t->k = (int)u;
+    t->class_names = calloc(u ? u : 1, sizeof *t->class_names);
+    int rc = t->class_names ? 0 : error_set(e, "out of memory");
+    for (size_t i = 0; i < u && !rc; i++)
+        if (!(t->class_names[i] = strdup(names[i]))) rc = error_set(e, "out of memory");
+    for (size_t i = 0; i < t->n && !rc; i++) {
+        const char *s = field(c, i + c->first, (size_t)c->label);
+        if (strcmp(s, mark) == 0) continue;
+        const char **hit = bsearch(&s, names, u, sizeof *names, cmp_str);
+        t->y[i] = (int32_t)(hit - names);
+    }
+    free(names);
+    return rc;
+}
+
+static int fill_labels(const ctx *c, tabular *t, error *e)
+{
+    for (size_t i = 0; i < t->n; i++) t->y[i] = -1;
+    t->has_labels = c->label >= 0;
+    if (!t->has_labels) return 0;
+    const char *mark = c->o->unlabelled ? c->o->unlabelled : "";
+    int numeric = 1;
+    for (size_t i = 0; i < t->n && numeric; i++) {
+        const char *s = field(c, i + c->first, (size_t)c->label);
+        long v;
+        if (strcmp(s, mark) == 0) continue;
+        if (!is_int_label(s, &v)) numeric = 0;
+        else {
+            t->y[i] = (int32_t)v;
+            if (v + 1 > t->k) t->k = (int)v + 1;
+        }
+    }
+    if (numeric) return index_names(t, e);
+    for (size_t i = 0; i < t->n; i++) t->y[i] = -1;
+    t->k = 0;
+    return name_labels(c, t, mark, e);
+}
+
+static void ctx_free(ctx *c)
+{
+    if (c->cat)
+        for (size_t j = 0; j < c->ncols; j++) {
+            free(c->cat[j].vals);
+            free(c->cat[j].count);
+        }
+    free(c->cat);
+    free(c->offset);
+}
+
+tabular *tabular_from_csv(const csvread_doc *doc, const char *name, const tabular_opts *o, error *e)
+{
+    if (doc->nrows == 0) {
+        error_set(e, "%s: empty input: no rows", name);
+        return NULL;
+    }
+    ctx c = {.doc = doc, .name = name, .o = o, .ncols = csvread_row_len(doc, 0)};
+    c.cat = calloc(c.ncols, sizeof *c.cat);
+    c.offset = calloc(c.ncols, sizeof *c.offset);
+    tabular *t = calloc(1, sizeof *t);
+    int rc = !c.cat || !c.offset || !t ? error_set(e, "out of memory") : 0;
+    if (!rc) rc = resolve_columns(&c, e);
+    if (!rc) rc = check_ragged(&c, e);
+    if (!rc && doc->nrows == c.first) rc = error_set(e, "%s: no data rows after the header", name);
+    if (!rc) rc = layout(&c, t, e);
+    if (!rc) {
+        t->n = doc->nrows - c.first;
+        t->x = calloc(t->n * t->d, sizeof *t->x);
+        t->y = malloc(t->n * sizeof *t->y);
+        t->line = malloc(t->n * sizeof *t->line);
+        if (!t->x || !t->y || !t->line) rc = error_set(e, "out of memory");
+    }
+    if (!rc) {
+        for (size_t i = 0; i < t->n; i++) t->line[i] = doc->row_line[i + c.first];
+        rc = fill_features(&c, t, e);
+    }
+    if (!rc) rc = fill_labels(&c, t, e);
+    ctx_free(&c);
+    if (rc) {
+        tabular_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void tabular_free(tabular *t)
+{
+    if (!t) return;
+    for (size_t j = 0; t->feature_names && j < t->d; j++) free(t->feature_names[j]);
+    for (int i = 0; t->class_names && i < t->k; i++) free(t->class_names[i]);
+    free(t->feature_names);
+    free(t->class_names);
+    free(t->x);
+    free(t->y);
+    free(t->line);
+    free(t);
+}
