@@ -1,0 +1,430 @@
+#include "mlp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adam.h"
+#include "rng.h"
+
+#define PREDICT_CHUNK 256
+
+void mlp_config_default(mlp_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->nhidden = 2;
+    c->hidden[0] = 128;
+    c->hidden[1] = 64;
+    c->epochs = 200;
+    c->batch = 200;
+    c->lr = 1e-3;
+    c->alpha = 1e-4;
+    c->dropout = 0.0;
+    c->patience = 10;
+    c->tol = 1e-4;
+    c->seed = 0;
+}
+
+/* ---- the network ---- */
+
+mlp *mlp_new(int features, int classes, int nhidden, const int *hidden, error *e)
+{
+    if (features < 1) return error_set(e, "the data has no features"), NULL;
+    if (classes < 2) return error_set(e, "need at least 2 classes, got %d", classes), NULL;
+    if (nhidden < 0 || nhidden > MLP_MAX_HIDDEN)
+        return error_set(e, "%d hidden layers (at most %d)", nhidden, MLP_MAX_HIDDEN), NULL;
+    mlp *m = calloc(1, sizeof *m);
+    if (!m) return error_set(e, "out of memory"), NULL;
+    m->nlayers = nhidden + 1;
+    m->sizes[0] = features;
+    for (int l = 0; l < nhidden; l++) m->sizes[l + 1] = hidden[l];
+    m->sizes[m->nlayers] = classes;
+    nn_params_init(&m->params);
+    for (int l = 1; l <= m->nlayers; l++) {
+        char name[32];
+        int64_t dw[2] = {m->sizes[l], m->sizes[l - 1]}, db[1] = {m->sizes[l]};
+        if (dw[0] < 1) return mlp_free(m), error_set(e, "hidden layer %d has no units", l), NULL;
+        snprintf(name, sizeof name, "layer%d.w", l);
+        m->iw[l - 1] = nn_params_add(&m->params, name, 2, dw, 1, e);
+        snprintf(name, sizeof name, "layer%d.b", l);
+        m->ib[l - 1] = nn_params_add(&m->params, name, 1, db, 0, e);
+        if (m->iw[l - 1] < 0 || m->ib[l - 1] < 0) return mlp_free(m), NULL;
+    }
+    if (nn_params_alloc(&m->params, e) < 0) return mlp_free(m), NULL;
+    return m;
+}
+
+void mlp_free(mlp *m)
+{
+    if (!m) return;
+    nn_params_free(&m->params);
+    free(m);
+}
+
+static int max_width(const mlp *m)
+{
+    int w = 0;
+    for (int l = 0; l <= m->nlayers; l++) w = m->sizes[l] > w ? m->sizes[l] : w;
+    return w;
+}
+
+/* ---- prediction ---- */
+
+/* logits -> p for B rows, ping-ponging between two (B, max width) buffers; returns the buffer
+ * holding p (B, K). x (B, features) */
+static float *forward_eval(const mlp *m, const float *x, int B, float *buf0, float *buf1)
+{
+    const float *in = x;
+    float *out = buf0;
+    for (int l = 0; l < m->nlayers; l++) {
+        int last = l == m->nlayers - 1;
+        nn_dense_forward(out, in, nn_data(&m->params, m->iw[l]), nn_data(&m->params, m->ib[l]), B, m->sizes[l],
+                         m->sizes[l + 1], last ? NN_ACT_NONE : NN_ACT_RELU);
+        in = out;
+        out = out == buf0 ? buf1 : buf0;
+    }
+    float *logits = (float *)in;
+    nn_softmax_forward(logits, logits, B, mlp_classes(m));
+    return logits;
+}
+
+int mlp_predict(const mlp *m, const float *x, size_t n, float *p, error *e)
+{
+    size_t chunk = n < PREDICT_CHUNK ? (n ? n : 1) : PREDICT_CHUNK, w = (size_t)max_width(m);
+    float *buf = malloc(2 * chunk * w * sizeof(float));
+    if (!buf) return error_set(e, "out of memory");
+    int F = mlp_features(m), K = mlp_classes(m);
+    for (size_t r = 0; r < n; r += chunk) {
+        int B = (int)(n - r < chunk ? n - r : chunk);
+        const float *pr = forward_eval(m, x + r * F, B, buf, buf + chunk * w);
+        memcpy(p + r * K, pr, (size_t)B * K * sizeof(float));
+    }
+    free(buf);
+    return 0;
+}
+
+int mlp_evaluate(const mlp *m, const mlp_data *d, double *loss, double *accuracy, error *e)
+{
+    int K = mlp_classes(m);
+    float *p = malloc((d->n ? d->n : 1) * (size_t)K * sizeof(float));
+    if (!p) return error_set(e, "out of memory");
+    if (mlp_predict(m, d->x, d->n, p, e) < 0) return free(p), -1;
+    double ll = 0;
+    size_t right = 0, lab = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        int y = d->y[i];
+        if (y < 0 || y >= K) continue;
+        const float *pi = p + i * K;
+        int best = 0;
+        for (int k = 1; k < K; k++) best = pi[k] > pi[best] ? k : best;
+        right += best == y;
+        ll -= log(fmax(pi[y], 1e-15));   /* clipped as scikit-learn's log_loss */
+        lab++;
+    }
+    free(p);
+    *loss = lab ? ll / (double)lab : NAN;
+    *accuracy = lab ? (double)right / (double)lab : NAN;
+    return 0;
+}
+
+/* ---- training ---- */
+
+/* Everything a training step touches, sized once for batches of up to cap rows. */
+typedef struct train_ws {
+    int cap;
+    nn_params act;                      /* "a0" (cap, features) ... "aL" (cap, K); .grad = d of each */
+    int ia[MLP_MAX_HIDDEN + 2];
+    float *mask[MLP_MAX_HIDDEN + 1];    /* (cap, sizes[l]) dropout masks of hidden layers, or NULL */
+    int32_t *yb;                        /* (cap) */
+    float *wb;                          /* (cap) or NULL */
+    int *order;                         /* (n labelled) row indices, shuffled every epoch */
+    float *best;                        /* (params total) best weights when validating */
+} train_ws;
+
+static void ws_free(train_ws *w)
+{
+    nn_params_free(&w->act);
+    for (int l = 0; l <= MLP_MAX_HIDDEN; l++) free(w->mask[l]);
+    free(w->yb), free(w->wb), free(w->order), free(w->best);
+}
+
+static int ws_alloc(train_ws *w, const mlp *m, const mlp_config *c, const mlp_data *d, size_t nlab, int cap,
+                    int keep_best, error *e)
+{
+    memset(w, 0, sizeof *w);
+    w->cap = cap;
+    nn_params_init(&w->act);
+    for (int l = 0; l <= m->nlayers; l++) {
+        char name[16];
+        snprintf(name, sizeof name, "a%d", l);
+        int64_t dims[2] = {cap, m->sizes[l]};
+        if ((w->ia[l] = nn_params_add(&w->act, name, 2, dims, 0, e)) < 0) return -1;
+    }
+    if (nn_params_alloc(&w->act, e) < 0) return -1;
+    int bad = 0;
+    if (c->dropout > 0)
+        for (int l = 1; l < m->nlayers; l++) bad |= !(w->mask[l] = malloc((size_t)cap * m->sizes[l] * sizeof(float)));
+    bad |= !(w->yb = malloc((size_t)cap * sizeof *w->yb));
+    if (d->w) bad |= !(w->wb = malloc((size_t)cap * sizeof *w->wb));
+    bad |= !(w->order = malloc(nlab * sizeof *w->order));
+    if (keep_best) bad |= !(w->best = malloc(m->params.total * sizeof(float)));
+    if (bad) return error_set(e, "out of memory for the training workspace");
+    size_t j = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->y[i] >= 0) w->order[j++] = (int)i;
+    return 0;
+}
+
+/* The labelled rows: counted, and checked against K. */
+static int count_labelled(const mlp_data *d, int K, size_t *nlab, error *e)
+{
+    *nlab = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->y[i] < 0) continue;
+        if (d->y[i] >= K)
+            return error_set(e, "row %zu: label %d, but the model has %d classes (0..%d)", i + 1, d->y[i], K, K - 1);
+        if (d->w && !(d->w[i] >= 0 && isfinite(d->w[i])))
+            return error_set(e, "row %zu: weight %g is not a finite non-negative number", i + 1, d->w[i]);
+        (*nlab)++;
+    }
+    if (*nlab > (size_t)INT32_MAX) return error_set(e, "too many rows");
+    return 0;
+}
+
+/* Copies the batch rows order[0..B) into a0, yb, wb. */
+static void gather(const mlp *m, train_ws *w, const mlp_data *d, const int *rows, int B)
+{
+    int F = mlp_features(m);
+    float *a0 = nn_data(&w->act, w->ia[0]);   // (B, F)
+    for (int i = 0; i < B; i++) {
+        memcpy(a0 + (size_t)i * F, d->x + (size_t)rows[i] * F, (size_t)F * sizeof(float));
+        w->yb[i] = d->y[rows[i]];
+        if (w->wb) w->wb[i] = d->w[rows[i]];
+    }
+}
+
+/* Forward, backward and the L2 gradient for one batch of B rows already gathered; returns the
+ * batch loss (mean weighted cross-entropy + alpha/2 ||W||^2 / B). Gradients land in m->params.grad. */
+static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, rng *r)
+{
+    int L = m->nlayers, K = mlp_classes(m);
+    nn_params *P = &m->params, *A = &w->act;
+    for (int l = 1; l <= L; l++) {
+        float *out = nn_data(A, w->ia[l]);           // (B, sizes[l])
+        nn_dense_forward(out, nn_data(A, w->ia[l - 1]), nn_data(P, m->iw[l - 1]), nn_data(P, m->ib[l - 1]), B,
+                         m->sizes[l - 1], m->sizes[l], l < L ? NN_ACT_RELU : NN_ACT_NONE);
+        if (l < L && w->mask[l]) {
+            size_t n = (size_t)B * m->sizes[l];
+            nn_dropout_mask(w->mask[l], n, (float)c->dropout, r);
+            nn_dropout_forward(out, out, w->mask[l], n);
+        }
+    }
+    float *probs = nn_data(A, w->ia[L]);              // (B, K), the logits replaced in place
+    double loss = nn_softmax_xent_forward(probs, probs, w->yb, w->wb, B, K) / B;
+
+    nn_params_zero_grad(P);
+    nn_softmax_xent_backward(nn_grad(A, w->ia[L]), probs, w->yb, w->wb, B, K, 1.0f / (float)B);
+    for (int l = L; l >= 1; l--) {
+        float *dout = nn_grad(A, w->ia[l]);           // (B, sizes[l])
+        /* dropout was applied after ReLU in place; the ReLU mask read from the dropped output is
+         * still right, since dropout keeps signs and zeroes the gradient where it zeroed the unit */
+        if (l < L && w->mask[l]) nn_dropout_backward(dout, dout, w->mask[l], (size_t)B * m->sizes[l]);
+        nn_dense_backward(l > 1 ? nn_grad(A, w->ia[l - 1]) : NULL, nn_grad(P, m->iw[l - 1]), nn_grad(P, m->ib[l - 1]),
+                          dout, nn_data(A, w->ia[l - 1]), nn_data(P, m->iw[l - 1]), nn_data(A, w->ia[l]), B,
+                          m->sizes[l - 1], m->sizes[l], l < L ? NN_ACT_RELU : NN_ACT_NONE);
+    }
+    /* coupled L2 on the weights: dW += alpha/B W, loss += alpha/(2B) ||W||^2 (one fused loop) */
+    float a = (float)(c->alpha / B);
+    double sq = 0;
+    for (int l = 0; l < L && a > 0; l++) {
+        const float *W = nn_data(P, m->iw[l]);
+        float *dW = nn_grad(P, m->iw[l]);
+        size_t n = P->t[m->iw[l]].size;
+        float s = 0;
+        for (size_t i = 0; i < n; i++) {
+            dW[i] += a * W[i];
+            s += W[i] * W[i];
+        }
+        sq += s;
+    }
+    return loss + 0.5 * c->alpha * sq / B;
+}
+
+static void init_weights(mlp *m, rng *r)
+{
+    for (int l = 0; l < m->nlayers; l++)
+        nn_dense_init_glorot(nn_data(&m->params, m->iw[l]), nn_data(&m->params, m->ib[l]), m->sizes[l], m->sizes[l + 1],
+                             1.0f, 1, r);
+}
+
+/* One epoch over the labelled rows in a fresh shuffled order; returns the mean loss. */
+static double run_epoch(mlp *m, train_ws *w, adam *opt, const mlp_config *c, const mlp_data *d, size_t nlab,
+                        rng *r, trainlog *log)
+{
+    rng_shuffle(r, w->order, nlab);
+    double total = 0;
+    size_t nb = 0;
+    for (size_t start = 0; start < nlab; start += (size_t)w->cap) {
+        int B = (int)(nlab - start < (size_t)w->cap ? nlab - start : (size_t)w->cap);
+        gather(m, w, d, w->order + start, B);
+        double loss = train_step(m, w, c, B, r);
+        adam_step(opt, m->params.data, m->params.grad);
+        total += loss * B;
+        if (log) trainlog_batch(log, ++nb, start + (size_t)B, total / (double)(start + (size_t)B));
+    }
+    return total / (double)nlab;
+}
+
+/* scikit-learn's _update_no_improvement_count: returns 1 when training should stop. */
+typedef struct stopper {
+    double best;      /* lowest loss, or highest validation accuracy */
+    int bad;          /* consecutive epochs without an improvement of tol */
+} stopper;
+
+static int stop_on_loss(stopper *s, double loss, const mlp_config *c)
+{
+    s->bad = loss > s->best - c->tol ? s->bad + 1 : 0;
+    if (loss < s->best) s->best = loss;
+    return s->bad > c->patience;
+}
+
+/* returns 1 when training should stop; *improved when this epoch is the best so far */
+static int stop_on_val(stopper *s, double acc, const mlp_config *c, int *improved)
+{
+    s->bad = acc < s->best + c->tol ? s->bad + 1 : 0;
+    *improved = acc > s->best;
+    if (*improved) s->best = acc;
+    return s->bad > c->patience;
+}
+
+int mlp_train(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
+              mlp_result *res, error *e)
+{
+    int K = mlp_classes(m);
+    size_t nlab;
+    if (count_labelled(train, K, &nlab, e) < 0) return -1;
+    if (nlab == 0) return error_set(e, "no labelled rows to train on (every y is -1)");
+    size_t nval = 0;
+    if (val && count_labelled(val, K, &nval, e) < 0) return error_prefix(e, "validation data");
+    if (val && nval == 0) return error_set(e, "validation data: no labelled rows");
+    int cap = (int)((size_t)c->batch < nlab ? (size_t)c->batch : nlab);
+    train_ws w;
+    adam opt;
+    memset(&opt, 0, sizeof opt);
+    if (ws_alloc(&w, m, c, train, nlab, cap, val != NULL, e) < 0 || adam_init_params(&opt, &m->params, e) < 0) {
+        ws_free(&w);
+        return -1;
+    }
+    opt.lr = (float)c->lr;
+    rng r;
+    rng_seed(&r, c->seed);
+    init_weights(m, &r);
+    memset(res, 0, sizeof *res);
+    res->rows = nlab;
+    res->best_val_accuracy = NAN;
+    if (log) trainlog_plan(log, c->epochs, nlab, (nlab + (size_t)cap - 1) / (size_t)cap);
+    stopper st = {.best = val ? -INFINITY : INFINITY};
+    int rc = 0;
+    for (int epoch = 1; epoch <= c->epochs; epoch++) {
+        if (log) trainlog_epoch_begin(log, epoch);
+        double loss = run_epoch(m, &w, &opt, c, train, nlab, &r, log);
+        res->epochs_run = epoch;
+        res->final_loss = loss;
+        if (!isfinite(loss)) {
+            rc = error_set(e, "training diverged at epoch %d (loss is %g); try a smaller --lr", epoch, loss);
+            break;
+        }
+        if (log) trainlog_metric(log, "loss", loss);
+        int stop;
+        if (val) {
+            double vloss, vacc;
+            int improved;
+            if ((rc = mlp_evaluate(m, val, &vloss, &vacc, e)) < 0) break;
+            if (log) trainlog_metric(log, "val_loss", vloss), trainlog_metric(log, "val_accuracy", vacc);
+            stop = stop_on_val(&st, vacc, c, &improved);
+            if (improved || epoch == 1) {
+                memcpy(w.best, m->params.data, m->params.total * sizeof(float));
+                res->best_epoch = epoch;
+                res->best_val_accuracy = vacc;
+            }
+        } else {
+            stop = stop_on_loss(&st, loss, c);
+            res->best_epoch = epoch;
+        }
+        if (log && (rc = trainlog_epoch_end(log, e)) < 0) break;
+        if (stop) break;
+    }
+    if (log) trainlog_finish(log);
+    if (rc == 0 && val) memcpy(m->params.data, w.best, m->params.total * sizeof(float));
+    ws_free(&w);
+    adam_free(&opt);
+    return rc;
+}
+
+/* ---- model files ---- */
+
+static value *int_array(const int *v, int n)
+{
+    value *a = value_array();
+    for (int i = 0; i < n; i++) value_push(a, value_int(v[i]));
+    return a;
+}
+
+model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, const value *meta, error *e)
+{
+    model_file *f = model_file_new(MLP_KIND);
+    if (!f) return error_set(e, "out of memory"), NULL;
+    value *I = f->info;
+    value_set(I, "features", value_int(mlp_features(m)));
+    value_set(I, "classes", value_int(mlp_classes(m)));
+    value_set(I, "hidden", int_array(m->sizes + 1, m->nlayers - 1));
+    value_set(I, "activation", value_str("relu"));
+    value_set(I, "output", value_str("softmax"));
+    if (c) {
+        value *h = value_map();
+        value_set(h, "epochs", value_int(c->epochs));
+        value_set(h, "batch", value_int(c->batch));
+        value_set(h, "lr", value_float(c->lr));
+        value_set(h, "weight_decay", value_float(c->alpha));
+        value_set(h, "dropout", value_float(c->dropout));
+        value_set(h, "patience", value_int(c->patience));
+        value_set(h, "tol", value_float(c->tol));
+        value_set(h, "optimizer", value_str("adam"));
+        value_set(I, "hyper", h);
+    }
+    if (c && r) {
+        value *t = value_map();
+        value_set(t, "seed", value_int((int64_t)c->seed));
+        value_set(t, "epochs_run", value_int(r->epochs_run));
+        value_set(t, "best_epoch", value_int(r->best_epoch));
+        value_set(t, "rows", value_int((int64_t)r->rows));
+        value_set(t, "final_loss", value_float(r->final_loss));
+        if (isfinite(r->best_val_accuracy)) value_set(t, "val_accuracy", value_float(r->best_val_accuracy));
+        value_set(I, "training", t);
+    }
+    const char *keys[2] = {STREAM_META_CLASSES, STREAM_META_FEATURES};
+    for (int i = 0; i < 2; i++) {
+        const value *v = meta ? value_get(meta, keys[i]) : NULL;
+        if (v && v->kind == VALUE_ARRAY) value_set(I, keys[i], value_copy(v));
+    }
+    if (nn_params_save(&m->params, f, e) < 0) return model_file_free(f), NULL;
+    return f;
+}
+
+mlp *mlp_load(const model_file *f, error *e)
+{
+    const value *I = f->info;
+    int F = (int)value_get_num(I, "features", 0), K = (int)value_get_num(I, "classes", 0);
+    const value *h = value_get(I, "hidden");
+    if (F < 1 || K < 2 || !h || h->kind != VALUE_ARRAY || h->n > MLP_MAX_HIDDEN)
+        return error_set(e, "model info lacks a valid architecture (features, classes, hidden)"), NULL;
+    int hidden[MLP_MAX_HIDDEN];
+    for (size_t i = 0; i < h->n; i++) {
+        hidden[i] = (int)value_num(h->items[i]);
+        if (hidden[i] < 1) return error_set(e, "model info has a bad hidden layer size"), NULL;
+    }
+    mlp *m = mlp_new(F, K, (int)h->n, hidden, e);
+    if (!m) return NULL;
+    if (nn_params_load(&m->params, f, e) < 0) return mlp_free(m), NULL;
+    return m;
+}

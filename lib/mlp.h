@@ -1,0 +1,86 @@
+/* mlp: the classifier of ssl-fit. A multilayer perceptron, ReLU hidden layers, softmax output,
+ * cross-entropy; zero hidden layers is multinomial logistic regression.
+ *
+ * Training mimics scikit-learn's MLPClassifier (the reference the acceptance numbers compare to):
+ * Glorot-uniform weights and intercepts, Adam (lr 1e-3), mini-batches of min(200, n) shuffled
+ * every epoch, coupled L2 penalty alpha/2 ||W||^2 / batch_rows on the weights (not the biases),
+ * up to 200 epochs, stopping when the epoch's training loss (penalty included) has not improved
+ * by tol = 1e-4 for more than `patience` (10) consecutive epochs. With a validation set, the
+ * stopping criterion is the validation accuracy instead, and the best weights are kept (as
+ * scikit-learn's early_stopping=True does). Extras: per-row weights w (the loss is
+ * sum_i w_i l_i / batch_rows) and inverted dropout on hidden activations.
+ *
+ * Rows with y < 0 (unlabelled) are ignored by training; a label >= K is an error. */
+#ifndef SSL_MLP_H
+#define SSL_MLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+#include "nn.h"
+#include "trainlog.h"
+#include "value.h"
+
+#define MLP_MAX_HIDDEN 8
+#define MLP_KIND "mlp"
+
+typedef struct mlp_config {
+    int nhidden, hidden[MLP_MAX_HIDDEN];   /* default 2: 128, 64 */
+    int epochs;                            /* 200 */
+    int batch;                             /* 200 (min with the labelled rows) */
+    double lr;                             /* 1e-3 */
+    double alpha;                          /* L2 penalty, 1e-4 */
+    double dropout;                        /* 0 */
+    int patience;                          /* 10 */
+    double tol;                            /* 1e-4 */
+    uint64_t seed;                         /* 0 */
+} mlp_config;
+
+void mlp_config_default(mlp_config *c);
+
+typedef struct mlp {
+    int nlayers;                        /* dense layers: nhidden + 1 */
+    int sizes[MLP_MAX_HIDDEN + 2];      /* sizes[0] = features ... sizes[nlayers] = classes */
+    nn_params params;                   /* "layer1.w" (sizes[1], sizes[0]), "layer1.b" (sizes[1]), ... */
+    int iw[MLP_MAX_HIDDEN + 1], ib[MLP_MAX_HIDDEN + 1];
+} mlp;
+
+/* Rows to train or evaluate on: x (n, features), y (n) with -1 = unlabelled, w (n) or NULL. */
+typedef struct mlp_data {
+    const float *x;
+    const int32_t *y;
+    const float *w;
+    size_t n;
+} mlp_data;
+
+/* What training did (provenance for the model file). */
+typedef struct mlp_result {
+    int epochs_run;
+    int best_epoch;           /* the epoch whose weights were kept */
+    size_t rows;              /* labelled rows trained on */
+    double final_loss;        /* training loss of the last epoch */
+    double best_val_accuracy; /* NAN without a validation set */
+} mlp_result;
+
+/* A network with zeroed parameters. hidden may be NULL when nhidden = 0. */
+mlp *mlp_new(int features, int classes, int nhidden, const int *hidden, error *e);
+void mlp_free(mlp *m);
+static inline int mlp_features(const mlp *m) { return m->sizes[0]; }
+static inline int mlp_classes(const mlp *m) { return m->sizes[m->nlayers]; }
+
+/* Glorot-uniform initialisation from the seed, then training. log may be NULL. */
+int mlp_train(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
+              mlp_result *res, error *e);
+/* p (n, classes) = softmax of the network on x (n, features), in chunks (memory independent of n). */
+int mlp_predict(const mlp *m, const float *x, size_t n, float *p, error *e);
+/* Mean cross-entropy and accuracy on the labelled rows of d (NAN if none). */
+int mlp_evaluate(const mlp *m, const mlp_data *d, double *loss, double *accuracy, error *e);
+
+/* Model files: info holds the architecture, the hyper-parameters, the provenance and, from the
+ * training stream's meta (may be NULL), class_names and feature_names. */
+model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, const value *meta, error *e);
+mlp *mlp_load(const model_file *f, error *e);
+
+#endif
