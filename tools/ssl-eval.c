@@ -1,0 +1,260 @@
+/* ssl-eval: scores predictions (a stream with y and p) and builds comparison tables from the
+ * per-run JSON reports. See docs/ssl-eval.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json.h"
+#include "metrics.h"
+#include "results.h"
+#include "stream.h"
+
+#define MAX_TAGS 32
+
+static const char USAGE[] =
+    "Usage: ssl-eval [OPTIONS] [FILE]\n"
+    "       ssl-eval table [--by KEYS] [--metrics LIST] [--format md|json] [-o OUT] FILE.json...\n"
+    "\n"
+    "Scores a tensor stream holding labels y (i32, -1 = unlabelled) and class probabilities p\n"
+    "(f32, one column per class), as written by ssl-fit predict: accuracy, macro-F1, per-class\n"
+    "precision/recall/F1, confusion matrix, log-loss and expected calibration error (15 bins).\n"
+    "Rows with y = -1 are counted and left out. Reads FILE or stdin (-); streams in bounded memory.\n"
+    "\n"
+    "Options:\n"
+    "  --json              one JSON object instead of the report for people\n"
+    "  --tag KEY=VALUE     add a field to the report (repeatable); numbers stay numbers\n"
+    "  -o, --output FILE   write the report to FILE (atomically) instead of stdout\n"
+    "  -h, --help          this help\n"
+    "  -V, --version       print the version\n"
+    "\n"
+    "ssl-eval table reads per-run JSON reports and prints one row per group of runs: the run\n"
+    "count and the mean ± sample standard deviation of each metric (in percent, except *loss).\n"
+    "  --by KEYS           grouping fields, comma-separated (default: method,labels)\n"
+    "  --metrics LIST      metrics to summarise (default: accuracy,macro_f1)\n"
+    "  --format md|json    markdown table (default) or JSON\n"
+    "Groups appear in the order first seen; a \"seconds\" field, when present, is averaged.\n"
+    "\n"
+    "Examples:\n"
+    "  ssl-fit predict model.mlp test.ssl | ssl-eval\n"
+    "  ssl-eval --json --tag method=mlp --tag dataset=digits --tag labels=50 --tag seed=0 \\\n"
+    "      -o results/digits/mlp-50-0.json pred.ssl\n"
+    "  ssl-eval table results/digits/*.json > results/digits/table.md\n";
+
+/* getopt's own messages are off (opterr = 0): one usage error naming the option instead. */
+static _Noreturn void bad_option(cli *c, char **argv, int opt)
+{
+    const char *arg = argv[optind - 1];
+    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
+    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
+    cli_usage_error(c, "unknown option '%s'", arg);
+}
+
+/* --tag values: an integer or a finite number stays a number, anything else is a string. */
+static value *tag_value(const char *s)
+{
+    char *end;
+    errno = 0;
+    long long i = strtoll(s, &end, 10);
+    if (*s && !*end && !errno) return value_int(i);
+    double d = strtod(s, &end);
+    if (*s && !*end && isfinite(d)) return value_float(d);
+    return value_str(s);
+}
+
+static void add_tag(cli *c, value *tags, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) cli_usage_error(c, "--tag: '%s' is not KEY=VALUE", arg);
+    char key[128];
+    if ((size_t)(eq - arg) >= sizeof key) cli_usage_error(c, "--tag: key too long");
+    memcpy(key, arg, (size_t)(eq - arg));
+    key[eq - arg] = '\0';
+    value_set(tags, key, tag_value(eq + 1));
+}
+
+/* Index of a required tensor with the given dtype and one row shape rank (0 = scalar per row). */
+static const stream_field *need_tensor(cli *c, const stream_schema *s, const char *file, const char *name,
+                                       stream_dtype dt, int ndim, const char *hint)
+{
+    int i = stream_schema_find(s, name);
+    if (i < 0) cli_fail(c, "%s: stream has no tensor '%s' (%s)", file, name, hint);
+    const stream_field *f = &s->fields[i];
+    if (f->dtype != dt || f->ndim != ndim)
+        cli_fail(c, "%s: tensor '%s' is %s with %d dimension(s) per row, expected %s with %d", file, name,
+                 stream_dtype_name(f->dtype), f->ndim, stream_dtype_name(dt), ndim);
+    return f;
+}
+
+/* Reads the whole stream into m (created here, k from p's width). */
+static metrics *score_stream(cli *c, const char *path, const value **names_out, stream_reader **rd)
+{
+    const char *file = cli_in_name(path);
+    error e;
+    FILE *in = cli_open_in(c, path);
+    stream_reader *r = stream_reader_open(in, path, &e);
+    if (!r) cli_fail_error(c, &e);
+    const stream_schema *s = stream_reader_schema(r);
+    need_tensor(c, s, file, "y", STREAM_I32, 0, "labels are needed to evaluate");
+    const stream_field *pf = need_tensor(c, s, file, "p", STREAM_F32, 1, "run ssl-fit predict first");
+    int k = (int)pf->width;
+    const value *names = value_get(s->meta, STREAM_META_CLASSES);
+    int nnames = stream_meta_num_classes(s);
+    if (nnames && nnames != k) cli_fail(c, "%s: meta class_names has %d names but p has %d classes", file, nnames, k);
+    metrics *m = metrics_new(k, &e);
+    if (!m) cli_fail(c, "%s: %s", file, e.msg);
+    stream_table *batch = NULL;
+    int got;
+    while ((got = stream_reader_next(r, &batch, &e)) == 1)
+        if (metrics_add(m, stream_table_col(batch, "y"), stream_table_col(batch, "p"), batch->nrows, &e))
+            cli_fail(c, "%s: %s", file, e.msg);
+    if (got < 0) cli_fail_error(c, &e);
+    stream_table_free(batch);
+    if (in != stdin) fclose(in);
+    if (!metrics_rows(m)) cli_fail(c, "%s: no labelled rows to evaluate (%zu rows, all with y = -1)", file, metrics_unlabelled(m));
+    *names_out = names;
+    *rd = r; /* names point into the reader's schema: closed by the caller */
+    return m;
+}
+
+static void eval_main(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, 0, 'j'},        {"tag", required_argument, 0, 't'},
+        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},     {0, 0, 0, 0},
+    };
+    int json = 0, opt;
+    const char *out_path = NULL;
+    value *tags = value_map();
+    while ((opt = getopt_long(argc, argv, ":o:hV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'j': json = 1; break;
+        case 't': add_tag(c, tags, optarg); break;
+        case 'o': out_path = optarg; break;
+        case 'h': fputs(USAGE, stdout); exit(0);
+        case 'V': cli_print_version(c);
+        default: bad_option(c, argv, opt);
+        }
+    }
+    if (argc - optind > 1) cli_usage_error(c, "expected at most one input file, got %d", argc - optind);
+    const char *path = optind < argc ? argv[optind] : NULL;
+    const value *names;
+    stream_reader *r;
+    metrics *m = score_stream(c, path, &names, &r);
+    value *report = metrics_to_value(m, names);
+    for (size_t i = 0; i < tags->n; i++)
+        if (value_get(report, tags->keys[i])) cli_usage_error(c, "--tag %s: that field is a metric", tags->keys[i]);
+    FILE *out = cli_open_out(c, out_path);
+    if (json) {
+        for (size_t i = 0; i < report->n; i++) value_set(tags, report->keys[i], value_copy(report->items[i]));
+        value_print_json(out, tags, -1);
+        fputc('\n', out);
+    } else {
+        for (size_t i = 0; i < tags->n; i++) {
+            fprintf(out, "%-17s ", tags->keys[i]);
+            value_print_json(out, tags->items[i], -1);
+            fputc('\n', out);
+        }
+        metrics_print_text(out, m, names);
+    }
+    cli_commit(c);
+    value_free(report);
+    value_free(tags);
+    metrics_free(m);
+    stream_reader_close(r);
+}
+
+/* Splits a comma-separated list in place into at most max non-empty items. */
+static int split_list(cli *c, const char *opt, char *s, const char **items, int max)
+{
+    int n = 0;
+    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+        if (n == max) cli_usage_error(c, "%s: at most %d names", opt, max);
+        items[n++] = tok;
+    }
+    return n;
+}
+
+static char *read_text(cli *c, const char *path, size_t *len)
+{
+    FILE *f = cli_open_in(c, path);
+    size_t cap = 4096, n = 0, got;
+    char *buf = malloc(cap);
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0)
+        if ((n += got) == cap) buf = realloc(buf, cap *= 2);
+    if (ferror(f)) cli_fail(c, "%s: read error: %s", cli_in_name(path), strerror(errno));
+    if (f != stdin) fclose(f);
+    *len = n;
+    return buf;
+}
+
+static void table_main(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"by", required_argument, 0, 'b'},   {"metrics", required_argument, 0, 'm'},
+        {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},       {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0},
+    };
+    static const char *const formats[] = {"md", "json", NULL};
+    char by[256] = "method,labels", mets[256] = "accuracy,macro_f1";
+    const char *out_path = NULL;
+    int format = 0, opt;
+    while ((opt = getopt_long(argc, argv, ":o:hV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'b': snprintf(by, sizeof by, "%s", optarg); break;
+        case 'm': snprintf(mets, sizeof mets, "%s", optarg); break;
+        case 'f': format = cli_parse_choice(c, "--format", optarg, formats); break;
+        case 'o': out_path = optarg; break;
+        case 'h': fputs(USAGE, stdout); exit(0);
+        case 'V': cli_print_version(c);
+        default: bad_option(c, argv, opt);
+        }
+    }
+    if (optind >= argc) cli_usage_error(c, "table: no run files given");
+    const char *keys[RESULTS_MAX_KEYS], *metric_names[RESULTS_MAX_METRICS];
+    int nkeys = split_list(c, "--by", by, keys, RESULTS_MAX_KEYS);
+    int nmetrics = split_list(c, "--metrics", mets, metric_names, RESULTS_MAX_METRICS);
+    if (!nmetrics) cli_usage_error(c, "--metrics: no metric named");
+    error e;
+    results *res = results_new(keys, nkeys, metric_names, nmetrics, &e);
+    if (!res) cli_usage_error(c, "%s", e.msg);
+    for (int i = optind; i < argc; i++) {
+        size_t len;
+        char *text = read_text(c, argv[i], &len);
+        value *run = json_parse(text, len, &e);
+        free(text);
+        if (!run) cli_fail(c, "%s:%s", cli_in_name(argv[i]), e.msg);
+        if (results_add(res, run, &e)) cli_fail(c, "%s: %s", cli_in_name(argv[i]), e.msg);
+        value_free(run);
+    }
+    FILE *out = cli_open_out(c, out_path);
+    if (format == 1) {
+        value *v = results_to_value(res);
+        value_print_json(out, v, 2);
+        fputc('\n', out);
+        value_free(v);
+    } else {
+        results_print_md(out, res);
+    }
+    cli_commit(c);
+    results_free(res);
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    cli_init(&c, "ssl-eval");
+    opterr = 0;
+    signal(SIGPIPE, SIG_DFL); /* a closed pipe ends us quietly, even if our parent ignored SIGPIPE */
+    if (argc > 1 && strcmp(argv[1], "table") == 0) {
+        table_main(&c, argc - 1, argv + 1);
+    } else {
+        eval_main(&c, argc, argv);
+    }
+    return 0;
+}
