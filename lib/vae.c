@@ -1,0 +1,265 @@
+#include "vae.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prob.h"
+
+/* ---- shared pieces ---- */
+
+static const char *const lik_names[] = {"bernoulli", "gaussian", NULL};
+
+const char *vae_lik_name(vae_lik l) { return lik_names[l]; }
+
+int vae_lik_parse(const char *s, vae_lik *out)
+{
+    for (int i = 0; lik_names[i]; i++)
+        if (strcmp(s, lik_names[i]) == 0) {
+            *out = (vae_lik)i;
+            return 0;
+        }
+    return -1;
+}
+
+double vae_latent_forward(float *z, float *kl, const float *h, const float *eps, int R, int Z)
+{
+    double total = 0;
+    for (int r = 0; r < R; r++) {
+        const float *mu = h + (size_t)r * 2 * Z, *lv = mu + Z;   // (Z), (Z)
+        float *zr = z + (size_t)r * Z;
+        if (eps) prob_gauss_sample_forward(zr, mu, lv, eps + (size_t)r * Z, (size_t)Z);
+        else memcpy(zr, mu, (size_t)Z * sizeof(float));
+        total += prob_kl_normal_forward(kl ? kl + r : NULL, mu, lv, 1, Z);
+    }
+    return total;
+}
+
+void vae_latent_backward(float *dh, const float *h, const float *dz, const float *eps, const float *w,
+                         float klscale, int R, int Z)
+{
+    memset(dh, 0, (size_t)R * 2 * Z * sizeof(float));
+    for (int r = 0; r < R; r++) {
+        const float *mu = h + (size_t)r * 2 * Z, *lv = mu + Z;
+        float *dmu = dh + (size_t)r * 2 * Z, *dlv = dmu + Z;
+        const float *dzr = dz + (size_t)r * Z;
+        if (eps) prob_gauss_sample_backward(dmu, dlv, dzr, lv, eps + (size_t)r * Z, (size_t)Z);
+        else
+            for (int j = 0; j < Z; j++) dmu[j] += dzr[j];
+        prob_kl_normal_backward(dmu, dlv, mu, lv, NULL, klscale * (w ? w[r] : 1.0f), 1, Z);
+    }
+}
+
+int vae_lik_width(vae_lik l, int D) { return l == VAE_GAUSSIAN ? 2 * D : D; }
+
+double vae_lik_nll(vae_lik l, float *rows, const float *out, const float *x, int R, int D)
+{
+    if (l == VAE_BERNOULLI) return prob_bernoulli_nll_forward(rows, out, x, R, D);
+    double total = 0;
+    for (int r = 0; r < R; r++) {
+        const float *o = out + (size_t)r * 2 * D;
+        total += prob_gauss_nll_forward(rows ? rows + r : NULL, o, o + D, x + (size_t)r * D, 1, D);
+    }
+    return total;
+}
+
+void vae_lik_backward(vae_lik l, float *dout, const float *out, const float *x, const float *w, float scale,
+                      int R, int D)
+{
+    if (l == VAE_BERNOULLI) {
+        prob_bernoulli_nll_backward(dout, out, x, w, scale, R, D);
+        return;
+    }
+    for (int r = 0; r < R; r++) {
+        size_t o = (size_t)r * 2 * D;
+        prob_gauss_nll_backward(dout + o, dout + o + D, out + o, out + o + D, x + (size_t)r * D, NULL,
+                                scale * (w ? w[r] : 1.0f), 1, D);
+    }
+}
+
+void vae_lik_mean(vae_lik l, float *mean, const float *out, int R, int D)
+{
+    if (l == VAE_BERNOULLI) {
+        prob_sigmoid(mean, out, (size_t)R * D);
+        return;
+    }
+    for (int r = 0; r < R; r++) memcpy(mean + (size_t)r * D, out + (size_t)r * 2 * D, (size_t)D * sizeof(float));
+}
+
+/* ---- M1 ---- */
+
+int vae_create(vae *v, const vae_arch *a, int max_rows, error *e)
+{
+    memset(v, 0, sizeof *v);
+    v->a = *a;
+    v->max_rows = max_rows;
+    int rev[VAE_MAX_HIDDEN];
+    for (int l = 0; l < a->nhidden; l++) rev[l] = a->hidden[a->nhidden - 1 - l];
+    nn_params_init(&v->p);
+    size_t Z = (size_t)a->latent;
+    if (dnet_declare(&v->enc, &v->p, "enc", a->in, 0, a->nhidden, a->hidden, 2 * a->latent, a->act, e) < 0 ||
+        dnet_declare(&v->dec, &v->p, "dec", a->latent, 0, a->nhidden, rev, vae_lik_width(a->lik, a->in), a->act,
+                     e) < 0 ||
+        nn_params_alloc(&v->p, e) < 0 || dnet_alloc(&v->enc, max_rows, max_rows, e) < 0 ||
+        dnet_alloc(&v->dec, max_rows, max_rows, e) < 0)
+        goto fail;
+    v->mem = malloc((size_t)max_rows * (3 * Z + (size_t)a->in) * sizeof(float));
+    if (!v->mem) {
+        error_set(e, "out of memory for the VAE workspace");
+        goto fail;
+    }
+    v->z = v->mem;
+    v->dz = v->z + (size_t)max_rows * Z;
+    v->eps = v->dz + (size_t)max_rows * Z;
+    v->xb = v->eps + (size_t)max_rows * Z;
+    v->info = value_map();
+    return 0;
+fail:
+    vae_free(v);
+    return -1;
+}
+
+void vae_init_weights(vae *v, rng *r)
+{
+    dnet_init(&v->enc, &v->p, r);
+    dnet_init(&v->dec, &v->p, r);
+}
+
+void vae_free(vae *v)
+{
+    dnet_free(&v->enc);
+    dnet_free(&v->dec);
+    nn_params_free(&v->p);
+    free(v->mem);
+    value_free(v->info);
+    v->mem = NULL;
+    v->info = NULL;
+}
+
+void vae_forward_backward(vae *v, const float *x, int B, const float *eps, float beta, int grad, vae_loss *loss)
+{
+    int Z = v->a.latent, D = v->a.in;
+    const float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);   // (B, 2Z)
+    loss->kl += vae_latent_forward(v->z, NULL, h, eps, B, Z);
+    const float *o = dnet_forward(&v->dec, &v->p, v->z, B, B, NULL, NULL);  // (B, width)
+    loss->rec += vae_lik_nll(v->a.lik, NULL, o, x, B, D);
+    loss->rows += (size_t)B;
+    if (!grad) return;
+    float s = 1.0f / (float)B;
+    vae_lik_backward(v->a.lik, dnet_dout(&v->dec), o, x, NULL, s, B, D);
+    dnet_backward(&v->dec, &v->p, v->dz, v->z, B, B, NULL, NULL);
+    vae_latent_backward(dnet_dout(&v->enc), h, v->dz, eps, NULL, beta * s, B, Z);
+    dnet_backward(&v->enc, &v->p, NULL, x, B, B, NULL, NULL);
+}
+
+static void gather_rows(float *dst, const float *x, const int *idx, int B, int D)
+{
+    for (int i = 0; i < B; i++) memcpy(dst + (size_t)i * D, x + (size_t)idx[i] * D, (size_t)D * sizeof(float));
+}
+
+int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, float beta, int *perm, rng *r,
+                    vae_loss *loss, error *e)
+{
+    int Z = v->a.latent, D = v->a.in;
+    if (batch > v->max_rows) batch = v->max_rows;
+    for (size_t i = 0; i < N; i++) perm[i] = (int)i;
+    rng_shuffle(r, perm, N);
+    long nb = 0;
+    for (size_t i0 = 0; i0 < N; i0 += (size_t)batch, nb++) {
+        int B = (int)(N - i0 < (size_t)batch ? N - i0 : (size_t)batch);
+        gather_rows(v->xb, x, perm + i0, B, D);
+        rng_fill_normal(r, v->eps, (size_t)B * Z);
+        vae_loss b = {0, 0, 0};
+        nn_params_zero_grad(&v->p);
+        vae_forward_backward(v, v->xb, B, v->eps, beta, 1, &b);
+        if (!isfinite(b.rec + b.kl))
+            return error_set(e, "batch %ld: the loss is not finite (%g); lower --lr?", nb + 1, b.rec + b.kl);
+        adam_step(opt, v->p.data, v->p.grad);
+        loss->rec += b.rec, loss->kl += b.kl, loss->rows += b.rows;
+    }
+    return 0;
+}
+
+void vae_evaluate(vae *v, const float *x, size_t N, rng *r, vae_loss *loss)
+{
+    for (size_t i0 = 0; i0 < N; i0 += (size_t)v->max_rows) {
+        int B = (int)(N - i0 < (size_t)v->max_rows ? N - i0 : (size_t)v->max_rows);
+        rng_fill_normal(r, v->eps, (size_t)B * v->a.latent);
+        vae_forward_backward(v, x + i0 * v->a.in, B, v->eps, 1.0f, 0, loss);
+    }
+}
+
+void vae_encode(vae *v, const float *x, int B, float *mu)
+{
+    int Z = v->a.latent;
+    const float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);
+    for (int i = 0; i < B; i++) memcpy(mu + (size_t)i * Z, h + (size_t)i * 2 * Z, (size_t)Z * sizeof(float));
+}
+
+void vae_decode(vae *v, const float *z, int B, float *xmean)
+{
+    const float *o = dnet_forward(&v->dec, &v->p, z, B, B, NULL, NULL);
+    vae_lik_mean(v->a.lik, xmean, o, B, v->a.in);
+}
+
+/* ---- model files ---- */
+
+void vae_arch_to_info(const vae_arch *a, value *info)
+{
+    value_set(info, "in", value_int(a->in));
+    value_set(info, "latent", value_int(a->latent));
+    value *h = value_array();
+    for (int l = 0; l < a->nhidden; l++) value_push(h, value_int(a->hidden[l]));
+    value_set(info, "hidden", h);
+    value_set(info, "activation", value_str(nn_act_name(a->act)));
+    value_set(info, "likelihood", value_str(vae_lik_name(a->lik)));
+}
+
+int vae_arch_from_info(vae_arch *a, const value *info, error *e)
+{
+    memset(a, 0, sizeof *a);
+    a->in = (int)value_get_num(info, "in", 0);
+    a->latent = (int)value_get_num(info, "latent", 0);
+    const value *h = value_get(info, "hidden");
+    if (a->in <= 0 || a->latent <= 0 || !h || h->kind != VALUE_ARRAY || h->n > VAE_MAX_HIDDEN)
+        return error_set(e, "model info: bad architecture (in, latent, hidden)");
+    a->nhidden = (int)h->n;
+    for (size_t l = 0; l < h->n; l++)
+        if ((a->hidden[l] = (int)value_num(h->items[l])) <= 0) return error_set(e, "model info: bad hidden size");
+    if (nn_act_parse(value_get_str(info, "activation", ""), &a->act) < 0)
+        return error_set(e, "model info: unknown activation '%s'", value_get_str(info, "activation", ""));
+    if (vae_lik_parse(value_get_str(info, "likelihood", ""), &a->lik) < 0)
+        return error_set(e, "model info: unknown likelihood '%s'", value_get_str(info, "likelihood", ""));
+    return 0;
+}
+
+model_file *vae_save(const vae *v, error *e)
+{
+    model_file *m = model_file_new("vae");
+    if (!m) {
+        error_set(e, "out of memory");
+        return NULL;
+    }
+    value_free(m->info);
+    m->info = value_copy(v->info);
+    value_set(m->info, "model", value_str("m1"));
+    vae_arch_to_info(&v->a, m->info);
+    if (nn_params_save(&v->p, m, e) < 0) {
+        model_file_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+int vae_load(vae *v, const model_file *m, int max_rows, error *e)
+{
+    vae_arch a;
+    if (vae_arch_from_info(&a, m->info, e) < 0 || vae_create(v, &a, max_rows, e) < 0) return -1;
+    if (nn_params_load(&v->p, m, e) < 0) {
+        vae_free(v);
+        return -1;
+    }
+    value_free(v->info);
+    v->info = value_copy(m->info);
+    return 0;
+}

@@ -1,0 +1,98 @@
+/* vae: the M1 variational autoencoder (Kingma, Rezende, Mohamed, Welling 2014; Kingma & Welling 2014).
+ *
+ *   encoder  x -> hidden... -> [mu | logvar]        q(z|x) = N(mu, diag e^logvar)   (B, 2Z) per row
+ *   sample   z = mu + e^(logvar/2) eps,  eps ~ N(0, I)
+ *   decoder  z -> hidden reversed... -> out          p(x|z): Bernoulli logits (B, D), or Gaussian
+ *                                                    [mean | logvar] (B, 2D) per row
+ *   loss     -ELBO = -log p(x|z) + beta KL(q(z|x) || N(0, I)),  beta < 1 during KL warm-up
+ *
+ * The latent and likelihood helpers (vae_latent_*, vae_lik_*) are shared with M2 (m2.h). */
+#ifndef SSL_VAE_H
+#define SSL_VAE_H
+
+#include <stddef.h>
+
+#include "adam.h"
+#include "dnet.h"
+#include "error.h"
+#include "model.h"
+#include "nn.h"
+#include "rng.h"
+
+#define VAE_MAX_HIDDEN (DNET_MAX_LAYERS - 1)
+
+typedef enum vae_lik { VAE_BERNOULLI, VAE_GAUSSIAN } vae_lik;
+const char *vae_lik_name(vae_lik l);
+int vae_lik_parse(const char *s, vae_lik *out);   /* -1 if unknown */
+
+/* ---- shared pieces ---- */
+
+/* From encoder rows h (R, 2Z) = [mu | logvar]: z (R, Z) = mu + sigma eps (eps NULL: z = mu), and
+ * kl (R) per-row KL (or NULL). Returns the KL summed. */
+double vae_latent_forward(float *z, float *kl, const float *h, const float *eps, int R, int Z);
+/* dh (R, 2Z) = d/dh of [sum_r s_r (dz_r . z_r) via the sample] + klscale w_r KL_r.
+ * dz (R, Z) already carries its scale; w (R) or NULL. Overwrites dh. */
+void vae_latent_backward(float *dh, const float *h, const float *dz, const float *eps, const float *w,
+                         float klscale, int R, int Z);
+/* Decoder output width for D data columns: D (Bernoulli) or 2D (Gaussian). */
+int vae_lik_width(vae_lik l, int D);
+/* -log p(x | out) per row into rows (R) (or NULL); returns the sum. out (R, width), x (R, D) */
+double vae_lik_nll(vae_lik l, float *rows, const float *out, const float *x, int R, int D);
+/* dout (R, width) = scale w_r d(-log p)/d out; w (R) or NULL. */
+void vae_lik_backward(vae_lik l, float *dout, const float *out, const float *x, const float *w, float scale,
+                      int R, int D);
+/* The data-space mean of p(x | out): sigmoid(logits) or the Gaussian mean. mean (R, D) */
+void vae_lik_mean(vae_lik l, float *mean, const float *out, int R, int D);
+
+/* ---- M1 ---- */
+
+typedef struct vae_arch {
+    int in, latent, nhidden;
+    int hidden[VAE_MAX_HIDDEN];   /* encoder sizes; the decoder mirrors them */
+    nn_act act;
+    vae_lik lik;
+} vae_arch;
+
+typedef struct vae {
+    vae_arch a;
+    nn_params p;
+    dnet enc, dec;
+    value *info;        /* the model file's info map (provenance kept through load/save) */
+    int max_rows;
+    float *mem;         /* workspaces below, one allocation */
+    float *z, *dz, *eps, *xb;   /* (max_rows, Z) x3, (max_rows, in) */
+} vae;
+
+typedef struct vae_loss {
+    double rec, kl;    /* sums over the rows: -log p(x|z) and KL; -ELBO = rec + kl */
+    size_t rows;
+} vae_loss;
+
+/* Declares and allocates the parameters (zero) and the workspaces for batches of max_rows rows. */
+int vae_create(vae *v, const vae_arch *a, int max_rows, error *e);
+void vae_init_weights(vae *v, rng *r);
+void vae_free(vae *v);
+
+/* One forward on B rows of x (B, in) with noise eps (B, Z) (NULL: z = mu, no sampling), adding to
+ * *loss; with grad, also the backward of (rec + beta KL) / B into v->p.grad (accumulating). */
+void vae_forward_backward(vae *v, const float *x, int B, const float *eps, float beta, int grad, vae_loss *loss);
+/* One epoch over the rows x (N, in) in a random order (perm (N) scratch): per batch, zero grads,
+ * forward/backward, Adam step. A non-finite loss stops with an error naming the batch. */
+int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, float beta, int *perm, rng *r,
+                    vae_loss *loss, error *e);
+/* -ELBO summed over x (N, in) with one noise draw per row (seeded by r). */
+void vae_evaluate(vae *v, const float *x, size_t N, rng *r, vae_loss *loss);
+/* Posterior means mu (B, Z) of x (B, in), B <= max_rows. */
+void vae_encode(vae *v, const float *x, int B, float *mu);
+/* Data-space means (B, in) of p(x | z), z (B, Z). */
+void vae_decode(vae *v, const float *z, int B, float *xmean);
+
+/* Model files: kind "vae". vae_save copies v->info, sets the architecture keys, adds the parameters. */
+model_file *vae_save(const vae *v, error *e);
+/* Builds v (with workspaces for max_rows) from a model file of kind "vae". */
+int vae_load(vae *v, const model_file *m, int max_rows, error *e);
+/* Architecture from / into an info map (shared with M2). */
+void vae_arch_to_info(const vae_arch *a, value *info);
+int vae_arch_from_info(vae_arch *a, const value *info, error *e);
+
+#endif
