@@ -1,0 +1,298 @@
+/* ssl-fit: trains the MLP classifier on the labelled rows of a stream (train) and adds class
+ * probabilities to a stream (predict). The maths lives in lib/mlp.c. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "cli.h"
+#include "mlp.h"
+#include "model.h"
+#include "stream.h"
+#include "trainlog.h"
+
+static const char USAGE[] =
+    "Usage: ssl-fit train [OPTIONS] [FILE] -o MODEL\n"
+    "       ssl-fit predict -m MODEL [FILE] [-o OUT]\n"
+    "\n"
+    "train: fits a multilayer perceptron (ReLU hidden layers, softmax output, cross-entropy, Adam)\n"
+    "on the labelled rows (y >= 0) of a stream with x (f32 features) and y (i32 labels, -1 =\n"
+    "unlabelled); a per-row weight tensor w (f32), when present, weights each row's loss. Holds the\n"
+    "training stream in memory. Defaults follow scikit-learn's MLPClassifier: batch min(200, rows),\n"
+    "Adam lr 1e-3, L2 penalty 1e-4, up to 200 epochs, stop when the training loss has not improved\n"
+    "by 1e-4 for 10 epochs (with --val: when the validation accuracy has not, keeping the best\n"
+    "weights). The number of classes K comes from the stream's class_names, else --classes, else\n"
+    "max(y)+1. The model is written atomically.\n"
+    "  -o, --output MODEL     model file to write (required)\n"
+    "      --hidden LIST      hidden layer sizes (default 128,64; 0 or none = logistic regression)\n"
+    "      --epochs N         at most N epochs (default 200)\n"
+    "      --batch N          mini-batch rows (default 200)\n"
+    "      --lr X             Adam learning rate (default 0.001)\n"
+    "      --weight-decay X   L2 penalty on the weights, scikit-learn's alpha (default 0.0001)\n"
+    "      --dropout P        dropout rate on hidden units (default 0)\n"
+    "      --val FILE         validation stream for early stopping\n"
+    "      --patience N       epochs without improvement before stopping (default 10)\n"
+    "      --classes K        number of classes when the stream does not name them\n"
+    "      --seed N           seed of the initial weights, shuffling and dropout (default 0)\n"
+    "      --log FILE         per-epoch metrics as JSON lines\n"
+    "  -q, --quiet            no progress on stderr\n"
+    "\n"
+    "predict: streams FILE (or stdin) batch by batch in bounded memory, adds p (f32, K per row: the\n"
+    "class probabilities; an existing p is replaced) and passes every other tensor through.\n"
+    "  -m, --model MODEL      model written by ssl-fit train (or give it as the first FILE)\n"
+    "  -o, --output OUT       output stream (default stdout)\n"
+    "\n"
+    "Both:\n"
+    "      --threads N        BLAS threads (default: all cores)\n"
+    "  -h, --help             this help\n"
+    "  -V, --version          print the version\n"
+    "\n"
+    "Examples:\n"
+    "  ssl-prep csv data/digits.csv.gz > digits.ssl\n"
+    "  ssl-fit train --hidden 128,64 --seed 1 digits.ssl -o digits.mlp\n"
+    "  ssl-fit predict -m digits.mlp test.ssl | ssl-eval\n";
+
+enum { OPT_HIDDEN = 256, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_DROPOUT, OPT_VAL, OPT_PATIENCE,
+       OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG };
+
+static const struct option OPTS[] = {
+    {"output", required_argument, 0, 'o'},     {"model", required_argument, 0, 'm'},
+    {"hidden", required_argument, 0, OPT_HIDDEN}, {"epochs", required_argument, 0, OPT_EPOCHS},
+    {"batch", required_argument, 0, OPT_BATCH},   {"lr", required_argument, 0, OPT_LR},
+    {"weight-decay", required_argument, 0, OPT_WD}, {"dropout", required_argument, 0, OPT_DROPOUT},
+    {"val", required_argument, 0, OPT_VAL},       {"patience", required_argument, 0, OPT_PATIENCE},
+    {"classes", required_argument, 0, OPT_CLASSES}, {"seed", required_argument, 0, OPT_SEED},
+    {"threads", required_argument, 0, OPT_THREADS}, {"log", required_argument, 0, OPT_LOG},
+    {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},            {0, 0, 0, 0},
+};
+
+typedef struct args {
+    const char *cmd, *out, *model, *val, *log;
+    const char *files[2];
+    int nfiles;
+    int classes, threads, quiet;
+    mlp_config cfg;
+} args;
+
+static _Noreturn void bad_option(cli *c, char **argv, int opt)
+{
+    const char *arg = argv[optind - 1];
+    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
+    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
+    cli_usage_error(c, "unknown option '%s'", arg);
+}
+
+static void parse_args(cli *c, int argc, char **argv, args *a)
+{
+    memset(a, 0, sizeof *a);
+    mlp_config_default(&a->cfg);
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":o:m:qhV", OPTS, NULL)) != -1) {
+        mlp_config *k = &a->cfg;
+        switch (opt) {
+        case 'o': a->out = optarg; break;
+        case 'm': a->model = optarg; break;
+        case 'q': a->quiet = 1; break;
+        case 'h': fputs(USAGE, stdout); exit(0);
+        case 'V': cli_print_version(c);
+        case OPT_HIDDEN: k->nhidden = cli_parse_int_list(c, "--hidden", optarg, k->hidden, MLP_MAX_HIDDEN); break;
+        case OPT_EPOCHS: k->epochs = (int)cli_parse_long(c, "--epochs", optarg, 1, 1000000); break;
+        case OPT_BATCH: k->batch = (int)cli_parse_long(c, "--batch", optarg, 1, 1 << 20); break;
+        case OPT_LR: k->lr = cli_parse_double(c, "--lr", optarg, 1e-12, 10); break;
+        case OPT_WD: k->alpha = cli_parse_double(c, "--weight-decay", optarg, 0, 1e6); break;
+        case OPT_DROPOUT: k->dropout = cli_parse_double(c, "--dropout", optarg, 0, 0.99); break;
+        case OPT_VAL: a->val = optarg; break;
+        case OPT_PATIENCE: k->patience = (int)cli_parse_long(c, "--patience", optarg, 0, 1000000); break;
+        case OPT_CLASSES: a->classes = (int)cli_parse_long(c, "--classes", optarg, 2, 1 << 20); break;
+        case OPT_SEED: k->seed = (uint64_t)cli_parse_long(c, "--seed", optarg, 0, (1L << 62)); break;
+        case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
+        case OPT_LOG: a->log = optarg; break;
+        default: bad_option(c, argv, opt);
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (a->nfiles == 2) cli_usage_error(c, "too many input files");
+        a->files[a->nfiles++] = argv[i];
+    }
+}
+
+/* x (f32, one row = a vector) and y (i32 scalar) of a training or validation table; w if present. */
+static mlp_data table_data(cli *c, const stream_table *t, const char *file)
+{
+    error e;
+    const stream_schema *s = t->schema;
+    mlp_data d = {0};
+    int ix = stream_schema_find(s, "x"), iy = stream_schema_find(s, "y"), iw = stream_schema_find(s, "w");
+    if (ix < 0) cli_fail(c, "%s: stream has no tensor 'x' (features)", file);
+    if (iy < 0) cli_fail(c, "%s: stream has no tensor 'y' (labels are needed to train)", file);
+    if (!(d.x = stream_table_col_typed(t, "x", STREAM_F32, &e))) cli_fail(c, "%s: %s", file, e.msg);
+    if (!(d.y = stream_table_col_typed(t, "y", STREAM_I32, &e))) cli_fail(c, "%s: %s", file, e.msg);
+    if (s->fields[iy].width != 1) cli_fail(c, "%s: tensor 'y' has %zu values per row, expected 1", file, s->fields[iy].width);
+    if (iw >= 0) {
+        if (!(d.w = stream_table_col_typed(t, "w", STREAM_F32, &e))) cli_fail(c, "%s: %s", file, e.msg);
+        if (s->fields[iw].width != 1) cli_fail(c, "%s: tensor 'w' has %zu values per row, expected 1", file, s->fields[iw].width);
+    }
+    d.n = t->nrows;
+    return d;
+}
+
+static stream_table *load_table(cli *c, const char *path)
+{
+    error e;
+    FILE *f = cli_open_in(c, path);
+    stream_table *t = stream_read_all(f, cli_in_name(path), &e);
+    if (!t) cli_fail_error(c, &e);
+    if (f != stdin) fclose(f);
+    return t;
+}
+
+/* K: the stream's class_names, else --classes, else max(y) + 1. */
+static int class_count(cli *c, const args *a, const stream_table *t, const mlp_data *d, const char *file)
+{
+    int named = stream_meta_num_classes(t->schema);
+    if (named && a->classes && named != a->classes)
+        cli_fail(c, "%s: the stream names %d classes, --classes says %d", file, named, a->classes);
+    if (named) return named;
+    if (a->classes) return a->classes;
+    int mx = -1;
+    for (size_t i = 0; i < d->n; i++) mx = d->y[i] > mx ? d->y[i] : mx;
+    if (mx < 0) cli_fail(c, "%s: no labelled rows to train on (every y is -1)", file);
+    return mx + 1 < 2 ? 2 : mx + 1;
+}
+
+static void train_main(cli *c, args *a)
+{
+    if (!a->out) cli_usage_error(c, "train: -o MODEL is required");
+    if (a->model) cli_usage_error(c, "train: -m is for predict");
+    if (a->nfiles > 1) cli_usage_error(c, "train: at most one input file");
+    const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
+    stream_table *t = load_table(c, path);
+    mlp_data d = table_data(c, t, file);
+    int F = (int)t->schema->fields[stream_schema_find(t->schema, "x")].width;
+    int K = class_count(c, a, t, &d, file);
+    stream_table *vt = NULL;
+    mlp_data vd;
+    if (a->val) {
+        vt = load_table(c, a->val);
+        vd = table_data(c, vt, a->val);
+        size_t vf = vt->schema->fields[stream_schema_find(vt->schema, "x")].width;
+        if (vf != (size_t)F) cli_fail(c, "%s: %zu features, the training data has %d", a->val, vf, F);
+    }
+    error e;
+    mlp *m = mlp_new(F, K, a->cfg.nhidden, a->cfg.hidden, &e);
+    if (!m) cli_fail(c, "%s: %s", file, e.msg);
+    FILE *logf = a->log ? cli_open_out(c, a->log) : NULL;
+    trainlog log;
+    trainlog_init(&log, c->prog, a->quiet ? NULL : stderr, logf);
+    mlp_result res;
+    if (mlp_train(m, &a->cfg, &d, vt ? &vd : NULL, &log, &res, &e) < 0) cli_fail(c, "%s: %s", file, e.msg);
+    model_file *mf = mlp_save(m, &a->cfg, &res, t->schema->meta, &e);
+    if (!mf) cli_fail_error(c, &e);
+    FILE *out = cli_open_out(c, a->out);
+    if (model_file_write(mf, out, &e) < 0) cli_fail(c, "%s: %s", a->out, e.msg);
+    cli_commit(c);
+    model_file_free(mf);
+    mlp_free(m);
+    stream_table_free(t);
+    stream_table_free(vt);
+}
+
+/* The output schema: the input's, with p (f32, K per row) replacing any p, and the model's class
+ * names when the stream has none. */
+static stream_schema *predict_schema(cli *c, const stream_schema *in, const model_file *mf, int K, const char *file)
+{
+    error e;
+    stream_schema *s = stream_schema_new();
+    value_free(s->meta);
+    s->meta = value_copy(in->meta);
+    for (int i = 0; i < in->n; i++) {
+        const stream_field *f = &in->fields[i];
+        if (strcmp(f->name, "p") != 0 && stream_schema_add(s, f->name, f->dtype, f->ndim, f->dims, &e) < 0)
+            cli_fail(c, "%s: %s", file, e.msg);
+    }
+    int64_t dims[1] = {K};
+    if (stream_schema_add(s, "p", STREAM_F32, 1, dims, &e) < 0) cli_fail(c, "%s: %s", file, e.msg);
+    int named = stream_meta_num_classes(in);
+    if (named && named != K) cli_fail(c, "%s: the stream names %d classes, the model has %d", file, named, K);
+    const value *cn = value_get(mf->info, STREAM_META_CLASSES);
+    if (!named && cn && cn->kind == VALUE_ARRAY) value_set(s->meta, STREAM_META_CLASSES, value_copy(cn));
+    return s;
+}
+
+/* Copies every column of in into out by name (out has the same rows), except p. */
+static void copy_columns(stream_table *out, const stream_table *in)
+{
+    for (int i = 0; i < in->schema->n; i++) {
+        const stream_field *f = &in->schema->fields[i];
+        if (strcmp(f->name, "p") == 0) continue;
+        memcpy(stream_table_col(out, f->name), in->cols[i], in->nrows * f->width * stream_dtype_size(f->dtype));
+    }
+}
+
+static void predict_main(cli *c, args *a)
+{
+    if (!a->model && a->nfiles == 2) a->model = a->files[0], a->files[0] = a->files[1], a->nfiles = 1;
+    if (!a->model) cli_usage_error(c, "predict: -m MODEL is required");
+    if (a->nfiles > 1) cli_usage_error(c, "predict: at most one input file");
+    error e;
+    model_file *mf = model_file_load(a->model, MLP_KIND, &e);
+    if (!mf) cli_fail_error(c, &e);
+    mlp *m = mlp_load(mf, &e);
+    if (!m) cli_fail(c, "%s: %s", a->model, e.msg);
+    int F = mlp_features(m), K = mlp_classes(m);
+    const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
+    FILE *in = cli_open_in(c, path);
+    stream_reader *r = stream_reader_open(in, file, &e);
+    if (!r) cli_fail_error(c, &e);
+    const stream_schema *is = stream_reader_schema(r);
+    int ix = stream_schema_find(is, "x");
+    if (ix < 0) cli_fail(c, "%s: stream has no tensor 'x' (features)", file);
+    if (is->fields[ix].dtype != STREAM_F32)
+        cli_fail(c, "%s: tensor 'x' is %s, expected f32", file, stream_dtype_name(is->fields[ix].dtype));
+    if (is->fields[ix].width != (size_t)F)
+        cli_fail(c, "%s: expected %zu features, model has %d", file, is->fields[ix].width, F);
+    stream_schema *os = predict_schema(c, is, mf, K, file);
+    FILE *out = cli_open_out(c, a->out);
+    stream_writer *w = stream_writer_open(out, os, &e);
+    if (!w) cli_fail_error(c, &e);
+    stream_table *batch = NULL, *ot = stream_table_new(os);
+    int got;
+    while ((got = stream_reader_next(r, &batch, &e)) == 1) {
+        if (stream_table_resize(ot, batch->nrows, &e) < 0) cli_fail_error(c, &e);
+        copy_columns(ot, batch);
+        if (mlp_predict(m, stream_table_col(batch, "x"), batch->nrows, stream_table_col(ot, "p"), &e) < 0 ||
+            stream_writer_write(w, ot, 0, ot->nrows, &e) < 0)
+            cli_fail_error(c, &e);
+    }
+    if (got < 0) cli_fail_error(c, &e);
+    if (stream_writer_finish(w, &e) < 0) cli_fail_error(c, &e);
+    cli_commit(c);
+    stream_table_free(batch);
+    stream_table_free(ot);
+    stream_schema_free(os);
+    stream_reader_close(r);
+    if (in != stdin) fclose(in);
+    mlp_free(m);
+    model_file_free(mf);
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    cli_init(&c, "ssl-fit");
+    opterr = 0;
+    if (argc < 2) cli_usage_error(&c, "expected a command: train or predict");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) fputs(USAGE, stdout), exit(0);
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) cli_print_version(&c);
+    int is_train = strcmp(cmd, "train") == 0;
+    if (!is_train && strcmp(cmd, "predict") != 0) cli_usage_error(&c, "unknown command '%s' (train or predict)", cmd);
+    args a;
+    parse_args(&c, argc - 1, argv + 1, &a);
+    if (a.threads) openblas_set_num_threads(a.threads);
+    if (is_train) train_main(&c, &a);
+    else predict_main(&c, &a);
+    return 0;
+}
