@@ -156,7 +156,7 @@ static char *column_name(const ctx *c, size_t j)
 {
     char buf[32];
     if (c->header) return strdup(field(c, 0, j));
-    snprintf(buf, sizeof buf, "col%zu", j + 1);
+    snprintf(buf, sizeof buf, "c%zu", j + 1);
     return strdup(buf);
 }
 

@@ -27,7 +27,7 @@ static void test_numeric_no_header(void)
     CHECK(t->x[0] == 1 && t->x[3] == 4.5f);
     CHECK(t->y[0] == 0 && t->y[1] == 2 && t->k == 3);
     CHECK(strcmp(t->class_names[1], "1") == 0);
-    CHECK(strcmp(t->feature_names[1], "col2") == 0);
+    CHECK(strcmp(t->feature_names[1], "c2") == 0);
     tabular_free(t);
 }
 

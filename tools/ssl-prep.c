@@ -1,0 +1,561 @@
+/* ssl-prep: data preparation filters (docs/ssl-prep.md). Readers: csv and idx; filters on
+ * streams: scale, split, mask. This file parses options, opens inputs and outputs, and calls
+ * lib/csvread, lib/tabular, lib/idx, lib/prep and lib/dataset. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "csvread.h"
+#include "dataset.h"
+#include "gzfile.h"
+#include "idx.h"
+#include "model.h"
+#include "prep.h"
+#include "stream.h"
+#include "tabular.h"
+
+#define IDX_BATCH_ROWS 1000
+
+static const char USAGE[] =
+    "Usage: ssl-prep COMMAND [OPTIONS] [FILE...]\n"
+    "\n"
+    "Prepares data for ssl-tools as tensor streams (x f32 features, y i32 labels with -1 =\n"
+    "unlabelled, id i64 source row). Each command reads FILE or stdin (-) and writes a stream to\n"
+    "stdout or to -o FILE (written atomically). Tensors a command does not touch pass through.\n"
+    "\n"
+    "Commands:\n"
+    "  csv [FILE]               CSV (or CSV.gz) to a stream\n"
+    "  idx IMAGES [LABELS]      IDX image (and label) files, gzip or not, to a stream\n"
+    "  scale [FILE]             per-feature scaling: minmax, standard or none; fit or apply saved stats\n"
+    "  split [FILE]             stratified train/test split\n"
+    "  mask [FILE]              keep some labels (per class, a count or a fraction), hide the rest\n"
+    "\n"
+    "'ssl-prep COMMAND --help' describes a command. Options for all: -o FILE, -h/--help, -V/--version.\n"
+    "\n"
+    "Example (the digits pipeline):\n"
+    "  ssl-prep csv data/digits.csv.gz | ssl-prep split --test 0.3 --seed 42 --train-out tr.ssl --test-out te.ssl\n"
+    "  ssl-prep scale --method minmax --fit-stats scaler.model tr.ssl > tr_s.ssl\n"
+    "  ssl-prep scale --stats scaler.model te.ssl > te_s.ssl\n"
+    "  ssl-prep mask --labels-per-class 5 --seed 0 tr_s.ssl > tr_5.ssl\n";
+
+static const char USAGE_CSV[] =
+    "Usage: ssl-prep csv [OPTIONS] [FILE]\n"
+    "\n"
+    "Reads a CSV file (gzip-compressed or not; FILE or stdin) into a stream: x (f32, one column per\n"
+    "feature), y (i32 class index, -1 = unlabelled), id (i64, 0-based data row). The whole file is\n"
+    "held in memory; the stream is written in batches. Accepted: a UTF-8 byte-order mark, CRLF or\n"
+    "LF line ends, quoted fields (with delimiters, \"\" and newlines inside), blank lines (skipped).\n"
+    "\n"
+    "Header: with neither --header nor --no-header, the first row is a header when a column is\n"
+    "named by name (--label species), or when one of its feature fields (not the label column, not\n"
+    "a --categorical one) is not a number. Without a header, features are named c1, c2, ...\n"
+    "Labels: if every label is an integer 0..65535 it is the class index itself (class names\n"
+    "\"0\"..\"K-1\", K = largest + 1); otherwise labels are names and the classes are the distinct\n"
+    "names in sorted (byte) order. Class and feature names go into the stream's metadata.\n"
+    "\n"
+    "Options:\n"
+    "  --header / --no-header   the first row is / is not a header (default: detect, as above)\n"
+    "  --label COL              label column: header name or 1-based index (default: the last);\n"
+    "                           'none' for no labels (y is then -1 everywhere)\n"
+    "  --unlabelled MARK        label field text of an unlabelled row (default: empty field)\n"
+    "  --delimiter C            field delimiter (default ','); 'tab' or '\\t' for a tab\n"
+    "  --quote C                quote character (default '\"')\n"
+    "  --skip N                 skip N lines before the header/data (after a byte-order mark)\n"
+    "  --categorical COL[,COL]  text feature columns to one-hot encode; features named col=value,\n"
+    "                           values in sorted order\n"
+    "  --impute mean|median     fill empty feature fields from their column (the most frequent\n"
+    "                           value for a categorical column); without it, an empty field is an error\n"
+    "  -o, --output FILE        write the stream to FILE (atomically) instead of stdout\n"
+    "\n"
+    "Errors (exit 1, one line) name FILE:ROW:COLUMN, ROW being the line where the record starts:\n"
+    "a non-numeric, NaN or infinite value, a ragged row, a missing label column, empty input.\n"
+    "\n"
+    "Examples:\n"
+    "  ssl-prep csv data/digits.csv.gz > digits.ssl\n"
+    "  ssl-prep csv --label species --categorical island --impute median penguins.csv -o p.ssl\n"
+    "  ssl-prep csv --delimiter tab --unlabelled '?' --skip 2 data.tsv > data.ssl\n";
+
+static const char USAGE_IDX[] =
+    "Usage: ssl-prep idx [OPTIONS] IMAGES [LABELS]\n"
+    "\n"
+    "Reads IDX files, the MNIST / Fashion-MNIST format (gzip-compressed or not): IMAGES (magic\n"
+    "0x00000803: count, rows, cols, unsigned bytes) and optionally LABELS (0x00000801). Writes x =\n"
+    "pixel / 255 (f32, rows*cols features), y (the label, or -1 without LABELS) and id; the meta\n"
+    "gets image_shape [rows, cols] and class_names. Bad magic, truncated files and counts that\n"
+    "differ between IMAGES and LABELS are errors.\n"
+    "\n"
+    "Options:\n"
+    "  --limit N                only the first N images\n"
+    "  --class-names A,B,...    class names (default \"0\"..\"9\", up to the largest label)\n"
+    "  -o, --output FILE        write the stream to FILE (atomically) instead of stdout\n"
+    "\n"
+    "Example:\n"
+    "  d=/usr/share/datasets/fashion-mnist\n"
+    "  ssl-prep idx --class-names 'T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot' \\\n"
+    "      $d/train-images-idx3-ubyte.gz $d/train-labels-idx1-ubyte.gz -o fashion-train.ssl\n";
+
+static const char USAGE_SCALE[] =
+    "Usage: ssl-prep scale [--method M] [--fit-stats OUT | --stats FILE] [-o OUT] [FILE]\n"
+    "\n"
+    "Scales x per feature: x' = (x - shift) / scale. minmax: shift = min, scale = max - min (to\n"
+    "[0, 1] on the fitted data); standard: shift = mean, scale = standard deviation (population);\n"
+    "none: unchanged. A constant feature gets scale 1. Statistics are fitted on this stream, or\n"
+    "read from a file saved by --fit-stats (apply the training split's statistics to the test\n"
+    "split). Sets meta scaling and x_range (the actual range of the output values). Streams in\n"
+    "bounded memory, in two passes (a pipe is first copied to a temporary file).\n"
+    "\n"
+    "Options:\n"
+    "  --method minmax|standard|none   the scaling to fit (default minmax)\n"
+    "  --fit-stats OUT          also save the fitted statistics to OUT (a model file of kind scaler)\n"
+    "  --stats FILE             apply saved statistics unchanged (the method is the file's)\n"
+    "  -o, --output FILE        write the stream to FILE (atomically) instead of stdout\n"
+    "\n"
+    "Examples:\n"
+    "  ssl-prep scale --method minmax --fit-stats scaler.model train.ssl > train_s.ssl\n"
+    "  ssl-prep scale --stats scaler.model test.ssl > test_s.ssl\n";
+
+static const char USAGE_SPLIT[] =
+    "Usage: ssl-prep split [--test F] [--seed S] [--train-out OUT] --test-out OUT [FILE]\n"
+    "\n"
+    "Stratified train/test split, like scikit-learn's train_test_split(stratify=y): the test\n"
+    "split has ceil(F * rows) rows, shared among the classes in proportion to their sizes\n"
+    "(largest remainders get the rounding, ties to the lower class; unlabelled rows are one more\n"
+    "group), and within each class the test rows are chosen at random by the seed. Both outputs\n"
+    "keep the input's row order and get meta split = train / test. Holds the input in memory.\n"
+    "\n"
+    "Options:\n"
+    "  --test F                 fraction of rows in the test split, 0 < F < 1 (default 0.2)\n"
+    "  --seed S                 random seed (default 0); the same seed gives the same bytes\n"
+    "  --train-out OUT          training split (default stdout)\n"
+    "  --test-out OUT           test split (required)\n"
+    "\n"
+    "Example:\n"
+    "  ssl-prep split --test 0.3 --seed 42 --train-out train.ssl --test-out test.ssl digits.ssl\n";
+
+static const char USAGE_MASK[] =
+    "Usage: ssl-prep mask (--labels-per-class L | --labels N | --fraction F) [--seed S]\n"
+    "                     [--drop-unlabelled] [-o OUT] [FILE]\n"
+    "\n"
+    "Simulates the semi-supervised setting: keeps some labels, chosen at random within each class\n"
+    "by the seed, and sets the others to -1. The meta gets labels_kept. Holds the input in memory.\n"
+    "\n"
+    "Options:\n"
+    "  --labels-per-class L     exactly L labels per class (an error naming a class with fewer)\n"
+    "  --labels N               N labels in all, as balanced as possible (equal shares; a class\n"
+    "                           short of its share gives the rest to the others; the seed picks\n"
+    "                           which classes get the remainder)\n"
+    "  --fraction F             round(F * labelled rows) labels, in proportion to the class sizes\n"
+    "  --seed S                 random seed (default 0)\n"
+    "  --drop-unlabelled        then keep only the labelled rows (alone: just drop unlabelled rows)\n"
+    "  -o, --output FILE        write the stream to FILE (atomically) instead of stdout\n"
+    "\n"
+    "Example:\n"
+    "  ssl-prep mask --labels-per-class 5 --seed 0 train.ssl > train_5.ssl\n";
+
+/* ---- shared option handling ---- */
+
+static _Noreturn void bad_option(cli *c, char **argv, int opt)
+{
+    const char *arg = argv[optind - 1];
+    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
+    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
+    cli_usage_error(c, "unknown option '%s'", arg);
+}
+
+static _Noreturn void help(const char *text)
+{
+    fputs(text, stdout);
+    exit(0);
+}
+
+/* At most max positional arguments remain after the options. */
+static void check_args(cli *c, int argc, char **argv, int min, int max)
+{
+    int n = argc - optind;
+    if (n > max) cli_usage_error(c, "unexpected argument '%s'", argv[optind + max]);
+    if (n < min) cli_usage_error(c, "missing argument");
+}
+
+/* The command line for meta history: "ssl-prep csv data.csv". */
+static char *command_line(int argc, char **argv)
+{
+    size_t len = 16;
+    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 3;
+    char *s = malloc(len);
+    strcpy(s, "ssl-prep");
+    for (int i = 0; i < argc; i++) {
+        int plain = argv[i][0] && strcspn(argv[i], " \t\n'\"$\\;|&*?") == strlen(argv[i]);
+        strcat(s, plain ? " " : " '");
+        strcat(s, argv[i]);
+        if (!plain) strcat(s, "'");
+    }
+    return s;
+}
+
+static void add_history(stream_schema *s, int argc, char **argv)
+{
+    char *line = command_line(argc, argv);
+    stream_meta_add_history(s, line);
+    free(line);
+}
+
+#define COMMON_OPTS {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, \
+                    {"version", no_argument, NULL, 'V'}
+
+/* Handles -o/-h/-V and errors; returns 1 if opt was one of them. */
+static int common_opt(cli *c, int opt, char **argv, const char *usage, const char **out)
+{
+    switch (opt) {
+    case 'o': *out = optarg; return 1;
+    case 'h': help(usage);
+    case 'V': cli_print_version(c);
+    case '?':
+    case ':': bad_option(c, argv, opt);
+    default: return 0;
+    }
+}
+
+static void write_table(cli *c, const stream_table *t, const char *out)
+{
+    error e = {0};
+    FILE *f = cli_open_out(c, out);
+    if (stream_write_all(f, t, &e)) cli_fail(c, "%s: %s", cli_in_name(out), e.msg);
+}
+
+/* ---- csv ---- */
+
+static int csv_main(cli *c, int argc, char **argv)
+{
+    enum { O_HEADER = 256, O_NOHEADER, O_LABEL, O_UNL, O_DELIM, O_QUOTE, O_SKIP, O_CAT, O_IMPUTE };
+    static const struct option opts[] = {
+        {"header", no_argument, NULL, O_HEADER}, {"no-header", no_argument, NULL, O_NOHEADER},
+        {"label", required_argument, NULL, O_LABEL}, {"unlabelled", required_argument, NULL, O_UNL},
+        {"delimiter", required_argument, NULL, O_DELIM}, {"quote", required_argument, NULL, O_QUOTE},
+        {"skip", required_argument, NULL, O_SKIP}, {"categorical", required_argument, NULL, O_CAT},
+        {"impute", required_argument, NULL, O_IMPUTE}, COMMON_OPTS, {0}};
+    static const char *const impute_choices[] = {"mean", "median", NULL};
+    tabular_opts to = {.header = -1};
+    csvread_opts co = csvread_defaults();
+    const char *out = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":o:hV", opts, NULL)) != -1) {
+        if (common_opt(c, opt, argv, USAGE_CSV, &out)) continue;
+        switch (opt) {
+        case O_HEADER: to.header = 1; break;
+        case O_NOHEADER: to.header = 0; break;
+        case O_LABEL: to.label = optarg; break;
+        case O_UNL: to.unlabelled = optarg; break;
+        case O_DELIM:
+            if (csvread_parse_delim(optarg, &co.delim)) cli_usage_error(c, "--delimiter: '%s' is not one character", optarg);
+            break;
+        case O_QUOTE:
+            if (strlen(optarg) != 1) cli_usage_error(c, "--quote: '%s' is not one character", optarg);
+            co.quote = (unsigned char)optarg[0];
+            break;
+        case O_SKIP: co.skip = cli_parse_long(c, "--skip", optarg, 0, 1L << 40); break;
+        case O_CAT: to.categorical = optarg; break;
+        case O_IMPUTE: to.impute = cli_parse_choice(c, "--impute", optarg, impute_choices) + PREP_IMPUTE_MEAN; break;
+        }
+    }
+    check_args(c, argc, argv, 0, 1);
+    if (co.delim == co.quote) cli_usage_error(c, "the delimiter and the quote are the same character");
+    const char *path = optind < argc ? argv[optind] : NULL, *name = cli_in_name(path);
+    error e = {0};
+    char *buf;
+    size_t len;
+    FILE *in = cli_open_in(c, path);
+    if (gzfile_read_all(in, name, &buf, &len, &e)) cli_fail_error(c, &e);
+    csvread_doc *doc = csvread_parse(buf, len, name, &co, &e);
+    free(buf);
+    if (!doc) cli_fail_error(c, &e);
+    tabular *tab = tabular_from_csv(doc, name, &to, &e);
+    csvread_free(doc);
+    if (!tab) cli_fail_error(c, &e);
+    stream_table *t = dataset_from_tabular(tab, path, &e);
+    tabular_free(tab);
+    if (!t) cli_fail_error(c, &e);
+    add_history(t->schema, argc, argv);
+    write_table(c, t, out);
+    stream_table_free(t);
+    cli_commit(c);
+    return 0;
+}
+
+/* ---- idx ---- */
+
+static void read_idx(cli *c, const char *path, idx_array *a)
+{
+    error e = {0};
+    FILE *f = cli_open_in(c, path);
+    if (idx_read(f, cli_in_name(path), a, &e)) cli_fail_error(c, &e);
+    if (f != stdin) fclose(f);
+}
+
+static int idx_main(cli *c, int argc, char **argv)
+{
+    enum { O_LIMIT = 256, O_NAMES };
+    static const struct option opts[] = {{"limit", required_argument, NULL, O_LIMIT},
+                                         {"class-names", required_argument, NULL, O_NAMES}, COMMON_OPTS, {0}};
+    const char *out = NULL, *names = NULL;
+    long limit = -1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":o:hV", opts, NULL)) != -1) {
+        if (common_opt(c, opt, argv, USAGE_IDX, &out)) continue;
+        if (opt == O_LIMIT) limit = cli_parse_long(c, "--limit", optarg, 1, 1L << 40);
+        if (opt == O_NAMES) names = optarg;
+    }
+    check_args(c, argc, argv, 1, 2);
+    idx_array img, lab;
+    const char *ipath = argv[optind], *lpath = optind + 1 < argc ? argv[optind + 1] : NULL;
+    read_idx(c, ipath, &img);
+    if (lpath) read_idx(c, lpath, &lab);
+    size_t rows = limit >= 0 && (size_t)limit < img.count ? (size_t)limit : img.count;
+    error e = {0};
+    stream_schema *s = dataset_idx_schema(&img, lpath ? &lab : NULL, rows, names, ipath, &e);
+    if (!s) cli_fail(c, "%s%s%s: %s", ipath, lpath ? ", " : "", lpath ? lpath : "", e.msg);
+    add_history(s, argc, argv);
+    FILE *f = cli_open_out(c, out);
+    stream_writer *w = stream_writer_open(f, s, &e);
+    stream_table *b = stream_table_new(s);
+    for (size_t r = 0; w && r < rows; r += IDX_BATCH_ROWS) {
+        size_t n = rows - r < IDX_BATCH_ROWS ? rows - r : IDX_BATCH_ROWS;
+        if (dataset_idx_fill(b, &img, lpath ? &lab : NULL, r, n, &e) || stream_writer_write(w, b, 0, n, &e)) {
+            stream_writer_abort(w);
+            w = NULL;
+        }
+    }
+    if (!w || stream_writer_finish(w, &e)) cli_fail(c, "%s: %s", cli_in_name(out), e.msg);
+    stream_table_free(b);
+    stream_schema_free(s);
+    idx_free(&img);
+    if (lpath) idx_free(&lab);
+    cli_commit(c);
+    return 0;
+}
+
+/* ---- scale ---- */
+
+/* An input that can be read twice: a regular file as it is, anything else copied to a temporary file. */
+static FILE *rewindable(cli *c, FILE *f, const char *name, long *start)
+{
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (*start = ftell(f)) >= 0) return f;
+    FILE *t = tmpfile();
+    if (!t) cli_fail(c, "cannot create a temporary file to hold %s", name);
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        if (fwrite(buf, 1, n, t) != n) cli_fail(c, "%s: cannot copy to a temporary file", name);
+    if (ferror(f)) cli_fail(c, "%s: read error", name);
+    *start = 0;
+    rewind(t);
+    return t;
+}
+
+/* First pass: the per-feature statistics of x; returns a copy of the stream's schema. */
+static stream_schema *scan_stats(cli *c, FILE *f, const char *name, prep_colstats *st)
+{
+    error e = {0};
+    stream_reader *r = stream_reader_open(f, name, &e);
+    if (!r) cli_fail_error(c, &e);
+    long d = dataset_x_width(stream_reader_schema(r), name, &e);
+    int xi = stream_schema_find(stream_reader_schema(r), "x");
+    if (d < 0 || prep_colstats_init(st, (size_t)d, &e)) cli_fail_error(c, &e);
+    stream_table *b = NULL;
+    int got;
+    size_t bad;
+    while ((got = stream_reader_next(r, &b, &e)) == 1)
+        if (prep_colstats_add(st, b->cols[xi], b->nrows, &bad))
+            cli_fail(c, "%s: row %zu: x has a NaN or infinite value", name, st->n + bad);
+    if (got < 0) cli_fail_error(c, &e);
+    stream_table_free(b);
+    stream_schema *s = stream_schema_copy(stream_reader_schema(r));
+    stream_reader_close(r);
+    return s;
+}
+
+/* Second pass: the scaled stream. */
+static void write_scaled(cli *c, FILE *f, const char *name, const prep_scaler *sc, const prep_colstats *st,
+                         const char *out, int argc, char **argv)
+{
+    error e = {0};
+    stream_reader *r = stream_reader_open(f, name, &e);
+    if (!r) cli_fail_error(c, &e);
+    stream_schema *s = stream_schema_copy(stream_reader_schema(r));
+    int xi = stream_schema_find(s, "x");
+    value_set(s->meta, STREAM_META_SCALING, value_str(prep_scale_name(sc->method)));
+    if (st->n) {
+        float lo, hi;
+        prep_scaler_range(sc, st, &lo, &hi);
+        dataset_set_range(s, lo, hi);
+    } else {
+        value_remove(s->meta, STREAM_META_RANGE);
+    }
+    add_history(s, argc, argv);
+    stream_writer *w = stream_writer_open(cli_open_out(c, out), s, &e);
+    stream_table *b = NULL;
+    int got = w ? 1 : -1;
+    while (got == 1 && (got = stream_reader_next(r, &b, &e)) == 1) {
+        prep_scaler_apply(sc, b->cols[xi], b->nrows);
+        if (stream_writer_write(w, b, 0, b->nrows, &e)) got = -1;
+    }
+    if (got < 0 || stream_writer_finish(w, &e)) cli_fail_error(c, &e);
+    stream_table_free(b);
+    stream_schema_free(s);
+    stream_reader_close(r);
+}
+
+static void save_stats(cli *c, const prep_scaler *sc, const stream_schema *s, const char *path)
+{
+    error e = {0};
+    model_file *m = dataset_scaler_model(sc, s, &e);
+    if (!m || model_file_write(m, cli_open_out(c, path), &e)) cli_fail(c, "%s: %s", path, e.msg);
+    model_file_free(m);
+}
+
+static int scale_main(cli *c, int argc, char **argv)
+{
+    enum { O_METHOD = 256, O_FIT, O_STATS };
+    static const struct option opts[] = {{"method", required_argument, NULL, O_METHOD},
+                                         {"fit-stats", required_argument, NULL, O_FIT},
+                                         {"stats", required_argument, NULL, O_STATS}, COMMON_OPTS, {0}};
+    static const char *const methods[] = {"none", "minmax", "standard", NULL};
+    const char *out = NULL, *fit = NULL, *stats = NULL;
+    int method = -1, opt;
+    while ((opt = getopt_long(argc, argv, ":o:hV", opts, NULL)) != -1) {
+        if (common_opt(c, opt, argv, USAGE_SCALE, &out)) continue;
+        if (opt == O_METHOD) method = cli_parse_choice(c, "--method", optarg, methods);
+        if (opt == O_FIT) fit = optarg;
+        if (opt == O_STATS) stats = optarg;
+    }
+    check_args(c, argc, argv, 0, 1);
+    if (fit && stats) cli_usage_error(c, "--fit-stats and --stats exclude each other");
+    if (stats && method >= 0) cli_usage_error(c, "--method comes from the --stats file; do not give both");
+    const char *path = optind < argc ? argv[optind] : NULL, *name = cli_in_name(path);
+    long start;
+    FILE *in = rewindable(c, cli_open_in(c, path), name, &start);
+    prep_colstats st;
+    stream_schema *schema = scan_stats(c, in, name, &st);
+    prep_scaler sc;
+    error e = {0};
+    if (stats) {
+        model_file *m = model_file_load(stats, DATASET_SCALER_KIND, &e);
+        if (!m || dataset_scaler_load(m, stats, st.d, &sc, &e)) cli_fail(c, "%s: %s", name, e.msg);
+        model_file_free(m);
+    } else if (prep_scaler_fit(&sc, method < 0 ? PREP_SCALE_MINMAX : (prep_scale_method)method, &st, &e)) {
+        cli_fail(c, "%s: %s", name, e.msg);
+    }
+    if (fit) save_stats(c, &sc, schema, fit);
+    stream_schema_free(schema);
+    if (fseek(in, start, SEEK_SET)) cli_fail(c, "%s: cannot read it a second time", name);
+    write_scaled(c, in, name, &sc, &st, out, argc, argv);
+    prep_scaler_free(&sc);
+    prep_colstats_free(&st);
+    cli_commit(c);
+    return 0;
+}
+
+/* ---- split ---- */
+
+static stream_table *load_stream(cli *c, const char *path)
+{
+    error e = {0};
+    FILE *f = cli_open_in(c, path);
+    stream_table *t = stream_read_all(f, cli_in_name(path), &e);
+    if (!t) cli_fail_error(c, &e);
+    if (f != stdin) fclose(f);
+    return t;
+}
+
+static int split_main(cli *c, int argc, char **argv)
+{
+    enum { O_TEST = 256, O_SEED, O_TRAIN_OUT, O_TEST_OUT };
+    static const struct option opts[] = {{"test", required_argument, NULL, O_TEST},
+                                         {"seed", required_argument, NULL, O_SEED},
+                                         {"train-out", required_argument, NULL, O_TRAIN_OUT},
+                                         {"test-out", required_argument, NULL, O_TEST_OUT}, COMMON_OPTS, {0}};
+    const char *train_out = NULL, *test_out = NULL;
+    double test = 0.2;
+    long seed = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":o:hV", opts, NULL)) != -1) {
+        if (common_opt(c, opt, argv, USAGE_SPLIT, &train_out)) continue;
+        if (opt == O_TEST) test = cli_parse_double(c, "--test", optarg, 1e-9, 1 - 1e-9);
+        if (opt == O_SEED) seed = cli_parse_long(c, "--seed", optarg, 0, 0x7fffffffffffffffL);
+        if (opt == O_TRAIN_OUT) train_out = optarg;
+        if (opt == O_TEST_OUT) test_out = optarg;
+    }
+    check_args(c, argc, argv, 0, 1);
+    if (!test_out) cli_usage_error(c, "--test-out is required");
+    const char *path = optind < argc ? argv[optind] : NULL;
+    stream_table *t = load_stream(c, path), *tr, *te;
+    error e = {0};
+    if (dataset_split(t, test, (uint64_t)seed, &tr, &te, &e)) cli_fail(c, "%s: %s", cli_in_name(path), e.msg);
+    add_history(tr->schema, argc, argv);
+    add_history(te->schema, argc, argv);
+    write_table(c, tr, train_out);
+    write_table(c, te, test_out);
+    stream_table_free(t);
+    stream_table_free(tr);
+    stream_table_free(te);
+    cli_commit(c);
+    return 0;
+}
+
+/* ---- mask ---- */
+
+static int mask_main(cli *c, int argc, char **argv)
+{
+    enum { O_PER = 256, O_COUNT, O_FRAC, O_SEED, O_DROP };
+    static const struct option opts[] = {{"labels-per-class", required_argument, NULL, O_PER},
+                                         {"labels", required_argument, NULL, O_COUNT},
+                                         {"fraction", required_argument, NULL, O_FRAC},
+                                         {"seed", required_argument, NULL, O_SEED},
+                                         {"drop-unlabelled", no_argument, NULL, O_DROP}, COMMON_OPTS, {0}};
+    const char *out = NULL;
+    dataset_mask_mode mode = DATASET_MASK_NONE;
+    double amount = 0;
+    long seed = 0;
+    int drop = 0, nmodes = 0, opt;
+    while ((opt = getopt_long(argc, argv, ":o:hV", opts, NULL)) != -1) {
+        if (common_opt(c, opt, argv, USAGE_MASK, &out)) continue;
+        switch (opt) {
+        case O_PER: mode = DATASET_MASK_PER_CLASS, nmodes++; amount = (double)cli_parse_long(c, "--labels-per-class", optarg, 0, 1L << 40); break;
+        case O_COUNT: mode = DATASET_MASK_COUNT, nmodes++; amount = (double)cli_parse_long(c, "--labels", optarg, 0, 1L << 40); break;
+        case O_FRAC: mode = DATASET_MASK_FRACTION, nmodes++; amount = cli_parse_double(c, "--fraction", optarg, 0, 1); break;
+        case O_SEED: seed = cli_parse_long(c, "--seed", optarg, 0, 0x7fffffffffffffffL); break;
+        case O_DROP: drop = 1; break;
+        }
+    }
+    check_args(c, argc, argv, 0, 1);
+    if (nmodes > 1) cli_usage_error(c, "give one of --labels-per-class, --labels, --fraction");
+    if (nmodes == 0 && !drop) cli_usage_error(c, "give one of --labels-per-class, --labels, --fraction (or --drop-unlabelled)");
+    const char *path = optind < argc ? argv[optind] : NULL;
+    stream_table *t = load_stream(c, path);
+    error e = {0};
+    if (dataset_mask(t, mode, amount, (uint64_t)seed, drop, &e) < 0) cli_fail(c, "%s: %s", cli_in_name(path), e.msg);
+    add_history(t->schema, argc, argv);
+    write_table(c, t, out);
+    stream_table_free(t);
+    cli_commit(c);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(cli *, int, char **);
+    } commands[] = {{"csv", csv_main}, {"idx", idx_main}, {"scale", scale_main}, {"split", split_main}, {"mask", mask_main}};
+    cli c;
+    cli_init(&c, argv[0]);
+    opterr = 0;
+    if (argc < 2) cli_usage_error(&c, "missing command (csv, idx, scale, split or mask)");
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) help(USAGE);
+    if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) cli_print_version(&c);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(&c, argc - 1, argv + 1);
+    cli_usage_error(&c, "unknown command '%s' (csv, idx, scale, split or mask)", argv[1]);
+}
