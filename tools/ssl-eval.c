@@ -76,47 +76,51 @@ static void add_tag(cli *c, value *tags, const char *arg)
     value_set(tags, key, tag_value(eq + 1));
 }
 
-/* Index of a required tensor with the given dtype and one row shape rank (0 = scalar per row). */
-static const stream_field *need_tensor(cli *c, const stream_schema *s, const char *file, const char *name,
-                                       stream_dtype dt, int ndim, const char *hint)
+/* A required tensor with the given dtype and rank per row (0 = a scalar per row), or NULL. */
+static const stream_field *need_tensor(const stream_schema *s, const char *file, const char *name, stream_dtype dt,
+                                       int ndim, const char *hint, error *e)
 {
     int i = stream_schema_find(s, name);
-    if (i < 0) cli_fail(c, "%s: stream has no tensor '%s' (%s)", file, name, hint);
+    if (i < 0) return error_set(e, "%s: stream has no tensor '%s' (%s)", file, name, hint), NULL;
     const stream_field *f = &s->fields[i];
     if (f->dtype != dt || f->ndim != ndim)
-        cli_fail(c, "%s: tensor '%s' is %s with %d dimension(s) per row, expected %s with %d", file, name,
-                 stream_dtype_name(f->dtype), f->ndim, stream_dtype_name(dt), ndim);
+        return error_set(e, "%s: tensor '%s' is %s with %d dimension(s) per row, expected %s with %d", file, name,
+                         stream_dtype_name(f->dtype), f->ndim, stream_dtype_name(dt), ndim),
+               NULL;
     return f;
 }
 
-/* Reads the whole stream into m (created here, k from p's width). */
-static metrics *score_stream(cli *c, const char *path, const value **names_out, stream_reader **rd)
+/* Reads the rest of the stream into a new accumulator (k from p's width); *names gets a copy of
+ * the class names (or NULL). NULL with an error naming the file on any problem. */
+static metrics *score_stream(stream_reader *r, const char *file, value **names, error *e)
 {
-    const char *file = cli_in_name(path);
-    error e;
-    FILE *in = cli_open_in(c, path);
-    stream_reader *r = stream_reader_open(in, path, &e);
-    if (!r) cli_fail_error(c, &e);
     const stream_schema *s = stream_reader_schema(r);
-    need_tensor(c, s, file, "y", STREAM_I32, 0, "labels are needed to evaluate");
-    const stream_field *pf = need_tensor(c, s, file, "p", STREAM_F32, 1, "run ssl-fit predict first");
-    int k = (int)pf->width;
-    const value *names = value_get(s->meta, STREAM_META_CLASSES);
-    int nnames = stream_meta_num_classes(s);
-    if (nnames && nnames != k) cli_fail(c, "%s: meta class_names has %d names but p has %d classes", file, nnames, k);
-    metrics *m = metrics_new(k, &e);
-    if (!m) cli_fail(c, "%s: %s", file, e.msg);
+    const stream_field *pf;
+    if (!need_tensor(s, file, "y", STREAM_I32, 0, "labels are needed to evaluate", e) ||
+        !(pf = need_tensor(s, file, "p", STREAM_F32, 1, "run ssl-fit predict first", e)))
+        return NULL;
+    int k = (int)pf->width, nnames = stream_meta_num_classes(s);
+    if (nnames && nnames != k)
+        return error_set(e, "%s: meta class_names has %d names but p has %d classes", file, nnames, k), NULL;
+    metrics *m = metrics_new(k, e);
+    if (!m) return error_prefix(e, "%s", file), NULL;
     stream_table *batch = NULL;
     int got;
-    while ((got = stream_reader_next(r, &batch, &e)) == 1)
-        if (metrics_add(m, stream_table_col(batch, "y"), stream_table_col(batch, "p"), batch->nrows, &e))
-            cli_fail(c, "%s: %s", file, e.msg);
-    if (got < 0) cli_fail_error(c, &e);
+    while ((got = stream_reader_next(r, &batch, e)) == 1)
+        if (metrics_add(m, stream_table_col(batch, "y"), stream_table_col(batch, "p"), batch->nrows, e)) {
+            error_prefix(e, "%s", file);
+            got = -1;
+            break;
+        }
     stream_table_free(batch);
-    if (in != stdin) fclose(in);
-    if (!metrics_rows(m)) cli_fail(c, "%s: no labelled rows to evaluate (%zu rows, all with y = -1)", file, metrics_unlabelled(m));
-    *names_out = names;
-    *rd = r; /* names point into the reader's schema: closed by the caller */
+    if (got == 0 && !metrics_rows(m))
+        got = error_set(e, "%s: no labelled rows to evaluate (%zu rows, all with y = -1)", file, metrics_unlabelled(m));
+    if (got < 0) {
+        metrics_free(m);
+        return NULL;
+    }
+    const value *v = value_get(s->meta, STREAM_META_CLASSES);
+    *names = v ? value_copy(v) : NULL;
     return m;
 }
 
@@ -142,12 +146,28 @@ static void eval_main(cli *c, int argc, char **argv)
     }
     if (argc - optind > 1) cli_usage_error(c, "expected at most one input file, got %d", argc - optind);
     const char *path = optind < argc ? argv[optind] : NULL;
-    const value *names;
-    stream_reader *r;
-    metrics *m = score_stream(c, path, &names, &r);
+    error e;
+    FILE *in = cli_open_in(c, path);
+    stream_reader *r = stream_reader_open(in, path, &e);
+    if (!r) cli_fail_error(c, &e);
+    value *names = NULL;
+    metrics *m = score_stream(r, cli_in_name(path), &names, &e);
+    stream_reader_close(r);
+    if (in != stdin) fclose(in);
+    if (!m) {
+        value_free(tags);
+        cli_fail_error(c, &e);
+    }
     value *report = metrics_to_value(m, names);
     for (size_t i = 0; i < tags->n; i++)
-        if (value_get(report, tags->keys[i])) cli_usage_error(c, "--tag %s: that field is a metric", tags->keys[i]);
+        if (value_get(report, tags->keys[i])) {
+            snprintf(e.msg, sizeof e.msg, "--tag %s: that field is a metric", tags->keys[i]);
+            value_free(report);
+            value_free(tags);
+            value_free(names);
+            metrics_free(m);
+            cli_usage_error(c, "%s", e.msg);
+        }
     FILE *out = cli_open_out(c, out_path);
     if (json) {
         for (size_t i = 0; i < report->n; i++) value_set(tags, report->keys[i], value_copy(report->items[i]));
@@ -164,8 +184,8 @@ static void eval_main(cli *c, int argc, char **argv)
     cli_commit(c);
     value_free(report);
     value_free(tags);
+    value_free(names);
     metrics_free(m);
-    stream_reader_close(r);
 }
 
 /* Splits a comma-separated list in place into at most max non-empty items. */
@@ -186,7 +206,10 @@ static char *read_text(cli *c, const char *path, size_t *len)
     char *buf = malloc(cap);
     while ((got = fread(buf + n, 1, cap - n, f)) > 0)
         if ((n += got) == cap) buf = realloc(buf, cap *= 2);
-    if (ferror(f)) cli_fail(c, "%s: read error: %s", cli_in_name(path), strerror(errno));
+    if (ferror(f)) {
+        free(buf);
+        cli_fail(c, "%s: read error: %s", cli_in_name(path), strerror(errno));
+    }
     if (f != stdin) fclose(f);
     *len = n;
     return buf;
@@ -228,9 +251,13 @@ static void table_main(cli *c, int argc, char **argv)
         char *text = read_text(c, argv[i], &len);
         value *run = json_parse(text, len, &e);
         free(text);
-        if (!run) cli_fail(c, "%s:%s", cli_in_name(argv[i]), e.msg);
-        if (results_add(res, run, &e)) cli_fail(c, "%s: %s", cli_in_name(argv[i]), e.msg);
+        int parsed = run != NULL, bad = parsed ? results_add(res, run, &e) : -1;
         value_free(run);
+        if (bad) {
+            results_free(res);
+            /* parse errors start with line:column: "runs.json:3:14: ..." */
+            cli_fail(c, parsed ? "%s: %s" : "%s:%s", cli_in_name(argv[i]), e.msg);
+        }
     }
     FILE *out = cli_open_out(c, out_path);
     if (format == 1) {
