@@ -1,0 +1,334 @@
+#include "m2.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *e)
+{
+    memset(m, 0, sizeof *m);
+    m->a = *a;
+    m->K = K;
+    m->max_in = max_lab + max_unl;
+    m->max_rows = max_lab + max_unl * K;
+    int rev[VAE_MAX_HIDDEN];
+    for (int l = 0; l < a->nhidden; l++) rev[l] = a->hidden[a->nhidden - 1 - l];
+    nn_params_init(&m->p);
+    size_t Z = (size_t)a->latent, D = (size_t)a->in, R = (size_t)m->max_rows, I = (size_t)m->max_in;
+    if (dnet_declare(&m->cls, &m->p, "cls", a->in, 0, a->nhidden, a->hidden, K, a->act, e) < 0 ||
+        dnet_declare(&m->enc, &m->p, "enc", a->in, K, a->nhidden, a->hidden, 2 * a->latent, a->act, e) < 0 ||
+        dnet_declare(&m->dec, &m->p, "dec", a->latent, K, a->nhidden, rev, vae_lik_width(a->lik, a->in), a->act,
+                     e) < 0 ||
+        nn_params_alloc(&m->p, e) < 0 || dnet_alloc(&m->cls, m->max_in, m->max_in, e) < 0 ||
+        dnet_alloc(&m->enc, m->max_in, m->max_rows, e) < 0 || dnet_alloc(&m->dec, m->max_rows, m->max_rows, e) < 0)
+        goto fail;
+    size_t floats = I * D + R * D + 3 * R * Z + 3 * R + 2 * I * K;
+    m->mem = malloc(floats * sizeof(float) + (2 * R + I) * sizeof(int));
+    if (!m->mem) {
+        error_set(e, "out of memory for the M2 workspace");
+        goto fail;
+    }
+    float *q = m->mem;
+    m->xin = q, q += I * D;
+    m->xrep = q, q += R * D;
+    m->z = q, q += R * Z;
+    m->dz = q, q += R * Z;
+    m->eps = q, q += R * Z;
+    m->rec = q, q += R;
+    m->kl = q, q += R;
+    m->w = q, q += R;
+    m->logq = q, q += I * K;
+    m->q = q, q += I * K;
+    m->src = (int *)q;
+    m->ycls = m->src + R;
+    m->yin = m->ycls + R;
+    m->info = value_map();
+    return 0;
+fail:
+    m2_free(m);
+    return -1;
+}
+
+void m2_init_weights(m2 *m, rng *r)
+{
+    dnet_init(&m->cls, &m->p, r);
+    dnet_init(&m->enc, &m->p, r);
+    dnet_init(&m->dec, &m->p, r);
+}
+
+void m2_free(m2 *m)
+{
+    dnet_free(&m->cls);
+    dnet_free(&m->enc);
+    dnet_free(&m->dec);
+    nn_params_free(&m->p);
+    free(m->mem);
+    value_free(m->info);
+    m->mem = NULL;
+    m->info = NULL;
+}
+
+/* logq (B, K) = log softmax(logits), q = exp(logq); returns nothing: rows never log(0). */
+static void log_softmax(float *logq, float *q, const float *logits, int B, int K)
+{
+    for (int i = 0; i < B; i++) {
+        const float *l = logits + (size_t)i * K;
+        float *lq = logq + (size_t)i * K, *p = q + (size_t)i * K;
+        float mx = l[0], s = 0;
+        for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
+        for (int k = 0; k < K; k++) s += expf(l[k] - mx);
+        float lse = mx + logf(s);
+        for (int k = 0; k < K; k++) {
+            lq[k] = l[k] - lse;
+            p[k] = expf(lq[k]);
+        }
+    }
+}
+
+static int argmax(const float *p, int K)
+{
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (p[k] > p[best]) best = k;
+    return best;
+}
+
+/* The rows of the expanded batch: labelled row i keeps its label; unlabelled row u becomes K rows. */
+static int expand_rows(m2 *m, const float *x, const int *y, int nl, int nu)
+{
+    int K = m->K, D = m->a.in, R = 0;
+    for (int i = 0; i < nl; i++, R++) m->src[R] = i, m->ycls[R] = y[i];
+    for (int u = 0; u < nu; u++)
+        for (int k = 0; k < K; k++, R++) m->src[R] = nl + u, m->ycls[R] = k;
+    for (int r = 0; r < R; r++)
+        memcpy(m->xrep + (size_t)r * D, x + (size_t)m->src[r] * D, (size_t)D * sizeof(float));
+    return R;
+}
+
+/* mean_lab L_beta + mean_unl U_beta + alpha mean_lab [-log q(y|x)], from the forward's buffers */
+static double step_objective(const m2 *m, const int *y, int nl, int nu, float alpha, float beta)
+{
+    int K = m->K;
+    double logK = log((double)K), lab = 0, unl = 0, xent = 0;
+    for (int i = 0; i < nl; i++) {
+        lab += (double)m->rec[i] + beta * m->kl[i] + logK;
+        xent -= m->logq[(size_t)i * K + y[i]];
+    }
+    for (int u = 0; u < nu; u++)
+        for (int k = 0; k < K; k++) {
+            size_t r = (size_t)nl + (size_t)u * K + k, c = (size_t)(nl + u) * K + k;
+            unl += (double)m->q[c] * (m->rec[r] + beta * m->kl[r] + logK + m->logq[c]);
+        }
+    return (nl ? (lab + alpha * xent) / nl : 0) + (nu ? unl / nu : 0);
+}
+
+void m2_forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, const float *eps, float alpha,
+                         float beta, int grad, m2_loss *loss)
+{
+    int K = m->K, Z = m->a.latent, D = m->a.in, nin = nl + nu;
+    float logK = logf((float)K);
+    const float *logits = dnet_forward(&m->cls, &m->p, x, nin, nin, NULL, NULL);   // (nin, K)
+    log_softmax(m->logq, m->q, logits, nin, K);
+    int R = expand_rows(m, x, y, nl, nu);
+    const float *h = dnet_forward(&m->enc, &m->p, x, nin, R, m->src, m->ycls);     // (R, 2Z)
+    vae_latent_forward(m->z, m->kl, h, eps, R, Z);
+    const float *o = dnet_forward(&m->dec, &m->p, m->z, R, R, NULL, m->ycls);      // (R, width)
+    vae_lik_nll(m->a.lik, m->rec, o, m->xrep, R, D);
+    for (int i = 0; i < nl; i++) {
+        loss->lab += (double)m->rec[i] + m->kl[i] + logK;
+        loss->xent -= m->logq[(size_t)i * K + y[i]];
+        loss->correct += argmax(m->q + (size_t)i * K, K) == y[i];
+    }
+    for (int u = 0; u < nu; u++) {
+        const float *q = m->q + (size_t)(nl + u) * K, *lq = m->logq + (size_t)(nl + u) * K;
+        const float *rec = m->rec + nl + (size_t)u * K, *kl = m->kl + nl + (size_t)u * K;
+        for (int k = 0; k < K; k++) loss->unl += (double)q[k] * (rec[k] + kl[k] + logK + lq[k]);
+    }
+    loss->nlab += (size_t)nl;
+    loss->nunl += (size_t)nu;
+    loss->obj += step_objective(m, y, nl, nu, alpha, beta);
+    if (!grad) return;
+
+    /* per-row weights of L: 1/nl for labelled rows, q(k|x)/nu for the class copies */
+    for (int i = 0; i < nl; i++) m->w[i] = 1.0f / (float)nl;
+    for (int u = 0; u < nu; u++)
+        for (int k = 0; k < K; k++) m->w[nl + u * K + k] = m->q[(size_t)(nl + u) * K + k] / (float)nu;
+    vae_lik_backward(m->a.lik, dnet_dout(&m->dec), o, m->xrep, m->w, 1.0f, R, D);
+    dnet_backward(&m->dec, &m->p, m->dz, m->z, R, R, NULL, m->ycls);
+    vae_latent_backward(dnet_dout(&m->enc), h, m->dz, eps, m->w, beta, R, Z);
+    dnet_backward(&m->enc, &m->p, NULL, x, nin, R, m->src, m->ycls);
+
+    /* classifier: alpha/nl (q - onehot) on labelled rows; on unlabelled rows U = sum_k q_k g_k with
+     * g_k = L_k + log q_k (the +1 of d(q log q) vanishes since sum_k dq_k = 0), so
+     * dU/dlogit_j = q_j (g_j - sum_k q_k g_k), scaled by 1/nu. */
+    float *dl = dnet_dout(&m->cls);   // (nin, K)
+    for (int i = 0; i < nl; i++) {
+        float *d = dl + (size_t)i * K;
+        const float *q = m->q + (size_t)i * K;
+        for (int k = 0; k < K; k++) d[k] = alpha / (float)nl * q[k];
+        d[y[i]] -= alpha / (float)nl;
+    }
+    for (int u = 0; u < nu; u++) {
+        float *d = dl + (size_t)(nl + u) * K;
+        const float *q = m->q + (size_t)(nl + u) * K, *lq = m->logq + (size_t)(nl + u) * K;
+        const float *rec = m->rec + nl + (size_t)u * K, *kl = m->kl + nl + (size_t)u * K;
+        float mean = 0;
+        for (int k = 0; k < K; k++) {
+            d[k] = rec[k] + beta * kl[k] + logK + lq[k];
+            mean += q[k] * d[k];
+        }
+        for (int k = 0; k < K; k++) d[k] = q[k] * (d[k] - mean) / (float)nu;
+    }
+    dnet_backward(&m->cls, &m->p, NULL, x, nin, nin, NULL, NULL);
+}
+
+/* ---- training data ---- */
+
+int m2_data_init(m2_data *d, const float *x, const int *y, size_t N, int K, error *e)
+{
+    memset(d, 0, sizeof *d);
+    d->x = x, d->y = y, d->N = N;
+    d->lab = malloc((N ? N : 1) * sizeof(int));
+    d->unl = malloc((N ? N : 1) * sizeof(int));
+    if (!d->lab || !d->unl) {
+        m2_data_free(d);
+        return error_set(e, "out of memory");
+    }
+    for (size_t i = 0; i < N; i++) {
+        if (y[i] >= K) {
+            m2_data_free(d);
+            return error_set(e, "row %zu: label %d >= the model's %d classes", i + 1, y[i], K);
+        }
+        if (y[i] >= 0) d->lab[d->nlab++] = (int)i;
+        else d->unl[d->nunl++] = (int)i;
+    }
+    return 0;
+}
+
+void m2_data_free(m2_data *d)
+{
+    free(d->lab);
+    free(d->unl);
+    d->lab = d->unl = NULL;
+}
+
+/* Copies n rows idx[] of d->x into dst (n, D). */
+static void gather(float *dst, const float *x, const int *idx, int n, int D)
+{
+    for (int i = 0; i < n; i++) memcpy(dst + (size_t)i * D, x + (size_t)idx[i] * D, (size_t)D * sizeof(float));
+}
+
+/* The next n labelled rows into m->xin / m->yin, reshuffling the labelled set when it runs out. */
+static void draw_labelled(m2 *m, m2_data *d, int n, rng *r)
+{
+    int D = m->a.in;
+    for (int i = 0; i < n; i++) {
+        if (d->lab_pos == 0) rng_shuffle(r, d->lab, d->nlab);
+        int row = d->lab[d->lab_pos];
+        d->lab_pos = (d->lab_pos + 1) % d->nlab;
+        memcpy(m->xin + (size_t)i * D, d->x + (size_t)row * D, (size_t)D * sizeof(float));
+        m->yin[i] = d->y[row];
+    }
+}
+
+int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, float beta, rng *r, m2_loss *loss,
+                   error *e)
+{
+    int D = m->a.in;
+    if (bl > (int)d->nlab) bl = (int)d->nlab;
+    int from_unl = d->nunl > 0;
+    size_t n = from_unl ? d->nunl : d->nlab;
+    int step = from_unl ? bu : bl;
+    if (from_unl) rng_shuffle(r, d->unl, d->nunl);
+    long nb = 0;
+    for (size_t i0 = 0; i0 < n && step > 0; i0 += (size_t)step, nb++) {
+        int b = (int)(n - i0 < (size_t)step ? n - i0 : (size_t)step);
+        int nl = from_unl ? bl : b, nu = from_unl ? b : 0;
+        draw_labelled(m, d, nl, r);
+        if (nu) gather(m->xin + (size_t)nl * D, d->x, d->unl + i0, nu, D);
+        rng_fill_normal(r, m->eps, (size_t)(nl + nu * m->K) * m->a.latent);
+        m2_loss b_loss = {0};
+        nn_params_zero_grad(&m->p);
+        m2_forward_backward(m, m->xin, m->yin, nl, nu, m->eps, alpha, beta, 1, &b_loss);
+        double total = b_loss.lab + b_loss.unl + b_loss.xent;
+        if (!isfinite(total)) return error_set(e, "batch %ld: the loss is not finite (%g); lower --lr?", nb + 1, total);
+        adam_step(opt, m->p.data, m->p.grad);
+        loss->lab += b_loss.lab, loss->unl += b_loss.unl, loss->xent += b_loss.xent;
+        loss->nlab += b_loss.nlab, loss->nunl += b_loss.nunl, loss->correct += b_loss.correct;
+    }
+    return 0;
+}
+
+void m2_evaluate(m2 *m, const float *x, const int *y, size_t N, rng *r, m2_loss *loss)
+{
+    int K = m->K, chunk = (m->max_rows / K) < m->max_in ? m->max_rows / K : m->max_in;
+    for (size_t i0 = 0; i0 < N; i0 += (size_t)chunk) {
+        int b = (int)(N - i0 < (size_t)chunk ? N - i0 : (size_t)chunk);
+        rng_fill_normal(r, m->eps, (size_t)b * K * m->a.latent);
+        m2_forward_backward(m, x + i0 * m->a.in, NULL, 0, b, m->eps, 0, 1, 0, loss);
+        for (int i = 0; y && i < b; i++)
+            if (y[i0 + i] >= 0) {
+                loss->nlab++;
+                loss->correct += argmax(m->q + (size_t)i * K, K) == y[i0 + i];
+            }
+    }
+}
+
+void m2_predict(m2 *m, const float *x, int B, float *p)
+{
+    const float *logits = dnet_forward(&m->cls, &m->p, x, B, B, NULL, NULL);
+    log_softmax(m->logq, p, logits, B, m->K);
+}
+
+void m2_decode(m2 *m, const float *z, const int *cls, int B, float *xmean)
+{
+    const float *o = dnet_forward(&m->dec, &m->p, z, B, B, NULL, cls);
+    vae_lik_mean(m->a.lik, xmean, o, B, m->a.in);
+}
+
+void m2_reconstruct(m2 *m, const float *x, const int *y, int B, float *xmean)
+{
+    int K = m->K, Z = m->a.latent;
+    m2_predict(m, x, B, m->q);
+    for (int i = 0; i < B; i++) m->ycls[i] = y && y[i] >= 0 ? y[i] : argmax(m->q + (size_t)i * K, K);
+    const float *h = dnet_forward(&m->enc, &m->p, x, B, B, NULL, m->ycls);
+    vae_latent_forward(m->z, NULL, h, NULL, B, Z);
+    m2_decode(m, m->z, m->ycls, B, xmean);
+}
+
+/* ---- model files ---- */
+
+model_file *m2_save(const m2 *m, error *e)
+{
+    model_file *f = model_file_new("m2");
+    if (!f) {
+        error_set(e, "out of memory");
+        return NULL;
+    }
+    value_free(f->info);
+    f->info = value_copy(m->info);
+    value_set(f->info, "model", value_str("m2"));
+    vae_arch_to_info(&m->a, f->info);
+    value_set(f->info, "classes", value_int(m->K));
+    if (nn_params_save(&m->p, f, e) < 0) {
+        model_file_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+int m2_load(m2 *m, const model_file *f, int max_lab, int max_unl, error *e)
+{
+    vae_arch a;
+    if (vae_arch_from_info(&a, f->info, e) < 0) return -1;
+    int K = (int)value_get_num(f->info, "classes", 0);
+    if (K < 2) return error_set(e, "model info: bad number of classes %d", K);
+    if (m2_create(m, &a, K, max_lab, max_unl, e) < 0) return -1;
+    if (nn_params_load(&m->p, f, e) < 0) {
+        m2_free(m);
+        return -1;
+    }
+    value_free(m->info);
+    m->info = value_copy(f->info);
+    return 0;
+}

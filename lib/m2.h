@@ -1,0 +1,87 @@
+/* m2: the semi-supervised M2 model (Kingma, Rezende, Mohamed, Welling 2014, section 3.1.2).
+ *
+ *   classifier q(y|x)      x -> hidden... -> K logits
+ *   encoder    q(z|x,y)    [x, onehot y] -> hidden... -> [mu | logvar]
+ *   decoder    p(x|y,z)    [z, onehot y] -> hidden reversed... -> Bernoulli logits / Gaussian [mean | logvar]
+ *   priors     p(y) = 1/K, p(z) = N(0, I)
+ *
+ *   labelled    L(x,y) = -log p(x|y,z) + KL(q(z|x,y) || p(z)) + log K       (one z draw)
+ *   unlabelled  U(x)   = sum_y q(y|x) L(x,y) - H(q(y|x))                    (all K classes, explicitly)
+ *   step loss   mean_lab L + mean_unl U + alpha * mean_lab [-log q(y|x)]
+ * The tool passes alpha = a * N_total / N_labelled (the paper's weighting, a = 0.1 by default).
+ * The K copies of each unlabelled row go through the encoder and decoder as one batch of
+ * (nl + nu K) rows; the encoder's first product is shared by the copies (dnet row expansion). */
+#ifndef SSL_M2_H
+#define SSL_M2_H
+
+#include <stddef.h>
+
+#include "adam.h"
+#include "dnet.h"
+#include "error.h"
+#include "model.h"
+#include "rng.h"
+#include "vae.h"
+
+typedef struct m2 {
+    vae_arch a;          /* in, latent, hidden (each network), activation, likelihood */
+    int K;
+    nn_params p;
+    dnet cls, enc, dec;
+    value *info;
+    int max_in, max_rows;   /* rows given (labelled + unlabelled), rows expanded (nl + nu K) */
+    float *mem;
+    float *xin, *xrep, *z, *dz, *eps, *rec, *kl, *w, *logq, *q;
+    int *src, *ycls, *yin;
+} m2;
+
+typedef struct m2_loss {
+    double lab;       /* sum over labelled rows of L(x,y) */
+    double unl;       /* sum over unlabelled rows of U(x) */
+    double xent;      /* sum over labelled rows of -log q(y|x) */
+    size_t nlab, nunl, correct;   /* correct: labelled rows where argmax q(y|x) = y */
+    double obj;       /* the step loss itself (KL weighted by beta, means, alpha), summed over calls */
+} m2_loss;
+
+/* Parameters (zero) and workspaces for batches of up to max_lab labelled + max_unl unlabelled rows. */
+int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *e);
+void m2_init_weights(m2 *m, rng *r);
+void m2_free(m2 *m);
+
+/* x (nl + nu, in): nl labelled rows (labels y (nl), 0 <= y < K) then nu unlabelled rows; eps
+ * (nl + nu K, Z) noise. Adds to *loss (unweighted bounds); with grad, the backward of the step loss
+ * (KL weighted by beta) into m->p.grad (accumulating). */
+void m2_forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, const float *eps, float alpha,
+                         float beta, int grad, m2_loss *loss);
+
+/* The training rows split into labelled and unlabelled index lists, with their draw state. */
+typedef struct m2_data {
+    const float *x;      /* (N, in) */
+    const int *y;        /* (N), -1 = unlabelled */
+    size_t N, nlab, nunl, lab_pos;
+    int *lab, *unl;      /* (nlab), (nunl) row indices, reshuffled as they are used */
+} m2_data;
+/* Checks the labels (< K: "row 12: label 10 >= the model's 10 classes"). */
+int m2_data_init(m2_data *d, const float *x, const int *y, size_t N, int K, error *e);
+void m2_data_free(m2_data *d);
+
+/* One epoch: a pass over the unlabelled rows in batches of bu (or over the labelled rows when there
+ * are none); every step also draws bl labelled rows, cycling through a reshuffled labelled set. */
+int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, float beta, rng *r, m2_loss *loss,
+                   error *e);
+/* Every row of x (N, in) as unlabelled (U bound, one noise draw); accuracy against y (N) where y >= 0
+ * (counted in nlab/correct). */
+void m2_evaluate(m2 *m, const float *x, const int *y, size_t N, rng *r, m2_loss *loss);
+
+/* q(y|x): p (B, K) for x (B, in), B <= max_in. */
+void m2_predict(m2 *m, const float *x, int B, float *p);
+/* Data-space means (B, in) of p(x | y = cls[i], z[i]), z (B, Z), B <= max_rows. */
+void m2_decode(m2 *m, const float *z, const int *cls, int B, float *xmean);
+/* Reconstruction through z = mu(x, y), y the given label when >= 0 else argmax q(y|x). */
+void m2_reconstruct(m2 *m, const float *x, const int *y, int B, float *xmean);
+
+/* Model files of kind "m2" (info: the vae_arch keys plus "classes"). */
+model_file *m2_save(const m2 *m, error *e);
+int m2_load(m2 *m, const model_file *f, int max_lab, int max_unl, error *e);
+
+#endif

@@ -1,0 +1,139 @@
+/* lib/m2: the M2 step loss against central differences w.r.t. every parameter, for a labelled
+ * batch (L + alpha cross-entropy), an unlabelled batch (U: the K class copies weighted by q(y|x),
+ * entropy included) and both together; KL weight beta != 1 so its place is checked too. Plus the
+ * closed form of U, the save/load round trip and the label check. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradcheck.h"
+#include "m2.h"
+
+enum { IN = 5, Z = 2, K = 3, NL = 2, NU = 2 };
+
+typedef struct ctx {
+    m2 m;
+    float x[(NL + NU) * IN], eps[(NL + NU * K) * Z];
+    int y[NL];
+    int nl, nu;
+    float alpha, beta;
+} ctx;
+
+static double step_loss(void *p)
+{
+    ctx *c = p;
+    m2_loss l = {0};
+    /* the labelled rows come first in x: with nl = 0, skip them */
+    m2_forward_backward(&c->m, c->x + (c->nl ? 0 : NL * IN), c->y, c->nl, c->nu, c->eps, c->alpha, c->beta, 0, &l);
+    return l.obj;
+}
+
+static void make(ctx *c, vae_lik lik, uint64_t seed)
+{
+    vae_arch a = {.in = IN, .latent = Z, .nhidden = 1, .hidden = {4}, .act = NN_ACT_SOFTPLUS, .lik = lik};
+    error e;
+    CHECK(m2_create(&c->m, &a, K, NL, NU, &e) == 0);
+    rng r;
+    rng_seed(&r, seed);
+    m2_init_weights(&c->m, &r);
+    for (int i = 0; i < c->m.p.n; i++)
+        if (c->m.p.t[i].ndim == 1) gc_fill(&r, nn_data(&c->m.p, i), c->m.p.t[i].size, -0.3f, 0.3f);
+    gc_fill(&r, c->x, (NL + NU) * IN, 0.0f, 1.0f);
+    for (int i = 0; i < (NL + NU * K) * Z; i++) c->eps[i] = rng_normal(&r);
+    c->y[0] = 2, c->y[1] = 0;
+    c->alpha = 1.7f, c->beta = 0.6f;
+}
+
+static void check_case(vae_lik lik, int nl, int nu)
+{
+    ctx c;
+    make(&c, lik, 7 + nl + 3 * nu + lik);
+    c.nl = nl, c.nu = nu;
+    nn_params_zero_grad(&c.m.p);
+    m2_loss l = {0};
+    m2_forward_backward(&c.m, c.x + (nl ? 0 : NL * IN), c.y, nl, nu, c.eps, c.alpha, c.beta, 1, &l);
+    CHECK(l.nlab == (size_t)nl && l.nunl == (size_t)nu);
+    int bad = 0;
+    for (int i = 0; i < c.m.p.n; i++)
+        bad += gc_check(c.m.p.t[i].name, step_loss, &c, nn_data(&c.m.p, i), nn_grad(&c.m.p, i), c.m.p.t[i].size);
+    /* a labelled-only batch leaves the unused class rows of wy untouched but must reach cls.* */
+    CHECK(bad == 0);
+    m2_free(&c.m);
+}
+
+static void test_grad_labelled(void) { check_case(VAE_BERNOULLI, NL, 0); }
+static void test_grad_unlabelled(void) { check_case(VAE_BERNOULLI, 0, NU); }
+static void test_grad_both(void) { check_case(VAE_BERNOULLI, NL, NU); }
+static void test_grad_gaussian(void) { check_case(VAE_GAUSSIAN, NL, NU); }
+
+/* U(x) = sum_y q(y|x) L(x,y) - H(q): computed from the labelled losses of each class. */
+static void test_unlabelled_is_expectation(void)
+{
+    ctx c;
+    make(&c, VAE_BERNOULLI, 5);
+    const float *x = c.x + NL * IN;   /* one unlabelled row */
+    float eps[K * Z];
+    memcpy(eps, c.eps, sizeof eps);
+    m2_loss u = {0};
+    m2_forward_backward(&c.m, x, NULL, 0, 1, eps, 0, 1, 0, &u);
+    float q[K];
+    m2_predict(&c.m, x, 1, q);
+    double want = 0;
+    for (int k = 0; k < K; k++) {
+        m2_loss lk = {0};
+        int y = k;
+        m2_forward_backward(&c.m, x, &y, 1, 0, eps + k * Z, 0, 1, 0, &lk);
+        want += q[k] * (lk.lab + log(q[k]));
+    }
+    CHECK_NEAR(u.unl, want, 1e-4 * fabs(want));
+    m2_free(&c.m);
+}
+
+static void test_roundtrip_and_labels(void)
+{
+    ctx c;
+    make(&c, VAE_BERNOULLI, 9);
+    error e;
+    char *b1 = NULL, *b2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    model_file *f = m2_save(&c.m, &e);
+    FILE *o1 = open_memstream(&b1, &n1);
+    CHECK(f && model_file_write(f, o1, &e) == 0);
+    fclose(o1);
+    FILE *in = fmemopen(b1, n1, "rb");
+    model_file *g = model_file_read(in, "mem", &e);
+    fclose(in);
+    m2 m;
+    CHECK(g && m2_load(&m, g, 4, 4, &e) == 0);
+    CHECK(m.K == K);
+    model_file *h = m2_save(&m, &e);
+    FILE *o2 = open_memstream(&b2, &n2);
+    CHECK(h && model_file_write(h, o2, &e) == 0);
+    fclose(o2);
+    CHECK(n1 == n2 && memcmp(b1, b2, n1) == 0);
+    int y[3] = {0, -1, K};
+    m2_data d;
+    CHECK(m2_data_init(&d, c.x, y, 3, K, &e) == -1);
+    CHECK(strstr(e.msg, "row 3: label 3") != NULL);
+    y[2] = 1;
+    CHECK(m2_data_init(&d, c.x, y, 3, K, &e) == 0 && d.nlab == 2 && d.nunl == 1);
+    m2_data_free(&d);
+    model_file_free(f);
+    model_file_free(g);
+    model_file_free(h);
+    m2_free(&m);
+    m2_free(&c.m);
+    free(b1);
+    free(b2);
+}
+
+int main(void)
+{
+    RUN(test_grad_labelled);
+    RUN(test_grad_unlabelled);
+    RUN(test_grad_both);
+    RUN(test_grad_gaussian);
+    RUN(test_unlabelled_is_expectation);
+    RUN(test_roundtrip_and_labels);
+    return check_summary();
+}
