@@ -1,0 +1,231 @@
+#!/usr/bin/env bats
+# ssl-fit train / predict on the embedded digits. The input streams are written by a small
+# Python writer (independent of ssl-prep), once per file: rows [0, 1257) to train, the rest to test.
+load helpers
+bats_require_minimum_version 1.5.0
+
+# mkdigits OUT FIRST LAST [OPTIONS as key=value]: rows [FIRST, LAST) of the digits as a stream,
+# x = pixels / 16 (f32), y (i32). Options: width=N keeps N features, mask=N hides every label
+# but the first N, id=1 adds an id tensor, p=1 adds a dummy p, w=1 adds weights, names=1 adds
+# class_names, nolabel=1 sets every y to -1.
+mkdigits() {
+    "$PY" - "$DIGITS" "$@" <<'EOF'
+import gzip, sys
+import msgpack, numpy as np
+src, out, a, b = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+opt = dict(kv.split("=") for kv in sys.argv[5:])
+d = np.loadtxt(gzip.open(src), delimiter=",")[a:b]
+x = (d[:, :-1] / 16).astype("<f4")[:, :int(opt.get("width", 64))]
+y = d[:, -1].astype("<i4")
+if "mask" in opt: y[int(opt["mask"]):] = -1
+if "nolabel" in opt: y[:] = -1
+cols = {"x": x, "y": y}
+if "id" in opt: cols["id"] = np.arange(a, b, dtype="<i8")
+if "p" in opt: cols["p"] = np.zeros((len(y), 3), dtype="<f4")
+if "w" in opt: cols["w"] = np.linspace(0.1, 2, len(y)).astype("<f4")
+meta = {"class_names": [f"digit{k}" for k in range(10)]} if "names" in opt else {}
+nd = lambda v: {b"nd": True, b"type": v.dtype.str, b"kind": b"", b"shape": list(v.shape), b"data": v.tobytes()}
+with open(out, "wb") as f:
+    f.write(msgpack.packb({"format": "ssl-stream", "version": [1, 0], "meta": meta, "tensors": [
+        {"name": k, "type": v.dtype.str, "shape": list(v.shape[1:])} for k, v in cols.items()]}))
+    for i in range(0, len(y), 200):
+        f.write(msgpack.packb({"rows": len(y[i:i + 200]), "tensors": {k: nd(v[i:i + 200]) for k, v in cols.items()}}))
+    f.write(msgpack.packb({"end": True, "rows": len(y)}))
+EOF
+}
+
+setup_file() {
+    D="$BATS_FILE_TMPDIR"
+    mkdigits "$D/train.ssl" 0 1257 names=1
+    mkdigits "$D/test.ssl" 1257 1797 id=1 p=1
+    ssl-fit train -q --epochs 30 --seed 3 "$D/train.ssl" -o "$D/m.mlp"
+}
+
+setup() {
+    T="$BATS_TEST_TMPDIR"
+    D="$BATS_FILE_TMPDIR"
+}
+
+# accuracy of the p in a predicted stream against its y (python, independent of ssl-eval)
+accuracy() {
+    "$PY" - "$1" <<'EOF'
+import sys, msgpack, msgpack_numpy, numpy as np
+u = msgpack.Unpacker(open(sys.argv[1], "rb"), object_hook=msgpack_numpy.decode, raw=False)
+head = next(u); p, y = [], []
+for m in u:
+    if "end" in m: break
+    p.append(m["tensors"]["p"]); y.append(m["tensors"]["y"])
+p, y = np.concatenate(p), np.concatenate(y)
+assert np.allclose(p.sum(1), 1, atol=1e-5)
+print("%.4f" % (p.argmax(1) == y).mean())
+EOF
+}
+
+@test "ssl-fit --help prints usage with an example, --version prints the version" {
+    run ssl-fit --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Usage: ssl-fit train"* ]]
+    [[ "$output" == *"ssl-fit predict -m"* ]]
+    [[ "$output" == *"Examples:"* ]]
+    run ssl-fit train --help
+    [ "$status" -eq 0 ] && [[ "$output" == *"--hidden"* ]]
+    run ssl-fit --version
+    [ "$status" -eq 0 ]
+    [[ "$output" =~ ^ssl-fit\ \(ssl-tools\)\ [0-9] ]]
+}
+
+@test "ssl-fit train then predict: accurate on held-out digits, other tensors pass through" {
+    run ssl-fit predict -m "$D/m.mlp" "$D/test.ssl" -o "$T/pred.ssl"
+    [ "$status" -eq 0 ]
+    acc=$(accuracy "$T/pred.ssl")
+    echo "accuracy $acc"
+    awk -v a="$acc" 'BEGIN { exit !(a > 0.88) }'
+    # x, y, id unchanged; the old 3-wide p replaced by a 10-wide one; class names from the model
+    "$PY" - "$D/test.ssl" "$T/pred.ssl" <<'EOF'
+import sys, msgpack, msgpack_numpy, numpy as np
+def load(path):
+    u = msgpack.Unpacker(open(path, "rb"), object_hook=msgpack_numpy.decode, raw=False)
+    head = next(u); cols = {}
+    for m in u:
+        if "end" in m: break
+        for k, v in m["tensors"].items(): cols.setdefault(k, []).append(v)
+    return head, {k: np.concatenate(v) for k, v in cols.items()}
+hi, a = load(sys.argv[1]); ho, b = load(sys.argv[2])
+for k in ("x", "y", "id"): assert np.array_equal(a[k], b[k]), k
+assert b["p"].shape == (540, 10) and b["p"].dtype == np.float32
+assert [t["name"] for t in ho["tensors"]] == ["x", "y", "id", "p"]
+assert ho["meta"]["class_names"][3] == "digit3", ho["meta"]
+EOF
+}
+
+@test "ssl-fit predict reads stdin and writes stdout; the model may come first as a file" {
+    ssl-fit predict "$D/m.mlp" - < "$D/test.ssl" > "$T/a.ssl"
+    ssl-fit predict -m "$D/m.mlp" - < "$D/test.ssl" > "$T/b.ssl"
+    cmp "$T/a.ssl" "$T/b.ssl"
+    [ "$(accuracy "$T/a.ssl")" = "$(accuracy "$T/b.ssl")" ]
+}
+
+@test "ssl-fit train: the same seed gives the same model bytes, another seed other bytes" {
+    ssl-fit train -q --epochs 5 --seed 7 "$D/train.ssl" -o "$T/a.mlp"
+    ssl-fit train -q --epochs 5 --seed 7 - -o "$T/b.mlp" < "$D/train.ssl"
+    ssl-fit train -q --epochs 5 --seed 8 "$D/train.ssl" -o "$T/c.mlp"
+    cmp "$T/a.mlp" "$T/b.mlp"
+    ! cmp -s "$T/a.mlp" "$T/c.mlp"
+}
+
+@test "ssl-fit train: logistic regression (--hidden 0), dropout, weights w, --val" {
+    ssl-fit train -q --hidden 0 --epochs 100 --lr 0.003 "$D/train.ssl" -o "$T/lr.mlp"
+    ssl-fit predict -m "$T/lr.mlp" "$D/test.ssl" -o "$T/lr.ssl"
+    acc=$(accuracy "$T/lr.ssl")
+    awk -v a="$acc" 'BEGIN { exit !(a > 0.85) }'
+    # weights change the fit
+    mkdigits "$T/w.ssl" 0 1257 w=1
+    mkdigits "$T/now.ssl" 0 1257
+    ssl-fit train -q --epochs 3 "$T/w.ssl" -o "$T/w.mlp"
+    ssl-fit train -q --epochs 3 "$T/now.ssl" -o "$T/now.mlp"
+    ! cmp -s "$T/w.mlp" "$T/now.mlp"
+    # dropout and early stopping on a validation stream, with metrics in the log
+    mkdigits "$T/val.ssl" 1257 1500
+    ssl-fit train -q --dropout 0.2 --val "$T/val.ssl" --patience 2 --epochs 50 --log "$T/log.jsonl" \
+        "$D/train.ssl" -o "$T/v.mlp"
+    n=$(wc -l < "$T/log.jsonl")
+    [ "$n" -ge 3 ] && [ "$n" -lt 50 ]
+    "$PY" -c 'import json,sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["epoch"] for r in rows] == list(range(1, len(rows) + 1))
+assert all(set(r) == {"epoch", "seconds", "loss", "val_loss", "val_accuracy"} for r in rows), rows[0]
+assert max(r["val_accuracy"] for r in rows) > 0.85' "$T/log.jsonl"
+}
+
+@test "ssl-fit train: one progress line per epoch on a non-terminal stderr, none with --quiet" {
+    run --separate-stderr ssl-fit train --epochs 4 --patience 100 "$D/train.ssl" -o "$T/m.mlp"
+    [ "$status" -eq 0 ]
+    [ "$(printf '%s\n' "$stderr" | grep -c '^ssl-fit: epoch [0-9]*/4  loss ')" -eq 4 ]
+    [ -z "$output" ]
+    run --separate-stderr ssl-fit train --quiet --epochs 2 "$D/train.ssl" -o "$T/m.mlp"
+    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+}
+
+@test "ssl-fit train: only labelled rows are used; none at all is an error and no model is written" {
+    mkdigits "$T/some.ssl" 0 1257 mask=300 names=1
+    ssl-fit train -q --epochs 2 "$T/some.ssl" -o "$T/some.mlp"
+    "$PY" -c 'import msgpack,sys
+m = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False)
+assert m["kind"] == "mlp" and m["info"]["training"]["rows"] == 300, m["info"]
+assert m["info"]["hidden"] == [128, 64] and m["info"]["features"] == 64 and m["info"]["classes"] == 10
+assert len(m["info"]["class_names"]) == 10' "$T/some.mlp"
+    mkdigits "$T/none.ssl" 0 100 nolabel=1 names=1
+    echo precious > "$T/keep.mlp"
+    run --separate-stderr ssl-fit train -q "$T/none.ssl" -o "$T/keep.mlp"
+    assert_fails_with 1 "^ssl-fit: .*none.ssl: no labelled rows"
+    [ "$(cat "$T/keep.mlp")" = precious ]
+    [ "$(ls "$T" | grep -c tmp)" -eq 0 ]
+}
+
+@test "ssl-fit train: labels beyond --classes, missing tensors and missing files are errors" {
+    mkdigits "$T/plain.ssl" 0 200
+    run --separate-stderr ssl-fit train -q --classes 5 "$T/plain.ssl" -o "$T/m.mlp"
+    assert_fails_with 1 "plain.ssl: row [0-9]+: label [5-9], but the model has 5 classes"
+    [ ! -e "$T/m.mlp" ]
+    run --separate-stderr ssl-fit train -q "$T/nope.ssl" -o "$T/m.mlp"
+    assert_fails_with 1 "^ssl-fit: .*nope.ssl: No such file"
+    run --separate-stderr ssl-fit predict -m "$T/nope.mlp" "$D/test.ssl"
+    assert_fails_with 1 "nope.mlp: No such file"
+    printf 'not a stream' > "$T/bad.ssl"
+    run --separate-stderr ssl-fit train -q "$T/bad.ssl" -o "$T/m.mlp"
+    [ "$status" -eq 1 ]
+    [ ! -e "$T/m.mlp" ]
+}
+
+@test "ssl-fit predict: a model of the wrong kind or width, a truncated model" {
+    "$PY" -c 'import msgpack,sys
+m = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False)
+m["kind"] = "vae"
+open(sys.argv[2], "wb").write(msgpack.packb(m))' "$D/m.mlp" "$T/m.vae"
+    run --separate-stderr ssl-fit predict -m "$T/m.vae" "$D/test.ssl"
+    assert_fails_with 1 "m.vae: model is of kind 'vae', expected 'mlp'"
+    mkdigits "$T/narrow.ssl" 0 50 width=32
+    run --separate-stderr ssl-fit predict -m "$D/m.mlp" "$T/narrow.ssl" -o "$T/out.ssl"
+    assert_fails_with 1 "^ssl-fit: .*narrow.ssl: expected 32 features, model has 64$"
+    [ ! -e "$T/out.ssl" ]
+    head -c 2000 "$D/m.mlp" > "$T/cut.mlp"
+    run --separate-stderr ssl-fit predict -m "$T/cut.mlp" "$D/test.ssl"
+    assert_fails_with 1 "cut.mlp: truncated model file"
+}
+
+@test "ssl-fit: usage errors exit 2" {
+    run --separate-stderr ssl-fit train --bogus "$D/train.ssl" -o "$T/m.mlp"
+    assert_fails_with 2 "unknown option '--bogus'"
+    run --separate-stderr ssl-fit train "$D/train.ssl"
+    assert_fails_with 2 "-o MODEL is required"
+    run --separate-stderr ssl-fit predict "$D/test.ssl"
+    assert_fails_with 2 "-m MODEL is required"
+    run --separate-stderr ssl-fit train --hidden 12,x "$D/train.ssl" -o "$T/m.mlp"
+    assert_fails_with 2 "--hidden"
+    run --separate-stderr ssl-fit train --epochs 0 "$D/train.ssl" -o "$T/m.mlp"
+    assert_fails_with 2 "--epochs"
+    run --separate-stderr ssl-fit frobnicate
+    assert_fails_with 2 "unknown command 'frobnicate'"
+    run --separate-stderr ssl-fit
+    assert_fails_with 2 "expected a command"
+    [ ! -e "$T/m.mlp" ]
+}
+
+@test "ssl-fit predict | head -c 100 ends quietly" {
+    mkdigits "$T/big.ssl" 0 1797
+    run --separate-stderr bash -c "ssl-fit predict -m '$D/m.mlp' '$T/big.ssl' | head -c 100 | wc -c"
+    [ "$status" -eq 0 ]
+    [ "$output" -eq 100 ]
+    [ -z "$stderr" ]
+}
+
+@test "ssl-fit predict keeps the input's meta and refuses a class count that disagrees" {
+    mkdigits "$T/named.ssl" 1257 1400 names=1
+    ssl-fit predict -m "$D/m.mlp" "$T/named.ssl" -o "$T/p.ssl"
+    ssl-fit train -q --epochs 2 --classes 12 "$T/named.ssl" -o "$T/x.mlp" 2> "$T/err" || true
+    grep -q "names 10 classes, --classes says 12" "$T/err"
+    mkdigits "$T/plain.ssl" 0 300
+    ssl-fit train -q --epochs 2 --classes 12 "$T/plain.ssl" -o "$T/k12.mlp"
+    run --separate-stderr ssl-fit predict -m "$T/k12.mlp" "$T/named.ssl"
+    assert_fails_with 1 "named.ssl: the stream names 10 classes, the model has 12"
+}
