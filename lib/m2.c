@@ -231,8 +231,8 @@ static void draw_labelled(m2 *m, m2_data *d, int n, rng *r)
     }
 }
 
-int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, float beta, rng *r, m2_loss *loss,
-                   error *e)
+int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, float beta, rng *r, trainlog *log,
+                   m2_loss *loss, error *e)
 {
     int D = m->a.in;
     if (bl > (int)d->nlab) bl = (int)d->nlab;
@@ -255,6 +255,8 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
         adam_step(opt, m->p.data, m->p.grad);
         loss->lab += b_loss.lab, loss->unl += b_loss.unl, loss->xent += b_loss.xent;
         loss->nlab += b_loss.nlab, loss->nunl += b_loss.nunl, loss->correct += b_loss.correct;
+        loss->obj += b_loss.obj;
+        if (log) trainlog_batch(log, (size_t)nb + 1, i0 + (size_t)b, loss->obj / (double)(nb + 1));
     }
     return 0;
 }

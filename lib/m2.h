@@ -67,8 +67,8 @@ void m2_data_free(m2_data *d);
 
 /* One epoch: a pass over the unlabelled rows in batches of bu (or over the labelled rows when there
  * are none); every step also draws bl labelled rows, cycling through a reshuffled labelled set. */
-int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, float beta, rng *r, m2_loss *loss,
-                   error *e);
+int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, float beta, rng *r, trainlog *log,
+                   m2_loss *loss, error *e);
 /* Every row of x (N, in) as unlabelled (U bound, one noise draw); accuracy against y (N) where y >= 0
  * (counted in nlab/correct). */
 void m2_evaluate(m2 *m, const float *x, const int *y, size_t N, rng *r, m2_loss *loss);

@@ -158,7 +158,7 @@ static void gather_rows(float *dst, const float *x, const int *idx, int B, int D
 }
 
 int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, float beta, int *perm, rng *r,
-                    vae_loss *loss, error *e)
+                    trainlog *log, vae_loss *loss, error *e)
 {
     int Z = v->a.latent, D = v->a.in;
     if (batch > v->max_rows) batch = v->max_rows;
@@ -176,6 +176,7 @@ int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, floa
             return error_set(e, "batch %ld: the loss is not finite (%g); lower --lr?", nb + 1, b.rec + b.kl);
         adam_step(opt, v->p.data, v->p.grad);
         loss->rec += b.rec, loss->kl += b.kl, loss->rows += b.rows;
+        if (log) trainlog_batch(log, (size_t)nb + 1, loss->rows, (loss->rec + loss->kl) / (double)loss->rows);
     }
     return 0;
 }

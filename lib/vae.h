@@ -18,6 +18,7 @@
 #include "model.h"
 #include "nn.h"
 #include "rng.h"
+#include "trainlog.h"
 
 #define VAE_MAX_HIDDEN (DNET_MAX_LAYERS - 1)
 
@@ -77,9 +78,10 @@ void vae_free(vae *v);
  * *loss; with grad, also the backward of (rec + beta KL) / B into v->p.grad (accumulating). */
 void vae_forward_backward(vae *v, const float *x, int B, const float *eps, float beta, int grad, vae_loss *loss);
 /* One epoch over the rows x (N, in) in a random order (perm (N) scratch): per batch, zero grads,
- * forward/backward, Adam step. A non-finite loss stops with an error naming the batch. */
+ * forward/backward, Adam step, progress to log (or NULL). A non-finite loss stops with an error
+ * naming the batch. */
 int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, float beta, int *perm, rng *r,
-                    vae_loss *loss, error *e);
+                    trainlog *log, vae_loss *loss, error *e);
 /* -ELBO summed over x (N, in) with one noise draw per row (seeded by r). */
 void vae_evaluate(vae *v, const float *x, size_t N, rng *r, vae_loss *loss);
 /* Posterior means mu (B, Z) of x (B, in), B <= max_rows. */
