@@ -1,0 +1,852 @@
+#include "gan.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "norm.h"
+
+#define BN_MOMENTUM 0.1f
+
+void gan_arch_default(gan_arch *a)
+{
+    memset(a, 0, sizeof *a);
+    a->nd = 5;
+    const int dh[] = {1000, 500, 250, 250, 250};
+    memcpy(a->d_hidden, dh, sizeof dh);
+    a->ng = 2;
+    a->g_hidden[0] = a->g_hidden[1] = 500;
+    a->noise_dim = 100;
+    a->input_noise = 0.3f;
+    a->hidden_noise = 0.5f;
+    a->g_out = NN_ACT_SIGMOID;
+}
+
+void gan_config_default(gan_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->epochs = 10;
+    c->batch = 100;
+    c->lr = 0.003;
+    c->beta1 = 0.5;
+    c->cond_weight = 1.0;
+    c->max_loss = 1e4;
+}
+
+/* ---- layer widths and tensor indices (tables are registered in a fixed order) ---- */
+
+/* width of D's layer boundary l: 0 = input, nd + 1 = logits */
+static int dwid(const gan_arch *a, int l)
+{
+    return l == 0 ? a->features : l <= a->nd ? a->d_hidden[l - 1] : a->classes;
+}
+static int gwid(const gan *m, int j) { return j == 0 ? m->gin : m->a.g_hidden[j - 1]; }
+
+/* D layer l (0..nd): v, g, b */
+static float *Dv(const gan *m, int l) { return nn_data(&m->d, 3 * l); }
+static float *Dg(const gan *m, int l) { return nn_data(&m->d, 3 * l + 1); }
+static float *Db(const gan *m, int l) { return nn_data(&m->d, 3 * l + 2); }
+/* G hidden j: w, gamma, beta; output: v, g, b at j = ng */
+static float *Gt(const gan *m, int j, int k) { return nn_data(&m->g, 3 * j + k); }
+static float *Gd(const gan *m, int j, int k) { return nn_grad(&m->g, 3 * j + k); }
+/* effective weights: D layer l -> 2l (w), 2l + 1 (row norms); G output after them */
+static float *Ew(const gan *m, int l) { return nn_data(&m->eff, 2 * l); }
+static float *En(const gan *m, int l) { return nn_data(&m->eff, 2 * l + 1); }
+
+/* ---- the workspace ---- */
+
+struct gan_ws {
+    int B, R;                             /* R = 3B rows through D */
+    float *block;
+    float *in[GAN_MAX_LAYERS + 1];        /* (R, dwid l) noisy input of D layer l */
+    float *h[GAN_MAX_LAYERS + 1];         /* (R, dwid l+1) output of D layer l (logits last) */
+    const float *cur[GAN_MAX_LAYERS + 1]; /* the input each layer saw in the last forward */
+    float *eps, *da, *db;                 /* (R, max D width) noise, gradient ping-pong */
+    float *dwk;                           /* (max out * in) weight-norm gradient workspace */
+    float *fmean, *dfeat;                 /* (2C), (B, C): feature matching, C = dwid nd */
+    float *p;                             /* (R, K) probabilities of a predict chunk */
+    float *gz;                            /* (B, gin) G's input */
+    float *gu[GAN_MAX_LAYERS], *gxh[GAN_MAX_LAYERS], *gistd[GAN_MAX_LAYERS], *ga[GAN_MAX_LAYERS];
+    float *gx;                            /* (B, features) G's output */
+    float *gda, *gdb;                     /* (B, max G width) */
+    int32_t *ylab, *ycond;                /* (B) labels of the labelled and the generated rows */
+};
+
+static float *carve(float *base, size_t *off, size_t n)
+{
+    float *p = base ? base + *off : NULL;
+    *off += (n + 15) & ~(size_t)15;
+    return p;
+}
+
+/* Lays the buffers out from base (NULL: only counts); returns the floats needed. */
+static size_t ws_layout(const gan *m, gan_ws *w, float *base)
+{
+    const gan_arch *a = &m->a;
+    size_t off = 0, B = (size_t)w->B, R = (size_t)w->R;
+    int maxd = 0, maxg = a->features;
+    size_t maxw = (size_t)a->features * gwid(m, a->ng);
+    for (int l = 0; l <= a->nd + 1; l++) maxd = dwid(a, l) > maxd ? dwid(a, l) : maxd;
+    for (int l = 0; l <= a->nd; l++) {
+        size_t s = (size_t)dwid(a, l) * dwid(a, l + 1);
+        maxw = s > maxw ? s : maxw;
+        w->in[l] = carve(base, &off, R * dwid(a, l));
+        w->h[l] = carve(base, &off, R * dwid(a, l + 1));
+    }
+    w->eps = carve(base, &off, R * maxd);
+    w->da = carve(base, &off, R * maxd);
+    w->db = carve(base, &off, R * maxd);
+    w->dwk = carve(base, &off, maxw);
+    w->fmean = carve(base, &off, 2 * (size_t)dwid(a, a->nd));
+    w->dfeat = carve(base, &off, B * dwid(a, a->nd));
+    w->p = carve(base, &off, R * a->classes);
+    w->gz = carve(base, &off, B * m->gin);
+    for (int j = 0; j < a->ng; j++) {
+        size_t c = (size_t)a->g_hidden[j];
+        maxg = (int)c > maxg ? (int)c : maxg;
+        w->gu[j] = carve(base, &off, B * c);
+        w->gxh[j] = carve(base, &off, B * c);
+        w->gistd[j] = carve(base, &off, c);
+        w->ga[j] = carve(base, &off, B * c);
+    }
+    w->gx = carve(base, &off, B * a->features);
+    w->gda = carve(base, &off, B * maxg);
+    w->gdb = carve(base, &off, B * maxg);
+    return off;
+}
+
+static void ws_free(gan_ws *w)
+{
+    if (!w) return;
+    free(w->block);
+    free(w->ylab);
+    free(w);
+}
+
+int gan_workspace(gan *m, int B, error *e)
+{
+    if (m->ws && m->ws_batch == B) return 0;
+    ws_free(m->ws);
+    m->ws = NULL;
+    gan_ws *w = calloc(1, sizeof *w);
+    if (!w) return error_set(e, "out of memory");
+    w->B = B;
+    w->R = 3 * B;
+    size_t n = ws_layout(m, w, NULL);
+    w->block = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    w->ylab = calloc(2 * (size_t)B, sizeof(int32_t));
+    if (!w->block || !w->ylab) {
+        ws_free(w);
+        return error_set(e, "out of memory for a batch of %d rows", B);
+    }
+    memset(w->block, 0, n * sizeof(float));
+    w->ycond = w->ylab + B;
+    ws_layout(m, w, w->block);
+    m->ws = w;
+    m->ws_batch = B;
+    return 0;
+}
+
+/* ---- construction ---- */
+
+/* Registers "<layer>.<what>" of shape (d0) or (d0, d1). */
+static int add(nn_params *p, error *e, const char *layer, const char *what, int64_t d0, int64_t d1, int decay)
+{
+    char name[NN_NAME_MAX];
+    snprintf(name, sizeof name, "%s.%s", layer, what);
+    int64_t dims[2] = {d0, d1};
+    return nn_params_add(p, name, d1 ? 2 : 1, dims, decay, e) < 0 ? -1 : 0;
+}
+
+static int check_arch(const gan_arch *a, error *e)
+{
+    if (a->features < 1) return error_set(e, "no features");
+    if (a->classes < 2) return error_set(e, "%d classes: at least 2 are needed", a->classes);
+    if (a->nd < 1 || a->nd > GAN_MAX_LAYERS)
+        return error_set(e, "--d-hidden: 1 to %d layers are needed", GAN_MAX_LAYERS);
+    if (a->ng < 0 || a->ng > GAN_MAX_LAYERS) return error_set(e, "--g-hidden: at most %d layers", GAN_MAX_LAYERS);
+    for (int l = 0; l < a->nd; l++)
+        if (a->d_hidden[l] < 1) return error_set(e, "--d-hidden: layer %d has no units", l + 1);
+    for (int j = 0; j < a->ng; j++)
+        if (a->g_hidden[j] < 1) return error_set(e, "--g-hidden: layer %d has no units", j + 1);
+    if (a->noise_dim < 1) return error_set(e, "--noise-dim must be at least 1");
+    if (!(a->input_noise >= 0) || !(a->hidden_noise >= 0)) return error_set(e, "noise levels must be >= 0");
+    return 0;
+}
+
+static int build_tables(gan *m, error *e)
+{
+    const gan_arch *a = &m->a;
+    char ln[32];
+    for (int l = 0; l <= a->nd; l++) {
+        int in = dwid(a, l), out = dwid(a, l + 1);
+        snprintf(ln, sizeof ln, "d.l%d", l + 1);
+        if (add(&m->d, e, ln, "v", out, in, 1) || add(&m->d, e, ln, "g", out, 0, 0) || add(&m->d, e, ln, "b", out, 0, 0) ||
+            add(&m->eff, e, ln, "w", out, in, 0) || add(&m->eff, e, ln, "vnorm", out, 0, 0))
+            return -1;
+    }
+    for (int j = 0; j < a->ng; j++) {
+        int in = gwid(m, j), out = gwid(m, j + 1);
+        snprintf(ln, sizeof ln, "g.l%d", j + 1);
+        if (add(&m->g, e, ln, "w", out, in, 1) || add(&m->g, e, ln, "gamma", out, 0, 0) ||
+            add(&m->g, e, ln, "beta", out, 0, 0) || add(&m->stat, e, ln, "mean", out, 0, 0) ||
+            add(&m->stat, e, ln, "var", out, 0, 0))
+            return -1;
+    }
+    int in = gwid(m, a->ng), F = a->features;
+    if (add(&m->g, e, "g.out", "v", F, in, 1) || add(&m->g, e, "g.out", "g", F, 0, 0) ||
+        add(&m->g, e, "g.out", "b", F, 0, 0) || add(&m->eff, e, "g.out", "w", F, in, 0) ||
+        add(&m->eff, e, "g.out", "vnorm", F, 0, 0))
+        return -1;
+    /* a generator without hidden layers has no statistics: keep the table allocatable */
+    if (a->ng == 0 && add(&m->stat, e, "g", "none", 1, 0, 0)) return -1;
+    if (nn_params_alloc(&m->d, e) || nn_params_alloc(&m->g, e) || nn_params_alloc(&m->stat, e) ||
+        nn_params_alloc(&m->eff, e))
+        return -1;
+    return 0;
+}
+
+gan *gan_new(const gan_arch *a, error *e)
+{
+    if (check_arch(a, e)) return NULL;
+    gan *m = calloc(1, sizeof *m);
+    if (!m) {
+        error_set(e, "out of memory");
+        return NULL;
+    }
+    m->a = *a;
+    m->gin = a->noise_dim + (a->conditional ? a->classes : 0);
+    m->cond_weight = 1.0f;
+    nn_params_init(&m->d);
+    nn_params_init(&m->g);
+    nn_params_init(&m->stat);
+    nn_params_init(&m->eff);
+    if (build_tables(m, e)) {
+        gan_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void gan_free(gan *m)
+{
+    if (!m) return;
+    nn_params_free(&m->d);
+    nn_params_free(&m->g);
+    nn_params_free(&m->stat);
+    nn_params_free(&m->eff);
+    ws_free(m->ws);
+    free(m);
+}
+
+/* Effective weights from (v, g): once per parameter update, before any forward. */
+static void refresh_weights(gan *m)
+{
+    const gan_arch *a = &m->a;
+    for (int l = 0; l <= a->nd; l++) norm_wn_weight(Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), dwid(a, l), dwid(a, l + 1));
+    int o = a->nd + 1;
+    norm_wn_weight(Ew(m, o), En(m, o), Gt(m, a->ng, 0), Gt(m, a->ng, 1), gwid(m, a->ng), a->features);
+}
+
+/* ---- D ---- */
+
+/* Column mean and standard deviation of h (n, C) into mu, sd (C). */
+static void col_stats(const float *h, int n, int C, float *mu, float *sd)
+{
+    for (int j = 0; j < C; j++) {
+        double s = 0, ss = 0;
+        for (int i = 0; i < n; i++) s += h[(size_t)i * C + j];
+        double mean = s / n;
+        for (int i = 0; i < n; i++) {
+            double d = h[(size_t)i * C + j] - mean;
+            ss += d * d;
+        }
+        mu[j] = (float)mean;
+        sd[j] = (float)sqrt(ss / n + 1e-8);
+    }
+}
+
+/* Forward of D on the first n rows of ws->in[0] (overwritten by the input noise when noisy).
+ * init: data-dependent initialisation of each layer's bias (and the output layer's scale) first. */
+static void d_forward(gan *m, int n, int noisy, int init, rng *r)
+{
+    const gan_arch *a = &m->a;
+    gan_ws *w = m->ws;
+    if (noisy && a->input_noise > 0) {
+        size_t k = (size_t)n * a->features;
+        norm_gauss_fill(w->eps, k, r);
+        norm_noise_forward(w->in[0], w->in[0], w->eps, a->input_noise, k);
+    }
+    w->cur[0] = w->in[0];
+    for (int l = 0; l <= a->nd; l++) {
+        int in = dwid(a, l), out = dwid(a, l + 1), top = l == a->nd;
+        if (init) {
+            float *mu = w->fmean, *sd = w->eps;   /* free at this point */
+            nn_dense_forward(w->h[l], w->cur[l], Ew(m, l), NULL, n, in, out, NN_ACT_NONE);
+            col_stats(w->h[l], n, out, mu, sd);
+            for (int j = 0; j < out; j++) {
+                if (top) Dg(m, l)[j] /= sd[j];
+                Db(m, l)[j] = top ? -mu[j] / sd[j] : -mu[j];
+            }
+            norm_wn_weight(Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), in, out);
+        }
+        nn_dense_forward(w->h[l], w->cur[l], Ew(m, l), Db(m, l), n, in, out, top ? NN_ACT_NONE : NN_ACT_RELU);
+        if (top) break;
+        if (noisy && a->hidden_noise > 0) {
+            size_t k = (size_t)n * out;
+            norm_gauss_fill(w->eps, k, r);
+            norm_noise_forward(w->in[l + 1], w->h[l], w->eps, a->hidden_noise, k);
+            w->cur[l + 1] = w->in[l + 1];
+        } else {
+            w->cur[l + 1] = w->h[l];
+        }
+    }
+}
+
+/* Backward of D over rows [r0, r0 + n) of the last forward, from the logit gradient in ws->da
+ * (n, K). dfeat (n, C) or NULL: an extra gradient on the feature layer (the last hidden output).
+ * params: accumulate into m->d.grad. dx (n, features) or NULL: gradient w.r.t. the input rows. */
+static void d_backward(gan *m, int r0, int n, int params, const float *dfeat, float *dx)
+{
+    const gan_arch *a = &m->a;
+    gan_ws *w = m->ws;
+    float *d = w->da, *dn = w->db;
+    for (int l = a->nd; l >= 0; l--) {
+        int in = dwid(a, l), out = dwid(a, l + 1), top = l == a->nd;
+        if (l == 0 && !params && !dx) break;
+        float *dxl = l > 0 ? dn : dx;
+        norm_wn_backward(dxl, params ? nn_grad(&m->d, 3 * l) : NULL, params && top ? nn_grad(&m->d, 3 * l + 1) : NULL,
+                         params ? nn_grad(&m->d, 3 * l + 2) : NULL, w->dwk, d, w->cur[l] + (size_t)r0 * in,
+                         Ew(m, l), Dv(m, l), Dg(m, l), En(m, l), w->h[l] + (size_t)r0 * out, n, in, out,
+                         top ? NN_ACT_NONE : NN_ACT_RELU);
+        if (l == 0) break;
+        /* the noise layer passes the gradient through: dn is now d(h[l-1]) */
+        if (top && dfeat)
+            for (size_t i = 0; i < (size_t)n * in; i++) dn[i] += dfeat[i];
+        float *t = d;
+        d = dn;
+        dn = t;
+    }
+}
+
+/* ---- G ---- */
+
+/* z ~ U(0,1)^noise_dim per row, followed by one-hot(ycond) when conditional. */
+static void g_input(gan *m, int n, rng *r)
+{
+    gan_ws *w = m->ws;
+    for (int i = 0; i < n; i++) {
+        float *z = w->gz + (size_t)i * m->gin;
+        rng_fill_uniform(r, z, (size_t)m->a.noise_dim);
+        if (m->a.conditional) {
+            memset(z + m->a.noise_dim, 0, (size_t)m->a.classes * sizeof(float));
+            z[m->a.noise_dim + w->ycond[i]] = 1.0f;
+        }
+    }
+}
+
+static void g_forward(gan *m, int n, int train)
+{
+    const gan_arch *a = &m->a;
+    gan_ws *w = m->ws;
+    const float *in = w->gz;
+    for (int j = 0; j < a->ng; j++) {
+        int c = a->g_hidden[j];
+        float *mean = nn_data(&m->stat, 2 * j), *var = nn_data(&m->stat, 2 * j + 1);
+        nn_dense_forward(w->gu[j], in, Gt(m, j, 0), NULL, n, gwid(m, j), c, NN_ACT_NONE);
+        if (train)
+            norm_bn_forward_train(w->ga[j], w->gxh[j], w->gistd[j], w->gu[j], Gt(m, j, 1), Gt(m, j, 2), mean, var,
+                                  BN_MOMENTUM, n, c);
+        else
+            norm_bn_forward_eval(w->ga[j], w->gu[j], Gt(m, j, 1), Gt(m, j, 2), mean, var, n, c);
+        nn_act_forward(w->ga[j], w->ga[j], (size_t)n * c, NN_ACT_SOFTPLUS);
+        in = w->ga[j];
+    }
+    int o = a->nd + 1;
+    nn_dense_forward(w->gx, in, Ew(m, o), Gt(m, a->ng, 2), n, gwid(m, a->ng), a->features, a->g_out);
+}
+
+/* Backward of G (training mode) from d(gx) in ws->gda (n, features), into m->g.grad. */
+static void g_backward(gan *m, int n)
+{
+    const gan_arch *a = &m->a;
+    gan_ws *w = m->ws;
+    float *d = w->gda, *dn = w->gdb;
+    int ng = a->ng, o = a->nd + 1;
+    const float *in = ng ? w->ga[ng - 1] : w->gz;
+    norm_wn_backward(ng ? dn : NULL, Gd(m, ng, 0), Gd(m, ng, 1), Gd(m, ng, 2), w->dwk, d, in, Ew(m, o), Gt(m, ng, 0),
+                     Gt(m, ng, 1), En(m, o), w->gx, n, gwid(m, ng), a->features, a->g_out);
+    for (int j = ng - 1; j >= 0; j--) {
+        float *t = d;
+        d = dn;
+        dn = t;
+        int c = a->g_hidden[j];
+        nn_act_backward(d, d, w->ga[j], (size_t)n * c, NN_ACT_SOFTPLUS);
+        norm_bn_backward(d, Gd(m, j, 1), Gd(m, j, 2), d, w->gxh[j], w->gistd[j], Gt(m, j, 1), n, c);
+        nn_dense_backward(j ? dn : NULL, Gd(m, j, 0), NULL, d, j ? w->ga[j - 1] : w->gz, Gt(m, j, 0), NULL, n,
+                          gwid(m, j), c, NN_ACT_NONE);
+    }
+}
+
+/* B generated rows in ws->gx (training mode), with their classes drawn when conditional. */
+static void generate_batch(gan *m, rng *r)
+{
+    gan_ws *w = m->ws;
+    if (m->a.conditional)
+        for (int i = 0; i < w->B; i++) w->ycond[i] = (int32_t)rng_below(r, (uint64_t)m->a.classes);
+    g_input(m, w->B, r);
+    g_forward(m, w->B, 1);
+}
+
+/* ---- losses ---- */
+
+static inline double softplus(double x) { return fmax(x, 0.0) + log1p(exp(-fabs(x))); }
+static inline double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
+
+/* log-sum-exp of a row and the index of its maximum */
+static double row_lse(const float *l, int K, int *arg)
+{
+    int k0 = 0;
+    for (int k = 1; k < K; k++)
+        if (l[k] > l[k0]) k0 = k;
+    double s = 0;
+    for (int k = 0; k < K; k++) s += exp((double)l[k] - l[k0]);
+    if (arg) *arg = k0;
+    return l[k0] + log(s);
+}
+
+/* dl = c softmax(l) for one row, lse its log-sum-exp (dl may equal l) */
+static void scaled_softmax(float *dl, const float *l, int K, double lse, double c)
+{
+    for (int k = 0; k < K; k++) dl[k] = (float)(c * exp((double)l[k] - lse));
+}
+
+double gan_loss_lab(float *dl, const float *l, const int32_t *y, int n, int K, float scale, int *correct)
+{
+    double loss = 0;
+    for (int i = 0; i < n; i++) {
+        const float *li = l + (size_t)i * K;
+        float *di = dl + (size_t)i * K;
+        int arg;
+        double lse = row_lse(li, K, &arg);
+        loss += lse - li[y[i]];
+        if (correct) *correct += arg == y[i];
+        scaled_softmax(di, li, K, lse, scale);
+        di[y[i]] -= scale;
+    }
+    return loss;
+}
+
+double gan_loss_unl(float *dl, const float *l, int n, int K, int fake, float scale, int *correct)
+{
+    double loss = 0;
+    for (int i = 0; i < n; i++) {
+        const float *li = l + (size_t)i * K;
+        double lse = row_lse(li, K, NULL);
+        /* real: softplus(-lse) = -log D;  fake: softplus(lse) = -log(1 - D) */
+        loss += fake ? softplus(lse) : softplus(-lse);
+        if (correct) *correct += fake ? lse < 0 : lse > 0;
+        double c = fake ? sigmoid(lse) : -sigmoid(-lse);
+        scaled_softmax(dl + (size_t)i * K, li, K, lse, c * scale);
+    }
+    return loss;
+}
+
+double gan_loss_fm(float *df, const float *ff, int nf, const float *fr, int nr, int C, float *mean)
+{
+    float *mf = mean, *mr = mean + C;
+    memset(mean, 0, 2 * (size_t)C * sizeof(float));
+    for (int i = 0; i < nf; i++)
+        for (int j = 0; j < C; j++) mf[j] += ff[(size_t)i * C + j];
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < C; j++) mr[j] += fr[(size_t)i * C + j];
+    double loss = 0;
+    for (int j = 0; j < C; j++) {
+        mf[j] = mf[j] / nf - mr[j] / nr;   /* mf now holds the difference */
+        loss += (double)mf[j] * mf[j];
+    }
+    float c = 2.0f / ((float)C * nf);
+    for (int i = 0; i < nf; i++)
+        for (int j = 0; j < C; j++) df[(size_t)i * C + j] = c * mf[j];
+    return loss / C;
+}
+
+/* ---- the two halves of a step ---- */
+
+static void gather(float *dst, const float *x, const int *idx, int n, int F)
+{
+    for (int i = 0; i < n; i++) memcpy(dst + (size_t)i * F, x + (size_t)idx[i] * F, (size_t)F * sizeof(float));
+}
+
+double gan_d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const int *idx_unl, rng *r,
+                  gan_stats *st)
+{
+    gan_ws *w = m->ws;
+    int B = w->B, F = m->a.features, K = m->a.classes;
+    refresh_weights(m);
+    generate_batch(m, r);
+    /* D's batch: labelled | unlabelled | generated */
+    gather(w->in[0], x, idx_lab, B, F);
+    gather(w->in[0] + (size_t)B * F, x, idx_unl, B, F);
+    memcpy(w->in[0] + (size_t)2 * B * F, w->gx, (size_t)B * F * sizeof(float));
+    for (int i = 0; i < B; i++) w->ylab[i] = y[idx_lab[i]];
+    d_forward(m, 3 * B, 1, 0, r);
+    const float *l = w->h[m->a.nd];
+    size_t part = (size_t)B * K;
+    float s = 1.0f / (float)B;
+    double lab = gan_loss_lab(w->da, l, w->ylab, B, K, s, &st->lab_correct);
+    double real = gan_loss_unl(w->da + part, l + part, B, K, 0, 0.5f * s, &st->real_correct);
+    double fake = gan_loss_unl(w->da + 2 * part, l + 2 * part, B, K, 1, 0.5f * s, &st->fake_correct);
+    d_backward(m, 0, 3 * B, 1, NULL, NULL);
+    double unl = 0.5 * (real + fake) / B;
+    st->loss_lab += lab / B;
+    st->loss_unl += unl;
+    st->rows += B;
+    return lab / B + unl;
+}
+
+double gan_g_grad(gan *m, const float *x, const int *idx_unl, rng *r, gan_stats *st)
+{
+    gan_ws *w = m->ws;
+    const gan_arch *a = &m->a;
+    int B = w->B, F = a->features, K = a->classes, C = dwid(a, a->nd);
+    refresh_weights(m);
+    generate_batch(m, r);
+    /* D's batch: generated | unlabelled */
+    memcpy(w->in[0], w->gx, (size_t)B * F * sizeof(float));
+    gather(w->in[0] + (size_t)B * F, x, idx_unl, B, F);
+    d_forward(m, 2 * B, 1, 0, r);
+    const float *f = w->h[a->nd - 1];
+    double loss = gan_loss_fm(w->dfeat, f, B, f + (size_t)B * C, B, C, w->fmean);
+    if (a->conditional) {
+        float cw = m->cond_weight;
+        loss += cw * gan_loss_lab(w->da, w->h[a->nd], w->ycond, B, K, cw / (float)B, NULL) / B;
+    } else {
+        memset(w->da, 0, (size_t)B * K * sizeof(float));
+    }
+    d_backward(m, 0, B, 0, w->dfeat, w->gda);
+    g_backward(m, B);
+    st->loss_g += loss;
+    return loss;
+}
+
+/* ---- initialisation and training ---- */
+
+int gan_init(gan *m, const float *x, size_t n, int B, rng *r, error *e)
+{
+    const gan_arch *a = &m->a;
+    if (gan_workspace(m, B, e)) return -1;
+    for (int l = 0; l <= a->nd; l++) {
+        size_t k = (size_t)dwid(a, l) * dwid(a, l + 1);
+        norm_gauss_fill(Dv(m, l), k, r);
+        for (size_t i = 0; i < k; i++) Dv(m, l)[i] *= 0.05f;
+        for (int j = 0; j < dwid(a, l + 1); j++) Dg(m, l)[j] = 1.0f, Db(m, l)[j] = 0.0f;
+    }
+    for (int j = 0; j < a->ng; j++) {
+        int c = a->g_hidden[j];
+        nn_dense_init_glorot(Gt(m, j, 0), NULL, gwid(m, j), c, 1.0f, 0, r);
+        for (int k = 0; k < c; k++) {
+            Gt(m, j, 1)[k] = 1.0f, Gt(m, j, 2)[k] = 0.0f;
+            nn_data(&m->stat, 2 * j)[k] = 0.0f, nn_data(&m->stat, 2 * j + 1)[k] = 1.0f;
+        }
+    }
+    size_t k = (size_t)a->features * gwid(m, a->ng);
+    norm_gauss_fill(Gt(m, a->ng, 0), k, r);
+    for (size_t i = 0; i < k; i++) Gt(m, a->ng, 0)[i] *= 0.05f;
+    for (int j = 0; j < a->features; j++) Gt(m, a->ng, 1)[j] = 1.0f, Gt(m, a->ng, 2)[j] = 0.0f;
+    refresh_weights(m);
+    /* data-dependent init of D on up to 3B rows drawn at random */
+    int n0 = n < (size_t)m->ws->R ? (int)n : m->ws->R;
+    for (int i = 0; i < n0; i++)
+        memcpy(m->ws->in[0] + (size_t)i * a->features, x + (size_t)rng_below(r, n) * a->features,
+               (size_t)a->features * sizeof(float));
+    d_forward(m, n0, 1, 1, r);
+    refresh_weights(m);
+    return 0;
+}
+
+#define SPREAD_ROWS 100
+
+static int diverged(double loss, double max) { return !isfinite(loss) || loss > max; }
+
+/* The learning rate of an epoch (1-based): constant, then linear towards 0 from lr_decay_start. */
+static double epoch_lr(const gan_config *c, int epoch)
+{
+    if (c->lr_decay_start <= 0 || epoch < c->lr_decay_start) return c->lr;
+    return c->lr * (double)(c->epochs - epoch + 1) / (double)(c->epochs - c->lr_decay_start + 1);
+}
+
+typedef struct train_bufs {
+    int *lab, *perm, *perm2, *idx_lab;
+    float *sample;
+} train_bufs;
+
+static void bufs_free(train_bufs *b)
+{
+    free(b->lab);
+    free(b->perm);
+    free(b->perm2);
+    free(b->idx_lab);
+    free(b->sample);
+}
+
+/* Checks the labels and lists the labelled rows into b->lab; returns their count or -1. */
+static long list_labelled(const gan *m, const gan_data *d, int *lab, error *e)
+{
+    long nlab = 0;
+    for (size_t i = 0; d->y && i < d->n; i++) {
+        if (d->y[i] < 0) continue;
+        if (d->y[i] >= m->a.classes)
+            return error_set(e, "row %zu: label %d, but the model has %d classes", i + 1, (int)d->y[i], m->a.classes);
+        lab[nlab++] = (int)i;
+    }
+    if (!nlab) return error_set(e, "no labelled rows (y >= 0): the discriminator needs some");
+    return nlab;
+}
+
+/* End-of-epoch metrics: losses, accuracies, the sample spread and the validation accuracy. */
+static int epoch_metrics(gan *m, const gan_stats *st, int steps, double data_spread, float *sample,
+                         const gan_data *val, trainlog *log, rng *r, error *e)
+{
+    int nrows = st->rows;
+    int ns = data_spread > 0 ? SPREAD_ROWS : 0;
+    double spread = NAN;
+    if (ns && gan_sample(m, (size_t)ns, -1, r, sample, NULL, e)) return -1;
+    if (ns) spread = gan_mean_pairwise_dist(sample, ns, m->a.features) / data_spread;
+    if (!log) return 0;
+    trainlog_metric(log, "d_loss", (st->loss_lab + st->loss_unl) / steps);
+    trainlog_metric(log, "lab_loss", st->loss_lab / steps);
+    trainlog_metric(log, "unl_loss", st->loss_unl / steps);
+    trainlog_metric(log, "g_loss", st->loss_g / steps);
+    trainlog_metric(log, "train_accuracy", (double)st->lab_correct / nrows);
+    trainlog_metric(log, "d_real_acc", (double)st->real_correct / nrows);
+    trainlog_metric(log, "d_fake_acc", (double)st->fake_correct / nrows);
+    trainlog_metric(log, "sample_spread", spread);
+    if (val && val->n) {
+        double acc;
+        if (gan_accuracy(m, val, &acc, e)) return -1;
+        trainlog_metric(log, "val_accuracy", acc);
+    }
+    return 0;
+}
+
+/* One epoch of steps; a diverged loss stops with the place named. */
+static int train_epoch(gan *m, const gan_config *c, const gan_data *tr, train_bufs *b, long nlab, long *lab_pos,
+                       adam *ad, adam *ag, int epoch, gan_stats *st, trainlog *log, rng *r, error *e)
+{
+    int B = m->ws->B, n = (int)tr->n, steps = n / B;
+    for (int i = 0; i < n; i++) b->perm[i] = b->perm2[i] = i;
+    rng_shuffle(r, b->perm, (size_t)n);
+    rng_shuffle(r, b->perm2, (size_t)n);
+    for (int s = 0; s < steps; s++) {
+        for (int i = 0; i < B; i++) {
+            if (*lab_pos == nlab) rng_shuffle(r, b->lab, (size_t)nlab), *lab_pos = 0;
+            b->idx_lab[i] = b->lab[(*lab_pos)++];
+        }
+        nn_params_zero_grad(&m->d);
+        double ld = gan_d_grad(m, tr->x, tr->y, b->idx_lab, b->perm + (size_t)s * B, r, st);
+        if (diverged(ld, c->max_loss))
+            return error_set(e, "epoch %d, batch %d: discriminator loss is %g: training diverged", epoch, s + 1, ld);
+        adam_step(ad, m->d.data, m->d.grad);
+        nn_params_zero_grad(&m->g);
+        double lg = gan_g_grad(m, tr->x, b->perm2 + (size_t)s * B, r, st);
+        if (diverged(lg, c->max_loss))
+            return error_set(e, "epoch %d, batch %d: generator loss is %g: training diverged", epoch, s + 1, lg);
+        adam_step(ag, m->g.data, m->g.grad);
+        if (log) trainlog_batch(log, (size_t)s + 1, (size_t)(s + 1) * B, ld);
+    }
+    return 0;
+}
+
+static int train_loop(gan *m, const gan_config *c, const gan_data *tr, const gan_data *val, trainlog *log,
+                      gan_epoch_fn cb, void *ctx, train_bufs *b, adam *ad, adam *ag, error *e)
+{
+    const gan_arch *a = &m->a;
+    rng r;
+    rng_seed(&r, c->seed);
+    long nlab = list_labelled(m, tr, b->lab, e);
+    if (nlab < 0) return -1;
+    int B = c->batch < (int)tr->n ? c->batch : (int)tr->n;
+    if (gan_init(m, tr->x, tr->n, B, &r, e) || adam_init_params(ad, &m->d, e) || adam_init_params(ag, &m->g, e))
+        return -1;
+    ad->beta1 = ag->beta1 = (float)c->beta1;
+    /* the data's own spread, the yardstick of the samples' */
+    int ns = tr->n >= 2 ? (int)(tr->n < SPREAD_ROWS ? tr->n : SPREAD_ROWS) : 0;
+    for (int i = 0; i < ns; i++) b->perm[i] = (int)rng_below(&r, tr->n);
+    gather(b->sample, tr->x, b->perm, ns, a->features);
+    double data_spread = ns == SPREAD_ROWS ? gan_mean_pairwise_dist(b->sample, ns, a->features) : 0;
+    int steps = (int)tr->n / B;
+    if (log) trainlog_plan(log, c->epochs, (size_t)steps * B, (size_t)steps);
+    long lab_pos = nlab;
+    for (int epoch = 1; epoch <= c->epochs; epoch++) {
+        if (log) trainlog_epoch_begin(log, epoch);
+        ad->lr = ag->lr = (float)epoch_lr(c, epoch);
+        gan_stats st = {0};
+        if (train_epoch(m, c, tr, b, nlab, &lab_pos, ad, ag, epoch, &st, log, &r, e) ||
+            epoch_metrics(m, &st, steps, data_spread, b->sample, val, log, &r, e))
+            return -1;
+        if (log && trainlog_epoch_end(log, e)) return -1;
+        if (cb && cb(m, epoch, ctx, e)) return -1;
+    }
+    if (log) trainlog_finish(log);
+    return 0;
+}
+
+int gan_train(gan *m, const gan_config *c, const gan_data *tr, const gan_data *val, trainlog *log,
+              gan_epoch_fn cb, void *ctx, error *e)
+{
+    if (tr->n == 0) return error_set(e, "no rows to train on");
+    if (tr->n > (size_t)1 << 30) return error_set(e, "%zu rows: too many", tr->n);
+    if (c->batch < 1 || c->epochs < 0) return error_set(e, "bad batch size or epoch count");
+    m->cond_weight = (float)c->cond_weight;
+    int B = c->batch < (int)tr->n ? c->batch : (int)tr->n;
+    train_bufs b = {0};
+    b.lab = malloc(tr->n * sizeof(int));
+    b.perm = malloc(tr->n * sizeof(int));
+    b.perm2 = malloc(tr->n * sizeof(int));
+    b.idx_lab = malloc((size_t)B * sizeof(int));
+    b.sample = malloc((size_t)SPREAD_ROWS * m->a.features * sizeof(float));
+    adam ad = {0}, ag = {0};
+    int rc = -1;
+    if (!b.lab || !b.perm || !b.perm2 || !b.idx_lab || !b.sample) error_set(e, "out of memory");
+    else rc = train_loop(m, c, tr, val, log, cb, ctx, &b, &ad, &ag, e);
+    adam_free(&ad);
+    adam_free(&ag);
+    bufs_free(&b);
+    return rc;
+}
+
+/* ---- prediction and sampling ---- */
+
+int gan_predict(gan *m, const float *x, size_t n, float *p, error *e)
+{
+    if (!m->ws && gan_workspace(m, 100, e)) return -1;
+    refresh_weights(m);
+    int F = m->a.features, K = m->a.classes, R = m->ws->R;
+    for (size_t i = 0; i < n; i += (size_t)R) {
+        int k = n - i < (size_t)R ? (int)(n - i) : R;
+        memcpy(m->ws->in[0], x + i * F, (size_t)k * F * sizeof(float));
+        d_forward(m, k, 0, 0, NULL);
+        nn_softmax_forward(p + i * K, m->ws->h[m->a.nd], k, K);
+    }
+    return 0;
+}
+
+int gan_accuracy(gan *m, const gan_data *d, double *acc, error *e)
+{
+    if (!m->ws && gan_workspace(m, 100, e)) return -1;
+    int F = m->a.features, K = m->a.classes, R = m->ws->R;
+    size_t hit = 0, lab = 0;
+    for (size_t i = 0; i < d->n; i += (size_t)R) {
+        int k = d->n - i < (size_t)R ? (int)(d->n - i) : R;
+        if (gan_predict(m, d->x + i * F, (size_t)k, m->ws->p, e)) return -1;
+        for (int r = 0; r < k; r++) {
+            int y = d->y ? d->y[i + r] : -1;
+            if (y < 0) continue;
+            const float *p = m->ws->p + (size_t)r * K;
+            int arg = 0;
+            for (int c = 1; c < K; c++)
+                if (p[c] > p[arg]) arg = c;
+            hit += arg == y;
+            lab++;
+        }
+    }
+    *acc = lab ? (double)hit / lab : NAN;
+    return 0;
+}
+
+int gan_sample(gan *m, size_t n, int cls, rng *r, float *x, int32_t *y, error *e)
+{
+    const gan_arch *a = &m->a;
+    if (cls >= a->classes) return error_set(e, "class %d out of range: the model has %d classes", cls, a->classes);
+    if (cls >= 0 && !a->conditional) return error_set(e, "class %d asked of a generator that is not conditional", cls);
+    if (!m->ws && gan_workspace(m, 100, e)) return -1;
+    refresh_weights(m);
+    int B = m->ws->B, F = a->features;
+    for (size_t i = 0; i < n; i += (size_t)B) {
+        int k = n - i < (size_t)B ? (int)(n - i) : B;
+        for (int j = 0; j < k; j++) m->ws->ycond[j] = cls >= 0 ? cls : (int32_t)((i + j) % a->classes);
+        g_input(m, k, r);
+        g_forward(m, k, 0);
+        memcpy(x + i * F, m->ws->gx, (size_t)k * F * sizeof(float));
+        if (y) memcpy(y + i, m->ws->ycond, (size_t)k * sizeof(int32_t));
+    }
+    return 0;
+}
+
+double gan_mean_pairwise_dist(const float *x, int n, int d)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            const float *a = x + (size_t)i * d, *b = x + (size_t)j * d;
+            float ss = 0;
+            for (int k = 0; k < d; k++) ss += (a[k] - b[k]) * (a[k] - b[k]);
+            sum += sqrt(ss);
+        }
+    return n >= 2 ? sum / ((double)n * (n - 1) / 2) : 0;
+}
+
+/* ---- model files ---- */
+
+static value *int_array(const int *v, int n)
+{
+    value *a = value_array();
+    for (int i = 0; i < n; i++) value_push(a, value_int(v[i]));
+    return a;
+}
+
+model_file *gan_to_model(const gan *m, error *e)
+{
+    const gan_arch *a = &m->a;
+    model_file *f = model_file_new(GAN_KIND);
+    if (!f) return error_set(e, "out of memory"), NULL;
+    value_set(f->info, "features", value_int(a->features));
+    value_set(f->info, "classes", value_int(a->classes));
+    value_set(f->info, "d_hidden", int_array(a->d_hidden, a->nd));
+    value_set(f->info, "g_hidden", int_array(a->g_hidden, a->ng));
+    value_set(f->info, "noise_dim", value_int(a->noise_dim));
+    value_set(f->info, "input_noise", value_float(a->input_noise));
+    value_set(f->info, "hidden_noise", value_float(a->hidden_noise));
+    value_set(f->info, "conditional", value_bool(a->conditional));
+    value_set(f->info, "g_output", value_str(nn_act_name(a->g_out)));
+    if (nn_params_save(&m->d, f, e) || nn_params_save(&m->g, f, e) || nn_params_save(&m->stat, f, e)) {
+        model_file_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* An int list from info[key] into out (at most GAN_MAX_LAYERS); its length or -1. */
+static int info_ints(const value *info, const char *key, int *out, error *e)
+{
+    const value *v = value_get(info, key);
+    if (!v || v->kind != VALUE_ARRAY || v->n > GAN_MAX_LAYERS)
+        return error_set(e, "model info: '%s' is missing or not a list of layer sizes", key);
+    for (size_t i = 0; i < v->n; i++) out[i] = (int)value_num(v->items[i]);
+    return (int)v->n;
+}
+
+gan *gan_from_model(const model_file *f, error *e)
+{
+    gan_arch a;
+    memset(&a, 0, sizeof a);
+    const value *info = f->info;
+    a.features = (int)value_get_num(info, "features", 0);
+    a.classes = (int)value_get_num(info, "classes", 0);
+    a.noise_dim = (int)value_get_num(info, "noise_dim", 0);
+    a.input_noise = (float)value_get_num(info, "input_noise", 0);
+    a.hidden_noise = (float)value_get_num(info, "hidden_noise", 0);
+    a.conditional = value_get_num(info, "conditional", 0) != 0;
+    if ((a.nd = info_ints(info, "d_hidden", a.d_hidden, e)) < 0 || (a.ng = info_ints(info, "g_hidden", a.g_hidden, e)) < 0)
+        return NULL;
+    if (nn_act_parse(value_get_str(info, "g_output", "sigmoid"), &a.g_out))
+        return error_set(e, "model info: unknown g_output"), NULL;
+    gan *m = gan_new(&a, e);
+    if (!m) return error_prefix(e, "model"), NULL;
+    if (nn_params_load(&m->d, f, e) || nn_params_load(&m->g, f, e) || nn_params_load(&m->stat, f, e)) {
+        gan_free(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,150 @@
+/* gan: the semi-supervised GAN of Salimans et al. 2016 ("Improved Techniques for Training GANs"),
+ * after the authors' MNIST code (openai/improved-gan), and its generator for augmentation.
+ *
+ * Discriminator D: Gaussian noise (sd input_noise) on the input, then weight-normalised dense
+ * ReLU layers (d_hidden, default 1000-500-250-250-250) each followed by noise (sd hidden_noise),
+ * then K logits l(x). p(y|x) = softmax(l); the implicit fake class has logit 0, so
+ * D(x) = Z/(Z+1) with Z = sum_k exp(l_k), i.e. D(x) = sigmoid(LSE(l)).
+ * Generator G: noise z ~ U(0,1)^noise_dim (plus one-hot(y) when conditional), dense layers
+ * (g_hidden, default 500-500) with batch norm and softplus, then a weight-normalised dense output
+ * with sigmoid (data in [0, 1]) or no activation.
+ *
+ * Losses (per training step, B labelled + B unlabelled + B generated rows, D run ONCE on the 3B):
+ *   L_lab  = mean_lab [LSE(l) - l_y]
+ *   L_unl  = 0.5 mean_unl softplus(-LSE(l)) + 0.5 mean_fake softplus(LSE(l))
+ *            (= -0.5 log D(x_unl) - 0.5 log(1 - D(G(z))), written stably)
+ *   L_D    = L_lab + L_unl
+ *   L_G    = mean_j (mean_fake f_j - mean_unl f_j)^2, f = the last hidden layer of D (feature
+ *            matching on a second unlabelled batch), + cond_weight * mean_fake [LSE(l) - l_y]
+ *            when conditional (the generated row should be classified as its class).
+ * Hidden layers of D keep their weight-norm scale g fixed at 1 (as the authors do, so the noise
+ * keeps its meaning); the output layer trains g. D is initialised from the data (Salimans &
+ * Kingma): biases (and the output scale) set so pre-activations start centred (unit variance for
+ * the logits) on a first unlabelled batch. */
+#ifndef SSL_GAN_H
+#define SSL_GAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adam.h"
+#include "error.h"
+#include "model.h"
+#include "nn.h"
+#include "rng.h"
+#include "trainlog.h"
+
+#define GAN_KIND "gan"
+#define GAN_MAX_LAYERS 8
+
+typedef struct gan_arch {
+    int features, classes;
+    int nd, d_hidden[GAN_MAX_LAYERS];     /* default 5: 1000, 500, 250, 250, 250 */
+    int ng, g_hidden[GAN_MAX_LAYERS];     /* default 2: 500, 500 */
+    int noise_dim;                        /* 100 */
+    float input_noise, hidden_noise;      /* 0.3, 0.5 */
+    int conditional;                      /* 0 */
+    nn_act g_out;                         /* NN_ACT_SIGMOID or NN_ACT_NONE */
+} gan_arch;
+
+void gan_arch_default(gan_arch *a);
+
+typedef struct gan_config {
+    int epochs;              /* 10 */
+    int batch;               /* 100: rows of each of the three parts */
+    double lr;               /* 0.003 */
+    double beta1;            /* 0.5 */
+    int lr_decay_start;      /* epoch (1-based) from which lr falls linearly to 0 at the end; 0 = never */
+    double cond_weight;      /* 1: weight of the class term of a conditional generator's loss */
+    double max_loss;         /* 1e4: a loss above it (or NaN) stops training as diverged */
+    uint64_t seed;           /* 0 */
+} gan_config;
+
+void gan_config_default(gan_config *c);
+
+typedef struct gan_ws gan_ws;   /* activations and gradients, sized for a batch (gan.c) */
+
+typedef struct gan {
+    gan_arch a;
+    nn_params d, g;          /* trained parameters of D and G */
+    nn_params stat;          /* batch-norm running statistics of G (saved, not trained) */
+    nn_params eff;           /* derived: effective weight-normalised weights and row norms */
+    int gin;                 /* G's input width: noise_dim (+ classes when conditional) */
+    float cond_weight;       /* weight of the class term in L_G (conditional; gan_config) */
+    gan_ws *ws;
+    int ws_batch;
+} gan;
+
+/* A network with zeroed parameters; checks the architecture ("--d-hidden: at least one layer"). */
+gan *gan_new(const gan_arch *a, error *e);
+void gan_free(gan *m);
+/* Sizes the workspace for batches of B rows (training uses 3B rows in D). Idempotent. */
+int gan_workspace(gan *m, int B, error *e);
+
+/* Random initialisation (D: v ~ N(0, 0.05^2), G: Glorot uniform), then D's data-dependent init
+ * on up to 3B rows of x (n, features), drawn with r. */
+int gan_init(gan *m, const float *x, size_t n, int B, rng *r, error *e);
+
+/* ---- the losses (each returns the SUM over its rows; dl = scale * d(sum)/dl) ---- */
+
+/* sum_i LSE(l_i) - l_{i,y_i}; dl = scale (softmax(l_i) - onehot(y_i)); *correct += argmax hits.
+ * dl (n, K) may equal l (n, K); y (n) in [0, K) */
+double gan_loss_lab(float *dl, const float *l, const int32_t *y, int n, int K, float scale, int *correct);
+/* fake = 0: sum_i softplus(-LSE(l_i)) (real rows), *correct += rows with LSE > 0;
+ * fake = 1: sum_i softplus(LSE(l_i)) (generated rows), *correct += rows with LSE < 0.
+ * dl = scale d/dl. dl (n, K) may equal l (n, K) */
+double gan_loss_unl(float *dl, const float *l, int n, int K, int fake, float scale, int *correct);
+/* Feature matching: loss = mean_j (mf_j - mr_j)^2 with mf, mr the column means of ff (nf, C) and
+ * fr (nr, C); df (nf, C) = its gradient w.r.t. ff. mean (2C) workspace. */
+double gan_loss_fm(float *df, const float *ff, int nf, const float *fr, int nr, int C, float *mean);
+
+/* ---- one training step's two halves (gradients ACCUMULATE into m->d.grad / m->g.grad) ---- */
+
+typedef struct gan_stats {
+    double loss_lab, loss_unl, loss_g;    /* means over their rows (L_unl with its 0.5 factors) */
+    int lab_correct, real_correct, fake_correct, rows;
+} gan_stats;
+
+/* L_D for the labelled rows idx_lab (B) of x with labels y[idx], the unlabelled rows idx_unl (B)
+ * and B rows generated from noise drawn from r (as is D's noise). Returns L_D. */
+double gan_d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const int *idx_unl, rng *r,
+                  gan_stats *st);
+/* L_G for B generated rows against the unlabelled rows idx_unl (B). Returns L_G. */
+double gan_g_grad(gan *m, const float *x, const int *idx_unl, rng *r, gan_stats *st);
+
+/* ---- training, prediction, sampling ---- */
+
+typedef struct gan_data {
+    const float *x;          /* (n, features) */
+    const int32_t *y;        /* (n), -1 = unlabelled; NULL = none labelled */
+    size_t n;
+} gan_data;
+
+/* Called after each epoch (after the trainlog line): e.g. a checkpoint. Nonzero stops with e set. */
+typedef int (*gan_epoch_fn)(gan *m, int epoch, void *ctx, error *e);
+
+/* Trains from scratch (gan_init, then c->epochs epochs of n/B steps). An epoch is one pass over all
+ * rows as unlabelled data; the labelled rows are re-drawn in a shuffled cycle. Per-epoch metrics go
+ * to log: d_loss, lab_loss, unl_loss, g_loss, train_accuracy, d_real_acc, d_fake_acc,
+ * sample_spread (mean pairwise distance of 100 generated rows / that of 100 data rows: near 0 =
+ * mode collapse), val_accuracy with val. A NaN or exploding loss stops with "epoch E, batch B: ...".
+ * log, val, cb may be NULL. */
+int gan_train(gan *m, const gan_config *c, const gan_data *train, const gan_data *val, trainlog *log,
+              gan_epoch_fn cb, void *ctx, error *e);
+
+/* p (n, classes) = softmax(l(x)) with D deterministic (no noise), in chunks. */
+int gan_predict(gan *m, const float *x, size_t n, float *p, error *e);
+/* Accuracy of D on the labelled rows of d (NAN if none). */
+int gan_accuracy(gan *m, const gan_data *d, double *acc, error *e);
+/* n rows from G (batch norm in inference mode): x (n, features); y (n) receives the class of each
+ * row for a conditional G (cls >= 0: all cls; cls < 0: 0, 1, ..., K-1 in turn), may be NULL. */
+int gan_sample(gan *m, size_t n, int cls, rng *r, float *x, int32_t *y, error *e);
+/* Mean Euclidean distance between the rows of x (n, d), n >= 2. */
+double gan_mean_pairwise_dist(const float *x, int n, int d);
+
+/* ---- model files: kind "gan", info holds the architecture (and what the caller adds) ---- */
+
+model_file *gan_to_model(const gan *m, error *e);
+gan *gan_from_model(const model_file *f, error *e);
+
+#endif

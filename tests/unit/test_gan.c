@@ -1,0 +1,332 @@
+/* Checks of lib/gan: the K+1 losses (labelled, unsupervised real and fake parts) and feature
+ * matching against central finite differences; then a whole tiny D and G: the gradient of L_D
+ * w.r.t. every trained parameter of D, and of L_G w.r.t. every parameter of G (through D, batch
+ * norm, noise), with the noise held fixed by re-seeding the generator before each evaluation;
+ * the model file round trip, sampling, and a small training run.
+ *
+ * Float32 layers, losses summed in double, h = 1e-3. The losses of the whole networks are small
+ * (feature matching is a mean of squared differences), so the tolerance is relative to the
+ * largest gradient of the tensor: |numeric - analytic| <= 2e-2 max|g| + 2e-2 |g|, and each check
+ * first asserts that max|g| is not negligible, so the comparison has teeth. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "gan.h"
+#include "rng.h"
+
+#define H 1e-3f
+
+typedef double (*loss_fn)(void *ctx);
+
+static void check_grad_rel(const char *what, loss_fn f, void *ctx, float *x, const float *g, size_t n, float h)
+{
+    double gmax = 0;
+    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(g[i]));
+    CHECK(gmax > 1e-5);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        float keep = x[i];
+        x[i] = keep + h;
+        double lp = f(ctx);
+        x[i] = keep - h;
+        double lm = f(ctx);
+        x[i] = keep;
+        double num = (lp - lm) / (2.0 * (double)h), tol = 2e-2 * gmax + 2e-2 * fabs(g[i]);
+        if (fabs(num - g[i]) > tol && bad++ < 3)
+            fprintf(stderr, "  %s[%zu]: numeric %.6g, analytic %.6g (max %.3g)\n", what, i, num, (double)g[i], gmax);
+        CHECK_NEAR(num, g[i], tol);
+    }
+}
+
+static void fill(rng *r, float *a, size_t n, float scale)
+{
+    for (size_t i = 0; i < n; i++) a[i] = (2.0f * rng_uniform(r) - 1.0f) * scale;
+}
+
+/* ---- the losses alone ---- */
+
+enum { N = 5, K = 4, C = 6 };
+
+typedef struct loss_ctx {
+    float l[N * K], d[N * K];
+    int32_t y[N];
+    int which;          /* 0 lab, 1 real, 2 fake */
+} loss_ctx;
+
+static double loss_of(void *p)
+{
+    loss_ctx *c = p;
+    if (c->which == 0) return gan_loss_lab(c->d, c->l, c->y, N, K, 1.0f, NULL);
+    return gan_loss_unl(c->d, c->l, N, K, c->which == 2, 1.0f, NULL);
+}
+
+static void test_losses_grad(void)
+{
+    rng r;
+    rng_seed(&r, 40);
+    for (int which = 0; which < 3; which++) {
+        loss_ctx c;
+        c.which = which;
+        fill(&r, c.l, N * K, 3.0f);
+        for (int i = 0; i < N; i++) c.y[i] = (int32_t)rng_below(&r, K);
+        float g[N * K];
+        if (which == 0) gan_loss_lab(g, c.l, c.y, N, K, 1.0f, NULL);
+        else gan_loss_unl(g, c.l, N, K, which == 2, 1.0f, NULL);
+        check_grad_rel(which == 0 ? "lab" : which == 1 ? "real" : "fake", loss_of, &c, c.l, g, N * K, H);
+    }
+}
+
+/* The values: L_lab = -log softmax_y, real = -log D, fake = -log(1 - D), D = Z / (Z + 1); the
+ * scale multiplies the gradient only; huge logits stay finite; the hit counts. */
+static void test_losses_values(void)
+{
+    float l[2 * K] = {0.5f, -1.0f, 2.0f, 0.0f, -3.0f, -2.5f, -4.0f, -1.5f}, d[2 * K], d2[2 * K];
+    int32_t y[2] = {2, 0};
+    for (int i = 0; i < 2; i++) {
+        double Z = 0;
+        for (int k = 0; k < K; k++) Z += exp(l[i * K + k]);
+        double D = Z / (Z + 1);
+        int hit = 0;
+        CHECK_NEAR(gan_loss_lab(d, l + i * K, y + i, 1, K, 1.0f, &hit), -log(exp(l[i * K + y[i]]) / Z), 1e-6);
+        CHECK(hit == (i == 0));
+        hit = 0;
+        CHECK_NEAR(gan_loss_unl(d, l + i * K, 1, K, 0, 1.0f, &hit), -log(D), 1e-6);
+        CHECK(hit == (i == 0));   /* row 0: D > 1/2; row 1: D < 1/2 */
+        hit = 0;
+        CHECK_NEAR(gan_loss_unl(d, l + i * K, 1, K, 1, 1.0f, &hit), -log(1 - D), 1e-6);
+        CHECK(hit == (i == 1));
+    }
+    gan_loss_unl(d, l, 2, K, 0, 1.0f, NULL);
+    gan_loss_unl(d2, l, 2, K, 0, 0.25f, NULL);
+    for (int i = 0; i < 2 * K; i++) CHECK_NEAR(d2[i], 0.25f * d[i], 1e-7);
+    float big[K] = {200.0f, 150.0f, -300.0f, 0.0f};
+    int32_t yb = 2;
+    CHECK(isfinite(gan_loss_lab(d, big, &yb, 1, K, 1.0f, NULL)));
+    CHECK_NEAR(gan_loss_unl(d, big, 1, K, 1, 1.0f, NULL), 200.0, 1e-3);   /* softplus(200) */
+    CHECK_NEAR(gan_loss_unl(d, big, 1, K, 0, 1.0f, NULL), 0.0, 1e-6);
+    for (int k = 0; k < K; k++) CHECK(isfinite(d[k]));
+}
+
+typedef struct fm_ctx {
+    float ff[N * C], fr[3 * C], df[N * C], mean[2 * C];
+} fm_ctx;
+
+static double fm_loss(void *p)
+{
+    fm_ctx *c = p;
+    return gan_loss_fm(c->df, c->ff, N, c->fr, 3, C, c->mean);
+}
+
+static void test_fm(void)
+{
+    rng r;
+    rng_seed(&r, 41);
+    fm_ctx c;
+    fill(&r, c.ff, N * C, 2.0f);
+    fill(&r, c.fr, 3 * C, 2.0f);
+    double loss = fm_loss(&c);
+    float g[N * C];
+    memcpy(g, c.df, sizeof g);
+    check_grad_rel("fm", fm_loss, &c, c.ff, g, N * C, H);
+    /* the value by hand */
+    double ref = 0;
+    for (int j = 0; j < C; j++) {
+        double a = 0, b = 0;
+        for (int i = 0; i < N; i++) a += c.ff[i * C + j];
+        for (int i = 0; i < 3; i++) b += c.fr[i * C + j];
+        ref += (a / N - b / 3) * (a / N - b / 3);
+    }
+    CHECK_NEAR(loss, ref / C, 1e-5);
+}
+
+/* ---- a whole tiny GAN ---- */
+
+enum { F = 4, NX = 12, BT = 3 };
+
+typedef struct net_ctx {
+    gan *m;
+    float x[NX * F];
+    int32_t y[NX];
+    int lab[BT], unl[BT];
+    uint64_t seed;
+} net_ctx;
+
+static double d_loss(void *p)
+{
+    net_ctx *c = p;
+    rng r;
+    rng_seed(&r, c->seed);
+    gan_stats st = {0};
+    return gan_d_grad(c->m, c->x, c->y, c->lab, c->unl, &r, &st);
+}
+
+static double g_loss(void *p)
+{
+    net_ctx *c = p;
+    rng r;
+    rng_seed(&r, c->seed);
+    gan_stats st = {0};
+    return gan_g_grad(c->m, c->x, c->unl, &r, &st);
+}
+
+static gan *tiny(int conditional, net_ctx *c)
+{
+    gan_arch a;
+    gan_arch_default(&a);
+    a.features = F;
+    a.classes = 3;
+    a.nd = 2, a.d_hidden[0] = 6, a.d_hidden[1] = 5;
+    a.ng = 1, a.g_hidden[0] = 5;
+    a.noise_dim = 3;
+    a.conditional = conditional;
+    error e;
+    gan *m = gan_new(&a, &e);
+    CHECK(m != NULL);
+    rng r;
+    rng_seed(&r, 42 + conditional);
+    for (int i = 0; i < NX * F; i++) c->x[i] = rng_uniform(&r);
+    for (int i = 0; i < NX; i++) c->y[i] = i % 3;
+    for (int i = 0; i < BT; i++) c->lab[i] = 2 * i, c->unl[i] = NX - 1 - i;
+    CHECK(gan_init(m, c->x, NX, BT, &r, &e) == 0);
+    /* move the parameters off their initial values (zero biases, unit scales) */
+    for (size_t i = 0; i < m->d.total; i++) m->d.data[i] += 0.05f * (2.0f * rng_uniform(&r) - 1.0f);
+    for (size_t i = 0; i < m->g.total; i++) m->g.data[i] += 0.05f * (2.0f * rng_uniform(&r) - 1.0f);
+    m->cond_weight = 0.7f;
+    c->m = m;
+    c->seed = 77;
+    return m;
+}
+
+static void check_table(const char *what, nn_params *p, loss_fn f, net_ctx *c, int skip_hidden_g, int nd)
+{
+    float *g = malloc(p->total * sizeof(float));
+    memcpy(g, p->grad, p->total * sizeof(float));
+    for (int t = 0; t < p->n; t++) {
+        /* D's hidden layers hold their weight-norm scale fixed: no gradient by design */
+        if (skip_hidden_g && t % 3 == 1 && t / 3 < nd) {
+            for (size_t i = 0; i < p->t[t].size; i++) CHECK(g[p->t[t].offset + i] == 0.0f);
+            continue;
+        }
+        char name[128];
+        snprintf(name, sizeof name, "%s %s", what, p->t[t].name);
+        check_grad_rel(name, f, c, nn_data(p, t), g + p->t[t].offset, p->t[t].size, H);
+    }
+    free(g);
+}
+
+static void check_net(int conditional)
+{
+    net_ctx c;
+    gan *m = tiny(conditional, &c);
+    nn_params_zero_grad(&m->d);
+    d_loss(&c);
+    check_table("D", &m->d, d_loss, &c, 1, m->a.nd);
+    nn_params_zero_grad(&m->g);
+    g_loss(&c);
+    check_table("G", &m->g, g_loss, &c, 0, 0);
+    /* the G step leaves D's gradient alone */
+    nn_params_zero_grad(&m->d);
+    g_loss(&c);
+    int zero = 1;
+    for (size_t i = 0; i < m->d.total; i++) zero &= m->d.grad[i] == 0.0f;
+    CHECK(zero);
+    gan_free(m);
+}
+
+static void test_net(void) { check_net(0); }
+static void test_net_conditional(void) { check_net(1); }
+
+/* Model file round trip: same predictions, same samples; class checks of gan_sample. */
+static void test_model_roundtrip(void)
+{
+    net_ctx c;
+    gan *m = tiny(1, &c);
+    error e;
+    model_file *f = gan_to_model(m, &e);
+    CHECK(f != NULL);
+    gan *m2 = gan_from_model(f, &e);
+    CHECK(m2 != NULL);
+    float p1[NX * 3], p2[NX * 3], s1[7 * F], s2[7 * F];
+    int32_t y1[7];
+    CHECK(gan_predict(m, c.x, NX, p1, &e) == 0);
+    CHECK(gan_predict(m2, c.x, NX, p2, &e) == 0);
+    CHECK(memcmp(p1, p2, sizeof p1) == 0);
+    for (int i = 0; i < NX; i++) CHECK_NEAR(p1[i * 3] + p1[i * 3 + 1] + p1[i * 3 + 2], 1.0, 1e-5);
+    rng r;
+    rng_seed(&r, 5);
+    CHECK(gan_sample(m, 7, -1, &r, s1, y1, &e) == 0);
+    rng_seed(&r, 5);
+    CHECK(gan_sample(m2, 7, -1, &r, s2, NULL, &e) == 0);
+    CHECK(memcmp(s1, s2, sizeof s1) == 0);
+    for (int i = 0; i < 7; i++) CHECK(y1[i] == i % 3);
+    for (int i = 0; i < 7 * F; i++) CHECK(s1[i] > 0.0f && s1[i] < 1.0f);   /* sigmoid output */
+    CHECK(gan_sample(m, 2, 3, &r, s1, y1, &e) == -1);
+    CHECK(strstr(e.msg, "out of range") != NULL);
+    model_file_free(f);
+    gan_free(m);
+    gan_free(m2);
+    /* a class asked of an unconditional generator */
+    m = tiny(0, &c);
+    CHECK(gan_sample(m, 2, 1, &r, s1, NULL, &e) == -1);
+    CHECK(strstr(e.msg, "not conditional") != NULL);
+    gan_free(m);
+}
+
+/* Two well separated clusters in 8 dimensions, 2 labels per class: D classifies the held-out rows;
+ * the same seed gives the same parameters; a label >= K is refused. */
+static void test_train_small(void)
+{
+    enum { NT = 400, FD = 8 };
+    static float x[NT * FD];
+    static int32_t y[NT], yt[NT];
+    rng r;
+    rng_seed(&r, 50);
+    for (int i = 0; i < NT; i++) {
+        int k = i % 2;
+        yt[i] = k;
+        y[i] = i < 4 ? k : -1;
+        for (int j = 0; j < FD; j++) {
+            float v = (j % 2 == k ? 0.75f : 0.25f) + 0.08f * rng_normal(&r);
+            x[i * FD + j] = fminf(fmaxf(v, 0.0f), 1.0f);
+        }
+    }
+    gan_arch a;
+    gan_arch_default(&a);
+    a.features = FD, a.classes = 2;
+    a.nd = 2, a.d_hidden[0] = 32, a.d_hidden[1] = 16;
+    a.ng = 1, a.g_hidden[0] = 16;
+    a.noise_dim = 8;
+    gan_config cfg;
+    gan_config_default(&cfg);
+    cfg.epochs = 3;
+    cfg.batch = 20;
+    error e;
+    gan *m = gan_new(&a, &e), *m2 = gan_new(&a, &e);
+    gan_data tr = {x, y, NT}, te = {x, yt, NT};
+    CHECK(gan_train(m, &cfg, &tr, NULL, NULL, NULL, NULL, &e) == 0);
+    double acc = 0;
+    CHECK(gan_accuracy(m, &te, &acc, &e) == 0);
+    CHECK(acc > 0.9);
+    CHECK(gan_train(m2, &cfg, &tr, NULL, NULL, NULL, NULL, &e) == 0);
+    CHECK(memcmp(m->d.data, m2->d.data, m->d.total * sizeof(float)) == 0);
+    CHECK(memcmp(m->g.data, m2->g.data, m->g.total * sizeof(float)) == 0);
+    y[0] = 2;
+    CHECK(gan_train(m2, &cfg, &tr, NULL, NULL, NULL, NULL, &e) == -1);
+    CHECK(strstr(e.msg, "label 2") != NULL);
+    gan_free(m);
+    gan_free(m2);
+}
+
+int main(void)
+{
+    RUN(test_losses_grad);
+    RUN(test_losses_values);
+    RUN(test_fm);
+    RUN(test_net);
+    RUN(test_net_conditional);
+    RUN(test_model_roundtrip);
+    RUN(test_train_small);
+    return check_summary();
+}
