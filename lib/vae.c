@@ -203,6 +203,13 @@ void vae_decode(vae *v, const float *z, int B, float *xmean)
     vae_lik_mean(v->a.lik, xmean, o, B, v->a.in);
 }
 
+void vae_reconstruct(vae *v, const float *x, int B, float *xmean)
+{
+    const float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);
+    vae_latent_forward(v->z, NULL, h, NULL, B, v->a.latent);
+    vae_decode(v, v->z, B, xmean);
+}
+
 /* ---- model files ---- */
 
 void vae_arch_to_info(const vae_arch *a, value *info)

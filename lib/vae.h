@@ -88,6 +88,8 @@ void vae_evaluate(vae *v, const float *x, size_t N, rng *r, vae_loss *loss);
 void vae_encode(vae *v, const float *x, int B, float *mu);
 /* Data-space means (B, in) of p(x | z), z (B, Z). */
 void vae_decode(vae *v, const float *z, int B, float *xmean);
+/* Data-space means (B, in) of p(x | z = mu(x)). */
+void vae_reconstruct(vae *v, const float *x, int B, float *xmean);
 
 /* Model files: kind "vae". vae_save copies v->info, sets the architecture keys, adds the parameters. */
 model_file *vae_save(const vae *v, error *e);

@@ -1,0 +1,786 @@
+/* ssl-vae: the M1 and M2 variational autoencoders (Kingma et al. 2014) as a Unix filter program:
+ * train, encode, sample, reconstruct, predict. The maths lives in lib/vae.c, lib/m2.c, lib/prob.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "adam.h"
+#include "cli.h"
+#include "imagegrid.h"
+#include "m2.h"
+#include "model.h"
+#include "stream.h"
+#include "trainlog.h"
+#include "vae.h"
+
+static const char USAGE[] =
+    "Usage: ssl-vae train [--model m1|m2] [OPTIONS] [FILE] -o MODEL\n"
+    "       ssl-vae encode -m M1 [--replace] [FILE] [-o OUT]\n"
+    "       ssl-vae sample -m MODEL -n N [--class K] [--seed S] [-o OUT] [--png FILE]\n"
+    "       ssl-vae reconstruct -m MODEL [FILE] [-o OUT] [--png FILE]\n"
+    "       ssl-vae predict -m M2 [FILE] [-o OUT]\n"
+    "\n"
+    "train: fits a variational autoencoder to a stream with x (f32 features); holds it in memory.\n"
+    "  --model m1 (default): the VAE M1 on every row, labelled or not; -ELBO = -log p(x|z) + KL.\n"
+    "  --model m2: the semi-supervised M2 with q(y|x), q(z|x,y), p(x|y,z); needs y (i32, -1 =\n"
+    "    unlabelled). Each step takes a batch of unlabelled rows, each summed over all K classes,\n"
+    "    plus a batch of labelled rows re-drawn from the labelled set (so a few labels are seen as\n"
+    "    often as the unlabelled data); an epoch is one pass over the unlabelled rows. K comes from\n"
+    "    the stream's class_names, else --classes, else max(y)+1.\n"
+    "  -o, --output MODEL       model file (kind vae or m2), written atomically (required)\n"
+    "      --hidden LIST        hidden sizes of each network (default 500,500; decoder mirrored)\n"
+    "      --latent N           size of z (default 50)\n"
+    "      --activation A       relu or softplus (default softplus)\n"
+    "      --likelihood L       bernoulli (x in [0, 1]) or gaussian (learned mean and variance);\n"
+    "                           default bernoulli when the stream's x_range is within [0, 1]\n"
+    "      --epochs N           epochs (default 10)\n"
+    "      --batch N            rows per step (default 128; M2: unlabelled rows, and labelled\n"
+    "                           rows min(N, labelled rows))\n"
+    "      --lr X               Adam learning rate (default 0.001)\n"
+    "      --kl-warmup N        KL weight rising linearly over the first N epochs: epoch e uses\n"
+    "                           min(1, e/(N+1)) (default 0: always 1)\n"
+    "      --alpha A            M2 classification weight: the labelled cross-entropy -log q(y|x)\n"
+    "                           (a mean over the labelled batch) is weighted A * N_rows / N_labelled,\n"
+    "                           the paper's alpha = 0.1 N (default 0.1)\n"
+    "      --classes K          M2: number of classes when the stream does not name them\n"
+    "      --val FILE           per-epoch validation ELBO (and M2 accuracy where y >= 0)\n"
+    "      --checkpoint-every N write the model to MODEL every N epochs; a loss that becomes NaN\n"
+    "                           stops training (exit 1) and MODEL keeps the last checkpoint\n"
+    "      --seed N             seed of weights, batches and noise (default 0)\n"
+    "      --log FILE           per-epoch metrics as JSON lines\n"
+    "  -q, --quiet              no progress on stderr\n"
+    "\n"
+    "encode (M1): streams FILE batch by batch and adds z (f32, the posterior mean mu(x)); with\n"
+    "  --replace, x itself becomes z (for a classifier or M2 on the latents: the M1 pipelines).\n"
+    "sample: N rows x decoded from z ~ N(0, I) (the decoder's means); an M2 model also writes y:\n"
+    "  --class K for one class, else rows cycle through the classes.\n"
+    "reconstruct: x replaced by the decoder's mean at z = mu(x) (M2: y = the row's label, else the\n"
+    "  most probable class); other tensors pass through.\n"
+    "predict (M2): adds p (f32, q(y|x) for each class), like ssl-fit predict.\n"
+    "  -m, --model MODEL        model written by ssl-vae train\n"
+    "  -o, --output OUT         output stream (default stdout; with --png only when -o is given)\n"
+    "  -n N                     rows to sample\n"
+    "      --class K            class of the samples (M2)\n"
+    "      --png FILE           also draw the samples (or originals above reconstructions, first 50\n"
+    "                           rows) as a PNG grid; image shape from meta image_shape or a square\n"
+    "\n"
+    "All: --threads N (BLAS threads), -h/--help, -V/--version.\n"
+    "\n"
+    "Examples:\n"
+    "  ssl-vae train --hidden 500,500 --latent 50 --epochs 20 train.ssl -o m1.vae\n"
+    "  ssl-vae encode -m m1.vae --replace < train.ssl | ssl-fit train -o m1.mlp\n"
+    "  ssl-vae sample -m m1.vae -n 100 --png samples.png\n"
+    "  ssl-vae train --model m2 --alpha 0.1 train.ssl -o m2.vae && ssl-vae predict -m m2.vae test.ssl | ssl-eval\n";
+
+enum { OPT_HIDDEN = 256, OPT_LATENT, OPT_ACT, OPT_LIK, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_ALPHA,
+       OPT_CLASSES, OPT_VAL, OPT_CKPT, OPT_SEED, OPT_LOG, OPT_THREADS, OPT_REPLACE, OPT_CLASS, OPT_PNG };
+
+static const struct option OPTS[] = {
+    {"output", required_argument, 0, 'o'},         {"model", required_argument, 0, 'm'},
+    {"hidden", required_argument, 0, OPT_HIDDEN},   {"latent", required_argument, 0, OPT_LATENT},
+    {"activation", required_argument, 0, OPT_ACT},  {"likelihood", required_argument, 0, OPT_LIK},
+    {"epochs", required_argument, 0, OPT_EPOCHS},   {"batch", required_argument, 0, OPT_BATCH},
+    {"lr", required_argument, 0, OPT_LR},           {"kl-warmup", required_argument, 0, OPT_WARMUP},
+    {"alpha", required_argument, 0, OPT_ALPHA},     {"classes", required_argument, 0, OPT_CLASSES},
+    {"val", required_argument, 0, OPT_VAL},         {"checkpoint-every", required_argument, 0, OPT_CKPT},
+    {"seed", required_argument, 0, OPT_SEED},       {"log", required_argument, 0, OPT_LOG},
+    {"threads", required_argument, 0, OPT_THREADS}, {"replace", no_argument, 0, OPT_REPLACE},
+    {"class", required_argument, 0, OPT_CLASS},     {"png", required_argument, 0, OPT_PNG},
+    {"quiet", no_argument, 0, 'q'},                 {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},               {0, 0, 0, 0},
+};
+
+typedef struct args {
+    const char *cmd, *out, *model, *val, *log, *png;
+    const char *files[2];
+    int nfiles;
+    int m2;                 /* train --model m2 */
+    vae_arch arch;
+    int lik_given;
+    int epochs, batch, warmup, classes, ckpt, threads, quiet, replace, cls;
+    long n;
+    double lr, alpha;
+    uint64_t seed;
+    char cmdline[1024];     /* for the stream's history */
+} args;
+
+enum { CHUNK = 256 };   /* rows per forward pass when streaming */
+
+static _Noreturn void bad_option(cli *c, char **argv, int opt)
+{
+    const char *arg = argv[optind - 1];
+    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
+    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
+    cli_usage_error(c, "unknown option '%s'", arg);
+}
+
+static void defaults(args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->arch.nhidden = 2;
+    a->arch.hidden[0] = a->arch.hidden[1] = 500;
+    a->arch.latent = 50;
+    a->arch.act = NN_ACT_SOFTPLUS;
+    a->epochs = 10;
+    a->batch = 128;
+    a->lr = 1e-3;
+    a->alpha = 0.1;
+    a->cls = -1;
+}
+
+static void parse_args(cli *c, int argc, char **argv, args *a)
+{
+    static const char *const acts[] = {"relu", "softplus", NULL}, *const liks[] = {"bernoulli", "gaussian", NULL};
+    static const char *const kinds[] = {"m1", "m2", NULL};
+    int train = strcmp(a->cmd, "train") == 0, opt;
+    while ((opt = getopt_long(argc, argv, ":o:m:n:qhV", OPTS, NULL)) != -1) {
+        switch (opt) {
+        case 'o': a->out = optarg; break;
+        case 'm':
+            /* train --model names the kind; every other command's -m/--model names the model file */
+            if (train) a->m2 = cli_parse_choice(c, "--model", optarg, kinds);
+            else a->model = optarg;
+            break;
+        case 'n': a->n = cli_parse_long(c, "-n", optarg, 1, 1000000); break;
+        case 'q': a->quiet = 1; break;
+        case 'h': fputs(USAGE, stdout); exit(0);
+        case 'V': cli_print_version(c);
+        case OPT_HIDDEN:
+            a->arch.nhidden = cli_parse_int_list(c, "--hidden", optarg, a->arch.hidden, VAE_MAX_HIDDEN);
+            for (int l = 0; l < a->arch.nhidden; l++)
+                if (a->arch.hidden[l] <= 0) cli_usage_error(c, "--hidden: sizes must be positive");
+            break;
+        case OPT_LATENT: a->arch.latent = (int)cli_parse_long(c, "--latent", optarg, 1, 100000); break;
+        case OPT_ACT:
+            a->arch.act = cli_parse_choice(c, "--activation", optarg, acts) ? NN_ACT_SOFTPLUS : NN_ACT_RELU;
+            break;
+        case OPT_LIK: a->arch.lik = (vae_lik)cli_parse_choice(c, "--likelihood", optarg, liks), a->lik_given = 1; break;
+        case OPT_EPOCHS: a->epochs = (int)cli_parse_long(c, "--epochs", optarg, 1, 1000000); break;
+        case OPT_BATCH: a->batch = (int)cli_parse_long(c, "--batch", optarg, 1, 1 << 16); break;
+        case OPT_LR: a->lr = cli_parse_double(c, "--lr", optarg, 1e-12, 1e6); break;
+        case OPT_WARMUP: a->warmup = (int)cli_parse_long(c, "--kl-warmup", optarg, 0, 1000000); break;
+        case OPT_ALPHA: a->alpha = cli_parse_double(c, "--alpha", optarg, 0, 1e9); break;
+        case OPT_CLASSES: a->classes = (int)cli_parse_long(c, "--classes", optarg, 2, 1 << 16); break;
+        case OPT_VAL: a->val = optarg; break;
+        case OPT_CKPT: a->ckpt = (int)cli_parse_long(c, "--checkpoint-every", optarg, 0, 1000000); break;
+        case OPT_SEED: a->seed = (uint64_t)cli_parse_long(c, "--seed", optarg, 0, (1L << 62)); break;
+        case OPT_LOG: a->log = optarg; break;
+        case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
+        case OPT_REPLACE: a->replace = 1; break;
+        case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20); break;
+        case OPT_PNG: a->png = optarg; break;
+        default: bad_option(c, argv, opt);
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (a->nfiles == 2) cli_usage_error(c, "too many input files");
+        a->files[a->nfiles++] = argv[i];
+    }
+}
+
+/* ---- shared helpers ---- */
+
+static stream_table *load_table(cli *c, const char *path)
+{
+    error e;
+    FILE *f = cli_open_in(c, path);
+    stream_table *t = stream_read_all(f, cli_in_name(path), &e);
+    if (!t) cli_fail_error(c, &e);
+    if (f != stdin) fclose(f);
+    return t;
+}
+
+/* The f32 x of a schema: its width, or a failure naming the file. */
+static int x_width(cli *c, const stream_schema *s, const char *file)
+{
+    int ix = stream_schema_find(s, "x");
+    if (ix < 0) cli_fail(c, "%s: stream has no tensor 'x' (features)", file);
+    if (s->fields[ix].dtype != STREAM_F32)
+        cli_fail(c, "%s: tensor 'x' is %s, expected f32", file, stream_dtype_name(s->fields[ix].dtype));
+    return (int)s->fields[ix].width;
+}
+
+static void check_width(cli *c, const char *file, int have, int want)
+{
+    if (have != want) cli_fail(c, "%s: expected %d features, model has %d", file, have, want);
+}
+
+/* y (i32 scalar) of a table, or NULL when absent. */
+static const int *table_y(cli *c, const stream_table *t, const char *file)
+{
+    int iy = stream_schema_find(t->schema, "y");
+    if (iy < 0) return NULL;
+    error e;
+    const int *y = stream_table_col_typed(t, "y", STREAM_I32, &e);
+    if (!y) cli_fail(c, "%s: %s", file, e.msg);
+    if (t->schema->fields[iy].width != 1) cli_fail(c, "%s: tensor 'y' has several values per row", file);
+    return y;
+}
+
+/* A model file of kind vae or m2 (or the one kind wanted). */
+static model_file *load_model(cli *c, const char *path, const char *want)
+{
+    error e;
+    model_file *mf = model_file_load(path, want, &e);
+    if (!mf) cli_fail_error(c, &e);
+    if (!want && strcmp(mf->kind, "vae") != 0 && strcmp(mf->kind, "m2") != 0)
+        cli_fail(c, "%s: model is of kind '%s', expected 'vae' or 'm2'", path, mf->kind);
+    return mf;
+}
+
+/* Writes a model to path through a temporary file and a rename (checkpoints during training). */
+static void write_checkpoint(cli *c, model_file *mf, const char *path)
+{
+    error e;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.ckpt-tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) cli_fail(c, "%s: %s", tmp, strerror(errno));
+    int bad = model_file_write(mf, f, &e) < 0;
+    if (fclose(f) != 0 && !bad) bad = 1, error_set(&e, "%s", strerror(errno));
+    if (bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        cli_fail(c, "%s: %s", path, bad ? e.msg : strerror(errno));
+    }
+    model_file_free(mf);
+}
+
+/* ---- train ---- */
+
+typedef struct train_data {
+    stream_table *t, *vt;
+    const char *file;
+    const float *x, *vx;
+    const int *y, *vy;
+    size_t n, vn;
+    int D;
+} train_data;
+
+/* Every value finite; returns the range through lo/hi. */
+static void scan_x(cli *c, const float *x, size_t n, int D, const char *file, float *lo, float *hi)
+{
+    *lo = INFINITY, *hi = -INFINITY;
+    for (size_t i = 0; i < n * (size_t)D; i++) {
+        if (!isfinite(x[i])) cli_fail(c, "%s: row %zu: x has a non-finite value", file, i / (size_t)D + 1);
+        *lo = x[i] < *lo ? x[i] : *lo;
+        *hi = x[i] > *hi ? x[i] : *hi;
+    }
+}
+
+static void choose_likelihood(cli *c, args *a, const train_data *d)
+{
+    float lo, hi;
+    scan_x(c, d->x, d->n, d->D, d->file, &lo, &hi);
+    if (!a->lik_given) {
+        const value *r = value_get(d->t->schema->meta, STREAM_META_RANGE);
+        int unit = r && r->kind == VALUE_ARRAY && r->n == 2 && value_num(r->items[0]) >= 0 && value_num(r->items[1]) <= 1;
+        a->arch.lik = unit ? VAE_BERNOULLI : VAE_GAUSSIAN;
+    }
+    if (a->arch.lik == VAE_BERNOULLI && (lo < 0 || hi > 1))
+        cli_fail(c, "%s: the bernoulli likelihood needs x in [0, 1], the data spans [%g, %g] (use --likelihood gaussian)",
+                 d->file, lo, hi);
+}
+
+static void load_train_data(cli *c, const args *a, train_data *d)
+{
+    memset(d, 0, sizeof *d);
+    const char *path = a->nfiles ? a->files[0] : NULL;
+    d->file = cli_in_name(path);
+    d->t = load_table(c, path);
+    d->D = x_width(c, d->t->schema, d->file);
+    d->x = stream_table_col(d->t, "x");
+    d->y = table_y(c, d->t, d->file);
+    d->n = d->t->nrows;
+    if (d->n == 0) cli_fail(c, "%s: no rows to train on", d->file);
+    if (a->val) {
+        d->vt = load_table(c, a->val);
+        int vd = x_width(c, d->vt->schema, a->val);
+        if (vd != d->D) cli_fail(c, "%s: %d features, the training data has %d", a->val, vd, d->D);
+        d->vx = stream_table_col(d->vt, "x");
+        d->vy = table_y(c, d->vt, a->val);
+        d->vn = d->vt->nrows;
+    }
+}
+
+/* Provenance and data description every model file carries. */
+static void set_info(value *info, const args *a, const train_data *d)
+{
+    const value *meta = d->t->schema->meta;
+    static const char *const keep[] = {"image_shape", STREAM_META_RANGE, STREAM_META_CLASSES, STREAM_META_FEATURES};
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        const value *v = value_get(meta, keep[i]);
+        if (v) value_set(info, keep[i], value_copy(v));
+    }
+    value_set(info, "seed", value_int((int64_t)a->seed));
+    value_set(info, "epochs", value_int(a->epochs));
+    value_set(info, "batch", value_int(a->batch));
+    value_set(info, "lr", value_float(a->lr));
+    value_set(info, "kl_warmup", value_int(a->warmup));
+    value_set(info, "rows", value_int((int64_t)d->n));
+}
+
+static float kl_weight(const args *a, int epoch)
+{
+    return a->warmup && epoch <= a->warmup ? (float)epoch / (float)(a->warmup + 1) : 1.0f;
+}
+
+/* A failed epoch: the message names the epoch and batch, and what is left in MODEL. */
+static _Noreturn void train_failed(cli *c, const args *a, const char *file, int epoch, const error *e, int ckpt_epoch)
+{
+    if (ckpt_epoch)
+        cli_fail(c, "%s: epoch %d, %s; %s keeps the checkpoint of epoch %d", file, epoch, e->msg, a->out, ckpt_epoch);
+    cli_fail(c, "%s: epoch %d, %s; no model written", file, epoch, e->msg);
+}
+
+static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
+{
+    error e;
+    vae v;
+    a->arch.in = d->D;
+    if (vae_create(&v, &a->arch, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    rng r;
+    rng_seed(&r, a->seed);
+    vae_init_weights(&v, &r);
+    adam opt;
+    if (adam_init_params(&opt, &v.p, &e) < 0) cli_fail_error(c, &e);
+    opt.lr = (float)a->lr;
+    int *perm = malloc(d->n * sizeof *perm);
+    if (!perm) cli_fail(c, "out of memory");
+    trainlog_plan(log, a->epochs, d->n, (d->n + (size_t)a->batch - 1) / (size_t)a->batch);
+    set_info(v.info, a, d);
+    int ckpt_epoch = 0;
+    for (int ep = 1; ep <= a->epochs; ep++) {
+        trainlog_epoch_begin(log, ep);
+        vae_loss l = {0, 0, 0};
+        float beta = kl_weight(a, ep);
+        if (vae_train_epoch(&v, &opt, d->x, d->n, a->batch, beta, perm, &r, log, &l, &e) < 0)
+            train_failed(c, a, d->file, ep, &e, ckpt_epoch);
+        double elbo = -(l.rec + l.kl) / (double)l.rows;
+        trainlog_metric(log, "elbo", elbo);
+        trainlog_metric(log, "rec", l.rec / (double)l.rows);
+        trainlog_metric(log, "kl", l.kl / (double)l.rows);
+        trainlog_metric(log, "kl_weight", beta);
+        value_set(v.info, "train_elbo", value_float(elbo));
+        if (d->vx) {
+            vae_loss vl = {0, 0, 0};
+            rng vr;
+            rng_seed(&vr, a->seed ^ 0x5eed);   /* the same noise every epoch: comparable numbers */
+            vae_evaluate(&v, d->vx, d->vn, &vr, &vl);
+            double velbo = vl.rows ? -(vl.rec + vl.kl) / (double)vl.rows : 0;
+            trainlog_metric(log, "val_elbo", velbo);
+            value_set(v.info, "val_elbo", value_float(velbo));
+        }
+        if (trainlog_epoch_end(log, &e) < 0) cli_fail_error(c, &e);
+        if (a->ckpt && ep % a->ckpt == 0 && ep < a->epochs) {
+            value_set(v.info, "epochs_done", value_int(ep));
+            model_file *mf = vae_save(&v, &e);
+            if (!mf) cli_fail_error(c, &e);
+            write_checkpoint(c, mf, a->out);
+            ckpt_epoch = ep;
+            value_remove(v.info, "epochs_done");
+        }
+    }
+    trainlog_finish(log);
+    model_file *mf = vae_save(&v, &e);
+    if (!mf) cli_fail_error(c, &e);
+    FILE *out = cli_open_out(c, a->out);
+    if (model_file_write(mf, out, &e) < 0) cli_fail(c, "%s: %s", a->out, e.msg);
+    cli_commit(c);
+    model_file_free(mf);
+    free(perm);
+    adam_free(&opt);
+    vae_free(&v);
+}
+
+/* K: class_names, else --classes, else max(y) + 1. */
+static int class_count(cli *c, const args *a, const train_data *d)
+{
+    int named = stream_meta_num_classes(d->t->schema);
+    if (named && a->classes && named != a->classes)
+        cli_fail(c, "%s: the stream names %d classes, --classes says %d", d->file, named, a->classes);
+    if (named) return named;
+    if (a->classes) return a->classes;
+    int mx = -1;
+    for (size_t i = 0; i < d->n; i++) mx = d->y[i] > mx ? d->y[i] : mx;
+    if (mx < 0) cli_fail(c, "%s: no labelled rows and no class count (use --classes)", d->file);
+    return mx + 1 < 2 ? 2 : mx + 1;
+}
+
+static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
+{
+    error e;
+    if (!d->y) cli_fail(c, "%s: stream has no tensor 'y' (M2 needs labels, -1 = unlabelled)", d->file);
+    int K = class_count(c, a, d);
+    m2_data md;
+    if (m2_data_init(&md, d->x, d->y, d->n, K, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    if (md.nlab == 0) cli_fail(c, "%s: M2 needs some labelled rows (every y is -1)", d->file);
+    int bl = a->batch < (int)md.nlab ? a->batch : (int)md.nlab;
+    float alpha = (float)(a->alpha * (double)d->n / (double)md.nlab);
+    m2 m;
+    a->arch.in = d->D;
+    if (m2_create(&m, &a->arch, K, bl, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    if (d->vy)
+        for (size_t i = 0; i < d->vn; i++)
+            if (d->vy[i] >= K) cli_fail(c, "%s: row %zu: label %d >= the model's %d classes", a->val, i + 1, d->vy[i], K);
+    rng r;
+    rng_seed(&r, a->seed);
+    m2_init_weights(&m, &r);
+    adam opt;
+    if (adam_init_params(&opt, &m.p, &e) < 0) cli_fail_error(c, &e);
+    opt.lr = (float)a->lr;
+    size_t per_epoch = md.nunl ? md.nunl : md.nlab;
+    trainlog_plan(log, a->epochs, per_epoch, (per_epoch + (size_t)a->batch - 1) / (size_t)a->batch);
+    set_info(m.info, a, d);
+    value_set(m.info, "alpha", value_float(a->alpha));
+    value_set(m.info, "labelled_rows", value_int((int64_t)md.nlab));
+    int ckpt_epoch = 0;
+    for (int ep = 1; ep <= a->epochs; ep++) {
+        trainlog_epoch_begin(log, ep);
+        m2_loss l = {0};
+        float beta = kl_weight(a, ep);
+        if (m2_train_epoch(&m, &opt, &md, bl, a->batch, alpha, beta, &r, log, &l, &e) < 0)
+            train_failed(c, a, d->file, ep, &e, ckpt_epoch);
+        trainlog_metric(log, "loss", l.obj);
+        if (l.nunl) trainlog_metric(log, "unl_elbo", -l.unl / (double)l.nunl);
+        trainlog_metric(log, "lab_elbo", -l.lab / (double)l.nlab);
+        trainlog_metric(log, "xent", l.xent / (double)l.nlab);
+        trainlog_metric(log, "accuracy", (double)l.correct / (double)l.nlab);
+        if (d->vx) {
+            m2_loss vl = {0};
+            rng vr;
+            rng_seed(&vr, a->seed ^ 0x5eed);
+            m2_evaluate(&m, d->vx, d->vy, d->vn, &vr, &vl);
+            trainlog_metric(log, "val_elbo", vl.nunl ? -vl.unl / (double)vl.nunl : 0);
+            if (vl.nlab) trainlog_metric(log, "val_accuracy", (double)vl.correct / (double)vl.nlab);
+            value_set(m.info, "val_elbo", value_float(vl.nunl ? -vl.unl / (double)vl.nunl : 0));
+        }
+        if (trainlog_epoch_end(log, &e) < 0) cli_fail_error(c, &e);
+        if (a->ckpt && ep % a->ckpt == 0 && ep < a->epochs) {
+            model_file *mf = m2_save(&m, &e);
+            if (!mf) cli_fail_error(c, &e);
+            write_checkpoint(c, mf, a->out);
+            ckpt_epoch = ep;
+        }
+    }
+    trainlog_finish(log);
+    model_file *mf = m2_save(&m, &e);
+    if (!mf) cli_fail_error(c, &e);
+    FILE *out = cli_open_out(c, a->out);
+    if (model_file_write(mf, out, &e) < 0) cli_fail(c, "%s: %s", a->out, e.msg);
+    cli_commit(c);
+    model_file_free(mf);
+    m2_data_free(&md);
+    adam_free(&opt);
+    m2_free(&m);
+}
+
+static void train_main(cli *c, args *a)
+{
+    if (!a->out) cli_usage_error(c, "train: -o MODEL is required");
+    if (a->nfiles > 1) cli_usage_error(c, "train: at most one input file");
+    if (a->png || a->replace || a->n || a->cls >= 0) cli_usage_error(c, "train: --png, --replace, -n, --class are for other commands");
+    train_data d;
+    load_train_data(c, a, &d);
+    choose_likelihood(c, a, &d);
+    trainlog log;
+    FILE *logf = a->log ? cli_open_out(c, a->log) : NULL;
+    trainlog_init(&log, c->prog, a->quiet ? NULL : stderr, logf);
+    if (a->m2) train_m2(c, a, &d, &log);
+    else train_m1(c, a, &d, &log);
+    stream_table_free(d.t);
+    stream_table_free(d.vt);
+}
+
+/* ---- the loaded model, for the other commands ---- */
+
+typedef struct loaded {
+    model_file *mf;
+    int is_m2, D, Z, K;
+    vae v;
+    m2 m;
+} loaded;
+
+static void load_any(cli *c, const args *a, const char *want, loaded *L)
+{
+    error e;
+    memset(L, 0, sizeof *L);
+    L->mf = load_model(c, a->model, want);
+    L->is_m2 = strcmp(L->mf->kind, "m2") == 0;
+    int bad = L->is_m2 ? m2_load(&L->m, L->mf, 0, CHUNK, &e) : vae_load(&L->v, L->mf, CHUNK, &e);
+    if (bad < 0) cli_fail(c, "%s: %s", a->model, e.msg);
+    const vae_arch *arch = L->is_m2 ? &L->m.a : &L->v.a;
+    L->D = arch->in, L->Z = arch->latent, L->K = L->is_m2 ? L->m.K : 0;
+}
+
+static void free_loaded(loaded *L)
+{
+    if (L->is_m2) m2_free(&L->m);
+    else vae_free(&L->v);
+    model_file_free(L->mf);
+}
+
+static void write_png(cli *c, const char *path, const value *meta, const float *x, int n, int D, int cols)
+{
+    error e;
+    int h, w, ch;
+    if (imagegrid_shape(meta, D, &h, &w, &ch, &e) < 0) cli_fail(c, "%s: %s", path, e.msg);
+    float lo = 0, hi = 1;
+    const value *r = value_get(meta, STREAM_META_RANGE);
+    if (r && r->kind == VALUE_ARRAY && r->n == 2) lo = (float)value_num(r->items[0]), hi = (float)value_num(r->items[1]);
+    FILE *f = cli_open_out(c, path);
+    if (imagegrid_write_png(f, x, n, h, w, ch, cols, lo, hi, &e) < 0) cli_fail(c, "%s: %s", path, e.msg);
+}
+
+/* ---- sample ---- */
+
+static void sample_main(cli *c, args *a)
+{
+    if (!a->model) cli_usage_error(c, "sample: -m MODEL is required");
+    if (!a->n) cli_usage_error(c, "sample: -n N is required");
+    if (a->nfiles) cli_usage_error(c, "sample: no input file");
+    loaded L;
+    load_any(c, a, NULL, &L);
+    if (a->cls >= 0 && !L.is_m2) cli_fail(c, "%s: --class needs an M2 model (this one is M1, kind 'vae')", a->model);
+    if (a->cls >= L.K && L.is_m2)
+        cli_fail(c, "--class %d is out of range: %s has %d classes (0-%d)", a->cls, a->model, L.K, L.K - 1);
+    error e;
+    stream_schema *s = stream_schema_new();
+    static const char *const keep[] = {"image_shape", STREAM_META_RANGE, STREAM_META_CLASSES, STREAM_META_FEATURES};
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        const value *v = value_get(L.mf->info, keep[i]);
+        if (v) value_set(s->meta, keep[i], value_copy(v));
+    }
+    stream_meta_add_history(s, a->cmdline);
+    int64_t dx[1] = {L.D};
+    stream_schema_add(s, "x", STREAM_F32, 1, dx, &e);
+    if (L.is_m2) stream_schema_add(s, "y", STREAM_I32, 0, NULL, &e);
+    stream_table *t = stream_table_new(s);
+    if (stream_table_resize(t, (size_t)a->n, &e) < 0) cli_fail_error(c, &e);
+    float *x = stream_table_col(t, "x");
+    int *y = L.is_m2 ? stream_table_col(t, "y") : NULL;
+    float *z = malloc((size_t)CHUNK * L.Z * sizeof(float));
+    if (!z) cli_fail(c, "out of memory");
+    rng r;
+    rng_seed(&r, a->seed);
+    for (long i0 = 0; i0 < a->n; i0 += CHUNK) {
+        int b = (int)(a->n - i0 < CHUNK ? a->n - i0 : CHUNK);
+        rng_fill_normal(&r, z, (size_t)b * L.Z);
+        if (!L.is_m2) {
+            vae_decode(&L.v, z, b, x + (size_t)i0 * L.D);
+            continue;
+        }
+        for (int i = 0; i < b; i++) y[i0 + i] = a->cls >= 0 ? a->cls : (int)((i0 + i) % L.K);
+        m2_decode(&L.m, z, y + i0, b, x + (size_t)i0 * L.D);
+    }
+    if (a->png) write_png(c, a->png, s->meta, x, (int)a->n, L.D, L.is_m2 && a->cls < 0 ? L.K : 0);
+    if (!a->png || a->out) {
+        FILE *out = cli_open_out(c, a->out);
+        if (stream_write_all(out, t, &e) < 0) cli_fail_error(c, &e);
+    }
+    cli_commit(c);
+    free(z);
+    stream_table_free(t);
+    stream_schema_free(s);
+    free_loaded(&L);
+}
+
+/* ---- the streaming commands: encode, reconstruct, predict ---- */
+
+typedef enum filter_kind { F_ENCODE, F_RECONSTRUCT, F_PREDICT } filter_kind;
+
+typedef struct filter {
+    filter_kind kind;
+    loaded *L;
+    const char *target;   /* the column computed: z, x or p */
+    int width;            /* its values per row */
+    int npng;             /* rows kept for the PNG */
+    float *png_in, *png_out;
+} filter;
+
+/* The input's schema with the target column (f32, width) replacing any of that name (in place) or
+ * appended; with encode --replace, x's meta describing pixels or features is dropped. */
+static stream_schema *filter_schema(cli *c, const args *a, const stream_schema *in, const filter *f, const char *file)
+{
+    error e;
+    stream_schema *s = stream_schema_new();
+    value_free(s->meta);
+    s->meta = value_copy(in->meta);
+    int64_t dims[1] = {f->width};
+    int placed = 0;
+    for (int i = 0; i < in->n; i++) {
+        const stream_field *fl = &in->fields[i];
+        int is_target = strcmp(fl->name, f->target) == 0;
+        int dup_z = f->kind == F_ENCODE && a->replace && strcmp(fl->name, "z") == 0;   /* z would be x twice */
+        if (dup_z) continue;
+        int ok = is_target ? stream_schema_add(s, f->target, STREAM_F32, 1, dims, &e)
+                           : stream_schema_add(s, fl->name, fl->dtype, fl->ndim, fl->dims, &e);
+        if (ok < 0) cli_fail(c, "%s: %s", file, e.msg);
+        placed |= is_target;
+    }
+    if (!placed && stream_schema_add(s, f->target, STREAM_F32, 1, dims, &e) < 0) cli_fail(c, "%s: %s", file, e.msg);
+    if (f->kind == F_ENCODE && a->replace) {
+        static const char *const drop[] = {"image_shape", STREAM_META_RANGE, STREAM_META_FEATURES, STREAM_META_SCALING};
+        for (size_t i = 0; i < sizeof drop / sizeof *drop; i++) value_remove(s->meta, drop[i]);
+    }
+    if (f->kind == F_PREDICT) {
+        int named = stream_meta_num_classes(in);
+        if (named && named != f->L->K) cli_fail(c, "%s: the stream names %d classes, the model has %d", file, named, f->L->K);
+        const value *cn = value_get(f->L->mf->info, STREAM_META_CLASSES);
+        if (!named && cn && cn->kind == VALUE_ARRAY) value_set(s->meta, STREAM_META_CLASSES, value_copy(cn));
+    }
+    stream_meta_add_history(s, a->cmdline);
+    return s;
+}
+
+/* Copies every column of in whose name is in out, except the target. */
+static void copy_columns(stream_table *out, const stream_table *in, const char *target)
+{
+    for (int i = 0; i < out->schema->n; i++) {
+        const stream_field *fo = &out->schema->fields[i];
+        int j = stream_schema_find(in->schema, fo->name);
+        if (strcmp(fo->name, target) == 0 || j < 0) continue;
+        memcpy(out->cols[i], in->cols[j], in->nrows * fo->width * stream_dtype_size(fo->dtype));
+    }
+}
+
+/* The target of rows [i0, i0+b) of a batch. */
+static void filter_rows(cli *c, filter *f, const float *x, const int *y, int b, float *o, const char *file)
+{
+    loaded *L = f->L;
+    if (f->kind == F_ENCODE) vae_encode(&L->v, x, b, o);
+    else if (f->kind == F_PREDICT) m2_predict(&L->m, x, b, o);
+    else if (!L->is_m2) vae_reconstruct(&L->v, x, b, o);
+    else {
+        for (int i = 0; y && i < b; i++)
+            if (y[i] >= L->K) cli_fail(c, "%s: label %d >= the model's %d classes", file, y[i], L->K);
+        m2_reconstruct(&L->m, x, y, b, o);
+    }
+}
+
+static void keep_png_rows(filter *f, const float *x, const float *o, size_t n, int D)
+{
+    int take = f->png_in && f->npng < 50 ? (int)(n < (size_t)(50 - f->npng) ? n : (size_t)(50 - f->npng)) : 0;
+    memcpy(f->png_in + (size_t)f->npng * D, x, (size_t)take * D * sizeof(float));
+    memcpy(f->png_out + (size_t)f->npng * D, o, (size_t)take * D * sizeof(float));
+    f->npng += take;
+}
+
+/* Originals and reconstructions: rows of 10 originals, each above its 10 reconstructions. */
+static void reconstruct_png(cli *c, const args *a, const filter *f, const value *meta, int D)
+{
+    int n = f->npng, rows = (n + 9) / 10;
+    float *grid = calloc((size_t)rows * 20 * D, sizeof(float));
+    if (!grid) cli_fail(c, "out of memory");
+    for (int i = 0; i < n; i++) {
+        int r = i / 10, k = i % 10;
+        memcpy(grid + ((size_t)(2 * r) * 10 + k) * D, f->png_in + (size_t)i * D, (size_t)D * sizeof(float));
+        memcpy(grid + ((size_t)(2 * r + 1) * 10 + k) * D, f->png_out + (size_t)i * D, (size_t)D * sizeof(float));
+    }
+    write_png(c, a->png, meta, grid, rows * 20, D, 10);
+    free(grid);
+}
+
+static void filter_main(cli *c, args *a, filter_kind kind)
+{
+    static const char *const names[] = {"encode", "reconstruct", "predict"};
+    const char *cmd = names[kind];
+    if (!a->model && a->nfiles == 2) a->model = a->files[0], a->files[0] = a->files[1], a->nfiles = 1;
+    if (!a->model) cli_usage_error(c, "%s: -m MODEL is required", cmd);
+    if (a->nfiles > 1) cli_usage_error(c, "%s: at most one input file", cmd);
+    if (a->png && kind != F_RECONSTRUCT) cli_usage_error(c, "%s: --png is for sample and reconstruct", cmd);
+    if (a->replace && kind != F_ENCODE) cli_usage_error(c, "%s: --replace is for encode", cmd);
+    loaded L;
+    load_any(c, a, NULL, &L);
+    if (kind == F_ENCODE && L.is_m2)
+        cli_fail(c, "%s: encode needs an M1 model (kind 'vae'), this one is 'm2' (use predict for q(y|x))", a->model);
+    if (kind == F_PREDICT && !L.is_m2)
+        cli_fail(c, "%s: predict needs an M2 model (kind 'm2'), this one is M1 'vae' (use encode)", a->model);
+    filter f = {.kind = kind, .L = &L};
+    f.target = kind == F_ENCODE ? (a->replace ? "x" : "z") : kind == F_PREDICT ? "p" : "x";
+    f.width = kind == F_ENCODE ? L.Z : kind == F_PREDICT ? L.K : L.D;
+    const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
+    error e;
+    FILE *in = cli_open_in(c, path);
+    stream_reader *r = stream_reader_open(in, file, &e);
+    if (!r) cli_fail_error(c, &e);
+    const stream_schema *is = stream_reader_schema(r);
+    check_width(c, file, x_width(c, is, file), L.D);
+    int iy = stream_schema_find(is, "y");
+    if (iy >= 0 && (is->fields[iy].dtype != STREAM_I32 || is->fields[iy].width != 1)) iy = -1;
+    stream_schema *os = filter_schema(c, a, is, &f, file);
+    if (a->png) {
+        f.png_in = malloc((size_t)50 * L.D * sizeof(float));
+        f.png_out = malloc((size_t)50 * L.D * sizeof(float));
+        if (!f.png_in || !f.png_out) cli_fail(c, "out of memory");
+    }
+    FILE *out = !a->png || a->out ? cli_open_out(c, a->out) : NULL;
+    stream_writer *w = out ? stream_writer_open(out, os, &e) : NULL;
+    if (out && !w) cli_fail_error(c, &e);
+    stream_table *batch = NULL, *ot = stream_table_new(os);
+    int got;
+    while ((got = stream_reader_next(r, &batch, &e)) == 1) {
+        if (stream_table_resize(ot, batch->nrows, &e) < 0) cli_fail_error(c, &e);
+        copy_columns(ot, batch, f.target);
+        const float *x = stream_table_col(batch, "x");
+        const int *y = iy >= 0 ? stream_table_col(batch, "y") : NULL;
+        float *o = stream_table_col(ot, f.target);
+        for (size_t i0 = 0; i0 < batch->nrows; i0 += CHUNK) {
+            int b = (int)(batch->nrows - i0 < CHUNK ? batch->nrows - i0 : CHUNK);
+            filter_rows(c, &f, x + i0 * L.D, y ? y + i0 : NULL, b, o + i0 * f.width, file);
+        }
+        if (a->png) keep_png_rows(&f, x, o, batch->nrows, L.D);
+        if (w && stream_writer_write(w, ot, 0, ot->nrows, &e) < 0) cli_fail_error(c, &e);
+    }
+    if (got < 0) cli_fail_error(c, &e);
+    if (w && stream_writer_finish(w, &e) < 0) cli_fail_error(c, &e);
+    if (a->png) {
+        if (!f.npng) cli_fail(c, "%s: no rows to draw", file);
+        reconstruct_png(c, a, &f, is->meta, L.D);
+    }
+    cli_commit(c);
+    free(f.png_in);
+    free(f.png_out);
+    stream_table_free(batch);
+    stream_table_free(ot);
+    stream_schema_free(os);
+    stream_reader_close(r);
+    if (in != stdin) fclose(in);
+    free_loaded(&L);
+}
+
+static void join_cmdline(args *a, int argc, char **argv)
+{
+    size_t n = 0;
+    for (int i = 0; i < argc && n < sizeof a->cmdline - 1; i++)
+        n += (size_t)snprintf(a->cmdline + n, sizeof a->cmdline - n, "%s%s", i ? " " : "", i ? argv[i] : "ssl-vae");
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    cli_init(&c, "ssl-vae");
+    opterr = 0;
+    if (argc < 2) cli_usage_error(&c, "expected a command: train, encode, sample, reconstruct or predict");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) fputs(USAGE, stdout), exit(0);
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) cli_print_version(&c);
+    static const char *const cmds[] = {"train", "encode", "reconstruct", "predict", "sample", NULL};
+    int k = 0;
+    while (cmds[k] && strcmp(cmds[k], cmd) != 0) k++;
+    if (!cmds[k]) cli_usage_error(&c, "unknown command '%s' (train, encode, sample, reconstruct or predict)", cmd);
+    args a;
+    defaults(&a);
+    a.cmd = cmd;
+    join_cmdline(&a, argc, argv);
+    parse_args(&c, argc - 1, argv + 1, &a);
+    if (a.threads) openblas_set_num_threads(a.threads);
+    if (k == 0) train_main(&c, &a);
+    else if (k == 4) sample_main(&c, &a);
+    else filter_main(&c, &a, (filter_kind)(k - 1));
+    return 0;
+}
