@@ -43,6 +43,20 @@ static void range_of(const float *x, size_t n, float *lo, float *hi)
     }
 }
 
+/* After rows were dropped: the meta x_range, when present, becomes the range of the rows left. */
+static void refresh_range(stream_table *t)
+{
+    int i = stream_schema_find(t->schema, "x");
+    if (!value_get(t->schema->meta, STREAM_META_RANGE) || i < 0 || t->schema->fields[i].dtype != STREAM_F32) return;
+    if (t->nrows == 0) {
+        value_remove(t->schema->meta, STREAM_META_RANGE);
+        return;
+    }
+    float lo, hi;
+    range_of(t->cols[i], t->nrows * t->schema->fields[i].width, &lo, &hi);
+    dataset_set_range(t->schema, lo, hi);
+}
+
 stream_table *dataset_from_tabular(const tabular *t, const char *path, error *e)
 {
     int64_t d = (int64_t)t->d;
@@ -204,6 +218,7 @@ static stream_table *part(const stream_table *t, const uint8_t *flag, int want, 
         stream_table_free(p);
         return NULL;
     }
+    refresh_range(p);
     return p;
 }
 
@@ -270,7 +285,10 @@ long dataset_mask(stream_table *t, dataset_mask_mode mode, double amount, uint64
         for (size_t i = 0; i < t->nrows; i++) kept += y[i] >= 0;
     }
     if (kept < 0) return -1;
-    if (drop && drop_unlabelled(t, y, e)) return -1;
+    if (drop) {
+        if (drop_unlabelled(t, y, e)) return -1;
+        refresh_range(t);
+    }
     value_set(t->schema->meta, DATASET_META_LABELS_KEPT, value_int(kept));
     return kept;
 }

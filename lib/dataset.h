@@ -44,13 +44,13 @@ int dataset_scaler_load(const model_file *m, const char *name, size_t d, prep_sc
 long dataset_x_width(const stream_schema *s, const char *name, error *e);
 
 /* Stratified split of t (prep_split) into two new tables, rows in their original order; each
- * gets meta split = "train" / "test". */
+ * gets meta split = "train" / "test", and its own x_range. */
 int dataset_split(const stream_table *t, double test, uint64_t seed, stream_table **train, stream_table **test_out,
                   error *e);
 
 typedef enum dataset_mask_mode { DATASET_MASK_NONE, DATASET_MASK_PER_CLASS, DATASET_MASK_COUNT, DATASET_MASK_FRACTION } dataset_mask_mode;
 /* Hides labels (prep_mask_*) with amount = L, N or F; then, if drop, keeps only labelled rows.
- * Sets meta labels_kept. Returns the labels kept or -1. */
+ * Sets meta labels_kept (and x_range after dropping rows). Returns the labels kept or -1. */
 long dataset_mask(stream_table *t, dataset_mask_mode mode, double amount, uint64_t seed, int drop, error *e);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -331,10 +332,12 @@ static int quota_per_class(const groups *g, size_t *pick, rng *r, const void *ar
     const per_class_arg *a = arg;
     for (size_t c = 1; c < g->ngroups; c++) {
         if (g->count[c] < (size_t)a->L) {
-            if (a->names)
-                return error_set(e, "class %zu (%s) has %zu labelled rows, fewer than %ld", c - 1,
-                                 a->names[c - 1], g->count[c], a->L);
-            return error_set(e, "class %zu has %zu labelled rows, fewer than %ld", c - 1, g->count[c], a->L);
+            /* a class name is shown when it says more than the index */
+            char idx[24];
+            snprintf(idx, sizeof idx, "%zu", c - 1);
+            const char *name = a->names && strcmp(a->names[c - 1], idx) != 0 ? a->names[c - 1] : NULL;
+            return error_set(e, "class %s%s%s%s has %zu labelled rows, fewer than --labels-per-class %ld", idx,
+                             name ? " (" : "", name ? name : "", name ? ")" : "", g->count[c], a->L);
         }
         pick[c] = (size_t)a->L;
     }

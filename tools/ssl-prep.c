@@ -178,7 +178,7 @@ static void check_args(cli *c, int argc, char **argv, int min, int max)
     if (n < min) cli_usage_error(c, "missing argument");
 }
 
-/* The command line for meta history: "ssl-prep csv data.csv". */
+/* The command line for meta history: "ssl-prep csv data.csv", arguments quoted when needed. */
 static char *command_line(int argc, char **argv)
 {
     size_t len = 16;
@@ -194,12 +194,6 @@ static char *command_line(int argc, char **argv)
     return s;
 }
 
-static void add_history(stream_schema *s, int argc, char **argv)
-{
-    char *line = command_line(argc, argv);
-    stream_meta_add_history(s, line);
-    free(line);
-}
 
 #define COMMON_OPTS {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, \
                     {"version", no_argument, NULL, 'V'}
@@ -226,7 +220,7 @@ static void write_table(cli *c, const stream_table *t, const char *out)
 
 /* ---- csv ---- */
 
-static int csv_main(cli *c, int argc, char **argv)
+static int csv_main(cli *c, int argc, char **argv, const char *history)
 {
     enum { O_HEADER = 256, O_NOHEADER, O_LABEL, O_UNL, O_DELIM, O_QUOTE, O_SKIP, O_CAT, O_IMPUTE };
     static const struct option opts[] = {
@@ -276,7 +270,7 @@ static int csv_main(cli *c, int argc, char **argv)
     stream_table *t = dataset_from_tabular(tab, path, &e);
     tabular_free(tab);
     if (!t) cli_fail_error(c, &e);
-    add_history(t->schema, argc, argv);
+    stream_meta_add_history(t->schema, history);
     write_table(c, t, out);
     stream_table_free(t);
     cli_commit(c);
@@ -293,7 +287,7 @@ static void read_idx(cli *c, const char *path, idx_array *a)
     if (f != stdin) fclose(f);
 }
 
-static int idx_main(cli *c, int argc, char **argv)
+static int idx_main(cli *c, int argc, char **argv, const char *history)
 {
     enum { O_LIMIT = 256, O_NAMES };
     static const struct option opts[] = {{"limit", required_argument, NULL, O_LIMIT},
@@ -315,7 +309,7 @@ static int idx_main(cli *c, int argc, char **argv)
     error e = {0};
     stream_schema *s = dataset_idx_schema(&img, lpath ? &lab : NULL, rows, names, ipath, &e);
     if (!s) cli_fail(c, "%s%s%s: %s", ipath, lpath ? ", " : "", lpath ? lpath : "", e.msg);
-    add_history(s, argc, argv);
+    stream_meta_add_history(s, history);
     FILE *f = cli_open_out(c, out);
     stream_writer *w = stream_writer_open(f, s, &e);
     stream_table *b = stream_table_new(s);
@@ -378,7 +372,7 @@ static stream_schema *scan_stats(cli *c, FILE *f, const char *name, prep_colstat
 
 /* Second pass: the scaled stream. */
 static void write_scaled(cli *c, FILE *f, const char *name, const prep_scaler *sc, const prep_colstats *st,
-                         const char *out, int argc, char **argv)
+                         const char *out, const char *history)
 {
     error e = {0};
     stream_reader *r = stream_reader_open(f, name, &e);
@@ -393,7 +387,7 @@ static void write_scaled(cli *c, FILE *f, const char *name, const prep_scaler *s
     } else {
         value_remove(s->meta, STREAM_META_RANGE);
     }
-    add_history(s, argc, argv);
+    stream_meta_add_history(s, history);
     stream_writer *w = stream_writer_open(cli_open_out(c, out), s, &e);
     stream_table *b = NULL;
     int got = w ? 1 : -1;
@@ -415,7 +409,7 @@ static void save_stats(cli *c, const prep_scaler *sc, const stream_schema *s, co
     model_file_free(m);
 }
 
-static int scale_main(cli *c, int argc, char **argv)
+static int scale_main(cli *c, int argc, char **argv, const char *history)
 {
     enum { O_METHOD = 256, O_FIT, O_STATS };
     static const struct option opts[] = {{"method", required_argument, NULL, O_METHOD},
@@ -450,7 +444,7 @@ static int scale_main(cli *c, int argc, char **argv)
     if (fit) save_stats(c, &sc, schema, fit);
     stream_schema_free(schema);
     if (fseek(in, start, SEEK_SET)) cli_fail(c, "%s: cannot read it a second time", name);
-    write_scaled(c, in, name, &sc, &st, out, argc, argv);
+    write_scaled(c, in, name, &sc, &st, out, history);
     prep_scaler_free(&sc);
     prep_colstats_free(&st);
     cli_commit(c);
@@ -469,7 +463,7 @@ static stream_table *load_stream(cli *c, const char *path)
     return t;
 }
 
-static int split_main(cli *c, int argc, char **argv)
+static int split_main(cli *c, int argc, char **argv, const char *history)
 {
     enum { O_TEST = 256, O_SEED, O_TRAIN_OUT, O_TEST_OUT };
     static const struct option opts[] = {{"test", required_argument, NULL, O_TEST},
@@ -493,8 +487,8 @@ static int split_main(cli *c, int argc, char **argv)
     stream_table *t = load_stream(c, path), *tr, *te;
     error e = {0};
     if (dataset_split(t, test, (uint64_t)seed, &tr, &te, &e)) cli_fail(c, "%s: %s", cli_in_name(path), e.msg);
-    add_history(tr->schema, argc, argv);
-    add_history(te->schema, argc, argv);
+    stream_meta_add_history(tr->schema, history);
+    stream_meta_add_history(te->schema, history);
     write_table(c, tr, train_out);
     write_table(c, te, test_out);
     stream_table_free(t);
@@ -506,7 +500,7 @@ static int split_main(cli *c, int argc, char **argv)
 
 /* ---- mask ---- */
 
-static int mask_main(cli *c, int argc, char **argv)
+static int mask_main(cli *c, int argc, char **argv, const char *history)
 {
     enum { O_PER = 256, O_COUNT, O_FRAC, O_SEED, O_DROP };
     static const struct option opts[] = {{"labels-per-class", required_argument, NULL, O_PER},
@@ -536,7 +530,7 @@ static int mask_main(cli *c, int argc, char **argv)
     stream_table *t = load_stream(c, path);
     error e = {0};
     if (dataset_mask(t, mode, amount, (uint64_t)seed, drop, &e) < 0) cli_fail(c, "%s: %s", cli_in_name(path), e.msg);
-    add_history(t->schema, argc, argv);
+    stream_meta_add_history(t->schema, history);
     write_table(c, t, out);
     stream_table_free(t);
     cli_commit(c);
@@ -547,7 +541,7 @@ int main(int argc, char **argv)
 {
     static const struct {
         const char *name;
-        int (*run)(cli *, int, char **);
+        int (*run)(cli *, int, char **, const char *);
     } commands[] = {{"csv", csv_main}, {"idx", idx_main}, {"scale", scale_main}, {"split", split_main}, {"mask", mask_main}};
     cli c;
     cli_init(&c, argv[0]);
@@ -556,6 +550,12 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) help(USAGE);
     if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) cli_print_version(&c);
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(&c, argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            /* taken before getopt permutes argv */
+            char *history = command_line(argc - 1, argv + 1);
+            int rc = commands[i].run(&c, argc - 1, argv + 1, history);
+            free(history);
+            return rc;
+        }
     cli_usage_error(&c, "unknown command '%s' (csv, idx, scale, split or mask)", argv[1]);
 }

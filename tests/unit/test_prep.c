@@ -163,7 +163,7 @@ static void test_mask_per_class(void)
     free(y);
     y = labels(n, 5);
     CHECK(prep_mask_per_class(y, n, 6, 3, &r, names, &e) == -1);
-    CHECK(strstr(e.msg, "class 5 (f) has 0 labelled rows, fewer than 3") != NULL);
+    CHECK(strstr(e.msg, "class 5 (f) has 0 labelled rows, fewer than --labels-per-class 3") != NULL);
     free(y);
     free(y2);
     free(orig);
