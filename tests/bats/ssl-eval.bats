@@ -242,3 +242,20 @@ run_json() { # FILE method labels seed accuracy macro_f1 [seconds]
     run --separate-stderr ssl-eval table --format csv "$T/bad.json"
     assert_fails_with 2 "--format: 'csv' is not one of md\|json"
 }
+
+@test "ssl-eval agrees with a numpy reference on ssl-fit's predictions for digits" {
+    command -v ssl-fit >/dev/null && command -v ssl-prep >/dev/null || skip "ssl-prep/ssl-fit not built"
+    have_py msgpack_numpy || skip "python3-msgpack-numpy not installed"
+    cd "$T"
+    ssl-prep csv "$DIGITS" | ssl-prep split --test 0.3 --seed 42 --train-out tr.ssl --test-out te.ssl
+    ssl-prep scale --method minmax --fit-stats sc.model tr.ssl > trs.ssl
+    ssl-prep scale --stats sc.model te.ssl > tes.ssl
+    # 5 labels per class and logistic regression: a weak, imperfectly calibrated model
+    ssl-prep mask --labels-per-class 5 --seed 0 trs.ssl > tr5.ssl
+    ssl-fit train -q --hidden 0 -o lr.model tr5.ssl
+    ssl-fit predict -m lr.model tes.ssl > pred.ssl
+    ssl-eval --json --tag method=logreg pred.ssl > r.json
+    [ "$(jget r.json 'd["rows"], d["method"]')" = "(540, 'logreg')" ]
+    run "$PY" "$BATS_TEST_DIRNAME/eval_ref.py" pred.ssl r.json
+    [ "$output" = ok ]
+}
