@@ -621,7 +621,7 @@ static int epoch_metrics(gan *m, const gan_stats *st, int steps, double data_spr
     trainlog_metric(log, "train_accuracy", (double)st->lab_correct / nrows);
     trainlog_metric(log, "d_real_acc", (double)st->real_correct / nrows);
     trainlog_metric(log, "d_fake_acc", (double)st->fake_correct / nrows);
-    trainlog_metric(log, "sample_spread", spread);
+    if (ns) trainlog_metric(log, "sample_spread", spread);
     if (val && val->n) {
         double acc;
         if (gan_accuracy(m, val, &acc, e)) return -1;

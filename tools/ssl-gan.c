@@ -1,0 +1,519 @@
+/* ssl-gan: the semi-supervised GAN of Salimans et al. 2016: train (discriminator as a K-class
+ * classifier with an implicit fake class, generator by feature matching), predict (p(y|x) from the
+ * discriminator) and sample (rows from the generator, optionally of one class). The maths lives in
+ * lib/gan.c and lib/norm.c. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "cli.h"
+#include "gan.h"
+#include "imagegrid.h"
+#include "model.h"
+#include "stream.h"
+#include "trainlog.h"
+
+static const char USAGE[] =
+    "Usage: ssl-gan train [OPTIONS] [FILE] -o MODEL\n"
+    "       ssl-gan predict -m MODEL [FILE] [-o OUT]\n"
+    "       ssl-gan sample -m MODEL -n N [--class K] [-o OUT] [--png FILE]\n"
+    "\n"
+    "train: the semi-supervised GAN of Salimans et al. 2016 on a stream with x (f32 features) and\n"
+    "y (i32 labels, -1 = unlabelled). The discriminator D (Gaussian noise on its input and after\n"
+    "each weight-normalised ReLU layer) has K logits, the fake class an implicit logit 0; it learns\n"
+    "from the labelled cross-entropy plus the real/fake loss. The generator G (uniform noise, dense\n"
+    "layers with batch norm and softplus, sigmoid output for data in [0, 1]) learns by feature\n"
+    "matching on D's last hidden layer. Each step sees B labelled rows (the labelled set re-drawn),\n"
+    "B unlabelled rows and B generated rows; an epoch is one pass over all rows as unlabelled data.\n"
+    "Holds the training stream in memory. K comes from the stream's class_names, else max(y)+1.\n"
+    "The model is written atomically, and after every --checkpoint-every epochs, so a run that\n"
+    "diverges (NaN or exploding loss: it stops naming the epoch and batch) keeps its last good model.\n"
+    "  -o, --output MODEL       model file to write (required)\n"
+    "      --d-hidden LIST      D's hidden layers (default 1000,500,250,250,250)\n"
+    "      --g-hidden LIST      G's hidden layers (default 500,500)\n"
+    "      --noise-dim N        G's noise dimension (default 100)\n"
+    "      --input-noise SD     Gaussian noise on D's input (default 0.3)\n"
+    "      --hidden-noise SD    Gaussian noise after D's hidden layers (default 0.5)\n"
+    "      --conditional        class-conditional G (one-hot class as an input of G, and a loss\n"
+    "                           asking D to classify a generated row as its class)\n"
+    "      --g-output ACT       sigmoid, none or auto (default: sigmoid when x is within [0, 1])\n"
+    "      --epochs N           epochs (default 10; the authors ran hundreds)\n"
+    "      --batch N            rows of each part of a step (default 100)\n"
+    "      --lr X               Adam learning rate (default 0.003)\n"
+    "      --beta1 X            Adam beta1 (default 0.5)\n"
+    "      --lr-decay-start E   from epoch E the rate falls linearly to 0 at the end (default: never)\n"
+    "      --val FILE           validation stream: val_accuracy per epoch\n"
+    "      --checkpoint-every N write the model every N epochs (default 1; 0 = only at the end)\n"
+    "      --max-loss X         a loss above X stops training as diverged (default 10000)\n"
+    "      --seed N             seed of every random choice (default 0)\n"
+    "      --log FILE           per-epoch metrics as JSON lines: d_loss lab_loss unl_loss g_loss\n"
+    "                           train_accuracy d_real_acc d_fake_acc sample_spread [val_accuracy]\n"
+    "                           (sample_spread: mean distance between generated rows over that\n"
+    "                           between data rows; near 0 means mode collapse)\n"
+    "  -q, --quiet              no progress on stderr\n"
+    "\n"
+    "predict: streams FILE (or stdin) in bounded memory and adds p (f32, K per row) = softmax of D's\n"
+    "logits, without noise; an existing p is replaced, every other tensor passes through.\n"
+    "  -m, --model MODEL        model written by ssl-gan train\n"
+    "  -o, --output OUT         output stream (default stdout)\n"
+    "\n"
+    "sample: N rows from G (batch norm with its running statistics) as a stream with x, and y when\n"
+    "G is conditional (the given --class, else 0, 1, ..., K-1 in turn).\n"
+    "  -m, --model MODEL        model written by ssl-gan train\n"
+    "  -n, --rows N             rows to generate (required)\n"
+    "      --class K            rows of class K only (conditional models)\n"
+    "      --seed N             seed (default 0)\n"
+    "  -o, --output OUT         output stream (default stdout; with --png, only when given)\n"
+    "      --png FILE           the rows drawn as a PNG grid (images: meta image_shape or square)\n"
+    "\n"
+    "All:\n"
+    "      --threads N          BLAS threads (default: all cores)\n"
+    "  -h, --help               this help\n"
+    "  -V, --version            print the version\n"
+    "\n"
+    "Examples:\n"
+    "  ssl-prep csv data/digits.csv.gz > digits.ssl\n"
+    "  ssl-gan train --d-hidden 500,250,250 --epochs 50 --seed 1 train.ssl -o digits.gan\n"
+    "  ssl-gan predict -m digits.gan test.ssl | ssl-eval\n"
+    "  ssl-gan sample -m digits.gan -n 100 --png samples.png\n";
+
+enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
+       OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
+       OPT_THREADS };
+
+static const struct option OPTS[] = {
+    {"output", required_argument, 0, 'o'},          {"model", required_argument, 0, 'm'},
+    {"rows", required_argument, 0, 'n'},            {"d-hidden", required_argument, 0, OPT_DH},
+    {"g-hidden", required_argument, 0, OPT_GH},     {"noise-dim", required_argument, 0, OPT_NOISE},
+    {"input-noise", required_argument, 0, OPT_IN_NOISE}, {"hidden-noise", required_argument, 0, OPT_HID_NOISE},
+    {"conditional", no_argument, 0, OPT_COND},      {"g-output", required_argument, 0, OPT_GOUT},
+    {"epochs", required_argument, 0, OPT_EPOCHS},   {"batch", required_argument, 0, OPT_BATCH},
+    {"lr", required_argument, 0, OPT_LR},           {"beta1", required_argument, 0, OPT_BETA1},
+    {"lr-decay-start", required_argument, 0, OPT_DECAY}, {"val", required_argument, 0, OPT_VAL},
+    {"checkpoint-every", required_argument, 0, OPT_CKPT}, {"max-loss", required_argument, 0, OPT_MAXLOSS},
+    {"seed", required_argument, 0, OPT_SEED},       {"log", required_argument, 0, OPT_LOG},
+    {"class", required_argument, 0, OPT_CLASS},     {"png", required_argument, 0, OPT_PNG},
+    {"threads", required_argument, 0, OPT_THREADS}, {"quiet", no_argument, 0, 'q'},
+    {"help", no_argument, 0, 'h'},                  {"version", no_argument, 0, 'V'},
+    {0, 0, 0, 0},
+};
+
+typedef struct args {
+    const char *out, *model, *val, *log, *png;
+    const char *files[2];
+    int nfiles;
+    int threads, quiet, ckpt_every, gout_auto, cls, has_cls;
+    long rows;
+    gan_arch arch;
+    gan_config cfg;
+} args;
+
+static _Noreturn void bad_option(cli *c, char **argv, int opt)
+{
+    const char *arg = argv[optind - 1];
+    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
+    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
+    cli_usage_error(c, "unknown option '%s'", arg);
+}
+
+static void parse_args(cli *c, int argc, char **argv, args *a)
+{
+    static const char *const gouts[] = {"auto", "sigmoid", "none", NULL};
+    memset(a, 0, sizeof *a);
+    gan_arch_default(&a->arch);
+    gan_config_default(&a->cfg);
+    a->ckpt_every = 1;
+    a->gout_auto = 1;
+    a->rows = -1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":o:m:n:qhV", OPTS, NULL)) != -1) {
+        gan_arch *h = &a->arch;
+        gan_config *k = &a->cfg;
+        switch (opt) {
+        case 'o': a->out = optarg; break;
+        case 'm': a->model = optarg; break;
+        case 'n': a->rows = cli_parse_long(c, "--rows", optarg, 0, 1L << 40); break;
+        case 'q': a->quiet = 1; break;
+        case 'h': fputs(USAGE, stdout); exit(0);
+        case 'V': cli_print_version(c);
+        case OPT_DH: h->nd = cli_parse_int_list(c, "--d-hidden", optarg, h->d_hidden, GAN_MAX_LAYERS); break;
+        case OPT_GH: h->ng = cli_parse_int_list(c, "--g-hidden", optarg, h->g_hidden, GAN_MAX_LAYERS); break;
+        case OPT_NOISE: h->noise_dim = (int)cli_parse_long(c, "--noise-dim", optarg, 1, 1 << 20); break;
+        case OPT_IN_NOISE: h->input_noise = (float)cli_parse_double(c, "--input-noise", optarg, 0, 100); break;
+        case OPT_HID_NOISE: h->hidden_noise = (float)cli_parse_double(c, "--hidden-noise", optarg, 0, 100); break;
+        case OPT_COND: h->conditional = 1; break;
+        case OPT_GOUT: {
+            int i = cli_parse_choice(c, "--g-output", optarg, gouts);
+            a->gout_auto = i == 0;
+            h->g_out = i == 2 ? NN_ACT_NONE : NN_ACT_SIGMOID;
+            break;
+        }
+        case OPT_EPOCHS: k->epochs = (int)cli_parse_long(c, "--epochs", optarg, 1, 1000000); break;
+        case OPT_BATCH: k->batch = (int)cli_parse_long(c, "--batch", optarg, 1, 1 << 20); break;
+        case OPT_LR: k->lr = cli_parse_double(c, "--lr", optarg, 1e-12, 10); break;
+        case OPT_BETA1: k->beta1 = cli_parse_double(c, "--beta1", optarg, 0, 0.999999); break;
+        case OPT_DECAY: k->lr_decay_start = (int)cli_parse_long(c, "--lr-decay-start", optarg, 1, 1000000); break;
+        case OPT_VAL: a->val = optarg; break;
+        case OPT_CKPT: a->ckpt_every = (int)cli_parse_long(c, "--checkpoint-every", optarg, 0, 1000000); break;
+        case OPT_MAXLOSS: k->max_loss = cli_parse_double(c, "--max-loss", optarg, 0, 1e300); break;
+        case OPT_SEED: k->seed = (uint64_t)cli_parse_long(c, "--seed", optarg, 0, (1L << 62)); break;
+        case OPT_LOG: a->log = optarg; break;
+        case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20), a->has_cls = 1; break;
+        case OPT_PNG: a->png = optarg; break;
+        case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
+        default: bad_option(c, argv, opt);
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (a->nfiles == 2) cli_usage_error(c, "too many input files");
+        a->files[a->nfiles++] = argv[i];
+    }
+}
+
+/* ---- train ---- */
+
+static stream_table *load_table(cli *c, const char *path)
+{
+    error e;
+    FILE *f = cli_open_in(c, path);
+    stream_table *t = stream_read_all(f, cli_in_name(path), &e);
+    if (!t) cli_fail_error(c, &e);
+    if (f != stdin) fclose(f);
+    return t;
+}
+
+/* x (f32 rows, finite) and y (i32 scalar) of a table. */
+static gan_data table_data(cli *c, const stream_table *t, const char *file, int *features)
+{
+    error e;
+    const stream_schema *s = t->schema;
+    gan_data d = {0};
+    int ix = stream_schema_find(s, "x"), iy = stream_schema_find(s, "y");
+    if (ix < 0) cli_fail(c, "%s: stream has no tensor 'x' (features)", file);
+    if (iy < 0) cli_fail(c, "%s: stream has no tensor 'y' (labels are needed to train)", file);
+    if (!(d.x = stream_table_col_typed(t, "x", STREAM_F32, &e))) cli_fail(c, "%s: %s", file, e.msg);
+    if (!(d.y = stream_table_col_typed(t, "y", STREAM_I32, &e))) cli_fail(c, "%s: %s", file, e.msg);
+    if (s->fields[iy].width != 1) cli_fail(c, "%s: tensor 'y' has %zu values per row, expected 1", file, s->fields[iy].width);
+    d.n = t->nrows;
+    *features = (int)s->fields[ix].width;
+    for (size_t i = 0; i < d.n * (size_t)*features; i++)
+        if (!isfinite(d.x[i]))
+            cli_fail(c, "%s: row %zu: x[%zu] is not a finite number", file, i / *features + 1, i % *features);
+    return d;
+}
+
+/* K: the stream's class_names, else max(y) + 1. */
+static int class_count(cli *c, const stream_table *t, const gan_data *d, const char *file)
+{
+    int named = stream_meta_num_classes(t->schema);
+    if (named) return named;
+    int mx = -1;
+    for (size_t i = 0; i < d->n; i++) mx = d->y[i] > mx ? d->y[i] : mx;
+    if (mx < 0) cli_fail(c, "%s: no labelled rows to train on (every y is -1)", file);
+    return mx + 1 < 2 ? 2 : mx + 1;
+}
+
+/* sigmoid output when every x is within [0, 1] */
+static nn_act auto_output(const gan_data *d, int F)
+{
+    for (size_t i = 0; i < d->n * (size_t)F; i++)
+        if (d->x[i] < 0.0f || d->x[i] > 1.0f) return NN_ACT_NONE;
+    return NN_ACT_SIGMOID;
+}
+
+typedef struct train_ctx {
+    cli *c;
+    const args *a;
+    const value *meta;       /* the training stream's */
+    size_t rows, labelled;
+    int last_ckpt;           /* epoch of the last checkpoint written, 0 = none */
+    int epochs_done;
+    trainlog *log;
+} train_ctx;
+
+/* The model file: parameters, architecture, the stream's names and shapes, the provenance. */
+static model_file *make_model(gan *m, const train_ctx *t, error *e)
+{
+    static const char *const keep[] = {STREAM_META_CLASSES, STREAM_META_FEATURES, STREAM_META_RANGE, "image_shape",
+                                       STREAM_META_SCALING};
+    model_file *f = gan_to_model(m, e);
+    if (!f) return NULL;
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        const value *v = value_get(t->meta, keep[i]);
+        if (v) value_set(f->info, keep[i], value_copy(v));
+    }
+    const gan_config *k = &t->a->cfg;
+    value_set(f->info, "seed", value_int((int64_t)k->seed));
+    value_set(f->info, "epochs", value_int(t->epochs_done));
+    value_set(f->info, "batch", value_int(k->batch));
+    value_set(f->info, "lr", value_float(k->lr));
+    value_set(f->info, "beta1", value_float(k->beta1));
+    value_set(f->info, "lr_decay_start", value_int(k->lr_decay_start));
+    value_set(f->info, "rows", value_int((int64_t)t->rows));
+    value_set(f->info, "labelled_rows", value_int((int64_t)t->labelled));
+    value *last = value_map();
+    for (int i = 0; t->log && i < t->log->nm; i++) value_set(last, t->log->names[i], value_float(t->log->vals[i]));
+    value_set(f->info, "final", last);
+    return f;
+}
+
+/* Writes the model to path through a temporary file and a rename: the old file stays whole until then. */
+static int write_checkpoint(gan *m, train_ctx *t, const char *path, error *e)
+{
+    model_file *f = make_model(m, t, e);
+    if (!f) return -1;
+    size_t len = strlen(path) + 16;
+    char *tmp = malloc(len);
+    snprintf(tmp, len, "%s.ckptXXXXXX", path);
+    int fd = mkstemp(tmp), rc = -1;
+    FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!out) {
+        error_set(e, "%s: cannot write a checkpoint", path);
+    } else {
+        rc = model_file_write(f, out, e);
+        if (fclose(out) != 0 && rc == 0) rc = error_set(e, "%s: write error", path);
+        if (rc == 0 && rename(tmp, path) != 0) rc = error_set(e, "%s: cannot rename the checkpoint", path);
+        if (rc) unlink(tmp);
+    }
+    free(tmp);
+    model_file_free(f);
+    return rc;
+}
+
+static int on_epoch(gan *m, int epoch, void *ctx, error *e)
+{
+    train_ctx *t = ctx;
+    t->epochs_done = epoch;
+    int every = t->a->ckpt_every;
+    const char *out = t->a->out;
+    if (!every || epoch % every || epoch == t->a->cfg.epochs || strcmp(out, "-") == 0) return 0;
+    if (write_checkpoint(m, t, out, e)) return -1;
+    t->last_ckpt = epoch;
+    return 0;
+}
+
+static void train_main(cli *c, args *a)
+{
+    if (!a->out) cli_usage_error(c, "train: -o MODEL is required");
+    if (a->model || a->png || a->has_cls || a->rows >= 0) cli_usage_error(c, "train: -m, -n, --class and --png are for sample");
+    if (a->nfiles > 1) cli_usage_error(c, "train: at most one input file");
+    const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
+    stream_table *t = load_table(c, path);
+    int F, vF;
+    gan_data d = table_data(c, t, file, &F);
+    a->arch.features = F;
+    a->arch.classes = class_count(c, t, &d, file);
+    if (a->gout_auto) a->arch.g_out = auto_output(&d, F);
+    stream_table *vt = NULL;
+    gan_data vd;
+    if (a->val) {
+        vt = load_table(c, a->val);
+        vd = table_data(c, vt, a->val, &vF);
+        if (vF != F) cli_fail(c, "%s: %d features, the training data has %d", a->val, vF, F);
+    }
+    error e;
+    gan *m = gan_new(&a->arch, &e);
+    if (!m) cli_fail(c, "%s: %s", file, e.msg);
+    FILE *logf = a->log ? cli_open_out(c, a->log) : NULL;
+    trainlog log;
+    trainlog_init(&log, c->prog, a->quiet ? NULL : stderr, logf);
+    train_ctx tc = {c, a, t->schema->meta, d.n, 0, 0, 0, &log};
+    for (size_t i = 0; i < d.n; i++) tc.labelled += d.y[i] >= 0;
+    if (gan_train(m, &a->cfg, &d, vt ? &vd : NULL, &log, on_epoch, &tc, &e) < 0) {
+        if (tc.last_ckpt)
+            cli_fail(c, "%s: %s (%s keeps the model of epoch %d)", file, e.msg, a->out, tc.last_ckpt);
+        cli_fail(c, "%s: %s", file, e.msg);
+    }
+    model_file *mf = make_model(m, &tc, &e);
+    if (!mf) cli_fail_error(c, &e);
+    FILE *out = cli_open_out(c, a->out);
+    if (model_file_write(mf, out, &e) < 0) cli_fail(c, "%s: %s", a->out, e.msg);
+    cli_commit(c);
+    model_file_free(mf);
+    gan_free(m);
+    stream_table_free(t);
+    stream_table_free(vt);
+}
+
+/* ---- predict ---- */
+
+static gan *load_model(cli *c, const char *path, model_file **mf)
+{
+    error e;
+    *mf = model_file_load(path, GAN_KIND, &e);
+    if (!*mf) cli_fail_error(c, &e);
+    gan *m = gan_from_model(*mf, &e);
+    if (!m) cli_fail(c, "%s: %s", path, e.msg);
+    return m;
+}
+
+/* The input's schema with p (f32, K per row) replacing any p, and the model's class names when the
+ * stream has none. */
+static stream_schema *predict_schema(cli *c, const stream_schema *in, const model_file *mf, int K, const char *file)
+{
+    error e;
+    stream_schema *s = stream_schema_new();
+    value_free(s->meta);
+    s->meta = value_copy(in->meta);
+    for (int i = 0; i < in->n; i++) {
+        const stream_field *f = &in->fields[i];
+        if (strcmp(f->name, "p") != 0 && stream_schema_add(s, f->name, f->dtype, f->ndim, f->dims, &e) < 0)
+            cli_fail(c, "%s: %s", file, e.msg);
+    }
+    int64_t dims[1] = {K};
+    if (stream_schema_add(s, "p", STREAM_F32, 1, dims, &e) < 0) cli_fail(c, "%s: %s", file, e.msg);
+    int named = stream_meta_num_classes(in);
+    if (named && named != K) cli_fail(c, "%s: the stream names %d classes, the model has %d", file, named, K);
+    const value *cn = value_get(mf->info, STREAM_META_CLASSES);
+    if (!named && cn && cn->kind == VALUE_ARRAY) value_set(s->meta, STREAM_META_CLASSES, value_copy(cn));
+    return s;
+}
+
+static void copy_columns(stream_table *out, const stream_table *in)
+{
+    for (int i = 0; i < in->schema->n; i++) {
+        const stream_field *f = &in->schema->fields[i];
+        if (strcmp(f->name, "p") == 0) continue;
+        memcpy(stream_table_col(out, f->name), in->cols[i], in->nrows * f->width * stream_dtype_size(f->dtype));
+    }
+}
+
+static void predict_main(cli *c, args *a)
+{
+    if (!a->model) cli_usage_error(c, "predict: -m MODEL is required");
+    if (a->nfiles > 1) cli_usage_error(c, "predict: at most one input file");
+    model_file *mf;
+    gan *m = load_model(c, a->model, &mf);
+    int F = m->a.features, K = m->a.classes;
+    const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
+    error e;
+    FILE *in = cli_open_in(c, path);
+    stream_reader *r = stream_reader_open(in, file, &e);
+    if (!r) cli_fail_error(c, &e);
+    const stream_schema *is = stream_reader_schema(r);
+    int ix = stream_schema_find(is, "x");
+    if (ix < 0) cli_fail(c, "%s: stream has no tensor 'x' (features)", file);
+    if (is->fields[ix].dtype != STREAM_F32)
+        cli_fail(c, "%s: tensor 'x' is %s, expected f32", file, stream_dtype_name(is->fields[ix].dtype));
+    if (is->fields[ix].width != (size_t)F)
+        cli_fail(c, "%s: %zu features, model %s has %d", file, is->fields[ix].width, a->model, F);
+    stream_schema *os = predict_schema(c, is, mf, K, file);
+    FILE *out = cli_open_out(c, a->out);
+    stream_writer *w = stream_writer_open(out, os, &e);
+    if (!w) cli_fail_error(c, &e);
+    stream_table *batch = NULL, *ot = stream_table_new(os);
+    int got;
+    while ((got = stream_reader_next(r, &batch, &e)) == 1) {
+        if (stream_table_resize(ot, batch->nrows, &e) < 0) cli_fail_error(c, &e);
+        copy_columns(ot, batch);
+        if (gan_predict(m, stream_table_col(batch, "x"), batch->nrows, stream_table_col(ot, "p"), &e) < 0 ||
+            stream_writer_write(w, ot, 0, ot->nrows, &e) < 0)
+            cli_fail_error(c, &e);
+    }
+    if (got < 0) cli_fail_error(c, &e);
+    if (stream_writer_finish(w, &e) < 0) cli_fail_error(c, &e);
+    cli_commit(c);
+    stream_table_free(batch);
+    stream_table_free(ot);
+    stream_schema_free(os);
+    stream_reader_close(r);
+    if (in != stdin) fclose(in);
+    gan_free(m);
+    model_file_free(mf);
+}
+
+/* ---- sample ---- */
+
+static stream_schema *sample_schema(cli *c, const gan *m, const model_file *mf)
+{
+    static const char *const keep[] = {STREAM_META_CLASSES, STREAM_META_FEATURES, STREAM_META_RANGE, "image_shape",
+                                       STREAM_META_SCALING};
+    error e;
+    stream_schema *s = stream_schema_new();
+    int64_t dims[1] = {m->a.features};
+    if (stream_schema_add(s, "x", STREAM_F32, 1, dims, &e) < 0 ||
+        (m->a.conditional && stream_schema_add(s, "y", STREAM_I32, 0, NULL, &e) < 0))
+        cli_fail_error(c, &e);
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        const value *v = value_get(mf->info, keep[i]);
+        if (v) value_set(s->meta, keep[i], value_copy(v));
+    }
+    return s;
+}
+
+static void write_png(cli *c, const args *a, const model_file *mf, const float *x, int n, int F)
+{
+    error e;
+    int h, w, ch;
+    if (imagegrid_shape(mf->info, F, &h, &w, &ch, &e) < 0) cli_fail(c, "%s: %s", a->png, e.msg);
+    float lo = 0.0f, hi = 1.0f;
+    const value *r = value_get(mf->info, STREAM_META_RANGE);
+    if (r && r->kind == VALUE_ARRAY && r->n == 2) lo = (float)value_num(r->items[0]), hi = (float)value_num(r->items[1]);
+    FILE *f = cli_open_out(c, a->png);
+    if (imagegrid_write_png(f, x, n, h, w, ch, 0, lo, hi, &e) < 0) cli_fail(c, "%s: %s", a->png, e.msg);
+}
+
+static void sample_main(cli *c, args *a)
+{
+    if (!a->model) cli_usage_error(c, "sample: -m MODEL is required");
+    if (a->rows < 0) cli_usage_error(c, "sample: -n N is required");
+    if (a->nfiles) cli_usage_error(c, "sample: no input file is read");
+    if (a->png && (a->rows < 1 || a->rows > 10000)) cli_usage_error(c, "sample: --png draws 1 to 10000 rows");
+    model_file *mf;
+    gan *m = load_model(c, a->model, &mf);
+    int F = m->a.features, K = m->a.classes;
+    if (a->has_cls && !m->a.conditional)
+        cli_fail(c, "%s: --class needs a conditional model (train with --conditional)", a->model);
+    if (a->has_cls && a->cls >= K) cli_fail(c, "--class %d out of range: %s has %d classes", a->cls, a->model, K);
+    error e;
+    rng r;
+    rng_seed(&r, a->cfg.seed);
+    stream_schema *s = sample_schema(c, m, mf);
+    stream_table *t = stream_table_new(s);
+    /* chunks of whole cycles of classes, so the classes go round evenly across chunks */
+    size_t chunk = a->png ? (size_t)(a->rows ? a->rows : 1) : 4096 - 4096 % (size_t)K;
+    if (stream_table_resize(t, chunk, &e) < 0) cli_fail_error(c, &e);
+    int write_stream = !a->png || a->out;
+    stream_writer *w = NULL;
+    if (write_stream && !(w = stream_writer_open(cli_open_out(c, a->out), s, &e))) cli_fail_error(c, &e);
+    for (size_t done = 0; done < (size_t)a->rows; done += chunk) {
+        size_t k = (size_t)a->rows - done < chunk ? (size_t)a->rows - done : chunk;
+        if (gan_sample(m, k, a->has_cls ? a->cls : -1, &r, stream_table_col(t, "x"), stream_table_col(t, "y"), &e) < 0)
+            cli_fail_error(c, &e);
+        if (w && stream_writer_write(w, t, 0, k, &e) < 0) cli_fail_error(c, &e);
+        if (a->png) write_png(c, a, mf, stream_table_col(t, "x"), (int)k, F);
+    }
+    if (w && stream_writer_finish(w, &e) < 0) cli_fail_error(c, &e);
+    cli_commit(c);
+    stream_table_free(t);
+    stream_schema_free(s);
+    gan_free(m);
+    model_file_free(mf);
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    cli_init(&c, "ssl-gan");
+    opterr = 0;
+    if (argc < 2) cli_usage_error(&c, "expected a command: train, predict or sample");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) fputs(USAGE, stdout), exit(0);
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) cli_print_version(&c);
+    static const char *const cmds[] = {"train", "predict", "sample", NULL};
+    int which = -1;
+    for (int i = 0; cmds[i]; i++)
+        if (strcmp(cmd, cmds[i]) == 0) which = i;
+    if (which < 0) cli_usage_error(&c, "unknown command '%s' (train, predict or sample)", cmd);
+    args a;
+    parse_args(&c, argc - 1, argv + 1, &a);
+    if (a.threads) openblas_set_num_threads(a.threads);
+    if (which == 0) train_main(&c, &a);
+    else if (which == 1) predict_main(&c, &a);
+    else sample_main(&c, &a);
+    return 0;
+}
