@@ -147,6 +147,7 @@ void m2_forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, co
     loss->nlab += (size_t)nl;
     loss->nunl += (size_t)nu;
     loss->obj += step_objective(m, y, nl, nu, alpha, beta);
+    loss->steps++;
     if (!grad) return;
 
     /* per-row weights of L: 1/nl for labelled rows, q(k|x)/nu for the class copies */
@@ -251,11 +252,11 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
         nn_params_zero_grad(&m->p);
         m2_forward_backward(m, m->xin, m->yin, nl, nu, m->eps, alpha, beta, 1, &b_loss);
         double total = b_loss.lab + b_loss.unl + b_loss.xent;
-        if (!isfinite(total)) return error_set(e, "batch %ld: the loss is not finite (%g); lower --lr?", nb + 1, total);
+        if (!isfinite(total)) return error_set(e, "batch %ld: the loss is not finite (%g): lower --lr, or standardise x", nb + 1, total);
         adam_step(opt, m->p.data, m->p.grad);
         loss->lab += b_loss.lab, loss->unl += b_loss.unl, loss->xent += b_loss.xent;
         loss->nlab += b_loss.nlab, loss->nunl += b_loss.nunl, loss->correct += b_loss.correct;
-        loss->obj += b_loss.obj;
+        loss->obj += b_loss.obj, loss->steps++;
         if (log) trainlog_batch(log, (size_t)nb + 1, i0 + (size_t)b, loss->obj / (double)(nb + 1));
     }
     return 0;

@@ -41,6 +41,7 @@ typedef struct m2_loss {
     double xent;      /* sum over labelled rows of -log q(y|x) */
     size_t nlab, nunl, correct;   /* correct: labelled rows where argmax q(y|x) = y */
     double obj;       /* the step loss itself (KL weighted by beta, means, alpha), summed over calls */
+    size_t steps;     /* calls summed */
 } m2_loss;
 
 /* Parameters (zero) and workspaces for batches of up to max_lab labelled + max_unl unlabelled rows. */

@@ -173,7 +173,7 @@ int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, floa
         nn_params_zero_grad(&v->p);
         vae_forward_backward(v, v->xb, B, v->eps, beta, 1, &b);
         if (!isfinite(b.rec + b.kl))
-            return error_set(e, "batch %ld: the loss is not finite (%g); lower --lr?", nb + 1, b.rec + b.kl);
+            return error_set(e, "batch %ld: the loss is not finite (%g): lower --lr, or standardise x", nb + 1, b.rec + b.kl);
         adam_step(opt, v->p.data, v->p.grad);
         loss->rec += b.rec, loss->kl += b.kl, loss->rows += b.rows;
         if (log) trainlog_batch(log, (size_t)nb + 1, loss->rows, (loss->rec + loss->kl) / (double)loss->rows);

@@ -445,7 +445,7 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
         float beta = kl_weight(a, ep);
         if (m2_train_epoch(&m, &opt, &md, bl, a->batch, alpha, beta, &r, log, &l, &e) < 0)
             train_failed(c, a, d->file, ep, &e, ckpt_epoch);
-        trainlog_metric(log, "loss", l.obj);
+        trainlog_metric(log, "loss", l.steps ? l.obj / (double)l.steps : 0);
         if (l.nunl) trainlog_metric(log, "unl_elbo", -l.unl / (double)l.nunl);
         trainlog_metric(log, "lab_elbo", -l.lab / (double)l.nlab);
         trainlog_metric(log, "xent", l.xent / (double)l.nlab);

@@ -1,0 +1,185 @@
+#!/usr/bin/env bats
+# ssl-vae: tiny M1 and M2 models on the embedded digits (a few seconds), their commands, the
+# error paths and determinism. Streams come from ssl-prep (x scaled to [0, 1]).
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+    D="$BATS_FILE_TMPDIR"
+    ssl-prep csv "$DIGITS" | ssl-prep split --test 0.3 --seed 1 --train-out "$D/tr_raw.ssl" --test-out "$D/te_raw.ssl"
+    ssl-prep scale --method minmax --fit-stats "$D/sc.model" "$D/tr_raw.ssl" > "$D/tr.ssl"
+    ssl-prep scale --stats "$D/sc.model" "$D/te_raw.ssl" > "$D/te.ssl"
+    ssl-prep mask --labels-per-class 5 --seed 0 "$D/tr.ssl" > "$D/tr5.ssl"
+    ssl-vae train --hidden 32 --latent 4 --epochs 2 --seed 3 -q "$D/tr.ssl" -o "$D/m1.vae"
+    ssl-vae train --model m2 --hidden 32 --latent 4 --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$D/m2.vae"
+}
+
+setup() {
+    T="$BATS_TEST_TMPDIR"
+    D="$BATS_FILE_TMPDIR"
+}
+
+# rows and shape of tensor NAME of a stream: "ROWS WIDTH"
+shape_of() {
+    "$PY" - "$1" "$2" <<'EOF2'
+import sys, msgpack, numpy as np
+u = msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False)
+head = next(u)
+w = [t for t in head["tensors"] if t["name"] == sys.argv[2]]
+rows = sum(m["rows"] for m in u if "tensors" in m)
+print(rows, int(np.prod(w[0]["shape"])) if w else "absent")
+EOF2
+}
+
+@test "--help shows usage and an example, --version" {
+    run ssl-vae --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Usage: ssl-vae train"* ]]
+    [[ "$output" == *"Examples:"* ]]
+    run ssl-vae train --help
+    [ "$status" -eq 0 ]
+    run ssl-vae --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == "ssl-vae (ssl-tools) "* ]]
+}
+
+@test "usage errors exit 2" {
+    run --separate-stderr ssl-vae
+    [ "$status" -eq 2 ]
+    run --separate-stderr ssl-vae frobnicate
+    assert_fails_with 2 "unknown command 'frobnicate'"
+    run --separate-stderr ssl-vae train --bogus "$D/tr.ssl" -o "$T/m"
+    assert_fails_with 2 "unknown option '--bogus'"
+    run --separate-stderr ssl-vae train "$D/tr.ssl"
+    assert_fails_with 2 "-o MODEL is required"
+    run --separate-stderr ssl-vae train --activation tanh "$D/tr.ssl" -o "$T/m"
+    assert_fails_with 2 "--activation"
+    run --separate-stderr ssl-vae train --model m3 "$D/tr.ssl" -o "$T/m"
+    assert_fails_with 2 "--model"
+    run --separate-stderr ssl-vae sample -m "$D/m1.vae"
+    assert_fails_with 2 "-n N is required"
+    run --separate-stderr ssl-vae encode
+    assert_fails_with 2 "-m MODEL is required"
+    [ ! -e "$T/m" ]
+}
+
+@test "train M1: the same seed gives the same bytes; another seed does not" {
+    ssl-vae train --hidden 32 --latent 4 --epochs 2 --seed 3 -q "$D/tr.ssl" -o "$T/again.vae"
+    cmp "$D/m1.vae" "$T/again.vae"
+    ssl-vae train --hidden 32 --latent 4 --epochs 2 --seed 4 -q "$D/tr.ssl" -o "$T/other.vae"
+    ! cmp -s "$D/m1.vae" "$T/other.vae"
+}
+
+@test "train writes one summary line per epoch and a JSON log with the validation ELBO" {
+    run --separate-stderr ssl-vae train --hidden 16 --latent 2 --epochs 2 --val "$D/te.ssl" --log "$T/log.jsonl" \
+        --kl-warmup 2 "$D/tr.ssl" -o "$T/m.vae"
+    [ "$status" -eq 0 ]
+    [ "$(printf '%s\n' "$stderr" | grep -c 'epoch [12]/2 .*val_elbo')" -eq 2 ]
+    [ "$(wc -l < "$T/log.jsonl")" -eq 2 ]
+    "$PY" -c "
+import json, sys
+rows = [json.loads(l) for l in open('$T/log.jsonl')]
+assert rows[0]['kl_weight'] < rows[1]['kl_weight'] < 1, rows
+assert all(-200 < r['val_elbo'] < 0 for r in rows), rows
+"
+}
+
+@test "encode adds z (the posterior mean) or replaces x, and feeds ssl-fit" {
+    ssl-vae encode -m "$D/m1.vae" "$D/te.ssl" > "$T/z.ssl"
+    [ "$(shape_of "$T/z.ssl" z)" = "540 4" ]
+    [ "$(shape_of "$T/z.ssl" x)" = "540 64" ]
+    ssl-vae encode -m "$D/m1.vae" --replace < "$D/te.ssl" > "$T/zx.ssl"
+    [ "$(shape_of "$T/zx.ssl" x)" = "540 4" ]
+    [ "$(shape_of "$T/zx.ssl" z)" = "540 absent" ]
+    # the z of encode and the x of --replace are the same numbers
+    "$PY" - "$T/z.ssl" "$T/zx.ssl" <<'EOF2'
+import sys, msgpack, numpy as np
+def col(path, name):
+    u = msgpack.Unpacker(open(path, "rb"), raw=False); next(u)
+    return np.concatenate([np.frombuffer(m["tensors"][name][b"data" if b"data" in m["tensors"][name] else "data"], "<f4")
+                           for m in u if "tensors" in m])
+a, b = col(sys.argv[1], "z"), col(sys.argv[2], "x")
+assert a.shape == b.shape and np.array_equal(a, b) and np.abs(a).max() > 0
+EOF2
+    ssl-vae encode -m "$D/m1.vae" --replace "$D/tr5.ssl" | ssl-fit train -q -o "$T/m1.mlp"
+    ssl-fit predict -m "$T/m1.mlp" "$T/zx.ssl" | ssl-eval > "$T/report"
+    grep -q accuracy "$T/report"
+}
+
+@test "sample writes N rows, a PNG grid on request" {
+    ssl-vae sample -m "$D/m1.vae" -n 7 --seed 1 > "$T/s.ssl"
+    [ "$(shape_of "$T/s.ssl" x)" = "7 64" ]
+    ssl-vae sample -m "$D/m1.vae" -n 7 --seed 1 > "$T/s2.ssl"
+    cmp "$T/s.ssl" "$T/s2.ssl"
+    ssl-vae sample -m "$D/m1.vae" -n 16 --png "$T/s.png"
+    [ "$(head -c 8 "$T/s.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]
+}
+
+@test "reconstruct keeps the rows and the other tensors; --png draws originals and reconstructions" {
+    ssl-vae reconstruct -m "$D/m1.vae" "$D/te.ssl" > "$T/r.ssl"
+    [ "$(shape_of "$T/r.ssl" x)" = "540 64" ]
+    [ "$(shape_of "$T/r.ssl" y)" = "540 1" ]
+    ssl-vae reconstruct -m "$D/m2.vae" "$D/te.ssl" --png "$T/r.png"
+    [ "$(head -c 8 "$T/r.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]
+}
+
+@test "M2: predict adds p like ssl-fit; class-conditional samples carry y" {
+    ssl-vae predict -m "$D/m2.vae" "$D/te.ssl" > "$T/p.ssl"
+    [ "$(shape_of "$T/p.ssl" p)" = "540 10" ]
+    ssl-eval "$T/p.ssl" | grep -q accuracy
+    ssl-vae sample -m "$D/m2.vae" -n 5 --class 3 > "$T/s3.ssl"
+    "$PY" - "$T/s3.ssl" <<'EOF2'
+import sys, msgpack, numpy as np
+u = msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False); next(u)
+y = np.concatenate([np.frombuffer(m["tensors"]["y"][b"data"], "<i4") for m in u if "tensors" in m])
+assert list(y) == [3] * 5, y
+EOF2
+    ssl-vae train --model m2 --hidden 32 --latent 4 --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$T/again.m2"
+    cmp "$D/m2.vae" "$T/again.m2"
+}
+
+@test "errors: wrong kind, width mismatch, --class out of range, labels beyond K: one line, exit 1" {
+    run --separate-stderr ssl-vae encode -m "$D/m2.vae" "$D/te.ssl"
+    assert_fails_with 1 "encode needs an M1 model"
+    run --separate-stderr ssl-vae predict -m "$D/m1.vae" "$D/te.ssl"
+    assert_fails_with 1 "predict needs an M2 model"
+    ssl-fit train -q --epochs 2 "$D/tr.ssl" -o "$T/clf.mlp"
+    run --separate-stderr ssl-vae sample -m "$T/clf.mlp" -n 2
+    assert_fails_with 1 "kind 'mlp', expected 'vae' or 'm2'"
+    ssl-vae encode -m "$D/m1.vae" --replace "$D/te.ssl" > "$T/z.ssl"
+    run --separate-stderr ssl-vae encode -m "$D/m1.vae" "$T/z.ssl"
+    assert_fails_with 1 "z.ssl: expected 4 features, model has 64"
+    run --separate-stderr ssl-vae sample -m "$D/m2.vae" -n 2 --class 10
+    assert_fails_with 1 "--class 10 is out of range: .* has 10 classes"
+    run --separate-stderr ssl-vae sample -m "$D/m1.vae" -n 2 --class 1
+    assert_fails_with 1 "--class needs an M2 model"
+    "$PY" "$BATS_TEST_DIRNAME/mkstream.py" "$T/bad.ssl" \
+        '{"tensors": [["x", "<f4", [2], [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]], ["y", "<i4", [], [0, 12, -1]]], "meta": {"x_range": [0, 1]}}'
+    run --separate-stderr ssl-vae train --model m2 --classes 3 --hidden 4 --latent 2 --epochs 1 "$T/bad.ssl" -o "$T/bad.m2"
+    assert_fails_with 1 "bad.ssl: row 2: label 12 >= the model's 3 classes"
+    [ ! -e "$T/bad.m2" ]
+}
+
+@test "a loss that becomes NaN stops training naming epoch and batch, leaving no model" {
+    run --separate-stderr ssl-vae train --likelihood gaussian --hidden 32 --latent 4 --lr 1 --epochs 3 "$D/tr.ssl" -o "$T/nan.vae"
+    assert_fails_with 1 "epoch 1, batch [0-9]+: the loss is not finite.*no model written"
+    [ ! -e "$T/nan.vae" ]
+}
+
+@test "--checkpoint-every writes a loadable model during training; load+save keeps the bytes" {
+    ssl-vae train --hidden 16 --latent 2 --epochs 2 --checkpoint-every 1 -q "$D/tr.ssl" -o "$T/c.vae"
+    ssl-vae sample -m "$T/c.vae" -n 2 > /dev/null
+    ls "$T" | { ! grep -q ckpt-tmp; }
+}
+
+@test "bernoulli refuses data outside [0, 1]; gaussian is the default for standardised data" {
+    ssl-prep scale --method standard "$D/tr_raw.ssl" > "$T/std.ssl"
+    run --separate-stderr ssl-vae train --likelihood bernoulli --epochs 1 "$T/std.ssl" -o "$T/m.vae"
+    assert_fails_with 1 "bernoulli likelihood needs x in \[0, 1\]"
+    ssl-vae train --hidden 8 --latent 2 --epochs 1 -q "$T/std.ssl" -o "$T/g.vae"
+    "$PY" -c "
+import msgpack
+m = msgpack.unpackb(open('$T/g.vae', 'rb').read(), raw=False, strict_map_key=False)
+assert m['info']['likelihood'] == 'gaussian', m['info']
+"
+}
