@@ -211,14 +211,43 @@ static int common_opt(cli *c, int opt, char **argv, const char *usage, const cha
     }
 }
 
-static void write_table(cli *c, const stream_table *t, const char *out)
+/* Writes t to f and frees it; on failure the error names out. Every command below frees what it holds
+ * before calling cli_fail (which exits), so sanitizer builds see no leak on the error paths. */
+static int write_table(stream_table *t, FILE *f, const char *out, error *e)
 {
-    error e = {0};
-    FILE *f = cli_open_out(c, out);
-    if (stream_write_all(f, t, &e)) cli_fail(c, "%s: %s", cli_in_name(out), e.msg);
+    int rc = stream_write_all(f, t, e) ? error_prefix(e, "%s", cli_in_name(out)) : 0;
+    stream_table_free(t);
+    return rc;
+}
+
+/* Reads a whole stream (split and mask hold their input in memory). */
+static stream_table *load_stream(FILE *f, const char *path, error *e)
+{
+    stream_table *t = stream_read_all(f, cli_in_name(path), e);
+    if (f != stdin) fclose(f);
+    return t;
 }
 
 /* ---- csv ---- */
+
+static stream_table *read_csv(FILE *in, const char *path, const csvread_opts *co, const tabular_opts *to, error *e)
+{
+    const char *name = cli_in_name(path);
+    char *buf;
+    size_t len;
+    int rc = gzfile_read_all(in, name, &buf, &len, e);
+    if (in != stdin) fclose(in);
+    if (rc) return NULL;
+    csvread_doc *doc = csvread_parse(buf, len, name, co, e);
+    free(buf);
+    if (!doc) return NULL;
+    tabular *tab = tabular_from_csv(doc, name, to, e);
+    csvread_free(doc);
+    if (!tab) return NULL;
+    stream_table *t = dataset_from_tabular(tab, path, e);
+    tabular_free(tab);
+    return t;
+}
 
 static int csv_main(cli *c, int argc, char **argv, const char *history)
 {
@@ -255,36 +284,41 @@ static int csv_main(cli *c, int argc, char **argv, const char *history)
     }
     check_args(c, argc, argv, 0, 1);
     if (co.delim == co.quote) cli_usage_error(c, "the delimiter and the quote are the same character");
-    const char *path = optind < argc ? argv[optind] : NULL, *name = cli_in_name(path);
+    const char *path = optind < argc ? argv[optind] : NULL;
+    FILE *in = cli_open_in(c, path), *f = cli_open_out(c, out);
     error e = {0};
-    char *buf;
-    size_t len;
-    FILE *in = cli_open_in(c, path);
-    if (gzfile_read_all(in, name, &buf, &len, &e)) cli_fail_error(c, &e);
-    csvread_doc *doc = csvread_parse(buf, len, name, &co, &e);
-    free(buf);
-    if (!doc) cli_fail_error(c, &e);
-    tabular *tab = tabular_from_csv(doc, name, &to, &e);
-    csvread_free(doc);
-    if (!tab) cli_fail_error(c, &e);
-    stream_table *t = dataset_from_tabular(tab, path, &e);
-    tabular_free(tab);
-    if (!t) cli_fail_error(c, &e);
-    stream_meta_add_history(t->schema, history);
-    write_table(c, t, out);
-    stream_table_free(t);
+    stream_table *t = read_csv(in, path, &co, &to, &e);
+    if (t) stream_meta_add_history(t->schema, history);
+    if (!t || write_table(t, f, out, &e)) cli_fail_error(c, &e);
     cli_commit(c);
     return 0;
 }
 
 /* ---- idx ---- */
 
-static void read_idx(cli *c, const char *path, idx_array *a)
+static int read_idx(FILE *f, const char *path, idx_array *a, error *e)
 {
-    error e = {0};
-    FILE *f = cli_open_in(c, path);
-    if (idx_read(f, cli_in_name(path), a, &e)) cli_fail_error(c, &e);
+    int rc = idx_read(f, cli_in_name(path), a, e);
     if (f != stdin) fclose(f);
+    return rc;
+}
+
+static int write_idx(FILE *f, const stream_schema *s, const idx_array *img, const idx_array *lab, size_t rows, error *e)
+{
+    stream_writer *w = stream_writer_open(f, s, e);
+    if (!w) return -1;
+    stream_table *b = stream_table_new(s);
+    int rc = 0;
+    for (size_t r = 0; !rc && r < rows; r += IDX_BATCH_ROWS) {
+        size_t n = rows - r < IDX_BATCH_ROWS ? rows - r : IDX_BATCH_ROWS;
+        rc = dataset_idx_fill(b, img, lab, r, n, e) || stream_writer_write(w, b, 0, n, e) ? -1 : 0;
+    }
+    stream_table_free(b);
+    if (rc) {
+        stream_writer_abort(w);
+        return -1;
+    }
+    return stream_writer_finish(w, e);
 }
 
 static int idx_main(cli *c, int argc, char **argv, const char *history)
@@ -301,30 +335,24 @@ static int idx_main(cli *c, int argc, char **argv, const char *history)
         if (opt == O_NAMES) names = optarg;
     }
     check_args(c, argc, argv, 1, 2);
-    idx_array img, lab;
     const char *ipath = argv[optind], *lpath = optind + 1 < argc ? argv[optind + 1] : NULL;
-    read_idx(c, ipath, &img);
-    if (lpath) read_idx(c, lpath, &lab);
-    size_t rows = limit >= 0 && (size_t)limit < img.count ? (size_t)limit : img.count;
+    FILE *fi = cli_open_in(c, ipath), *fl = lpath ? cli_open_in(c, lpath) : NULL, *f = cli_open_out(c, out);
+    idx_array img = {0}, lab = {0};
     error e = {0};
-    stream_schema *s = dataset_idx_schema(&img, lpath ? &lab : NULL, rows, names, ipath, &e);
-    if (!s) cli_fail(c, "%s%s%s: %s", ipath, lpath ? ", " : "", lpath ? lpath : "", e.msg);
-    stream_meta_add_history(s, history);
-    FILE *f = cli_open_out(c, out);
-    stream_writer *w = stream_writer_open(f, s, &e);
-    stream_table *b = stream_table_new(s);
-    for (size_t r = 0; w && r < rows; r += IDX_BATCH_ROWS) {
-        size_t n = rows - r < IDX_BATCH_ROWS ? rows - r : IDX_BATCH_ROWS;
-        if (dataset_idx_fill(b, &img, lpath ? &lab : NULL, r, n, &e) || stream_writer_write(w, b, 0, n, &e)) {
-            stream_writer_abort(w);
-            w = NULL;
-        }
+    stream_schema *s = NULL;
+    int rc = read_idx(fi, ipath, &img, &e);
+    if (lpath && read_idx(fl, lpath, &lab, &e)) rc = -1;
+    if (!rc) {
+        size_t rows = limit >= 0 && (size_t)limit < img.count ? (size_t)limit : img.count;
+        s = dataset_idx_schema(&img, lpath ? &lab : NULL, rows, names, ipath, &e);
+        if (!s) rc = error_prefix(&e, "%s%s%s", ipath, lpath ? ", " : "", lpath ? lpath : "");
+        if (s) stream_meta_add_history(s, history);
+        if (s && write_idx(f, s, &img, lpath ? &lab : NULL, rows, &e)) rc = error_prefix(&e, "%s", cli_in_name(out));
     }
-    if (!w || stream_writer_finish(w, &e)) cli_fail(c, "%s: %s", cli_in_name(out), e.msg);
-    stream_table_free(b);
     stream_schema_free(s);
     idx_free(&img);
-    if (lpath) idx_free(&lab);
+    idx_free(&lab);
+    if (rc) cli_fail_error(c, &e);
     cli_commit(c);
     return 0;
 }
@@ -332,51 +360,55 @@ static int idx_main(cli *c, int argc, char **argv, const char *history)
 /* ---- scale ---- */
 
 /* An input that can be read twice: a regular file as it is, anything else copied to a temporary file. */
-static FILE *rewindable(cli *c, FILE *f, const char *name, long *start)
+static FILE *rewindable(FILE *f, const char *name, long *start, error *e)
 {
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (*start = ftell(f)) >= 0) return f;
     FILE *t = tmpfile();
-    if (!t) cli_fail(c, "cannot create a temporary file to hold %s", name);
+    if (!t) return error_set(e, "cannot create a temporary file to hold %s", name), NULL;
     char buf[1 << 16];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        if (fwrite(buf, 1, n, t) != n) cli_fail(c, "%s: cannot copy to a temporary file", name);
-    if (ferror(f)) cli_fail(c, "%s: read error", name);
+        if (fwrite(buf, 1, n, t) != n) break;
+    if (ferror(f) || ferror(t) || fflush(t)) {
+        fclose(t);
+        return error_set(e, "%s: cannot copy it to a temporary file", name), NULL;
+    }
     *start = 0;
     rewind(t);
     return t;
 }
 
 /* First pass: the per-feature statistics of x; returns a copy of the stream's schema. */
-static stream_schema *scan_stats(cli *c, FILE *f, const char *name, prep_colstats *st)
+static stream_schema *scan_stats(FILE *f, const char *name, prep_colstats *st, error *e)
 {
-    error e = {0};
-    stream_reader *r = stream_reader_open(f, name, &e);
-    if (!r) cli_fail_error(c, &e);
-    long d = dataset_x_width(stream_reader_schema(r), name, &e);
-    int xi = stream_schema_find(stream_reader_schema(r), "x");
-    if (d < 0 || prep_colstats_init(st, (size_t)d, &e)) cli_fail_error(c, &e);
+    stream_reader *r = stream_reader_open(f, name, e);
+    if (!r) return NULL;
+    const stream_schema *rs = stream_reader_schema(r);
+    long d = dataset_x_width(rs, name, e);
+    int xi = stream_schema_find(rs, "x"), got = -1;
     stream_table *b = NULL;
-    int got;
-    size_t bad;
-    while ((got = stream_reader_next(r, &b, &e)) == 1)
-        if (prep_colstats_add(st, b->cols[xi], b->nrows, &bad))
-            cli_fail(c, "%s: row %zu: x has a NaN or infinite value", name, st->n + bad);
-    if (got < 0) cli_fail_error(c, &e);
+    if (d >= 0 && !prep_colstats_init(st, (size_t)d, e)) {
+        size_t bad;
+        while ((got = stream_reader_next(r, &b, e)) == 1)
+            if (prep_colstats_add(st, b->cols[xi], b->nrows, &bad)) {
+                got = error_set(e, "%s: row %zu: x has a NaN or infinite value", name, st->n + bad);
+                break;
+            }
+        if (got < 0) prep_colstats_free(st);
+    }
     stream_table_free(b);
-    stream_schema *s = stream_schema_copy(stream_reader_schema(r));
+    stream_schema *s = got == 0 ? stream_schema_copy(rs) : NULL;
     stream_reader_close(r);
     return s;
 }
 
-/* Second pass: the scaled stream. */
-static void write_scaled(cli *c, FILE *f, const char *name, const prep_scaler *sc, const prep_colstats *st,
-                         const char *out, const char *history)
+/* Second pass: the scaled stream, with meta scaling and x_range. */
+static int write_scaled(FILE *in, const char *name, const prep_scaler *sc, const prep_colstats *st, FILE *out,
+                        const char *history, error *e)
 {
-    error e = {0};
-    stream_reader *r = stream_reader_open(f, name, &e);
-    if (!r) cli_fail_error(c, &e);
+    stream_reader *r = stream_reader_open(in, name, e);
+    if (!r) return -1;
     stream_schema *s = stream_schema_copy(stream_reader_schema(r));
     int xi = stream_schema_find(s, "x");
     value_set(s->meta, STREAM_META_SCALING, value_str(prep_scale_name(sc->method)));
@@ -388,25 +420,64 @@ static void write_scaled(cli *c, FILE *f, const char *name, const prep_scaler *s
         value_remove(s->meta, STREAM_META_RANGE);
     }
     stream_meta_add_history(s, history);
-    stream_writer *w = stream_writer_open(cli_open_out(c, out), s, &e);
+    stream_writer *w = stream_writer_open(out, s, e);
     stream_table *b = NULL;
     int got = w ? 1 : -1;
-    while (got == 1 && (got = stream_reader_next(r, &b, &e)) == 1) {
+    while (got == 1 && (got = stream_reader_next(r, &b, e)) == 1) {
         prep_scaler_apply(sc, b->cols[xi], b->nrows);
-        if (stream_writer_write(w, b, 0, b->nrows, &e)) got = -1;
+        if (stream_writer_write(w, b, 0, b->nrows, e)) got = -1;
     }
-    if (got < 0 || stream_writer_finish(w, &e)) cli_fail_error(c, &e);
+    if (got == 0) got = stream_writer_finish(w, e);
+    else stream_writer_abort(w);
     stream_table_free(b);
     stream_schema_free(s);
     stream_reader_close(r);
+    return got;
 }
 
-static void save_stats(cli *c, const prep_scaler *sc, const stream_schema *s, const char *path)
+/* The scaler: loaded from stats (checked against the stream's width) or fitted on st. */
+static int get_scaler(prep_scaler *sc, const char *stats, int method, const prep_colstats *st, const char *name,
+                      error *e)
 {
-    error e = {0};
-    model_file *m = dataset_scaler_model(sc, s, &e);
-    if (!m || model_file_write(m, cli_open_out(c, path), &e)) cli_fail(c, "%s: %s", path, e.msg);
+    if (!stats) {
+        if (prep_scaler_fit(sc, method < 0 ? PREP_SCALE_MINMAX : (prep_scale_method)method, st, e))
+            return error_prefix(e, "%s", name);
+        return 0;
+    }
+    model_file *m = model_file_load(stats, DATASET_SCALER_KIND, e);
+    int rc = !m || dataset_scaler_load(m, stats, st->d, sc, e) ? error_prefix(e, "%s", name) : 0;
     model_file_free(m);
+    return rc;
+}
+
+static int save_stats(const prep_scaler *sc, const stream_schema *s, FILE *f, const char *path, error *e)
+{
+    model_file *m = dataset_scaler_model(sc, s, e);
+    int rc = !m || model_file_write(m, f, e) ? error_prefix(e, "%s", path) : 0;
+    model_file_free(m);
+    return rc;
+}
+
+static int scale_run(FILE *in, const char *name, const char *stats, int method, FILE *fit_f, const char *fit,
+                     FILE *out, const char *history, error *e)
+{
+    long start;
+    FILE *f = rewindable(in, name, &start, e);
+    if (!f) return -1;
+    prep_colstats st;
+    prep_scaler sc = {0};
+    stream_schema *schema = scan_stats(f, name, &st, e);
+    int rc = schema ? 0 : -1;
+    if (!rc) rc = get_scaler(&sc, stats, method, &st, name, e);
+    if (!rc && fit) rc = save_stats(&sc, schema, fit_f, fit, e);
+    if (!rc && fseek(f, start, SEEK_SET)) rc = error_set(e, "%s: cannot read it a second time", name);
+    if (!rc) rc = write_scaled(f, name, &sc, &st, out, history, e);
+    if (schema) prep_colstats_free(&st);
+    stream_schema_free(schema);
+    prep_scaler_free(&sc);
+    if (f != stdin) fclose(f);
+    if (in != f && in != stdin) fclose(in);
+    return rc;
 }
 
 static int scale_main(cli *c, int argc, char **argv, const char *history)
@@ -427,41 +498,15 @@ static int scale_main(cli *c, int argc, char **argv, const char *history)
     check_args(c, argc, argv, 0, 1);
     if (fit && stats) cli_usage_error(c, "--fit-stats and --stats exclude each other");
     if (stats && method >= 0) cli_usage_error(c, "--method comes from the --stats file; do not give both");
-    const char *path = optind < argc ? argv[optind] : NULL, *name = cli_in_name(path);
-    long start;
-    FILE *in = rewindable(c, cli_open_in(c, path), name, &start);
-    prep_colstats st;
-    stream_schema *schema = scan_stats(c, in, name, &st);
-    prep_scaler sc;
+    const char *path = optind < argc ? argv[optind] : NULL;
+    FILE *in = cli_open_in(c, path), *fit_f = fit ? cli_open_out(c, fit) : NULL, *f = cli_open_out(c, out);
     error e = {0};
-    if (stats) {
-        model_file *m = model_file_load(stats, DATASET_SCALER_KIND, &e);
-        if (!m || dataset_scaler_load(m, stats, st.d, &sc, &e)) cli_fail(c, "%s: %s", name, e.msg);
-        model_file_free(m);
-    } else if (prep_scaler_fit(&sc, method < 0 ? PREP_SCALE_MINMAX : (prep_scale_method)method, &st, &e)) {
-        cli_fail(c, "%s: %s", name, e.msg);
-    }
-    if (fit) save_stats(c, &sc, schema, fit);
-    stream_schema_free(schema);
-    if (fseek(in, start, SEEK_SET)) cli_fail(c, "%s: cannot read it a second time", name);
-    write_scaled(c, in, name, &sc, &st, out, history);
-    prep_scaler_free(&sc);
-    prep_colstats_free(&st);
+    if (scale_run(in, cli_in_name(path), stats, method, fit_f, fit, f, history, &e)) cli_fail_error(c, &e);
     cli_commit(c);
     return 0;
 }
 
 /* ---- split ---- */
-
-static stream_table *load_stream(cli *c, const char *path)
-{
-    error e = {0};
-    FILE *f = cli_open_in(c, path);
-    stream_table *t = stream_read_all(f, cli_in_name(path), &e);
-    if (!t) cli_fail_error(c, &e);
-    if (f != stdin) fclose(f);
-    return t;
-}
 
 static int split_main(cli *c, int argc, char **argv, const char *history)
 {
@@ -484,16 +529,21 @@ static int split_main(cli *c, int argc, char **argv, const char *history)
     check_args(c, argc, argv, 0, 1);
     if (!test_out) cli_usage_error(c, "--test-out is required");
     const char *path = optind < argc ? argv[optind] : NULL;
-    stream_table *t = load_stream(c, path), *tr, *te;
+    FILE *in = cli_open_in(c, path), *ftr = cli_open_out(c, train_out), *fte = cli_open_out(c, test_out);
     error e = {0};
-    if (dataset_split(t, test, (uint64_t)seed, &tr, &te, &e)) cli_fail(c, "%s: %s", cli_in_name(path), e.msg);
-    stream_meta_add_history(tr->schema, history);
-    stream_meta_add_history(te->schema, history);
-    write_table(c, tr, train_out);
-    write_table(c, te, test_out);
+    stream_table *t = load_stream(in, path, &e), *tr = NULL, *te = NULL;
+    int rc = t ? 0 : -1;
+    if (!rc && dataset_split(t, test, (uint64_t)seed, &tr, &te, &e)) rc = error_prefix(&e, "%s", cli_in_name(path));
     stream_table_free(t);
-    stream_table_free(tr);
-    stream_table_free(te);
+    if (!rc) {
+        stream_meta_add_history(tr->schema, history);
+        stream_meta_add_history(te->schema, history);
+        rc = write_table(tr, ftr, train_out, &e);
+        tr = NULL;
+        if (!rc) rc = write_table(te, fte, test_out, &e);
+        else stream_table_free(te);
+    }
+    if (rc) cli_fail_error(c, &e);
     cli_commit(c);
     return 0;
 }
@@ -516,8 +566,14 @@ static int mask_main(cli *c, int argc, char **argv, const char *history)
     while ((opt = getopt_long(argc, argv, ":o:hV", opts, NULL)) != -1) {
         if (common_opt(c, opt, argv, USAGE_MASK, &out)) continue;
         switch (opt) {
-        case O_PER: mode = DATASET_MASK_PER_CLASS, nmodes++; amount = (double)cli_parse_long(c, "--labels-per-class", optarg, 0, 1L << 40); break;
-        case O_COUNT: mode = DATASET_MASK_COUNT, nmodes++; amount = (double)cli_parse_long(c, "--labels", optarg, 0, 1L << 40); break;
+        case O_PER:
+            mode = DATASET_MASK_PER_CLASS, nmodes++;
+            amount = (double)cli_parse_long(c, "--labels-per-class", optarg, 0, 1L << 40);
+            break;
+        case O_COUNT:
+            mode = DATASET_MASK_COUNT, nmodes++;
+            amount = (double)cli_parse_long(c, "--labels", optarg, 0, 1L << 40);
+            break;
         case O_FRAC: mode = DATASET_MASK_FRACTION, nmodes++; amount = cli_parse_double(c, "--fraction", optarg, 0, 1); break;
         case O_SEED: seed = cli_parse_long(c, "--seed", optarg, 0, 0x7fffffffffffffffL); break;
         case O_DROP: drop = 1; break;
@@ -527,12 +583,18 @@ static int mask_main(cli *c, int argc, char **argv, const char *history)
     if (nmodes > 1) cli_usage_error(c, "give one of --labels-per-class, --labels, --fraction");
     if (nmodes == 0 && !drop) cli_usage_error(c, "give one of --labels-per-class, --labels, --fraction (or --drop-unlabelled)");
     const char *path = optind < argc ? argv[optind] : NULL;
-    stream_table *t = load_stream(c, path);
+    FILE *in = cli_open_in(c, path), *f = cli_open_out(c, out);
     error e = {0};
-    if (dataset_mask(t, mode, amount, (uint64_t)seed, drop, &e) < 0) cli_fail(c, "%s: %s", cli_in_name(path), e.msg);
-    stream_meta_add_history(t->schema, history);
-    write_table(c, t, out);
-    stream_table_free(t);
+    stream_table *t = load_stream(in, path, &e);
+    int rc = t ? 0 : -1;
+    if (!rc && dataset_mask(t, mode, amount, (uint64_t)seed, drop, &e) < 0) rc = error_prefix(&e, "%s", cli_in_name(path));
+    if (!rc) {
+        stream_meta_add_history(t->schema, history);
+        rc = write_table(t, f, out, &e);
+    } else {
+        stream_table_free(t);
+    }
+    if (rc) cli_fail_error(c, &e);
     cli_commit(c);
     return 0;
 }
