@@ -1,0 +1,210 @@
+#!/usr/bin/env bats
+# ssl-gan: a tiny SSL-GAN on a few hundred digits rows (seconds), predict, sample (plain and
+# class-conditional, PNG), the error paths, determinism and divergence handling.
+load helpers
+bats_require_minimum_version 1.5.0
+
+ARCH="--d-hidden 64,32 --g-hidden 32 --noise-dim 16 --batch 50"
+
+setup_file() {
+    D="$BATS_FILE_TMPDIR"
+    # about 540 rows for training, 1257 for testing; x scaled to [0, 1]; 5 labels per class
+    ssl-prep csv "$DIGITS" | ssl-prep split --test 0.7 --seed 1 --train-out "$D/tr_raw.ssl" --test-out "$D/te_raw.ssl"
+    ssl-prep scale --method minmax --fit-stats "$D/sc.model" "$D/tr_raw.ssl" > "$D/tr.ssl"
+    ssl-prep scale --stats "$D/sc.model" "$D/te_raw.ssl" > "$D/te.ssl"
+    ssl-prep mask --labels-per-class 5 --seed 0 "$D/tr.ssl" > "$D/tr5.ssl"
+    ssl-gan train $ARCH --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$D/m.gan"
+    ssl-gan train $ARCH --epochs 2 --seed 3 --conditional -q "$D/tr5.ssl" -o "$D/c.gan"
+}
+
+setup() {
+    T="$BATS_TEST_TMPDIR"
+    D="$BATS_FILE_TMPDIR"
+}
+
+# rows and width of tensor NAME of a stream: "ROWS WIDTH" (or "ROWS absent")
+shape_of() {
+    "$PY" - "$1" "$2" <<'EOF2'
+import sys, msgpack, numpy as np
+u = msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False)
+head = next(u)
+w = [t for t in head["tensors"] if t["name"] == sys.argv[2]]
+rows = sum(m["rows"] for m in u if "tensors" in m)
+print(rows, int(np.prod(w[0]["shape"])) if w else "absent")
+EOF2
+}
+
+# the values of tensor NAME, all rows, through msgpack_numpy
+values_of() {
+    "$PY" - "$1" "$2" <<'EOF2'
+import sys, msgpack, msgpack_numpy, numpy as np
+u = msgpack.Unpacker(open(sys.argv[1], "rb"), object_hook=msgpack_numpy.decode, raw=False)
+next(u)
+parts = [m["tensors"][sys.argv[2]] for m in u if "tensors" in m]
+print(" ".join(str(v) for v in np.concatenate(parts).ravel().tolist()))
+EOF2
+}
+
+@test "--help shows usage and an example, --version" {
+    run ssl-gan --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Usage: ssl-gan train"* ]]
+    [[ "$output" == *"Examples:"* ]]
+    run ssl-gan sample --help
+    [ "$status" -eq 0 ]
+    run ssl-gan --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == "ssl-gan (ssl-tools) "* ]]
+}
+
+@test "usage errors exit 2" {
+    run --separate-stderr ssl-gan
+    [ "$status" -eq 2 ]
+    run --separate-stderr ssl-gan frobnicate
+    assert_fails_with 2 "unknown command 'frobnicate'"
+    run --separate-stderr ssl-gan train --bogus "$D/tr5.ssl" -o "$T/m"
+    assert_fails_with 2 "unknown option '--bogus'"
+    run --separate-stderr ssl-gan train "$D/tr5.ssl"
+    assert_fails_with 2 "-o MODEL is required"
+    run --separate-stderr ssl-gan train --lr abc "$D/tr5.ssl" -o "$T/m"
+    assert_fails_with 2 "--lr"
+    run --separate-stderr ssl-gan sample -m "$D/m.gan"
+    assert_fails_with 2 "-n N is required"
+    run --separate-stderr ssl-gan predict "$D/te.ssl"
+    assert_fails_with 2 "-m MODEL is required"
+    [ ! -e "$T/m" ]
+}
+
+@test "train writes a gan model; the discriminator beats chance after 2 epochs" {
+    run ssl-gan train $ARCH --epochs 2 --seed 3 --val "$D/te.ssl" --log "$T/log.json" "$D/tr5.ssl" -o "$T/m.gan"
+    [ "$status" -eq 0 ]
+    # one summary line per epoch on stderr (not a terminal) with the GAN diagnostics
+    [[ "$output" == *"epoch 2/2"*"d_real_acc"*"d_fake_acc"*"sample_spread"*"val_accuracy"* ]]
+    [ "$(wc -l < "$T/log.json")" -eq 2 ]
+    "$PY" - "$T/log.json" <<'EOF2'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for k in ("d_loss", "lab_loss", "unl_loss", "g_loss", "train_accuracy", "d_real_acc", "d_fake_acc",
+          "sample_spread", "val_accuracy"):
+    assert k in rows[-1], k
+assert rows[-1]["val_accuracy"] > 0.3, rows[-1]
+EOF2
+}
+
+@test "predict adds p (K probabilities per row) and passes the other tensors through" {
+    ssl-gan predict -m "$D/m.gan" "$D/te.ssl" > "$T/p.ssl"
+    read -r rows w <<< "$(shape_of "$D/te.ssl" x)"
+    [ "$(shape_of "$T/p.ssl" p)" = "$rows 10" ]
+    [ "$(shape_of "$T/p.ssl" x)" = "$rows 64" ]
+    [ "$(shape_of "$T/p.ssl" id)" = "$rows 1" ]
+    "$PY" - "$T/p.ssl" <<'EOF2'
+import sys, msgpack, msgpack_numpy, numpy as np
+u = msgpack.Unpacker(open(sys.argv[1], "rb"), object_hook=msgpack_numpy.decode, raw=False)
+next(u)
+b = [m["tensors"] for m in u if "tensors" in m]
+p = np.concatenate([t["p"] for t in b]); y = np.concatenate([t["y"] for t in b])
+assert np.allclose(p.sum(1), 1, atol=1e-5) and (p >= 0).all()
+assert (p.argmax(1) == y).mean() > 0.3
+EOF2
+    # stdin and -o, and ssl-eval reads it
+    ssl-gan predict -m "$D/m.gan" -o "$T/p2.ssl" < "$D/te.ssl"
+    cmp "$T/p.ssl" "$T/p2.ssl"
+    ssl-eval "$T/p.ssl" > /dev/null
+}
+
+@test "sample: x rows from G within [0, 1]; conditional models add y" {
+    ssl-gan sample -m "$D/m.gan" -n 7 > "$T/s.ssl"
+    [ "$(shape_of "$T/s.ssl" x)" = "7 64" ]
+    [ "$(shape_of "$T/s.ssl" y)" = "7 absent" ]
+    for v in $(values_of "$T/s.ssl" x); do
+        "$PY" -c "import sys; v = float(sys.argv[1]); sys.exit(0 if 0 <= v <= 1 else 1)" "$v" || { echo "x = $v"; return 1; }
+    done
+    ssl-gan sample -m "$D/c.gan" -n 12 --seed 4 > "$T/c.ssl"
+    [ "$(values_of "$T/c.ssl" y)" = "0 1 2 3 4 5 6 7 8 9 0 1" ]
+    ssl-gan sample -m "$D/c.gan" -n 5 --class 7 -o "$T/c7.ssl"
+    [ "$(values_of "$T/c7.ssl" y)" = "7 7 7 7 7" ]
+    # seeds: same seed same rows, another seed other rows
+    ssl-gan sample -m "$D/c.gan" -n 12 --seed 4 | cmp - "$T/c.ssl"
+    ! ssl-gan sample -m "$D/c.gan" -n 12 --seed 5 | cmp -s - "$T/c.ssl"
+}
+
+@test "sample --png draws a grid" {
+    ssl-gan sample -m "$D/c.gan" -n 20 --png "$T/g.png"
+    [ "$(head -c 8 "$T/g.png" | od -An -tx1 | tr -d ' ')" = "89504e470d0a1a0a" ]
+    # with --png, the stream is written only when -o asks for it
+    run ssl-gan sample -m "$D/c.gan" -n 20 --png "$T/g2.png"
+    [ -z "$output" ]
+    ssl-gan sample -m "$D/c.gan" -n 20 --png "$T/g3.png" -o "$T/g3.ssl"
+    [ "$(shape_of "$T/g3.ssl" x)" = "20 64" ]
+}
+
+@test "same seed, same model bytes; another seed, other bytes" {
+    ssl-gan train $ARCH --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$T/a.gan"
+    cmp "$T/a.gan" "$D/m.gan"
+    ssl-gan train $ARCH --epochs 2 --seed 3 -q < "$D/tr5.ssl" -o "$T/b.gan"
+    cmp "$T/b.gan" "$D/m.gan"
+    ssl-gan train $ARCH --epochs 2 --seed 4 -q "$D/tr5.ssl" -o "$T/c.gan"
+    ! cmp -s "$T/c.gan" "$D/m.gan"
+}
+
+@test "errors: wrong model kind, width mismatch, --class checks (one line, exit 1)" {
+    run --separate-stderr ssl-gan predict -m "$D/sc.model" "$D/te.ssl"
+    assert_fails_with 1 "kind 'scaler', expected 'gan'"
+    "$PY" "$ROOT/tests/bats/write_stream.py" 5 > "$T/w3.ssl"
+    run --separate-stderr ssl-gan predict -m "$D/m.gan" "$T/w3.ssl" -o "$T/out.ssl"
+    assert_fails_with 1 "w3.ssl: 3 features, model .*m.gan has 64"
+    [ ! -e "$T/out.ssl" ]
+    run --separate-stderr ssl-gan sample -m "$D/m.gan" -n 3 --class 1
+    assert_fails_with 1 "--class needs a conditional model"
+    run --separate-stderr ssl-gan sample -m "$D/c.gan" -n 3 --class 10
+    assert_fails_with 1 "--class 10 out of range: .* has 10 classes"
+    run --separate-stderr ssl-gan train $ARCH --val "$T/w3.ssl" "$D/tr5.ssl" -o "$T/m"
+    assert_fails_with 1 "w3.ssl: 3 features, the training data has 64"
+    [ ! -e "$T/m" ]
+}
+
+@test "errors: labels >= K, no labels, NaN features, truncated input" {
+    "$PY" - "$T/bad.ssl" <<'EOF2'
+import sys, msgpack, msgpack_numpy, numpy as np
+x = np.random.RandomState(0).rand(20, 4).astype(np.float32)
+y = (np.arange(20) % 3).astype(np.int32)
+head = {"format": "ssl-stream", "version": [1, 0], "meta": {"class_names": ["a", "b"]},
+        "tensors": [{"name": "x", "type": "<f4", "shape": [4]}, {"name": "y", "type": "<i4", "shape": []}]}
+with open(sys.argv[1], "wb") as f:
+    f.write(msgpack.packb(head))
+    f.write(msgpack.packb({"rows": 20, "tensors": {"x": x, "y": y}}, default=msgpack_numpy.encode))
+    f.write(msgpack.packb({"end": True, "rows": 20}))
+x[3, 2] = np.nan
+with open(sys.argv[1] + ".nan", "wb") as f:
+    f.write(msgpack.packb(head))
+    f.write(msgpack.packb({"rows": 20, "tensors": {"x": x, "y": y % 2}}, default=msgpack_numpy.encode))
+    f.write(msgpack.packb({"end": True, "rows": 20}))
+EOF2
+    run --separate-stderr ssl-gan train $ARCH "$T/bad.ssl" -o "$T/m"
+    assert_fails_with 1 "bad.ssl: row 3: label 2, but the model has 2 classes"
+    run --separate-stderr ssl-gan train $ARCH "$T/bad.ssl.nan" -o "$T/m"
+    assert_fails_with 1 "row 4: x\[2\] is not a finite number"
+    ssl-prep mask --labels 0 "$D/tr.ssl" > "$T/none.ssl" 2>/dev/null || ssl-prep mask --fraction 0 "$D/tr.ssl" > "$T/none.ssl"
+    run --separate-stderr ssl-gan train $ARCH "$T/none.ssl" -o "$T/m"
+    assert_fails_with 1 "no labelled rows"
+    head -c 20000 "$D/tr5.ssl" > "$T/cut.ssl"
+    run --separate-stderr ssl-gan train $ARCH "$T/cut.ssl" -o "$T/m"
+    assert_fails_with 1 "cut.ssl"
+    [ ! -e "$T/m" ]
+}
+
+@test "a diverging run stops naming epoch and batch, and keeps the model already there" {
+    cp "$D/m.gan" "$T/keep.gan"
+    run --separate-stderr ssl-gan train $ARCH --epochs 2 --max-loss 0.001 "$D/tr5.ssl" -o "$T/keep.gan"
+    assert_fails_with 1 "epoch 1, batch 1: discriminator loss is [0-9.]+: training diverged"
+    cmp "$T/keep.gan" "$D/m.gan"
+}
+
+@test "checkpoints: every epoch by default, the final model equals an uninterrupted run's" {
+    ssl-gan train $ARCH --epochs 2 --seed 3 --checkpoint-every 1 -q "$D/tr5.ssl" -o "$T/k.gan"
+    cmp "$T/k.gan" "$D/m.gan"
+    ssl-gan train $ARCH --epochs 1 --seed 3 --checkpoint-every 0 -q "$D/tr5.ssl" -o "$T/one.gan"
+    ! cmp -s "$T/one.gan" "$D/m.gan"
+    ls "$T" | grep -v ckpt > /dev/null
+    [ -z "$(ls "$T" | grep ckpt || true)" ]
+}
