@@ -33,6 +33,8 @@ DEB_PACKAGES := gcc make libcsv-dev libmsgpack-dev libopenblas-dev libpng-dev zl
                 python3-msgpack python3-numpy python3-msgpack-numpy gnuplot-nox
 
 .PHONY: all test unit bats demo deps bench clean
+# object files are intermediate in the pattern chains: keep them, or every make rebuilds them
+.SECONDARY:
 all: $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c $(wildcard lib/*.h) | deps-check

@@ -1,4 +1,5 @@
 # Shared by every bats file: the programs under test come from $BUILD/bin (build/ by default,
+bats_require_minimum_version 1.5.0
 # build-san/ under SANITIZE=1); each test gets a scratch folder $T.
 ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
 BUILD_DIR="$ROOT/${BUILD:-build}"
