@@ -130,9 +130,9 @@ void m2_forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, co
     const float *logits = dnet_forward(&m->cls, &m->p, x, nin, nin, NULL, NULL);   // (nin, K)
     log_softmax(m->logq, m->q, logits, nin, K);
     int R = expand_rows(m, x, y, nl, nu);
-    const float *h = dnet_forward(&m->enc, &m->p, x, nin, R, m->src, m->ycls);     // (R, 2Z)
+    float *h = dnet_forward(&m->enc, &m->p, x, nin, R, m->src, m->ycls);     // (R, 2Z)
     vae_latent_forward(m->z, m->kl, h, eps, R, Z);
-    const float *o = dnet_forward(&m->dec, &m->p, m->z, R, R, NULL, m->ycls);      // (R, width)
+    float *o = dnet_forward(&m->dec, &m->p, m->z, R, R, NULL, m->ycls);      // (R, width)
     vae_lik_nll(m->a.lik, m->rec, o, m->xrep, R, D);
     for (int i = 0; i < nl; i++) {
         loss->lab += (double)m->rec[i] + m->kl[i] + logK;
@@ -294,7 +294,7 @@ void m2_reconstruct(m2 *m, const float *x, const int *y, int B, float *xmean)
     int K = m->K, Z = m->a.latent;
     m2_predict(m, x, B, m->q);
     for (int i = 0; i < B; i++) m->ycls[i] = y && y[i] >= 0 ? y[i] : argmax(m->q + (size_t)i * K, K);
-    const float *h = dnet_forward(&m->enc, &m->p, x, B, B, NULL, m->ycls);
+    float *h = dnet_forward(&m->enc, &m->p, x, B, B, NULL, m->ycls);
     vae_latent_forward(m->z, NULL, h, NULL, B, Z);
     m2_decode(m, m->z, m->ycls, B, xmean);
 }

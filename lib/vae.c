@@ -22,11 +22,24 @@ int vae_lik_parse(const char *s, vae_lik *out)
     return -1;
 }
 
-double vae_latent_forward(float *z, float *kl, const float *h, const float *eps, int R, int Z)
+static void clamp_logvar(float *lv, int n)
+{
+    for (int j = 0; j < n; j++) lv[j] = fminf(fmaxf(lv[j], -VAE_LOGVAR_MAX), VAE_LOGVAR_MAX);
+}
+
+/* No gradient through a clamped log-variance. */
+static void mask_logvar_grad(float *dlv, const float *lv, int n)
+{
+    for (int j = 0; j < n; j++)
+        if (fabsf(lv[j]) >= VAE_LOGVAR_MAX) dlv[j] = 0.0f;
+}
+
+double vae_latent_forward(float *z, float *kl, float *h, const float *eps, int R, int Z)
 {
     double total = 0;
     for (int r = 0; r < R; r++) {
-        const float *mu = h + (size_t)r * 2 * Z, *lv = mu + Z;   // (Z), (Z)
+        float *mu = h + (size_t)r * 2 * Z, *lv = mu + Z;   // (Z), (Z)
+        clamp_logvar(lv, Z);
         float *zr = z + (size_t)r * Z;
         if (eps) prob_gauss_sample_forward(zr, mu, lv, eps + (size_t)r * Z, (size_t)Z);
         else memcpy(zr, mu, (size_t)Z * sizeof(float));
@@ -47,17 +60,19 @@ void vae_latent_backward(float *dh, const float *h, const float *dz, const float
         else
             for (int j = 0; j < Z; j++) dmu[j] += dzr[j];
         prob_kl_normal_backward(dmu, dlv, mu, lv, NULL, klscale * (w ? w[r] : 1.0f), 1, Z);
+        mask_logvar_grad(dlv, lv, Z);
     }
 }
 
 int vae_lik_width(vae_lik l, int D) { return l == VAE_GAUSSIAN ? 2 * D : D; }
 
-double vae_lik_nll(vae_lik l, float *rows, const float *out, const float *x, int R, int D)
+double vae_lik_nll(vae_lik l, float *rows, float *out, const float *x, int R, int D)
 {
     if (l == VAE_BERNOULLI) return prob_bernoulli_nll_forward(rows, out, x, R, D);
     double total = 0;
     for (int r = 0; r < R; r++) {
-        const float *o = out + (size_t)r * 2 * D;
+        float *o = out + (size_t)r * 2 * D;
+        clamp_logvar(o + D, D);
         total += prob_gauss_nll_forward(rows ? rows + r : NULL, o, o + D, x + (size_t)r * D, 1, D);
     }
     return total;
@@ -74,6 +89,7 @@ void vae_lik_backward(vae_lik l, float *dout, const float *out, const float *x, 
         size_t o = (size_t)r * 2 * D;
         prob_gauss_nll_backward(dout + o, dout + o + D, out + o, out + o + D, x + (size_t)r * D, NULL,
                                 scale * (w ? w[r] : 1.0f), 1, D);
+        mask_logvar_grad(dout + o + D, out + o + D, D);
     }
 }
 
@@ -139,9 +155,9 @@ void vae_free(vae *v)
 void vae_forward_backward(vae *v, const float *x, int B, const float *eps, float beta, int grad, vae_loss *loss)
 {
     int Z = v->a.latent, D = v->a.in;
-    const float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);   // (B, 2Z)
+    float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);   // (B, 2Z)
     loss->kl += vae_latent_forward(v->z, NULL, h, eps, B, Z);
-    const float *o = dnet_forward(&v->dec, &v->p, v->z, B, B, NULL, NULL);  // (B, width)
+    float *o = dnet_forward(&v->dec, &v->p, v->z, B, B, NULL, NULL);  // (B, width)
     loss->rec += vae_lik_nll(v->a.lik, NULL, o, x, B, D);
     loss->rows += (size_t)B;
     if (!grad) return;
@@ -205,7 +221,7 @@ void vae_decode(vae *v, const float *z, int B, float *xmean)
 
 void vae_reconstruct(vae *v, const float *x, int B, float *xmean)
 {
-    const float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);
+    float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);
     vae_latent_forward(v->z, NULL, h, NULL, B, v->a.latent);
     vae_decode(v, v->z, B, xmean);
 }

@@ -28,17 +28,23 @@ int vae_lik_parse(const char *s, vae_lik *out);   /* -1 if unknown */
 
 /* ---- shared pieces ---- */
 
-/* From encoder rows h (R, 2Z) = [mu | logvar]: z (R, Z) = mu + sigma eps (eps NULL: z = mu), and
- * kl (R) per-row KL (or NULL). Returns the KL summed. */
-double vae_latent_forward(float *z, float *kl, const float *h, const float *eps, int R, int Z);
+/* Log-variances (of q(z|x) and of a Gaussian p(x|z)) are clamped to [-VAE_LOGVAR_MAX, VAE_LOGVAR_MAX]
+ * in place, with zero gradient outside, as a safety net: an outlier in unscaled data must not
+ * overflow exp() at the first step. Inside the bounds nothing changes. */
+#define VAE_LOGVAR_MAX 15.0f
+
+/* From encoder rows h (R, 2Z) = [mu | logvar] (logvar clamped in place): z (R, Z) = mu + sigma eps
+ * (eps NULL: z = mu), and kl (R) per-row KL (or NULL). Returns the KL summed. */
+double vae_latent_forward(float *z, float *kl, float *h, const float *eps, int R, int Z);
 /* dh (R, 2Z) = d/dh of [sum_r s_r (dz_r . z_r) via the sample] + klscale w_r KL_r.
  * dz (R, Z) already carries its scale; w (R) or NULL. Overwrites dh. */
 void vae_latent_backward(float *dh, const float *h, const float *dz, const float *eps, const float *w,
                          float klscale, int R, int Z);
 /* Decoder output width for D data columns: D (Bernoulli) or 2D (Gaussian). */
 int vae_lik_width(vae_lik l, int D);
-/* -log p(x | out) per row into rows (R) (or NULL); returns the sum. out (R, width), x (R, D) */
-double vae_lik_nll(vae_lik l, float *rows, const float *out, const float *x, int R, int D);
+/* -log p(x | out) per row into rows (R) (or NULL); returns the sum. out (R, width) (Gaussian:
+ * logvar clamped in place), x (R, D) */
+double vae_lik_nll(vae_lik l, float *rows, float *out, const float *x, int R, int D);
 /* dout (R, width) = scale w_r d(-log p)/d out; w (R) or NULL. */
 void vae_lik_backward(vae_lik l, float *dout, const float *out, const float *x, const float *w, float scale,
                       int R, int D);

@@ -1,6 +1,6 @@
 # Shared by every bats file: the programs under test come from $BUILD/bin (build/ by default,
-bats_require_minimum_version 1.5.0
 # build-san/ under SANITIZE=1); each test gets a scratch folder $T.
+bats_require_minimum_version 1.5.0
 ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
 BUILD_DIR="$ROOT/${BUILD:-build}"
 export PATH="$BUILD_DIR/bin:$PATH"
