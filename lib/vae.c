@@ -27,11 +27,12 @@ static void clamp_logvar(float *lv, int n)
     for (int j = 0; j < n; j++) lv[j] = fminf(fmaxf(lv[j], -VAE_LOGVAR_MAX), VAE_LOGVAR_MAX);
 }
 
-/* No gradient through a clamped log-variance. */
+/* At a bound, only the gradient that would move a log-variance further out is cut: a wall, not
+ * a trap (a clamped value whose gradient points back inside keeps it and recovers). */
 static void mask_logvar_grad(float *dlv, const float *lv, int n)
 {
     for (int j = 0; j < n; j++)
-        if (fabsf(lv[j]) >= VAE_LOGVAR_MAX) dlv[j] = 0.0f;
+        if ((lv[j] >= VAE_LOGVAR_MAX && dlv[j] < 0) || (lv[j] <= -VAE_LOGVAR_MAX && dlv[j] > 0)) dlv[j] = 0.0f;
 }
 
 double vae_latent_forward(float *z, float *kl, float *h, const float *eps, int R, int Z)

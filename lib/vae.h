@@ -29,8 +29,8 @@ int vae_lik_parse(const char *s, vae_lik *out);   /* -1 if unknown */
 /* ---- shared pieces ---- */
 
 /* Log-variances (of q(z|x) and of a Gaussian p(x|z)) are clamped to [-VAE_LOGVAR_MAX, VAE_LOGVAR_MAX]
- * in place, with zero gradient outside, as a safety net: an outlier in unscaled data must not
- * overflow exp() at the first step. Inside the bounds nothing changes. */
+ * in place as a safety net (an outlier in unscaled data must not overflow exp() at the first
+ * step); at a bound, the gradient pushing further out is cut. Inside the bounds nothing changes. */
 #define VAE_LOGVAR_MAX 15.0f
 
 /* From encoder rows h (R, 2Z) = [mu | logvar] (logvar clamped in place): z (R, Z) = mu + sigma eps

@@ -166,7 +166,7 @@ EOF2
     [ ! -e "$T/nan.vae" ]
 }
 
-@test "--checkpoint-every writes a loadable model during training; load+save keeps the bytes" {
+@test "--checkpoint-every writes a loadable model during training, no temporary file left" {
     ssl-vae train --hidden 16 --latent 2 --epochs 2 --checkpoint-every 1 -q "$D/tr.ssl" -o "$T/c.vae"
     ssl-vae sample -m "$T/c.vae" -n 2 > /dev/null
     ls "$T" | { ! grep -q ckpt-tmp; }
