@@ -278,3 +278,15 @@ idx_file() { printf "$1" > "$2"; }
     run py tr_5.ssl "len(t['y']), m['labels_kept'], m['scaling'], len(m['history'])"
     [ "$output" = "1257 50 minmax 4" ]
 }
+
+@test "scale, split and mask pass other tensors and the meta through" {
+    have_py "msgpack, msgpack_numpy, numpy" || skip "python3-msgpack-numpy not installed"
+    "$PY" "$ROOT/tests/bats/write_stream.py" 30 > "$T/w.ssl"
+    ssl-prep scale --method standard "$T/w.ssl" > "$T/s.ssl"
+    ssl-prep split --test 0.5 --seed 1 --train-out "$T/tr.ssl" --test-out "$T/te.ssl" "$T/s.ssl"
+    ssl-prep mask --labels-per-class 2 --seed 1 "$T/tr.ssl" > "$T/m.ssl"
+    run py "$T/m.ssl" "[x['name'] for x in h['tensors']], t['p'].shape, bool((t['p'].argmax(1) == t['id'] % 3).all()), m['scaling'], m['split'], m['labels_kept']"
+    [ "$output" = "['x', 'y', 'p', 'id'] (15, 3) True standard train 6" ]
+    run py "$T/te.ssl" "sorted(t['id'].tolist()) != list(range(15)), len(t['id'])"
+    [ "$output" = "True 15" ]
+}
