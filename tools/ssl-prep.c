@@ -341,7 +341,8 @@ static int idx_main(cli *c, int argc, char **argv, const char *history)
     error e = {0};
     stream_schema *s = NULL;
     int rc = read_idx(fi, ipath, &img, &e);
-    if (lpath && read_idx(fl, lpath, &lab, &e)) rc = -1;
+    if (rc && fl && fl != stdin) fclose(fl);
+    else if (fl && read_idx(fl, lpath, &lab, &e)) rc = -1;
     if (!rc) {
         size_t rows = limit >= 0 && (size_t)limit < img.count ? (size_t)limit : img.count;
         s = dataset_idx_schema(&img, lpath ? &lab : NULL, rows, names, ipath, &e);
