@@ -103,7 +103,7 @@ int prep_colstats_add(prep_colstats *s, const float *x, size_t rows, size_t *bad
         const float *row = x + i * s->d;
         for (size_t j = 0; j < s->d; j++)
             if (!isfinite(row[j])) {
-                *bad_row = i;
+                if (bad_row) *bad_row = i;
                 return -1;
             }
         double inv = 1.0 / (double)++s->n;

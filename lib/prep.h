@@ -32,7 +32,7 @@ typedef struct prep_colstats {
 } prep_colstats;
 int prep_colstats_init(prep_colstats *s, size_t d, error *e);
 void prep_colstats_free(prep_colstats *s);
-/* Adds rows of x (rows, d). Returns -1 if x has a NaN or infinity, with *bad_row set to its row. */
+/* Adds rows of x (rows, d). Returns -1 if x has a NaN or infinity, with *bad_row (if not NULL) set to its row. */
 int prep_colstats_add(prep_colstats *s, const float *x, size_t rows, size_t *bad_row);
 
 /* x' = (x - shift) / scale, per feature. minmax: shift = min, scale = max - min;
