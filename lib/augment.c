@@ -18,7 +18,7 @@ size_t augment_confident(const float *p, size_t n, int K, double threshold, int 
         for (int k = 1; k < K; k++)
             if (pi[k] > pi[best]) best = k;
         conf[i] = pi[best];
-        label[i] = (double)pi[best] >= threshold ? best : -1;
+        label[i] = pi[best] >= (float)threshold ? best : -1;   /* in float: p = 0.9f passes 0.9 */
         got += label[i] >= 0;
     }
     return got;
@@ -145,7 +145,7 @@ size_t augment_filter(const float *p, int *label, size_t n, int K, double thresh
         int best = 0;
         for (int k = 1; k < K; k++)
             if (pi[k] > pi[best]) best = k;
-        if (best != label[i] || (double)pi[label[i]] < threshold) label[i] = -1;
+        if (best != label[i] || pi[label[i]] < (float)threshold) label[i] = -1;
         else kept++;
     }
     return kept;

@@ -3,7 +3,7 @@
  * and weighted by w, so that an ordinary classifier (ssl-fit) can train on the result.
  *
  * Pseudo-labels (self-training). A classifier gives p(y|x) for every unlabelled row; a row is
- * confident when max_k p_k >= threshold, and takes the label argmax_k p_k. A cap then limits each
+ * confident when max_k p_k >= threshold (compared in float32, as p is stored), and takes the label argmax_k p_k. A cap then limits each
  * class: per_class N keeps at most N rows per class; balance keeps the same count in every class,
  * the smallest class's count among the confident rows (or N when N is smaller). Capping keeps a
  * class's most confident rows (ties: the earlier row). With rounds R > 1 the selection is iterated:
