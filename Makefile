@@ -4,6 +4,7 @@
 #   make demo       the digits pipeline end to end, printing its comparison table
 #   make deps       install the Debian packages that are missing
 #   make bench      speed benchmarks (bench/)
+#   make fuzz       libFuzzer runs of tests/fuzz/fuzz_*.c, FUZZ_SECONDS (60) each, in build-fuzz/ (clang)
 
 VERSION  := 0.1.0
 SANITIZE ?= 0
@@ -32,7 +33,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DEB_PACKAGES := gcc make libcsv-dev libmsgpack-dev libopenblas-dev libpng-dev zlib1g-dev bats \
                 python3-msgpack python3-numpy python3-msgpack-numpy gnuplot-nox
 
-.PHONY: all test unit bats demo deps bench clean
+.PHONY: all test unit bats demo deps bench fuzz clean
 # object files are intermediate in the pattern chains: keep them, or every make rebuilds them
 .SECONDARY:
 all: $(TOOLS)
@@ -67,6 +68,29 @@ demo: deps $(TOOLS)
 bench: deps $(TOOLS) $(BENCHES)
 	@BUILD=$(BUILD) bench/run
 
+# Fuzzing: each tests/fuzz/fuzz_NAME.c is a libFuzzer harness, run FUZZ_SECONDS from its seeds in
+# tests/fuzz/corpus/NAME (new inputs go to build-fuzz/corpus/NAME, crashes to build-fuzz/NAME-crash-*).
+# `make test` replays the seeds through tests/unit/test_fuzz_corpus.c.
+FUZZ_SECONDS  ?= 60
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES    := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz: deps
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_PACKAGES)"
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	    EXTRA_LDFLAGS="-fsanitize=fuzzer $(FUZZ_SAN)" $(FUZZ_NAMES:%=build-fuzz/fuzz/fuzz_%)
+	@for n in $(FUZZ_NAMES); do mkdir -p build-fuzz/corpus/$$n; \
+	  build-fuzz/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+	    -print_final_stats=1 -artifact_prefix=build-fuzz/$$n- build-fuzz/corpus/$$n tests/fuzz/corpus/$$n \
+	    >build-fuzz/$$n.log 2>&1 || { tail -n 40 build-fuzz/$$n.log; echo "fuzz $$n: FAILED"; exit 1; }; \
+	  echo "fuzz $$n: $$(grep -h 'stat::number_of_executed_units' build-fuzz/$$n.log | grep -o '[0-9]*$$') runs in $(FUZZ_SECONDS) s, no crash"; \
+	done
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libssl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $< $(BUILD)/libssl.a $(LDLIBS) -o $@
+$(BUILD)/obj/tests/unit/test_fuzz_corpus.o: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
+
 # Installs the Debian packages that are missing (root, as on a fresh machine).
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -81,4 +105,4 @@ deps-check:
 .PHONY: deps-check
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

@@ -1,4 +1,5 @@
 #include "model.h"
+#include "mpscan.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -188,7 +189,12 @@ model_file *model_file_read(FILE *f, const char *name, error *e)
     msgpack_unpacked_init(&msg);
     size_t off = 0;
     model_file *m = NULL;
-    msgpack_unpack_return ret = msgpack_unpack_next(&msg, buf, len, &off);
+    /* msgpack-c only sees a whole message: a corrupt count must not allocate gigabytes (mpscan.h) */
+    mpscan scan = {0};
+    int whole = mpscan_message(&scan, buf, len);
+    msgpack_unpack_return ret = whole == 1   ? msgpack_unpack_next(&msg, buf, len, &off)
+                                : whole == 0 ? MSGPACK_UNPACK_CONTINUE
+                                             : MSGPACK_UNPACK_PARSE_ERROR;
     if (len == 0) error_set(e, "%s: empty model file", shown);
     else if (ret == MSGPACK_UNPACK_CONTINUE) error_set(e, "%s: truncated model file", shown);
     else if (ret != MSGPACK_UNPACK_SUCCESS) error_set(e, "%s: not an ssl-tools model file (corrupt MessagePack)", shown);

@@ -1,5 +1,6 @@
 /* Reading and writing tensor streams (the format is in stream.h and docs/stream-format.md). */
 #include "stream.h"
+#include "mpscan.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@ struct stream_reader {
     char name[256];
     msgpack_unpacker up;
     msgpack_unpacked msg;
+    mpscan scan;       /* how much of the next message is buffered */
     stream_schema *schema;
     uint64_t rows;     /* rows read so far */
     long nmsg;         /* messages read so far (the header is message 1) */
@@ -31,20 +33,26 @@ struct stream_writer {
 
 /* ---- reader ---- */
 
-/* The next message into r->msg: 1, or 0 at a clean end of input, or -1 (read error, corrupt, cut). */
+/* The next message into r->msg: 1, or 0 at a clean end of input, or -1 (read error, corrupt, cut).
+ * msgpack-c sees a message only once all of it is buffered (mpscan.h: corrupt counts stay cheap);
+ * the unparsed bytes start at up.off. */
 static int next_message(stream_reader *r, error *e)
 {
     for (;;) {
-        msgpack_unpack_return ret = msgpack_unpacker_next(&r->up, &r->msg);
-        if (ret == MSGPACK_UNPACK_SUCCESS) {
-            r->nmsg++;
-            return 1;
-        }
-        if (ret != MSGPACK_UNPACK_CONTINUE)
+        int whole = mpscan_message(&r->scan, r->up.buffer + r->up.off, r->up.used - r->up.off);
+        if (whole == 1) {
+            r->scan = (mpscan){0};
+            msgpack_unpack_return ret = msgpack_unpacker_next(&r->up, &r->msg);
+            if (ret == MSGPACK_UNPACK_SUCCESS) {
+                r->nmsg++;
+                return 1;
+            }
             return error_set(e, "%s: message %ld: %s", r->name, r->nmsg + 1,
                              ret == MSGPACK_UNPACK_NOMEM_ERROR ? "out of memory" : "corrupt MessagePack data");
+        }
+        if (whole < 0) return error_set(e, "%s: message %ld: corrupt MessagePack data", r->name, r->nmsg + 1);
         if (r->eof) {
-            if (msgpack_unpacker_message_size(&r->up) > 0)
+            if (r->up.used > r->up.off)
                 return error_set(e, "%s: truncated stream: input ends inside message %ld", r->name, r->nmsg + 1);
             return 0;
         }
