@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@ void cli_init(cli *c, const char *prog)
     memset(c, 0, sizeof *c);
     const char *slash = strrchr(prog, '/');
     c->prog = slash ? slash + 1 : prog;
+    /* a closed pipe (`ssl-vae sample | head`) ends us quietly, even when our parent ignored SIGPIPE */
+    signal(SIGPIPE, SIG_DFL);
 }
 
 void cli_abort_outputs(cli *c)

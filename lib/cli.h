@@ -27,6 +27,7 @@ typedef struct cli {
     int nouts;
 } cli;
 
+/* Also restores SIGPIPE's default action, so a closed pipe ends the program quietly. */
 void cli_init(cli *c, const char *prog);
 
 /* "prog: message" on stderr, temporary outputs removed, exit 1. */

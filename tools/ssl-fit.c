@@ -7,6 +7,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "filter.h"
 #include "mlp.h"
 #include "model.h"
 #include "stream.h"
@@ -199,36 +200,9 @@ static void train_main(cli *c, args *a)
     stream_table_free(vt);
 }
 
-/* The output schema: the input's, with p (f32, K per row) replacing any p, and the model's class
- * names when the stream has none. */
-static stream_schema *predict_schema(cli *c, const stream_schema *in, const model_file *mf, int K, const char *file)
+static int predict_batch(void *m, const float *x, size_t rows, float *p, error *e)
 {
-    error e;
-    stream_schema *s = stream_schema_new();
-    value_free(s->meta);
-    s->meta = value_copy(in->meta);
-    for (int i = 0; i < in->n; i++) {
-        const stream_field *f = &in->fields[i];
-        if (strcmp(f->name, "p") != 0 && stream_schema_add(s, f->name, f->dtype, f->ndim, f->dims, &e) < 0)
-            cli_fail(c, "%s: %s", file, e.msg);
-    }
-    int64_t dims[1] = {K};
-    if (stream_schema_add(s, "p", STREAM_F32, 1, dims, &e) < 0) cli_fail(c, "%s: %s", file, e.msg);
-    int named = stream_meta_num_classes(in);
-    if (named && named != K) cli_fail(c, "%s: the stream names %d classes, the model has %d", file, named, K);
-    const value *cn = value_get(mf->info, STREAM_META_CLASSES);
-    if (!named && cn && cn->kind == VALUE_ARRAY) value_set(s->meta, STREAM_META_CLASSES, value_copy(cn));
-    return s;
-}
-
-/* Copies every column of in into out by name (out has the same rows), except p. */
-static void copy_columns(stream_table *out, const stream_table *in)
-{
-    for (int i = 0; i < in->schema->n; i++) {
-        const stream_field *f = &in->schema->fields[i];
-        if (strcmp(f->name, "p") == 0) continue;
-        memcpy(stream_table_col(out, f->name), in->cols[i], in->nrows * f->width * stream_dtype_size(f->dtype));
-    }
+    return mlp_predict(m, x, rows, p, e);
 }
 
 static void predict_main(cli *c, args *a)
@@ -241,37 +215,14 @@ static void predict_main(cli *c, args *a)
     if (!mf) cli_fail_error(c, &e);
     mlp *m = mlp_load(mf, &e);
     if (!m) cli_fail(c, "%s: %s", a->model, e.msg);
-    int F = mlp_features(m), K = mlp_classes(m);
-    const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
+    const char *path = a->nfiles ? a->files[0] : NULL;
     FILE *in = cli_open_in(c, path);
-    stream_reader *r = stream_reader_open(in, file, &e);
+    stream_reader *r = stream_reader_open(in, cli_in_name(path), &e);
     if (!r) cli_fail_error(c, &e);
-    const stream_schema *is = stream_reader_schema(r);
-    int ix = stream_schema_find(is, "x");
-    if (ix < 0) cli_fail(c, "%s: stream has no tensor 'x' (features)", file);
-    if (is->fields[ix].dtype != STREAM_F32)
-        cli_fail(c, "%s: tensor 'x' is %s, expected f32", file, stream_dtype_name(is->fields[ix].dtype));
-    if (is->fields[ix].width != (size_t)F)
-        cli_fail(c, "%s: expected %zu features, model has %d", file, is->fields[ix].width, F);
-    stream_schema *os = predict_schema(c, is, mf, K, file);
-    FILE *out = cli_open_out(c, a->out);
-    stream_writer *w = stream_writer_open(out, os, &e);
-    if (!w) cli_fail_error(c, &e);
-    stream_table *batch = NULL, *ot = stream_table_new(os);
-    int got;
-    while ((got = stream_reader_next(r, &batch, &e)) == 1) {
-        if (stream_table_resize(ot, batch->nrows, &e) < 0) cli_fail_error(c, &e);
-        copy_columns(ot, batch);
-        if (mlp_predict(m, stream_table_col(batch, "x"), batch->nrows, stream_table_col(ot, "p"), &e) < 0 ||
-            stream_writer_write(w, ot, 0, ot->nrows, &e) < 0)
-            cli_fail_error(c, &e);
-    }
-    if (got < 0) cli_fail_error(c, &e);
-    if (stream_writer_finish(w, &e) < 0) cli_fail_error(c, &e);
+    filter f = {.output = "p", .width = mlp_classes(m), .in_width = mlp_features(m), .classes = mlp_classes(m),
+                .class_names = value_get(mf->info, STREAM_META_CLASSES), .fn = predict_batch, .ctx = m};
+    if (filter_run(r, cli_open_out(c, a->out), &f, &e)) cli_fail(c, "%s: %s", cli_in_name(path), e.msg);
     cli_commit(c);
-    stream_table_free(batch);
-    stream_table_free(ot);
-    stream_schema_free(os);
     stream_reader_close(r);
     if (in != stdin) fclose(in);
     mlp_free(m);

@@ -186,7 +186,7 @@ open(sys.argv[2], "wb").write(msgpack.packb(m))' "$D/m.mlp" "$T/m.vae"
     assert_fails_with 1 "m.vae: model is of kind 'vae', expected 'mlp'"
     mkdigits "$T/narrow.ssl" 0 50 width=32
     run --separate-stderr ssl-fit predict -m "$D/m.mlp" "$T/narrow.ssl" -o "$T/out.ssl"
-    assert_fails_with 1 "^ssl-fit: .*narrow.ssl: expected 32 features, model has 64$"
+    assert_fails_with 1 "^ssl-fit: .*narrow.ssl: x has 32 features, the model expects 64$"
     [ ! -e "$T/out.ssl" ]
     head -c 2000 "$D/m.mlp" > "$T/cut.mlp"
     run --separate-stderr ssl-fit predict -m "$T/cut.mlp" "$D/test.ssl"

@@ -1,0 +1,72 @@
+#include "filter.h"
+
+#include <string.h>
+
+static int check_input(const stream_schema *in, const filter *f, error *e)
+{
+    int ix = stream_schema_find(in, "x");
+    if (ix < 0) return error_set(e, "stream has no tensor 'x' (features)");
+    const stream_field *x = &in->fields[ix];
+    if (x->dtype != STREAM_F32) return error_set(e, "tensor 'x' is %s, expected f32", stream_dtype_name(x->dtype));
+    if (x->width != (size_t)f->in_width)
+        return error_set(e, "x has %zu features, the model expects %d", x->width, f->in_width);
+    int named = stream_meta_num_classes(in);
+    if (f->classes > 0 && named && named != f->classes)
+        return error_set(e, "the stream names %d classes, the model has %d", named, f->classes);
+    return 0;
+}
+
+/* The input's schema without the output's name and f->drop, then the output (f32, width) appended. */
+static stream_schema *output_schema(const stream_schema *in, const filter *f, error *e)
+{
+    stream_schema *s = stream_schema_new();
+    value_free(s->meta);
+    s->meta = value_copy(in->meta);
+    for (int i = 0; i < in->n; i++) {
+        const stream_field *fi = &in->fields[i];
+        if (strcmp(fi->name, f->output) == 0 || (f->drop && strcmp(fi->name, f->drop) == 0)) continue;
+        if (stream_schema_add(s, fi->name, fi->dtype, fi->ndim, fi->dims, e) < 0) goto fail;
+    }
+    int64_t dims[1] = {f->width};
+    if (stream_schema_add(s, f->output, STREAM_F32, 1, dims, e) < 0) goto fail;
+    if (f->class_names && !stream_meta_num_classes(in))
+        value_set(s->meta, STREAM_META_CLASSES, value_copy(f->class_names));
+    return s;
+fail:
+    stream_schema_free(s);
+    return NULL;
+}
+
+/* Copies the columns out shares with in (by name), except the output, which f computes. */
+static void pass_through(stream_table *out, const stream_table *in, const char *output)
+{
+    for (int i = 0; i < out->schema->n; i++) {
+        const stream_field *fo = &out->schema->fields[i];
+        int j = stream_schema_find(in->schema, fo->name);
+        if (j < 0 || strcmp(fo->name, output) == 0) continue;
+        memcpy(out->cols[i], in->cols[j], in->nrows * fo->width * stream_dtype_size(fo->dtype));
+    }
+}
+
+int filter_run(stream_reader *r, FILE *out, const filter *f, error *e)
+{
+    const stream_schema *in = stream_reader_schema(r);
+    if (check_input(in, f, e)) return -1;
+    stream_schema *os = output_schema(in, f, e);
+    if (!os) return -1;
+    stream_writer *w = stream_writer_open(out, os, e);
+    stream_table *batch = NULL, *ot = stream_table_new(os);
+    stream_schema_free(os);
+    int got = w ? 1 : -1;
+    while (got == 1 && (got = stream_reader_next(r, &batch, e)) == 1) {
+        if (stream_table_resize(ot, batch->nrows, e) ||
+            f->fn(f->ctx, stream_table_col(batch, "x"), batch->nrows, stream_table_col(ot, f->output), e) ||
+            (pass_through(ot, batch, f->output), stream_writer_write(w, ot, 0, ot->nrows, e)))
+            got = -1;
+    }
+    if (got == 0) got = stream_writer_finish(w, e);
+    else stream_writer_abort(w);
+    stream_table_free(batch);
+    stream_table_free(ot);
+    return got;
+}
