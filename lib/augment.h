@@ -3,10 +3,11 @@
  * and weighted by w, so that an ordinary classifier (ssl-fit) can train on the result.
  *
  * Pseudo-labels (self-training). A classifier gives p(y|x) for every unlabelled row; a row is
- * confident when max_k p_k >= threshold (compared in float32, as p is stored), and takes the label argmax_k p_k. A cap then limits each
- * class: per_class N keeps at most N rows per class; balance keeps the same count in every class,
- * the smallest class's count among the confident rows (or N when N is smaller). Capping keeps a
- * class's most confident rows (ties: the earlier row). With rounds R > 1 the selection is iterated:
+ * confident when max_k p_k >= threshold (compared in float32, as p is stored), and takes the label
+ * argmax_k p_k. A cap then limits each class: per_class N keeps at most N rows per class; balance
+ * keeps the same count in every class, the smallest class's count among the confident rows (or N
+ * when N is smaller). Capping keeps a class's most confident rows (ties: the earlier row).
+ * With rounds R > 1 the selection is iterated:
  * round 1 labels with the given classifier; round r >= 2 trains a fresh MLP (round_cfg, seed +
  * r - 1) on the labelled rows plus round r-1's pseudo rows (weighted), and re-labels EVERY
  * unlabelled row from scratch (a row may gain, lose or change its pseudo-label). The last round's
