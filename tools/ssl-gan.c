@@ -4,6 +4,8 @@
  * lib/gan.c and lib/norm.c. */
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -296,47 +298,70 @@ static int on_epoch(gan *m, int epoch, void *ctx, error *e)
     return 0;
 }
 
+/* What train_main holds, freed before a failure exits (so leak checkers see a clean exit). */
+typedef struct held {
+    stream_table *t, *vt;
+    gan *m;
+} held;
+
+static void held_free(held *h)
+{
+    stream_table_free(h->t);
+    stream_table_free(h->vt);
+    gan_free(h->m);
+    memset(h, 0, sizeof *h);
+}
+
+static _Noreturn void __attribute__((format(printf, 3, 4))) train_fail(cli *c, held *h, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    held_free(h);
+    cli_fail(c, "%s", msg);
+}
+
 static void train_main(cli *c, args *a)
 {
     if (!a->out) cli_usage_error(c, "train: -o MODEL is required");
     if (a->model || a->png || a->has_cls || a->rows >= 0) cli_usage_error(c, "train: -m, -n, --class and --png are for sample");
     if (a->nfiles > 1) cli_usage_error(c, "train: at most one input file");
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
-    stream_table *t = load_table(c, path);
+    held h = {0};
+    h.t = load_table(c, path);
     int F, vF;
-    gan_data d = table_data(c, t, file, &F);
+    gan_data d = table_data(c, h.t, file, &F);
     a->arch.features = F;
-    a->arch.classes = class_count(c, t, &d, file);
+    a->arch.classes = class_count(c, h.t, &d, file);
     if (a->gout_auto) a->arch.g_out = auto_output(&d, F);
-    stream_table *vt = NULL;
     gan_data vd;
     if (a->val) {
-        vt = load_table(c, a->val);
-        vd = table_data(c, vt, a->val, &vF);
-        if (vF != F) cli_fail(c, "%s: %d features, the training data has %d", a->val, vF, F);
+        h.vt = load_table(c, a->val);
+        vd = table_data(c, h.vt, a->val, &vF);
+        if (vF != F) train_fail(c, &h, "%s: %d features, the training data has %d", a->val, vF, F);
     }
     error e;
-    gan *m = gan_new(&a->arch, &e);
-    if (!m) cli_fail(c, "%s: %s", file, e.msg);
+    if (!(h.m = gan_new(&a->arch, &e))) train_fail(c, &h, "%s: %s", file, e.msg);
     FILE *logf = a->log ? cli_open_out(c, a->log) : NULL;
     trainlog log;
     trainlog_init(&log, c->prog, a->quiet ? NULL : stderr, logf);
-    train_ctx tc = {c, a, t->schema->meta, d.n, 0, 0, 0, &log};
+    train_ctx tc = {c, a, h.t->schema->meta, d.n, 0, 0, 0, &log};
     for (size_t i = 0; i < d.n; i++) tc.labelled += d.y[i] >= 0;
-    if (gan_train(m, &a->cfg, &d, vt ? &vd : NULL, &log, on_epoch, &tc, &e) < 0) {
+    if (gan_train(h.m, &a->cfg, &d, h.vt ? &vd : NULL, &log, on_epoch, &tc, &e) < 0) {
         if (tc.last_ckpt)
-            cli_fail(c, "%s: %s (%s keeps the model of epoch %d)", file, e.msg, a->out, tc.last_ckpt);
-        cli_fail(c, "%s: %s", file, e.msg);
+            train_fail(c, &h, "%s: %s (%s keeps the model of epoch %d)", file, e.msg, a->out, tc.last_ckpt);
+        train_fail(c, &h, "%s: %s", file, e.msg);
     }
-    model_file *mf = make_model(m, &tc, &e);
-    if (!mf) cli_fail_error(c, &e);
+    model_file *mf = make_model(h.m, &tc, &e);
+    if (!mf) train_fail(c, &h, "%s", e.msg);
     FILE *out = cli_open_out(c, a->out);
-    if (model_file_write(mf, out, &e) < 0) cli_fail(c, "%s: %s", a->out, e.msg);
-    cli_commit(c);
+    int rc = model_file_write(mf, out, &e);
     model_file_free(mf);
-    gan_free(m);
-    stream_table_free(t);
-    stream_table_free(vt);
+    if (rc < 0) train_fail(c, &h, "%s: %s", a->out, e.msg);
+    cli_commit(c);
+    held_free(&h);
 }
 
 /* ---- predict ---- */
