@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cblas.h>
 
@@ -272,6 +273,7 @@ static int write_checkpoint(gan *m, train_ctx *t, const char *path, error *e)
     char *tmp = malloc(len);
     snprintf(tmp, len, "%s.ckptXXXXXX", path);
     int fd = mkstemp(tmp), rc = -1;
+    if (fd >= 0) fchmod(fd, 0644);
     FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!out) {
         error_set(e, "%s: cannot write a checkpoint", path);
@@ -292,7 +294,9 @@ static int on_epoch(gan *m, int epoch, void *ctx, error *e)
     t->epochs_done = epoch;
     int every = t->a->ckpt_every;
     const char *out = t->a->out;
+    struct stat st;
     if (!every || epoch % every || epoch == t->a->cfg.epochs || strcmp(out, "-") == 0) return 0;
+    if (stat(out, &st) == 0 && !S_ISREG(st.st_mode)) return 0;   /* a device or a pipe */
     if (write_checkpoint(m, t, out, e)) return -1;
     t->last_ckpt = epoch;
     return 0;
