@@ -1,6 +1,7 @@
 /* ssl-augment: the labelled rows of a training stream plus pseudo-labelled and generated rows, each
  * marked by origin and weighted by w, for an ordinary classifier. The rules live in lib/augment.c. */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,6 +179,36 @@ static void check_modes(cli *c, const args *a)
         cli_usage_error(c, "--filter, --ratio and --labeller need a generator (--from-vae or --from-gan)");
 }
 
+/* What main holds, freed before any exit (clean under LeakSanitizer). */
+typedef struct state {
+    cli *c;
+    stream_table *t;
+    augment_opts *o;
+} state;
+
+static void free_state(state *st)
+{
+    classifier_free(st->o->pseudo);
+    classifier_free(st->o->labeller);
+    classifier_free(st->o->filter);
+    generator_free(st->o->gen);
+    stream_table_free(st->t);
+    st->o->pseudo = st->o->labeller = st->o->filter = NULL;
+    st->o->gen = NULL;
+    st->t = NULL;
+}
+
+static _Noreturn __attribute__((format(printf, 2, 3))) void die(state *st, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    free_state(st);
+    cli_fail(st->c, "%s", msg);
+}
+
 /* K of the data, agreed by every model: the stream's class_names when it has them, else the
  * models' K, which must cover the labels seen. */
 typedef struct classes {
@@ -185,47 +216,45 @@ typedef struct classes {
     const char *file;
 } classes;
 
-static void agree_classes(cli *c, classes *k, int model_K, const char *path)
+static void agree_classes(state *st, classes *k, int model_K, const char *path)
 {
     if (k->named && model_K != k->named)
-        cli_fail(c, "%s: the model has %d classes, %s has %d", path, model_K, k->file, k->named);
+        die(st, "%s: the model has %d classes, %s has %d", path, model_K, k->file, k->named);
     if (model_K <= k->max_label)
-        cli_fail(c, "%s: the model has %d classes, %s has label %d", path, model_K, k->file, k->max_label);
-    if (k->K && model_K != k->K) cli_fail(c, "%s: the model has %d classes, another model has %d", path, model_K, k->K);
+        die(st, "%s: the model has %d classes, %s has label %d", path, model_K, k->file, k->max_label);
+    if (k->K && model_K != k->K) die(st, "%s: the model has %d classes, another model has %d", path, model_K, k->K);
     k->K = model_K;
 }
 
-static classifier *load_classifier(cli *c, const char *path, int F, classes *k)
+/* Loads a classifier into *slot (owned by st from then on) and checks it against the data. */
+static void load_classifier(state *st, classifier **slot, const char *path, int F, classes *k)
 {
     error e;
-    classifier *m = classifier_load(path, &e);
-    if (!m) cli_fail_error(c, &e);
-    if (classifier_features(m) != F)
-        cli_fail(c, "%s: the classifier takes %d features, %s has %d", path, classifier_features(m), k->file, F);
-    agree_classes(c, k, classifier_classes(m), path);
-    return m;
+    if (!(*slot = classifier_load(path, &e))) die(st, "%s", e.msg);
+    if (classifier_features(*slot) != F)
+        die(st, "%s: the classifier takes %d features, %s has %d", path, classifier_features(*slot), k->file, F);
+    agree_classes(st, k, classifier_classes(*slot), path);
 }
 
-static generator *load_generator(cli *c, const args *a, const char *path, int F, classes *k)
+static void load_generator(state *st, const args *a, const char *path, int F, classes *k)
 {
     error e;
-    generator *g = generator_load(path, &e);
-    if (!g) cli_fail_error(c, &e);
+    generator *g = st->o->gen = generator_load(path, &e);
+    if (!g) die(st, "%s", e.msg);
     const char *kind = generator_kind(g);
     if (generator_features(g) != F)
-        cli_fail(c, "%s: the generator makes %d features, %s has %d", path, generator_features(g), k->file, F);
-    if (a->from_gan && strcmp(kind, "gan") != 0) cli_fail(c, "%s: --from-gan needs a gan model, this one is '%s'", path, kind);
-    if (a->from_vae && strcmp(kind, "gan") == 0) cli_fail(c, "%s: --from-vae needs an m2 or vae model, this one is 'gan'", path);
+        die(st, "%s: the generator makes %d features, %s has %d", path, generator_features(g), k->file, F);
+    if (a->from_gan && strcmp(kind, "gan") != 0) die(st, "%s: --from-gan needs a gan model, this one is '%s'", path, kind);
+    if (a->from_vae && strcmp(kind, "gan") == 0) die(st, "%s: --from-vae needs an m2 or vae model, this one is 'gan'", path);
     if (a->o.jitter > 0 && !generator_can_jitter(g))
-        cli_fail(c, "%s: --jitter needs an M1 model (kind 'vae'), this one is '%s'", path, kind);
+        die(st, "%s: --jitter needs an M1 model (kind 'vae'), this one is '%s'", path, kind);
     if (generator_classes(g)) {
-        if (a->labeller) cli_fail(c, "%s: the generator is class-conditional: --labeller is not used", path);
-        agree_classes(c, k, generator_classes(g), path);
+        if (a->labeller) die(st, "%s: the generator is class-conditional: --labeller is not used", path);
+        agree_classes(st, k, generator_classes(g), path);
     } else if (a->o.jitter <= 0 && !a->labeller) {
-        cli_fail(c, "%s: the %s model is not class-conditional: give --labeller MODEL%s", path, kind,
-                 generator_can_jitter(g) ? " (or --jitter S)" : "");
+        die(st, "%s: the %s model is not class-conditional: give --labeller MODEL%s", path, kind,
+            generator_can_jitter(g) ? " (or --jitter S)" : "");
     }
-    return g;
 }
 
 static void summary(const args *a, const augment_report *r)
@@ -252,41 +281,38 @@ int main(int argc, char **argv)
     if (a.threads) openblas_set_num_threads(a.threads);
     error e;
     const char *file = cli_in_name(a.in);
+    state st = {&c, NULL, &a.o};
     FILE *in = cli_open_in(&c, a.in);
-    stream_table *t = stream_read_all(in, file, &e);
-    if (!t) cli_fail_error(&c, &e);
+    st.t = stream_read_all(in, file, &e);
     if (in != stdin) fclose(in);
-    int ix = stream_schema_find(t->schema, "x"), iy = stream_schema_find(t->schema, "y");
-    if (ix < 0) cli_fail(&c, "%s: stream has no tensor 'x' (features)", file);
-    if (iy < 0 || t->schema->fields[iy].dtype != STREAM_I32 || t->schema->fields[iy].width != 1)
-        cli_fail(&c, "%s: stream needs a tensor 'y' (i32, one per row)", file);
-    int F = (int)t->schema->fields[ix].width;
-    classes k = {stream_meta_num_classes(t->schema), -1, 0, file};
-    const int32_t *y = stream_table_col(t, "y");
-    for (size_t i = 0; i < t->nrows; i++) k.max_label = y[i] > k.max_label ? y[i] : k.max_label;
-    if (k.max_label < 0) cli_fail(&c, "%s: no labelled rows (every y is -1): nothing to augment", file);
+    if (!st.t) cli_fail_error(&c, &e);
+    const stream_schema *s = st.t->schema;
+    int ix = stream_schema_find(s, "x"), iy = stream_schema_find(s, "y");
+    if (ix < 0) die(&st, "%s: stream has no tensor 'x' (features)", file);
+    if (iy < 0 || s->fields[iy].dtype != STREAM_I32 || s->fields[iy].width != 1)
+        die(&st, "%s: stream needs a tensor 'y' (i32, one per row)", file);
+    int F = (int)s->fields[ix].width;
+    classes k = {stream_meta_num_classes(s), -1, 0, file};
+    const int32_t *y = stream_table_col(st.t, "y");
+    for (size_t i = 0; i < st.t->nrows; i++) k.max_label = y[i] > k.max_label ? y[i] : k.max_label;
+    if (k.max_label < 0) die(&st, "%s: no labelled rows (every y is -1): nothing to augment", file);
 
     augment_opts *o = &a.o;
-    if (a.pseudo) o->pseudo = load_classifier(&c, a.pseudo, F, &k);
-    if (a.labeller) o->labeller = load_classifier(&c, a.labeller, F, &k);
-    if (a.filter) o->filter = load_classifier(&c, a.filter, F, &k);
-    const char *gpath = a.from_vae ? a.from_vae : a.from_gan;
-    if (gpath) o->gen = load_generator(&c, &a, gpath, F, &k);
+    if (a.pseudo) load_classifier(&st, &o->pseudo, a.pseudo, F, &k);
+    if (a.labeller) load_classifier(&st, &o->labeller, a.labeller, F, &k);
+    if (a.filter) load_classifier(&st, &o->filter, a.filter, F, &k);
+    if (a.from_vae || a.from_gan) load_generator(&st, &a, a.from_vae ? a.from_vae : a.from_gan, F, &k);
     int K = k.named ? k.named : k.K ? k.K : k.max_label + 1;
 
     FILE *out = cli_open_out(&c, a.out);
     trainlog log;
     trainlog_init(&log, c.prog, a.quiet ? NULL : stderr, NULL);
     augment_report rep;
-    if (augment_run(t, K, o, &log, &rep, &e) < 0) cli_fail(&c, "%s: %s", file, e.msg);
-    stream_meta_add_history(t->schema, a.history);
-    if (stream_write_all(out, t, &e) < 0) cli_fail_error(&c, &e);
+    if (augment_run(st.t, K, o, &log, &rep, &e) < 0) die(&st, "%s: %s", file, e.msg);
+    stream_meta_add_history(st.t->schema, a.history);
+    if (stream_write_all(out, st.t, &e) < 0) die(&st, "%s", e.msg);
+    free_state(&st);
     cli_commit(&c);
     if (!a.quiet) summary(&a, &rep);
-    classifier_free(o->pseudo);
-    classifier_free(o->labeller);
-    classifier_free(o->filter);
-    generator_free(o->gen);
-    stream_table_free(t);
     return 0;
 }
