@@ -1,27 +1,49 @@
-/* bench_fit: how close an ssl-fit training epoch comes to the BLAS floor (GUIDE section 7).
+/* bench_train: one training epoch of a network, timed through the library code the tools run, and
+ * its BLAS floor (GUIDE section 7).
  *
- * For each network (Fashion-MNIST 784-128-64-10 and digits 64-128-64-10, batch 200):
- *   1. times cblas_sgemm alone on exactly the products one training step makes (forward
- *      x W^T per layer; backward dW = dY^T X per layer and dX = dY W for all but the first),
- *      and reports their combined GFLOP/s (2*m*n*k per product);
- *   2. times real training epochs through mlp_train (the same code ssl-fit runs), counts the
- *      same FLOPs per step, and reports the epoch's GFLOP/s;
- *   3. prints the ratio (epoch / sgemm): 1.0 would mean nothing but the products costs time.
- * The data is synthetic (uniform [0,1) features, random labels) of the real data sets' shapes:
- * speed does not depend on the values.
+ *   bench_train NET [--rows N] [--data DIR] [--threads N] [--reps R]
+ *   NET: mlp (ssl-fit 784-128-64-10, batch 200), mlp-digits (64-128-64-10 on 1257 rows),
+ *        m1 (ssl-vae M1 784-512-256-32, ReLU, Bernoulli, batch 128),
+ *        m2 (ssl-vae M2, same networks, 100 labelled + 128 unlabelled rows x 10 classes per step),
+ *        gan (ssl-gan, Salimans et al.'s MNIST shapes: D 784-1000-500-250-250-250-10, G 100-500-500-784,
+ *             batch 100 labelled + 100 unlabelled + 100 generated)
  *
- * Each figure is the best of 3 interleaved repetitions (the machine may be shared).
+ * How the floor is measured: this program defines cblas_sgemm itself, so every product the library
+ * makes comes here first; it is recorded (shape, transposes, leading dimensions, beta) and timed, then
+ * handed to OpenBLAS (dlsym RTLD_NEXT). After the epoch, the recorded calls are replayed back to back,
+ * in the same order with the same arguments, on buffers of the same sizes: that replay time is the
+ * floor, the epoch's time if nothing but its products cost anything. FLOPs = 2 m n k per call.
  *
- * Usage: bench_fit [--threads N] [--quick]   (prints one table on stdout) */
+ * Data: Fashion-MNIST from DIR (default /usr/share/datasets/fashion-mnist), pixels / 255 as
+ * `ssl-prep idx` writes them, read through lib/idx (the code ssl-prep uses); without the files,
+ * synthetic uniform [0, 1) rows of the same shape. m2 and gan label the first 100 rows only.
+ * --rows N trains on the first N rows (an epoch of N rows); the line reports seconds per 60000-row
+ * epoch as well (scaled), for the networks too slow to run a whole epoch N times. mlp-digits runs
+ * 20 epochs (one is too short to time) and reports per epoch (its own 1257 rows).
+ *
+ * Prints one line of key=value pairs (bench/report.py reads it):
+ *   net rows data threads epoch_s epoch60k_s gflop sgemm_calls in_sgemm_s floor_s rss_mb
+ * epoch_s and floor_s are the best of --reps (default 1) runs in this process; rss_mb is the peak
+ * resident memory (getrusage) after training, before the floor's buffers exist. */
+#include <dlfcn.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <cblas.h>
 
+#include "adam.h"
+#include "gan.h"
+#include "idx.h"
+#include "m2.h"
 #include "mlp.h"
 #include "rng.h"
+#include "vae.h"
+
+#define FULL_EPOCH 60000
 
 static double now(void)
 {
@@ -30,126 +52,320 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-typedef struct net {
-    const char *name;
-    int rows;                 /* rows of one epoch (the training set size) */
-    int sizes[4];             /* features, hidden1, hidden2, classes */
-} net;
+/* ---- the sgemm recorder ---- */
 
-#define BATCH 200
-#define LAYERS 3
+typedef struct call {
+    int order, ta, tb, m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+} call;
 
-/* FLOPs of one training step on B rows: 3 products per layer but 2 for the first (no dX). */
-static double step_flops(const net *n, int B)
+typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const enum CBLAS_TRANSPOSE,
+                         const blasint, const blasint, const blasint, const float, const float *, const blasint,
+                         const float *, const blasint, const float, float *, const blasint);
+
+static struct {
+    sgemm_fn real;
+    int on;                 /* recording */
+    call *calls;
+    size_t n, cap;
+    double secs, flops;     /* time inside sgemm, FLOPs, while recording */
+} rec;
+
+void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta, const enum CBLAS_TRANSPOSE tb,
+                 const blasint m, const blasint n, const blasint k, const float alpha, const float *a,
+                 const blasint lda, const float *b, const blasint ldb, const float beta, float *c,
+                 const blasint ldc)
 {
-    double f = 0;
-    for (int l = 0; l < LAYERS; l++) {
-        double mnk = (double)B * n->sizes[l] * n->sizes[l + 1];
-        f += 2 * mnk * (l == 0 ? 2 : 3);
-    }
-    return f;
-}
-
-/* GFLOP/s of the step's products alone, run back to back for at least `secs` seconds. */
-static double sgemm_rate(const net *n, double secs)
-{
-    int B = BATCH, wmax = 0;
-    for (int l = 0; l < 4; l++) wmax = n->sizes[l] > wmax ? n->sizes[l] : wmax;
-    size_t big = (size_t)B * wmax;
-    float *x = malloc(big * sizeof(float)), *y = malloc(big * sizeof(float)), *dy = malloc(big * sizeof(float)),
-          *dx = malloc(big * sizeof(float)), *w = malloc((size_t)wmax * wmax * sizeof(float)),
-          *dw = malloc((size_t)wmax * wmax * sizeof(float));
-    rng r;
-    rng_seed(&r, 1);
-    rng_fill_uniform(&r, x, big);
-    rng_fill_uniform(&r, dy, big);
-    rng_fill_uniform(&r, w, (size_t)wmax * wmax);
-    memset(dw, 0, (size_t)wmax * wmax * sizeof(float));
-    double t0 = now(), t;
-    long steps = 0;
-    do {
-        for (int l = 0; l < LAYERS; l++) {
-            int in = n->sizes[l], out = n->sizes[l + 1];
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 1.0f, dw, in);
-            if (l > 0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+    if (!rec.real) {
+        rec.real = (sgemm_fn)dlsym(RTLD_NEXT, "cblas_sgemm");
+        if (!rec.real) {
+            fprintf(stderr, "bench_train: cannot find OpenBLAS's cblas_sgemm\n");
+            exit(1);
         }
-        steps++;
-        t = now() - t0;
-    } while (t < secs);
-    free(x), free(y), free(dy), free(dx), free(w), free(dw);
-    return step_flops(n, B) * (double)steps / t / 1e9;
+    }
+    if (!rec.on) {
+        rec.real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    if (rec.n == rec.cap) {
+        rec.cap = rec.cap ? 2 * rec.cap : 4096;
+        rec.calls = realloc(rec.calls, rec.cap * sizeof(call));
+        if (!rec.calls) exit(1);
+    }
+    rec.calls[rec.n++] = (call){order, ta, tb, m, n, k, lda, ldb, ldc, alpha, beta};
+    double t0 = now();
+    rec.real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    rec.secs += now() - t0;
+    rec.flops += 2.0 * m * n * k;
 }
 
-/* GFLOP/s of whole training epochs through mlp_train; *epoch_s gets seconds per epoch. */
-static double epoch_rate(const net *n, int epochs, double *epoch_s)
+/* Row-major sizes of a call's operands, in floats. */
+static size_t size_a(const call *c) { return (size_t)(c->ta == CblasNoTrans ? c->m : c->k) * c->lda; }
+static size_t size_b(const call *c) { return (size_t)(c->tb == CblasNoTrans ? c->k : c->n) * c->ldb; }
+static size_t size_c(const call *c) { return (size_t)c->m * c->ldc; }
+
+/* Replays the recorded calls in order; each distinct shape gets its own operands (as the layers
+ * have their own buffers), filled with small values. Returns the seconds taken. */
+static double replay(void)
 {
-    int F = n->sizes[0], K = n->sizes[3];
-    size_t N = (size_t)n->rows;
-    float *x = malloc(N * F * sizeof(float));
-    int32_t *y = malloc(N * sizeof(int32_t));
+    enum { MAXSIG = 256 };
+    call sig[MAXSIG];
+    float *buf[MAXSIG][3];
+    int nsig = 0;
+    int *which = malloc(rec.n * sizeof(int));
     rng r;
-    rng_seed(&r, 2);
-    rng_fill_uniform(&r, x, N * F);
-    for (size_t i = 0; i < N; i++) y[i] = (int32_t)rng_below(&r, (uint64_t)K);
-    mlp_config c;
-    mlp_config_default(&c);
-    c.hidden[0] = n->sizes[1];
-    c.hidden[1] = n->sizes[2];
-    c.epochs = epochs;
-    c.patience = epochs;  /* run every epoch */
-    error e;
-    mlp *m = mlp_new(F, K, 2, c.hidden, &e);
-    mlp_data d = {x, y, NULL, N};
-    mlp_result res;
+    rng_seed(&r, 7);
+    for (size_t i = 0; i < rec.n; i++) {
+        const call *c = &rec.calls[i];
+        int s = 0;
+        while (s < nsig && memcmp(&sig[s], c, sizeof *c) != 0) s++;
+        if (s == nsig) {
+            if (nsig == MAXSIG) {
+                fprintf(stderr, "bench_train: more than %d sgemm shapes\n", MAXSIG);
+                exit(1);
+            }
+            sig[nsig] = *c;
+            size_t sz[3] = {size_a(c), size_b(c), size_c(c)};
+            for (int j = 0; j < 3; j++) {
+                buf[nsig][j] = malloc(sz[j] * sizeof(float));
+                rng_fill_uniform(&r, buf[nsig][j], sz[j]);
+                for (size_t q = 0; q < sz[j]; q++) buf[nsig][j][q] *= 0.01f;
+            }
+            nsig++;
+        }
+        which[i] = s;
+    }
     double t0 = now();
-    if (!m || mlp_train(m, &c, &d, NULL, NULL, &res, &e) < 0) {
-        fprintf(stderr, "bench_fit: %s\n", e.msg);
-        exit(1);
+    for (size_t i = 0; i < rec.n; i++) {
+        const call *c = &rec.calls[i];
+        float **b = buf[which[i]];
+        rec.real(c->order, c->ta, c->tb, c->m, c->n, c->k, c->alpha, b[0], c->lda, b[1], c->ldb, c->beta, b[2],
+                 c->ldc);
     }
     double t = now() - t0;
-    *epoch_s = t / res.epochs_run;
-    /* FLOPs of one epoch: full batches plus the last partial one */
-    double flops = (double)(N / BATCH) * step_flops(n, BATCH) + (N % BATCH ? step_flops(n, (int)(N % BATCH)) : 0);
+    for (int s = 0; s < nsig; s++) free(buf[s][0]), free(buf[s][1]), free(buf[s][2]);
+    free(which);
+    return t;
+}
+
+/* ---- data ---- */
+
+typedef struct data {
+    float *x;        /* (n, f) */
+    int32_t *y;      /* (n) */
+    size_t n;
+    int f, k;
+    const char *kind;
+} data;
+
+static int read_idx_file(const char *dir, const char *name, idx_array *a)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    error e;
+    int rc = idx_read(f, path, a, &e);
+    fclose(f);
+    if (rc < 0) fprintf(stderr, "bench_train: %s\n", e.msg);
+    return rc;
+}
+
+/* The first n rows of Fashion-MNIST's training set (pixels / 255), or synthetic rows. */
+static void load(data *d, const char *dir, size_t n, int digits)
+{
+    idx_array img = {0}, lab = {0};
+    d->f = digits ? 64 : 784;
+    d->k = 10;
+    d->n = n;
+    d->x = malloc(n * d->f * sizeof(float));
+    d->y = malloc(n * sizeof(int32_t));
+    if (!digits && read_idx_file(dir, "train-images-idx3-ubyte.gz", &img) == 0 &&
+        read_idx_file(dir, "train-labels-idx1-ubyte.gz", &lab) == 0 && img.item == 784 && img.count >= n) {
+        for (size_t i = 0; i < n * 784; i++) d->x[i] = (float)img.data[i] / 255.0f;
+        for (size_t i = 0; i < n; i++) d->y[i] = lab.data[i];
+        d->kind = "fashion-mnist";
+    } else {
+        rng r;
+        rng_seed(&r, 2);
+        rng_fill_uniform(&r, d->x, n * d->f);
+        for (size_t i = 0; i < n; i++) d->y[i] = (int32_t)rng_below(&r, (uint64_t)d->k);
+        d->kind = "synthetic";
+    }
+    idx_free(&img);
+    idx_free(&lab);
+}
+
+static void die(const error *e)
+{
+    fprintf(stderr, "bench_train: %s\n", e->msg);
+    exit(1);
+}
+
+/* ---- the networks: each trains one epoch on d ---- */
+
+/* epochs of the timed run: 1, but 20 for digits, whose epoch is too short to time alone */
+static int g_epochs = 1;
+
+static void run_mlp(const data *d)
+{
+    mlp_config c;
+    mlp_config_default(&c);
+    c.epochs = c.patience = g_epochs;
+    error e;
+    mlp *m = mlp_new(d->f, d->k, c.nhidden, c.hidden, &e);
+    mlp_data md = {d->x, d->y, NULL, d->n};
+    mlp_result res;
+    if (!m || mlp_train(m, &c, &md, NULL, NULL, &res, &e) < 0) die(&e);
     mlp_free(m);
-    free(x), free(y);
-    return flops * res.epochs_run / t / 1e9;
+}
+
+static void m1_arch(vae_arch *a)
+{
+    memset(a, 0, sizeof *a);
+    a->in = 784;
+    a->latent = 32;
+    a->nhidden = 2;
+    a->hidden[0] = 512;
+    a->hidden[1] = 256;
+    a->act = NN_ACT_RELU;
+    a->lik = VAE_BERNOULLI;
+}
+
+static void run_m1(const data *d)
+{
+    vae v;
+    vae_arch a;
+    m1_arch(&a);
+    error e;
+    adam opt;
+    if (vae_create(&v, &a, 128, &e) < 0) die(&e);
+    rng r;
+    rng_seed(&r, 0);
+    vae_init_weights(&v, &r);
+    if (adam_init_params(&opt, &v.p, &e) < 0) die(&e);
+    int *perm = malloc(d->n * sizeof(int));
+    vae_loss loss = {0, 0, 0};
+    if (vae_train_epoch(&v, &opt, d->x, d->n, 128, 1.0f, perm, &r, NULL, &loss, &e) < 0) die(&e);
+    free(perm);
+    adam_free(&opt);
+    vae_free(&v);
+}
+
+#define NLAB 100
+
+static void run_m2(const data *d)
+{
+    m2 m;
+    vae_arch a;
+    m1_arch(&a);
+    error e;
+    adam opt;
+    int *y = malloc(d->n * sizeof(int));
+    for (size_t i = 0; i < d->n; i++) y[i] = i < NLAB ? d->y[i] : -1;
+    m2_data md;
+    if (m2_create(&m, &a, d->k, NLAB, 128, &e) < 0 || m2_data_init(&md, d->x, y, d->n, d->k, &e) < 0) die(&e);
+    rng r;
+    rng_seed(&r, 0);
+    m2_init_weights(&m, &r);
+    if (adam_init_params(&opt, &m.p, &e) < 0) die(&e);
+    m2_loss loss;
+    memset(&loss, 0, sizeof loss);
+    float alpha = 0.1f * (float)d->n / NLAB;
+    if (m2_train_epoch(&m, &opt, &md, NLAB, 128, alpha, 1.0f, &r, NULL, &loss, &e) < 0) die(&e);
+    m2_data_free(&md);
+    adam_free(&opt);
+    m2_free(&m);
+    free(y);
+}
+
+static void run_gan(const data *d)
+{
+    gan_arch a;
+    gan_arch_default(&a);
+    a.features = d->f;
+    a.classes = d->k;
+    gan_config c;
+    gan_config_default(&c);
+    c.epochs = 1;
+    error e;
+    int32_t *y = malloc(d->n * sizeof(int32_t));
+    for (size_t i = 0; i < d->n; i++) y[i] = i < NLAB ? d->y[i] : -1;
+    gan_data gd = {d->x, y, d->n};
+    gan *m = gan_new(&a, &e);
+    if (!m || gan_train(m, &c, &gd, NULL, NULL, NULL, NULL, &e) < 0) die(&e);
+    gan_free(m);
+    free(y);
+}
+
+static const struct {
+    const char *name;
+    void (*run)(const data *);
+    size_t rows;       /* default rows of the timed epoch */
+    int digits;
+} NETS[] = {
+    {"mlp", run_mlp, 60000, 0},  {"mlp-digits", run_mlp, 1257, 1}, {"m1", run_m1, 60000, 0},
+    {"m2", run_m2, 6000, 0},     {"gan", run_gan, 6000, 0},
+};
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_train mlp|mlp-digits|m1|m2|gan [--rows N] [--data DIR] [--threads N] [--reps R]\n");
+    exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int threads = 0, quick = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--quick") == 0) quick = 1;
-        else {
-            fprintf(stderr, "usage: bench_fit [--threads N] [--quick]\n");
-            return 2;
-        }
+    if (argc < 2) usage();
+    int net = -1;
+    for (size_t i = 0; i < sizeof NETS / sizeof NETS[0]; i++)
+        if (strcmp(argv[1], NETS[i].name) == 0) net = (int)i;
+    if (net < 0) usage();
+    size_t rows = NETS[net].rows;
+    int threads = 0, reps = 1;
+    const char *dir = "/usr/share/datasets/fashion-mnist";
+    for (int i = 2; i < argc; i++) {
+        if (i + 1 == argc) usage();
+        if (strcmp(argv[i], "--rows") == 0) rows = (size_t)atol(argv[++i]);
+        else if (strcmp(argv[i], "--data") == 0) dir = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[++i]);
+        else usage();
     }
+    if (rows < 200 || reps < 1) usage();
     if (threads > 0) openblas_set_num_threads(threads);
-    const net nets[] = {
-        {"fashion-mnist 784-128-64-10", 60000, {784, 128, 64, 10}},
-        {"digits 64-128-64-10", 1257, {64, 128, 64, 10}},
-    };
-    printf("ssl-fit training epoch vs cblas_sgemm on the same shapes (batch %d, %d BLAS threads;\n"
-           "synthetic data of the data sets' shapes; FLOPs = 2*m*n*k per product, forward and backward)\n\n",
-           BATCH, openblas_get_num_threads());
-    printf("%-29s %8s %12s %12s %10s %7s\n", "network", "rows", "sgemm GF/s", "epoch GF/s", "epoch s", "ratio");
-    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
-        const net *n = &nets[i];
-        /* interleaved repetitions, best of each: the machine may be shared, and the best run is
-         * the one least disturbed */
-        double g = 0, ge = 0, es = 1e30;
-        for (int rep = 0; rep < (quick ? 1 : 3); rep++) {
-            double gi = sgemm_rate(n, quick ? 0.3 : 0.8), esi;
-            double gei = epoch_rate(n, n->rows > 10000 ? 1 : (quick ? 20 : 50), &esi);
-            g = gi > g ? gi : g;
-            ge = gei > ge ? gei : ge;
-            es = esi < es ? esi : es;
-        }
-        printf("%-29s %8d %12.2f %12.2f %10.4f %7.2f\n", n->name, n->rows, g, ge, es, ge / g);
+    data d;
+    load(&d, dir, rows, NETS[net].digits);
+    if (NETS[net].digits) g_epochs = 20;
+    double best = INFINITY, in_sgemm = 0, flops = 0, floor_s = INFINITY;
+    size_t ncalls = 0;
+    for (int rep = 0; rep < reps; rep++) {
+        free(rec.calls);
+        memset(&rec, 0, sizeof rec);
+        rec.on = 1;
+        double t0 = now();
+        NETS[net].run(&d);
+        double t = now() - t0;
+        rec.on = 0;
+        if (t < best) best = t, in_sgemm = rec.secs;
+        flops = rec.flops;
+        ncalls = rec.n;
     }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    for (int rep = 0; rep < reps; rep++) {
+        double t = replay();
+        floor_s = t < floor_s ? t : floor_s;
+    }
+    /* per epoch; the 60000-row figure is scaled (digits: its own 1257-row epoch) */
+    best /= g_epochs, in_sgemm /= g_epochs, floor_s /= g_epochs, flops /= g_epochs;
+    double scale = (double)FULL_EPOCH / (double)rows;
+    printf("net=%s rows=%zu data=%s threads=%d epoch_s=%.4f epoch60k_s=%.4f gflop=%.3f sgemm_calls=%zu "
+           "in_sgemm_s=%.4f floor_s=%.4f rss_mb=%.1f\n",
+           NETS[net].name, rows, d.kind, openblas_get_num_threads(), best, NETS[net].digits ? best : best * scale,
+           flops / 1e9, ncalls, in_sgemm, floor_s, (double)ru.ru_maxrss / 1024.0);
+    free(rec.calls);
+    free(d.x);
+    free(d.y);
     return 0;
 }
