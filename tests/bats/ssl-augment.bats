@@ -132,6 +132,14 @@ setup() {
     ssl-fit predict -m "$T/both.mlp" "$D/te.ssl" | ssl-eval > /dev/null
 }
 
+@test "ssl-augment: an augmented stream augmented again keeps its origin and w; M1 samples with --labeller" {
+    ssl-augment -q --pseudo "$D/base.mlp" --weight 0.5 --keep-unlabelled "$D/tr5.ssl" |
+        ssl-augment -q --from-vae "$D/m2.vae" --per-class 2 --weight 0.25 -o "$T/twice.ssl"
+    [ "$(ev "$T/twice.ssl" 'sorted(set(zip(origin.tolist(), w.tolist()))), int((origin == 1).sum())')" = "([(0, 1.0), (1, 0.25), (2, 0.5)], 20)" ]
+    ssl-augment -q --from-vae "$D/m1.vae" --labeller "$D/base.mlp" --per-class 3 "$D/tr5.ssl" -o "$T/u.ssl"
+    [ "$(ev "$T/u.ssl" 'int((origin == 1).sum())')" -eq 30 ]
+}
+
 @test "ssl-augment: the same seed gives the same bytes, another seed other rows" {
     # (the command line goes into meta history: the runs differ only in where the output goes)
     ssl-augment -q --from-vae "$D/m1.vae" --jitter 0.5 --pseudo "$D/base.mlp" --rounds 2 --round-epochs 5 --seed 3 \
