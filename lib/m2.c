@@ -196,8 +196,9 @@ int m2_data_init(m2_data *d, const float *x, const int *y, size_t N, int K, erro
         return error_set(e, "out of memory");
     }
     for (size_t i = 0; i < N; i++) {
-        if (y[i] >= K) {
+        if (y[i] >= K || y[i] < -1) {
             m2_data_free(d);
+            if (y[i] < -1) return error_set(e, "row %zu: label %d is negative (-1 marks an unlabelled row)", i + 1, y[i]);
             return error_set(e, "row %zu: label %d >= the model's %d classes", i + 1, y[i], K);
         }
         if (y[i] >= 0) d->lab[d->nlab++] = (int)i;
