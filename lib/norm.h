@@ -54,8 +54,9 @@ void norm_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, c
 
 /* ---- Gaussian noise ----------------------------------------------------------------------------- */
 
-/* eps[0..n) ~ N(0, 1), Marsaglia's polar method using both values of each pair (several times
- * faster than rng_normal, which matters: the discriminator draws ~1M values per step). */
+/* eps[0..n) ~ N(0, 1) by the ziggurat method (Marsaglia & Tsang 2000), about 32 random bits per
+ * value: several times faster than rng_normal's Box-Muller, which matters, as the discriminator
+ * draws ~1.5M values per training step. */
 void norm_gauss_fill(float *eps, size_t n, rng *r);
 /* y = x + sigma eps (y may equal x). (n) */
 void norm_noise_forward(float *y, const float *x, const float *eps, float sigma, size_t n);

@@ -7,7 +7,8 @@
  * Float32 layers, losses summed in double, h = 1e-3. The losses of the whole networks are small
  * (feature matching is a mean of squared differences), so the tolerance is relative to the
  * largest gradient of the tensor: |numeric - analytic| <= 2e-2 max|g| + 2e-2 |g|, and each check
- * first asserts that max|g| is not negligible, so the comparison has teeth. */
+ * first asserts that max|g| is not negligible, so the comparison has teeth. An element whose
+ * difference quotient changes between h and h/2 sits on a ReLU kink and is skipped (a few at most). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,24 +21,38 @@
 
 typedef double (*loss_fn)(void *ctx);
 
+static double central(loss_fn f, void *ctx, float *x, float h)
+{
+    float keep = *x;
+    *x = keep + h;
+    double lp = f(ctx);
+    *x = keep - h;
+    double lm = f(ctx);
+    *x = keep;
+    return (lp - lm) / (2.0 * (double)h);
+}
+
+/* A difference quotient that changes between h and h/2 straddles a ReLU kink (the noise puts
+ * pre-activations anywhere): such elements are skipped; a unit at its kink spoils the row of v
+ * feeding it, so up to n/4 + 2 per tensor. A wrong gradient is stable in h, so it is never skipped. */
 static void check_grad_rel(const char *what, loss_fn f, void *ctx, float *x, const float *g, size_t n, float h)
 {
     double gmax = 0;
     for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(g[i]));
     CHECK(gmax > 1e-5);
-    int bad = 0;
+    int bad = 0, kinks = 0;
     for (size_t i = 0; i < n; i++) {
-        float keep = x[i];
-        x[i] = keep + h;
-        double lp = f(ctx);
-        x[i] = keep - h;
-        double lm = f(ctx);
-        x[i] = keep;
-        double num = (lp - lm) / (2.0 * (double)h), tol = 2e-2 * gmax + 2e-2 * fabs(g[i]);
+        double num = central(f, ctx, x + i, h), tol = 2e-2 * gmax + 2e-2 * fabs(g[i]);
+        if (fabs(num - g[i]) > tol && fabs(num - central(f, ctx, x + i, h / 2)) > tol / 2) {
+            kinks++;
+            continue;
+        }
         if (fabs(num - g[i]) > tol && bad++ < 3)
             fprintf(stderr, "  %s[%zu]: numeric %.6g, analytic %.6g (max %.3g)\n", what, i, num, (double)g[i], gmax);
         CHECK_NEAR(num, g[i], tol);
     }
+    if (kinks > (int)n / 4 + 2) fprintf(stderr, "  %s: %d kinks\n", what, kinks);
+    CHECK(kinks <= (int)n / 4 + 2);
 }
 
 static void fill(rng *r, float *a, size_t n, float scale)
