@@ -595,9 +595,9 @@ static long list_labelled(const gan *m, const gan_data *d, int *lab, error *e)
 {
     long nlab = 0;
     for (size_t i = 0; d->y && i < d->n; i++) {
-        if (d->y[i] < 0) continue;
-        if (d->y[i] >= m->a.classes)
+        if (d->y[i] >= m->a.classes || d->y[i] < -1)
             return error_set(e, "row %zu: label %d, but the model has %d classes", i + 1, (int)d->y[i], m->a.classes);
+        if (d->y[i] < 0) continue;
         lab[nlab++] = (int)i;
     }
     if (!nlab) return error_set(e, "no labelled rows (y >= 0): the discriminator needs some");

@@ -180,9 +180,9 @@ static int count_labelled(const mlp_data *d, int K, size_t *nlab, error *e)
 {
     *nlab = 0;
     for (size_t i = 0; i < d->n; i++) {
-        if (d->y[i] < 0) continue;
-        if (d->y[i] >= K)
+        if (d->y[i] >= K || d->y[i] < -1)
             return error_set(e, "row %zu: label %d, but the model has %d classes (0..%d)", i + 1, d->y[i], K, K - 1);
+        if (d->y[i] < 0) continue;
         if (d->w && !(d->w[i] >= 0 && isfinite(d->w[i])))
             return error_set(e, "row %zu: weight %g is not a finite non-negative number", i + 1, d->w[i]);
         (*nlab)++;

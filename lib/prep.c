@@ -246,7 +246,7 @@ static int groups_make(groups *g, const int32_t *y, size_t n, int k, error *e)
         return error_set(e, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
-        if (y[i] >= k) {
+        if (y[i] >= k || y[i] < -1) {
             groups_free(g);
             return error_set(e, "row %zu: label %d is not one of the %d classes", i, (int)y[i], k);
         }

@@ -1,6 +1,7 @@
 /* ssl-fit: trains the MLP classifier on the labelled rows of a stream (train) and adds class
  * probabilities to a stream (predict). The maths lives in lib/mlp.c. */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,14 +78,6 @@ typedef struct args {
     mlp_config cfg;
 } args;
 
-static _Noreturn void bad_option(cli *c, char **argv, int opt)
-{
-    const char *arg = argv[optind - 1];
-    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
-    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
-    cli_usage_error(c, "unknown option '%s'", arg);
-}
-
 static void parse_args(cli *c, int argc, char **argv, args *a)
 {
     memset(a, 0, sizeof *a);
@@ -110,7 +103,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_SEED: k->seed = (uint64_t)cli_parse_long(c, "--seed", optarg, 0, (1L << 62)); break;
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
         case OPT_LOG: a->log = optarg; break;
-        default: bad_option(c, argv, opt);
+        default: cli_bad_option(c, argv, opt);
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -136,17 +129,10 @@ static mlp_data table_data(cli *c, const stream_table *t, const char *file)
         if (s->fields[iw].width != 1) cli_fail(c, "%s: tensor 'w' has %zu values per row, expected 1", file, s->fields[iw].width);
     }
     d.n = t->nrows;
+    size_t F = s->fields[ix].width;
+    for (size_t i = 0; i < d.n * F; i++)
+        if (!isfinite(d.x[i])) cli_fail(c, "%s: row %zu: x has a non-finite value", file, i / F + 1);
     return d;
-}
-
-static stream_table *load_table(cli *c, const char *path)
-{
-    error e;
-    FILE *f = cli_open_in(c, path);
-    stream_table *t = stream_read_all(f, cli_in_name(path), &e);
-    if (!t) cli_fail_error(c, &e);
-    if (f != stdin) fclose(f);
-    return t;
 }
 
 /* K: the stream's class_names, else --classes, else max(y) + 1. */
@@ -169,14 +155,14 @@ static void train_main(cli *c, args *a)
     if (a->model) cli_usage_error(c, "train: -m is for predict");
     if (a->nfiles > 1) cli_usage_error(c, "train: at most one input file");
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
-    stream_table *t = load_table(c, path);
+    stream_table *t = cli_load_stream(c, path);
     mlp_data d = table_data(c, t, file);
     int F = (int)t->schema->fields[stream_schema_find(t->schema, "x")].width;
     int K = class_count(c, a, t, &d, file);
     stream_table *vt = NULL;
     mlp_data vd;
     if (a->val) {
-        vt = load_table(c, a->val);
+        vt = cli_load_stream(c, a->val);
         vd = table_data(c, vt, a->val);
         size_t vf = vt->schema->fields[stream_schema_find(vt->schema, "x")].width;
         if (vf != (size_t)F) cli_fail(c, "%s: %zu features, the training data has %d", a->val, vf, F);
