@@ -1,6 +1,8 @@
 #include "cli.h"
+#include "stream.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -61,6 +63,22 @@ void cli_usage_error(cli *c, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     vfail(c, 2, fmt, ap);
+}
+
+void cli_bad_option(cli *c, char **argv, int opt)
+{
+    const char *arg = argv[optind - 1];
+    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
+    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
+    cli_usage_error(c, "unknown option '%s'", arg);
+}
+
+stream_table *cli_load_stream(cli *c, const char *path)
+{
+    error e;
+    stream_table *t = stream_load(path, &e);
+    if (!t) cli_fail_error(c, &e);
+    return t;
 }
 
 void cli_print_version(cli *c)

@@ -35,9 +35,14 @@ _Noreturn void cli_fail(cli *c, const char *fmt, ...) __attribute__((format(prin
 _Noreturn void cli_fail_error(cli *c, const error *e);
 /* "prog: message" and a hint to --help on stderr, exit 2. */
 _Noreturn void cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The usage error for what getopt_long returned for a bad option: '?' (unknown) or ':' (value missing;
+ * the optstring must start with ':'). Call with getopt's own messages off (opterr = 0). */
+_Noreturn void cli_bad_option(cli *c, char **argv, int opt);
 /* Prints "prog (ssl-tools) VERSION" and exits 0. */
 _Noreturn void cli_print_version(cli *c);
 
+/* Reads a whole stream from path (NULL or "-" is stdin), or fails naming the file and the problem. */
+struct stream_table *cli_load_stream(cli *c, const char *path);
 /* Opens an input; NULL or "-" is stdin. Failure: cli_fail naming the file. */
 FILE *cli_open_in(cli *c, const char *path);
 /* Shown name of an input path for messages ("stdin" for NULL or "-"). */

@@ -44,15 +44,6 @@ static const char USAGE[] =
     "      -o results/digits/mlp-50-0.json pred.ssl\n"
     "  ssl-eval table results/digits/*.json > results/digits/table.md\n";
 
-/* getopt's own messages are off (opterr = 0): one usage error naming the option instead. */
-static _Noreturn void bad_option(cli *c, char **argv, int opt)
-{
-    const char *arg = argv[optind - 1];
-    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
-    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
-    cli_usage_error(c, "unknown option '%s'", arg);
-}
-
 /* --tag values: an integer or a finite number stays a number, anything else is a string. */
 static value *tag_value(const char *s)
 {
@@ -141,7 +132,7 @@ static void eval_main(cli *c, int argc, char **argv)
         case 'o': out_path = optarg; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         case 'V': cli_print_version(c);
-        default: bad_option(c, argv, opt);
+        default: cli_bad_option(c, argv, opt);
         }
     }
     if (argc - optind > 1) cli_usage_error(c, "expected at most one input file, got %d", argc - optind);
@@ -235,7 +226,7 @@ static void table_main(cli *c, int argc, char **argv)
         case 'o': out_path = optarg; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         case 'V': cli_print_version(c);
-        default: bad_option(c, argv, opt);
+        default: cli_bad_option(c, argv, opt);
         }
     }
     if (optind >= argc) cli_usage_error(c, "table: no run files given");

@@ -156,14 +156,6 @@ static const char USAGE_MASK[] =
 
 /* ---- shared option handling ---- */
 
-static _Noreturn void bad_option(cli *c, char **argv, int opt)
-{
-    const char *arg = argv[optind - 1];
-    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
-    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
-    cli_usage_error(c, "unknown option '%s'", arg);
-}
-
 static _Noreturn void help(const char *text)
 {
     fputs(text, stdout);
@@ -206,7 +198,7 @@ static int common_opt(cli *c, int opt, char **argv, const char *usage, const cha
     case 'h': help(usage);
     case 'V': cli_print_version(c);
     case '?':
-    case ':': bad_option(c, argv, opt);
+    case ':': cli_bad_option(c, argv, opt);
     default: return 0;
     }
 }

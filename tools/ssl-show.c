@@ -32,14 +32,6 @@ static const char USAGE[] =
     "  ssl-show --header -n 0 train.ssl\n"
     "  ssl-show --json test.ssl | jq .classes\n";
 
-static _Noreturn void bad_option(cli *c, char **argv, int opt)
-{
-    const char *arg = argv[optind - 1];
-    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
-    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
-    cli_usage_error(c, "unknown option '%s'", arg);
-}
-
 /* Reads the whole stream into a summary; NULL with an error (truncated, corrupt...). */
 static inspect *summarise(stream_reader *r, size_t head, error *e)
 {
@@ -83,7 +75,7 @@ int main(int argc, char **argv)
         case 'o': out_path = optarg; break;
         case 'h': fputs(USAGE, stdout); return 0;
         case 'V': cli_print_version(&c);
-        default: bad_option(&c, argv, opt);
+        default: cli_bad_option(&c, argv, opt);
         }
     }
     if (argc - optind > 1) cli_usage_error(&c, "expected at most one input file, got %d", argc - optind);
