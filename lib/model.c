@@ -63,7 +63,7 @@ const model_param *model_file_param(const model_file *m, const char *name, error
 static int pack_str(msgpack_packer *pk, const char *s)
 {
     size_t n = strlen(s);
-    return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n);
+    return msgpack_pack_str(pk, n) || (n && msgpack_pack_str_body(pk, s, n));   /* fbuffer fails on 0 bytes */
 }
 
 int model_file_write(const model_file *m, FILE *f, error *e)
