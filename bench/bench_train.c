@@ -11,7 +11,7 @@
  * How the floor is measured: this program defines cblas_sgemm itself, so every product the library
  * makes comes here first; it is recorded (shape, transposes, leading dimensions, beta) and timed, then
  * handed to OpenBLAS (dlsym RTLD_NEXT). After the epoch, the recorded calls are replayed back to back,
- * in the same order with the same arguments, on buffers of the same sizes: that replay time is the
+ * in the same order with the same arguments (and BLAS threads), on buffers of the same sizes: that replay time is the
  * floor, the epoch's time if nothing but its products cost anything. FLOPs = 2 m n k per call.
  *
  * Data: Fashion-MNIST from DIR (default /usr/share/datasets/fashion-mnist), pixels / 255 as
@@ -55,6 +55,7 @@ static double now(void)
 /* ---- the sgemm recorder ---- */
 
 typedef struct call {
+    int threads;            /* OpenBLAS threads when called (training may lower them, nn_blas_threads_for) */
     int order, ta, tb, m, n, k, lda, ldb, ldc;
     float alpha, beta;
 } call;
@@ -92,7 +93,7 @@ void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta, co
         rec.calls = realloc(rec.calls, rec.cap * sizeof(call));
         if (!rec.calls) exit(1);
     }
-    rec.calls[rec.n++] = (call){order, ta, tb, m, n, k, lda, ldb, ldc, alpha, beta};
+    rec.calls[rec.n++] = (call){openblas_get_num_threads(), order, ta, tb, m, n, k, lda, ldb, ldc, alpha, beta};
     double t0 = now();
     rec.real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     rec.secs += now() - t0;
@@ -135,14 +136,17 @@ static double replay(void)
         }
         which[i] = s;
     }
+    int threads = openblas_get_num_threads();
     double t0 = now();
     for (size_t i = 0; i < rec.n; i++) {
         const call *c = &rec.calls[i];
         float **b = buf[which[i]];
+        if (c->threads != openblas_get_num_threads()) openblas_set_num_threads(c->threads);
         rec.real(c->order, c->ta, c->tb, c->m, c->n, c->k, c->alpha, b[0], c->lda, b[1], c->ldb, c->beta, b[2],
                  c->ldc);
     }
     double t = now() - t0;
+    openblas_set_num_threads(threads);
     for (int s = 0; s < nsig; s++) free(buf[s][0]), free(buf[s][1]), free(buf[s][2]);
     free(which);
     return t;

@@ -297,8 +297,26 @@ static int stop_on_val(stopper *s, double acc, const mlp_config *c, int *improve
     return s->bad > c->patience;
 }
 
+static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
+                     mlp_result *res, error *e);
+
+/* Training runs on one BLAS thread when every product of a step is small (nn_blas_threads_for). */
 int mlp_train(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
               mlp_result *res, error *e)
+{
+    long most = 0;   /* multiply-adds of the largest product */
+    for (int l = 0; l < m->nlayers; l++) {
+        long mnk = (long)c->batch * m->sizes[l] * m->sizes[l + 1];
+        most = mnk > most ? mnk : most;
+    }
+    int threads = nn_blas_threads_for(most);
+    int rc = train_run(m, c, train, val, log, res, e);
+    nn_blas_threads_restore(threads);
+    return rc;
+}
+
+static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
+                     mlp_result *res, error *e)
 {
     int K = mlp_classes(m);
     size_t nlab;

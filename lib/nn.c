@@ -348,3 +348,17 @@ void nn_dropout_backward(float *dx, const float *dy, const float *mask, size_t n
 {
     nn_dropout_forward(dx, dy, mask, n);   /* the same product: d(x m)/dx = m */
 }
+
+/* ---- BLAS threads ---- */
+
+int nn_blas_threads_for(long mnk)
+{
+    int threads = openblas_get_num_threads();
+    if (threads > 1 && mnk < NN_SMALL_PRODUCT) openblas_set_num_threads(1);
+    return threads;
+}
+
+void nn_blas_threads_restore(int threads)
+{
+    if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
+}

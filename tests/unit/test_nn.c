@@ -9,6 +9,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "check.h"
 #include "nn.h"
 #include "rng.h"
@@ -337,6 +339,20 @@ static void test_params_table(void)
     nn_params_free(&p);
 }
 
+/* Small products drop to one BLAS thread for the loop, large ones keep the setting; restore undoes it. */
+static void test_blas_threads(void)
+{
+    openblas_set_num_threads(2);
+    int before = nn_blas_threads_for(NN_SMALL_PRODUCT - 1);
+    CHECK(before == openblas_get_num_threads() || before == 2);
+    if (before > 1) CHECK(openblas_get_num_threads() == 1);
+    nn_blas_threads_restore(before);
+    CHECK(openblas_get_num_threads() == before);
+    int big = nn_blas_threads_for(NN_SMALL_PRODUCT);
+    CHECK(openblas_get_num_threads() == big);
+    nn_blas_threads_restore(big);
+}
+
 int main(void)
 {
     RUN(test_dense_linear);
@@ -350,5 +366,6 @@ int main(void)
     RUN(test_dropout);
     RUN(test_small_mlp);
     RUN(test_params_table);
+    RUN(test_blas_threads);
     return check_summary();
 }
