@@ -43,6 +43,7 @@ static const char USAGE[] =
     "      --hidden-noise SD    Gaussian noise after D's hidden layers (default 0.5)\n"
     "      --conditional        class-conditional G (one-hot class as an input of G, and a loss\n"
     "                           asking D to classify a generated row as its class)\n"
+    "      --cond-weight X      weight of that class loss in G's loss (default 1)\n"
     "      --g-output ACT       sigmoid, none or auto (default: sigmoid when x is within [0, 1])\n"
     "      --epochs N           epochs (default 10; the authors ran hundreds)\n"
     "      --batch N            rows of each part of a step (default 100)\n"
@@ -86,7 +87,7 @@ static const char USAGE[] =
 
 enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
        OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
-       OPT_THREADS };
+       OPT_THREADS, OPT_CW };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},          {"model", required_argument, 0, 'm'},
@@ -101,6 +102,7 @@ static const struct option OPTS[] = {
     {"seed", required_argument, 0, OPT_SEED},       {"log", required_argument, 0, OPT_LOG},
     {"class", required_argument, 0, OPT_CLASS},     {"png", required_argument, 0, OPT_PNG},
     {"threads", required_argument, 0, OPT_THREADS}, {"quiet", no_argument, 0, 'q'},
+    {"cond-weight", required_argument, 0, OPT_CW},
     {"help", no_argument, 0, 'h'},                  {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
 };
@@ -167,6 +169,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_LOG: a->log = optarg; break;
         case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20), a->has_cls = 1; break;
         case OPT_PNG: a->png = optarg; break;
+        case OPT_CW: k->cond_weight = cli_parse_double(c, "--cond-weight", optarg, 0, 1e6); break;
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
         default: bad_option(c, argv, opt);
         }
@@ -256,6 +259,7 @@ static model_file *make_model(gan *m, const train_ctx *t, error *e)
     value_set(f->info, "lr", value_float(k->lr));
     value_set(f->info, "beta1", value_float(k->beta1));
     value_set(f->info, "lr_decay_start", value_int(k->lr_decay_start));
+    if (t->a->arch.conditional) value_set(f->info, "cond_weight", value_float(k->cond_weight));
     value_set(f->info, "rows", value_int((int64_t)t->rows));
     value_set(f->info, "labelled_rows", value_int((int64_t)t->labelled));
     value *last = value_map();
