@@ -12,6 +12,7 @@ SEEDS   ?= 0 1 2
 THREADS ?=
 
 PREP := $(BIN)/ssl-prep
+AUG  := $(BIN)/ssl-augment
 FIT  := $(BIN)/ssl-fit
 EVAL := $(BIN)/ssl-eval
 VAE  := $(BIN)/ssl-vae
@@ -56,6 +57,10 @@ $(RESULTS)/$(1)-L$(2)-s%.json: $(WORK)/L$(2)/s%/$(1).pred.ssl
 	  --tag seconds=$$$$(cat $(WORK)/L$(2)/s$$*/$(1).time 2>/dev/null || echo 0) $$< -o $$@
 endef
 
+# The seed of a run from the stem "<L>/s<seed>" of a pattern rule; --threads when THREADS is set.
+run_seed = $(lastword $(subst /s, ,$(1)))
+THREADS_ARG = $(if $(THREADS),--threads $(THREADS))
+
 # $(call declare_method,NAME[,LABEL_SETS]): registers a method for the grid (default: every label set).
 define declare_method
 METHODS += $(1)
@@ -68,9 +73,36 @@ define fit_method
 $(eval $(call declare_method,$(1),$(3)))
 $(WORK)/L%/$(1).model: $(WORK)/L%/labelled.ssl $(call params,$(1),$(2))
 	@mkdir -p $$(@D)
-	$(TIMED) $$(@D)/$(1).time $(FIT) train $(2) $(if $(THREADS),--threads $(THREADS)) --seed $$(lastword $$(subst /s, ,$$*)) --quiet $$< -o $$@
+	$(TIMED) $$(@D)/$(1).time $(FIT) train $(2) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet $$< -o $$@
 $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(WORK)/test_s.ssl
 	$(FIT) predict -m $$< $(WORK)/test_s.ssl -o $$@
+endef
+
+# $(call aug_method,NAME,SSL_AUGMENT_ARGS,RUN_FILES[,LABEL_SETS]): ssl-augment on the labelled rows (and
+# the unlabelled ones), then an MLP (MLP_ARGS) on its output. RUN_FILES are the models of the same run it
+# uses (e.g. mlp.model, aug-m2.vae); in the arguments @RUN@ stands for the run's folder. The run's time
+# adds up the augmentation, the MLP and the models it used.
+define aug_method
+$(eval $(call declare_method,$(1),$(4)))
+$(WORK)/L%/$(1).aug.ssl: $(WORK)/L%/labelled.ssl $(addprefix $(WORK)/L%/,$(3)) $(call params,$(1)-aug,$(2))
+	$(TIMED) $$(@D)/$(1).aug.time $(AUG) --quiet $(THREADS_ARG) $$(subst @RUN@,$$(@D),$(2)) \
+	  --seed $$(call run_seed,$$*) $$< -o $$@
+$(WORK)/L%/$(1).model: $(WORK)/L%/$(1).aug.ssl $(call params,$(1),$(MLP_ARGS))
+	$(TIMED) $$(@D)/$(1).fit.time $(FIT) train $(MLP_ARGS) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet $$< -o $$@
+	cat $$(@D)/$(1).aug.time $$(@D)/$(1).fit.time $(foreach f,$(basename $(3)),$$(@D)/$(f).time) \
+	  | awk '{ s += $$$$1 } END { printf "%.2f\n", s }' > $$(@D)/$(1).time
+$(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(WORK)/test_s.ssl
+	$(FIT) predict -m $$< $(WORK)/test_s.ssl -o $$@
+endef
+
+# $(call sweep_method,NAME,PARAM,VALUES,SSL_AUGMENT_ARGS): pipelines/sweep.sh picks PARAM among VALUES on a
+# validation split carved from the labelled rows, then trains on them all and predicts the test split.
+define sweep_method
+$(eval $(call declare_method,$(1)))
+$(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/labelled.ssl $(WORK)/test_s.ssl $(call params,$(1),$(2) $(3) $(4) $(MLP_ARGS))
+	$(TIMED) $$(@D)/$(1).time env BIN=$(BIN) PARAM='$(2)' VALUES='$(3)' AUG_ARGS='$(4)' FIT_ARGS='$(MLP_ARGS)' \
+	  SEED=$$(call run_seed,$$*) sh $(ROOT)/pipelines/sweep.sh $$< $(WORK)/test_s.ssl $$(@D)/$(1)
+	cp $$(@D)/$(1)/pred.ssl $$@
 endef
 
 # The grid: call after every method is declared.

@@ -35,4 +35,9 @@ $(eval $(call fit_method,mlp,$(MLP_ARGS)))
 $(eval $(call fit_method,logreg,$(LOGREG_ARGS)))
 $(eval $(call fit_method,mlp-all-labels,$(MLP_ARGS),all))
 
+# Self-training: confident pseudo-labels from the MLP, 3 rounds; and its threshold picked on validation.
+SELF_ARGS ?= --pseudo @RUN@/mlp.model --threshold 0.9 --rounds 3
+$(eval $(call aug_method,selftrain,$(SELF_ARGS),mlp.model))
+$(eval $(call sweep_method,selftrain-sweep,--threshold,0.7 0.8 0.9 0.95 0.99,--pseudo BASE --rounds 3))
+
 $(eval $(call grid))
