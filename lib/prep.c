@@ -248,7 +248,7 @@ static int groups_make(groups *g, const int32_t *y, size_t n, int k, error *e)
     for (size_t i = 0; i < n; i++) {
         if (y[i] >= k || y[i] < -1) {
             groups_free(g);
-            return error_set(e, "row %zu: label %d is not one of the %d classes", i, (int)y[i], k);
+            return error_set(e, "row %zu: label %d is not one of the %d classes", i + 1, (int)y[i], k);
         }
         g->count[y[i] < 0 ? 0 : (size_t)y[i] + 1]++;
     }

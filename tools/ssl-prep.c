@@ -382,10 +382,10 @@ static stream_schema *scan_stats(FILE *f, const char *name, prep_colstats *st, e
     int xi = stream_schema_find(rs, "x"), got = -1;
     stream_table *b = NULL;
     if (d >= 0 && !prep_colstats_init(st, (size_t)d, e)) {
-        size_t bad;
         while ((got = stream_reader_next(r, &b, e)) == 1)
-            if (prep_colstats_add(st, b->cols[xi], b->nrows, &bad)) {
-                got = error_set(e, "%s: row %zu: x has a NaN or infinite value", name, st->n + bad);
+            /* st->n counts the good rows, this batch's included: the bad one is the next */
+            if (prep_colstats_add(st, b->cols[xi], b->nrows, NULL)) {
+                got = error_set(e, "%s: row %zu: x has a NaN or infinite value", name, st->n + 1);
                 break;
             }
         if (got < 0) prep_colstats_free(st);

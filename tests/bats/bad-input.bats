@@ -1,0 +1,320 @@
+#!/usr/bin/env bats
+# Bad input over every program: each case must exit 1 with ONE line on stderr naming the place
+# (file:row:column or file: message) and leave no output file. Also: -o /dev/full, and a closed
+# pipe (| head -c 1) ends quietly. Each test reports its case count on fd 3 ("# N cases").
+load helpers
+export OPENBLAS_NUM_THREADS=1   # tiny data: skip starting a thread pool in every run
+
+# Fixtures shared by the tests (tiny: every model trains in well under a second).
+setup_file() {
+    export F="$BATS_FILE_TMPDIR"
+    cd "$F"
+    "$PY" - <<'EOF'
+import io
+import msgpack, msgpack_numpy, numpy as np
+
+def pack(o):
+    return msgpack.packb(o, default=msgpack_numpy.encode)
+
+def stream(path, cols, meta, batch, end=True, version=(1, 0)):
+    n = len(next(iter(cols.values())))
+    head = {"format": "ssl-stream", "version": list(version), "meta": meta,
+            "tensors": [{"name": k, "type": v.dtype.str, "shape": list(v.shape[1:])} for k, v in cols.items()]}
+    out = pack(head)
+    for s in range(0, n, batch):
+        out += pack({"rows": min(batch, n - s), "tensors": {k: v[s:s + batch] for k, v in cols.items()}})
+    out += pack({"end": True, "rows": n}) if end else b""
+    open(path, "wb").write(out)
+    return out
+
+rng = np.random.default_rng(0)
+meta = {"class_names": ["a", "b", "c"], "feature_names": ["f1", "f2", "f3"], "x_range": [0, 1]}
+x = rng.random((24, 3)).astype(np.float32)
+y = (np.arange(24) % 3).astype(np.int32)
+ids = np.arange(24, dtype=np.int64)
+good = stream("good.ssl", {"x": x, "y": y, "id": ids}, meta, 12)
+p = np.full((24, 3), 1 / 3, np.float32)
+stream("pred.ssl", {"x": x, "y": y, "p": p}, meta, 8)
+# cuts of good.ssl (header, 2 batches, end): at every message boundary (0 = empty input) and mid-message
+ends = [0]
+u = msgpack.Unpacker(io.BytesIO(good))
+for _ in u:
+    ends.append(u.tell())
+assert len(ends) == 5
+cuts = sorted({c for a, b in zip(ends, ends[1:]) for c in (a, (a + b) // 2)})
+for c in cuts:
+    open(f"cut{c}.ssl", "wb").write(good[:c])
+open("cuts", "w").write(" ".join(f"cut{c}.ssl" for c in cuts) + "\n")
+# a corrupt header, a byte MessagePack never uses, garbage, an unknown version
+open("badformat.ssl", "wb").write(good.replace(b"ssl-stream", b"ssl-strean", 1))
+i = good.index(b"feature_names")
+open("badbyte.ssl", "wb").write(good[:i - 1] + b"\xc1" + good[i:])
+open("garbage.ssl", "wb").write(b"\x00\x01\x02hello")
+stream("v2.ssl", {"x": x, "y": y}, meta, 8, version=(2, 0))
+# five features (for the width checks), labels out of range, non-finite features, four classes
+meta5 = dict(meta, feature_names=["f1", "f2", "f3", "f4", "f5"])
+stream("wide.ssl", {"x": rng.random((24, 5)).astype(np.float32), "y": y}, meta5, 8)
+y7 = y.copy(); y7[5] = 7
+stream("y7.ssl", {"x": x, "y": y7}, meta, 8)
+stream("y7p.ssl", {"x": x, "y": y7, "p": p}, meta, 8)
+yneg = y.copy(); yneg[4] = -5
+stream("yneg.ssl", {"x": x, "y": yneg}, meta, 8)
+stream("yneg-p.ssl", {"x": x, "y": yneg, "p": p}, meta, 8)
+xn = x.copy(); xn[3, 1] = np.nan
+stream("xnan.ssl", {"x": xn, "y": y}, meta, 8)
+xi = x.copy(); xi[2, 0] = -np.inf
+stream("xinf.ssl", {"x": xi, "y": y}, meta, 8)
+stream("four.ssl", {"x": x, "y": (np.arange(24) % 4).astype(np.int32)}, dict(meta, class_names=list("abcd")), 8)
+# a large stream for the closed-pipe cases
+n = 30000
+stream("big.ssl", {"x": rng.random((n, 3)).astype(np.float32), "y": (np.arange(n) % 3).astype(np.int32),
+                   "id": np.arange(n, dtype=np.int64)}, meta, 4096)
+EOF
+    printf 'a,b,label\n0.1,0.2,0\n0.3,0.4,1\n0.5,0.6,2\n0.7,0.8,0\n' > good.csv
+    ssl-fit train -q --hidden 4 --epochs 1 good.ssl -o mlp.model
+    ssl-prep scale --method minmax --fit-stats scaler.model good.ssl -o /dev/null
+    if present ssl-vae; then
+        ssl-vae train -q --hidden 4 --latent 2 --epochs 1 good.ssl -o vae.model
+        ssl-vae train -q --model m2 --hidden 4 --latent 2 --epochs 1 good.ssl -o m2.model
+    fi
+    if present ssl-gan; then
+        ssl-gan train -q --d-hidden 4 --g-hidden 4 --noise-dim 2 --epochs 1 good.ssl -o gan.model
+    fi
+    head -c 200 mlp.model > trunc.model
+    : > empty.model
+}
+
+setup() {
+    T="$BATS_TEST_TMPDIR"
+    cd "$F"
+    O="$T/out"
+    mkdir -p "$O"
+    cases=0
+}
+
+# True when the program is built (ssl-vae, ssl-gan and ssl-augment are guarded while in progress).
+present() { [ -x "$BUILD_DIR/bin/$1" ]; }
+
+teardown() { echo "# $cases cases" >&3; }
+
+# bad REGEX CMD...: exit 1, one line on stderr matching REGEX, nothing written to $O.
+bad() {
+    local regex=$1
+    shift
+    present "$1" || return 0
+    cases=$((cases + 1))
+    # as run --separate-stderr, without its cost (hundreds of cases)
+    status=0
+    "$@" >/dev/null 2>"$T/stderr" || status=$?
+    stderr=$(<"$T/stderr")
+    assert_fails_with 1 "$regex" || { echo "case: $*"; return 1; }
+    [ -z "$(ls -A "$O")" ] || { echo "case: $*: left $(ls -A "$O")"; return 1; }
+}
+
+# The commands that read a stream, IN standing for the input file; outputs go to $O.
+stream_cmds() {
+    cat <<EOF
+ssl-prep scale --method minmax IN -o $O/s
+ssl-prep scale --stats scaler.model IN -o $O/s
+ssl-prep split --test 0.3 --train-out $O/tr --test-out $O/te IN
+ssl-prep mask --labels-per-class 1 IN -o $O/m
+ssl-fit train -q --hidden 4 --epochs 1 IN -o $O/m.model
+ssl-fit predict -m mlp.model IN -o $O/p
+ssl-eval IN -o $O/e
+ssl-show IN -o $O/s
+ssl-vae train -q --hidden 4 --latent 2 --epochs 1 IN -o $O/v.model
+ssl-vae train -q --model m2 --hidden 4 --latent 2 --epochs 1 IN -o $O/v.model
+ssl-vae encode -m vae.model IN -o $O/z
+ssl-vae reconstruct -m vae.model IN -o $O/r
+ssl-vae predict -m m2.model IN -o $O/p
+ssl-gan train -q --d-hidden 4 --g-hidden 4 --noise-dim 2 --epochs 1 IN -o $O/g.model
+ssl-gan predict -m gan.model IN -o $O/p
+ssl-augment --pseudo mlp.model IN -o $O/a
+EOF
+}
+
+# Runs every stream command on each file given: the message must name the file.
+each_stream_cmd() {
+    local f cmd
+    for f in "$@"; do
+        while read -r cmd; do
+            bad "^${cmd%% *}: ${f//./\\.}: " ${cmd//IN/$f}
+        done < <(stream_cmds)
+    done
+}
+
+@test "CSV: empty, blank, header only, ragged, unclosed quote, not numbers, non-finite, no such columns, cut gzip" {
+    printf '' > "$T/empty.csv"
+    printf '\n\r\n\n' > "$T/blank.csv"
+    printf 'a,b,label\n' > "$T/header.csv"
+    printf 'a,b,label\n1,2,0\n3,4\n' > "$T/ragged.csv"
+    printf 'a,b,label\n1,2,0\n3,4,1,5\n' > "$T/long.csv"
+    printf 'a,b,label\n1,"2,0\n3,4,1\n' > "$T/quote.csv"
+    printf 'a,b,label\n1,2,0\n3,x4,1\n' > "$T/text.csv"
+    printf 'a,b,label\n1,nan,0\n' > "$T/nan.csv"
+    printf 'a,b,label\n1,2,0\n-inf,4,1\n' > "$T/inf.csv"
+    printf 'a,b,label\n1,1e999,0\n' > "$T/huge.csv"
+    printf 'a,b,label\n1,,0\n' > "$T/hole.csv"
+    gzip -c good.csv | head -c 40 > "$T/cut.csv.gz"
+    bad "^ssl-prep: .*empty\.csv: empty input" ssl-prep csv "$T/empty.csv" -o "$O/x"
+    bad "^ssl-prep: .*blank\.csv: empty input" ssl-prep csv "$T/blank.csv" -o "$O/x"
+    bad "^ssl-prep: .*header\.csv: no data rows" ssl-prep csv "$T/header.csv" -o "$O/x"
+    bad "^ssl-prep: .*ragged\.csv:3:[0-9]+: row has 2 fields, expected 3" ssl-prep csv "$T/ragged.csv" -o "$O/x"
+    bad "^ssl-prep: .*long\.csv:3:[0-9]+: row has 4 fields, expected 3" ssl-prep csv "$T/long.csv" -o "$O/x"
+    bad "^ssl-prep: .*quote\.csv:2: unterminated quoted field" ssl-prep csv "$T/quote.csv" -o "$O/x"
+    bad '^ssl-prep: .*text\.csv:3:2: "x4" is not a number' ssl-prep csv "$T/text.csv" -o "$O/x"
+    bad '^ssl-prep: .*nan\.csv:2:2: "nan" is not a finite number' ssl-prep csv "$T/nan.csv" -o "$O/x"
+    bad '^ssl-prep: .*inf\.csv:3:1: "-inf" is not a finite number' ssl-prep csv "$T/inf.csv" -o "$O/x"
+    bad '^ssl-prep: .*huge\.csv:2:2: "1e999" is not a finite number' ssl-prep csv "$T/huge.csv" -o "$O/x"
+    bad '^ssl-prep: .*hole\.csv:2:2: empty value' ssl-prep csv "$T/hole.csv" -o "$O/x"
+    bad "^ssl-prep: good\.csv:1: no label column 'nope'" ssl-prep csv --label nope good.csv -o "$O/x"
+    bad "^ssl-prep: good\.csv:1:9: no label column 9" ssl-prep csv --label 9 good.csv -o "$O/x"
+    bad "^ssl-prep: good\.csv:1: no categorical column 'nope'" ssl-prep csv --categorical nope good.csv -o "$O/x"
+    bad "^ssl-prep: .*cut\.csv\.gz: truncated gzip" ssl-prep csv "$T/cut.csv.gz" -o "$O/x"
+    bad "^ssl-prep: good\.csv: .*not an IDX file" ssl-prep idx good.csv -o "$O/x"
+    [ "$cases" -eq 16 ]
+}
+
+@test "streams cut at every message boundary and mid-message, in every stream reader" {
+    read -ra cuts < cuts
+    [ "${#cuts[@]}" -eq 8 ]
+    each_stream_cmd "${cuts[@]}"
+    [ "$cases" -ge 100 ]
+}
+
+@test "a corrupt header, a byte MessagePack never uses, garbage, a CSV, an unknown version: every stream reader" {
+    each_stream_cmd badformat.ssl badbyte.ssl garbage.ssl good.csv v2.ssl
+    [ "$cases" -ge 40 ]
+    # and the messages say what is wrong
+    bad "^ssl-show: v2\.ssl: header: stream format version 2 is not supported" ssl-show v2.ssl
+    bad "^ssl-show: badformat\.ssl: header: not an ssl-tools tensor stream" ssl-show badformat.ssl
+    bad "^ssl-show: badbyte\.ssl: message 1: corrupt MessagePack data" ssl-show badbyte.ssl
+}
+
+# The commands that read a model, MODEL standing for the file; on wide.ssl (5 features) where data is read.
+model_cmds() {
+    cat <<EOF
+ssl-prep scale --stats MODEL wide.ssl -o $O/s
+ssl-fit predict -m MODEL wide.ssl -o $O/p
+ssl-vae encode -m MODEL wide.ssl -o $O/z
+ssl-vae reconstruct -m MODEL wide.ssl -o $O/r
+ssl-vae predict -m MODEL wide.ssl -o $O/p
+ssl-vae sample -m MODEL -n 3 -o $O/x
+ssl-gan predict -m MODEL wide.ssl -o $O/p
+ssl-gan sample -m MODEL -n 3 -o $O/x
+ssl-augment --pseudo MODEL wide.ssl -o $O/a
+ssl-augment --from-vae MODEL wide.ssl -o $O/a
+ssl-augment --from-gan MODEL wide.ssl -o $O/a
+EOF
+}
+
+@test "model files: truncated, empty, a stream, missing, of the wrong kind, of the wrong width" {
+    local cmd m
+    while read -r cmd; do
+        for m in trunc.model empty.model good.ssl no-such.model; do
+            bad "^${cmd%% *}: (wide\.ssl: )?${m//./\\.}: " ${cmd//MODEL/$m}
+        done
+    done < <(model_cmds)
+    bad "truncated model file" ssl-fit predict -m trunc.model good.ssl -o "$O/p"
+    bad "empty model file" ssl-fit predict -m empty.model good.ssl -o "$O/p"
+    # wrong kind: every model each reader does not take
+    bad "scaler\.model: model is of kind 'scaler', expected 'mlp'" ssl-fit predict -m scaler.model good.ssl -o "$O/p"
+    bad "mlp\.model: model is of kind 'mlp', expected 'scaler'" ssl-prep scale --stats mlp.model good.ssl -o "$O/s"
+    bad "mlp\.model: model is of kind 'mlp', expected 'vae' or 'm2'" ssl-vae encode -m mlp.model good.ssl -o "$O/z"
+    bad "mlp\.model: model is of kind 'mlp', expected 'gan'" ssl-gan predict -m mlp.model good.ssl -o "$O/p"
+    bad "scaler\.model: .*kind 'scaler' cannot classify" ssl-augment --pseudo scaler.model good.ssl -o "$O/a"
+    bad "mlp\.model: .*kind 'mlp' cannot generate" ssl-augment --from-gan mlp.model good.ssl -o "$O/a"
+    if present ssl-vae; then
+        bad "vae\.model: model is of kind 'vae', expected 'mlp'" ssl-fit predict -m vae.model good.ssl -o "$O/p"
+        bad "vae\.model: predict needs an M2 model" ssl-vae predict -m vae.model good.ssl -o "$O/p"
+        bad "m2\.model: encode needs an M1 model" ssl-vae encode -m m2.model good.ssl -o "$O/z"
+    fi
+    if present ssl-gan; then
+        bad "gan\.model: model is of kind 'gan', expected 'vae' or 'm2'" ssl-vae sample -m gan.model -n 2 -o "$O/x"
+    fi
+    # wrong width: models of 3 features on a stream of 5
+    bad "wide\.ssl: .*5 features.*3" ssl-prep scale --stats scaler.model wide.ssl -o "$O/s"
+    bad "wide\.ssl: .*5 features.*3" ssl-fit predict -m mlp.model wide.ssl -o "$O/p"
+    bad "wide\.ssl: .*5 features.*3" ssl-vae encode -m vae.model wide.ssl -o "$O/z"
+    bad "wide\.ssl: .*5 features.*3" ssl-vae reconstruct -m vae.model wide.ssl -o "$O/r"
+    bad "wide\.ssl: .*5 features.*3" ssl-vae predict -m m2.model wide.ssl -o "$O/p"
+    bad "wide\.ssl: .*5 features.*3" ssl-gan predict -m gan.model wide.ssl -o "$O/p"
+    bad "mlp\.model: .*3 features, wide\.ssl has 5" ssl-augment --pseudo mlp.model wide.ssl -o "$O/a"
+    bad "m2\.model: .*3 features, wide\.ssl has 5" ssl-augment --from-vae m2.model wide.ssl -o "$O/a"
+    bad "gan\.model: .*3 features, wide\.ssl has 5" ssl-augment --from-gan gan.model wide.ssl -o "$O/a"
+    [ "$cases" -ge 40 ]
+}
+
+@test "labels out of range (beyond the classes, below -1, more classes than the model) and non-finite features" {
+    local f
+    for f in y7.ssl yneg.ssl; do
+        bad "^ssl-prep: ${f%.ssl}\.ssl: row [56]: label (7|-5) is not one of the 3 classes" ssl-prep mask --labels-per-class 1 $f -o "$O/m"
+        bad "^ssl-fit: ${f%.ssl}\.ssl: row [56]: label (7|-5), but the model has 3 classes" ssl-fit train -q --hidden 4 --epochs 1 $f -o "$O/m"
+        bad "^ssl-vae: ${f%.ssl}\.ssl: row [56]: label (7|-5)" ssl-vae train -q --model m2 --hidden 4 --latent 2 --epochs 1 $f -o "$O/m"
+        bad "^ssl-gan: ${f%.ssl}\.ssl: row [56]: label (7|-5), but the model has 3 classes" ssl-gan train -q --d-hidden 4 --g-hidden 4 --noise-dim 2 --epochs 1 $f -o "$O/m"
+    done
+    bad "^ssl-prep: yneg\.ssl: row 5: label -5" ssl-prep split --test-out "$O/te" --train-out "$O/tr" yneg.ssl
+    bad "^ssl-augment: mlp\.model: the model has 3 classes, y7\.ssl has label 7" ssl-augment --pseudo mlp.model y7.ssl -o "$O/a"
+    bad "^ssl-eval: y7p\.ssl: row 6: label 7 is out of range: p has 3 classes" ssl-eval y7p.ssl -o "$O/e"
+    bad "^ssl-eval: yneg-p\.ssl: row 5: label -5 is out of range" ssl-eval yneg-p.ssl -o "$O/e"
+    bad "^ssl-fit: good\.ssl: the stream names 3 classes, --classes says 2" ssl-fit train -q --classes 2 good.ssl -o "$O/m"
+    bad "^ssl-vae: good\.ssl: the stream names 3 classes, --classes says 2" ssl-vae train -q --model m2 --classes 2 good.ssl -o "$O/m"
+    bad "^ssl-fit: four\.ssl: the stream names 4 classes, the model has 3" ssl-fit predict -m mlp.model four.ssl -o "$O/p"
+    bad "^ssl-vae: four\.ssl: the stream names 4 classes, the model has 3" ssl-vae predict -m m2.model four.ssl -o "$O/p"
+    bad "^ssl-gan: four\.ssl: the stream names 4 classes, the model has 3" ssl-gan predict -m gan.model four.ssl -o "$O/p"
+    bad "^ssl-augment: mlp\.model: the model has 3 classes, four\.ssl has 4" ssl-augment --pseudo mlp.model four.ssl -o "$O/a"
+    for f in xnan.ssl xinf.ssl; do
+        bad "^ssl-prep: ${f%.ssl}\.ssl: row [34]: x has a NaN or infinite value" ssl-prep scale --method minmax $f -o "$O/s"
+        bad "^ssl-fit: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-fit train -q --hidden 4 --epochs 1 $f -o "$O/m"
+        bad "^ssl-fit: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-fit train -q --hidden 4 --epochs 1 --val $f good.ssl -o "$O/m"
+        bad "^ssl-vae: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-vae train -q --hidden 4 --latent 2 --epochs 1 $f -o "$O/m"
+        bad "^ssl-vae: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-vae train -q --model m2 --hidden 4 --latent 2 --epochs 1 $f -o "$O/m"
+        bad "^ssl-gan: ${f%.ssl}\.ssl: row [34]: x\[[01]\] is not a finite number" ssl-gan train -q --d-hidden 4 --g-hidden 4 --noise-dim 2 --epochs 1 $f -o "$O/m"
+    done
+    [ "$cases" -ge 30 ]
+}
+
+@test "-o /dev/full: exit 1, one line saying so, for every program" {
+    bad "/dev/full: write error" ssl-prep csv good.csv -o /dev/full
+    bad "write error" ssl-prep scale --method minmax good.ssl -o /dev/full
+    bad "/dev/full: write error" ssl-prep split --test-out /dev/full good.ssl
+    bad "/dev/full: write error" ssl-prep mask --labels-per-class 1 good.ssl -o /dev/full
+    bad "/dev/full: write error" ssl-fit train -q --hidden 4 --epochs 1 good.ssl -o /dev/full
+    bad "write error" ssl-fit predict -m mlp.model good.ssl -o /dev/full
+    bad "/dev/full: write error" ssl-eval pred.ssl -o /dev/full
+    bad "/dev/full: write error" ssl-show good.ssl -o /dev/full
+    bad "/dev/full: write error" ssl-vae train -q --hidden 4 --latent 2 --epochs 1 good.ssl -o /dev/full
+    bad "write error" ssl-vae encode -m vae.model good.ssl -o /dev/full
+    bad "write error" ssl-vae sample -m vae.model -n 3 -o /dev/full
+    bad "/dev/full: write error" ssl-gan train -q --d-hidden 4 --g-hidden 4 --noise-dim 2 --epochs 1 good.ssl -o /dev/full
+    bad "write error" ssl-gan predict -m gan.model good.ssl -o /dev/full
+    bad "write error" ssl-augment --pseudo mlp.model good.ssl -o /dev/full
+    [ "$cases" -ge 8 ]
+}
+
+# closed CMD...: CMD | head -c 1 ends with status 0 or 141 (SIGPIPE) and nothing on stderr.
+closed() {
+    present "$1" || return 0
+    cases=$((cases + 1))
+    local st
+    st=$("$@" 2>"$T/err" | { head -c 1 >/dev/null; }; echo "${PIPESTATUS[0]}")
+    { [ "$st" -eq 0 ] || [ "$st" -eq 141 ]; } || { echo "$*: status $st"; return 1; }
+    [ ! -s "$T/err" ] || { echo "$*: stderr: $(cat "$T/err")"; return 1; }
+}
+
+@test "a closed pipe (| head -c 1) ends quietly, for every program writing a stream" {
+    closed ssl-prep csv "$DIGITS"
+    closed ssl-prep scale --method minmax big.ssl
+    closed ssl-prep split --test-out "$O/te" big.ssl
+    closed ssl-prep mask --labels-per-class 3 big.ssl
+    closed ssl-fit predict -m mlp.model big.ssl
+    closed ssl-show --all -n 30000 big.ssl
+    closed ssl-vae encode -m vae.model big.ssl
+    closed ssl-vae reconstruct -m vae.model big.ssl
+    closed ssl-vae predict -m m2.model big.ssl
+    closed ssl-vae sample -m vae.model -n 30000
+    closed ssl-gan predict -m gan.model big.ssl
+    closed ssl-gan sample -m gan.model -n 30000
+    closed ssl-augment --pseudo mlp.model --threshold 0.3 big.ssl
+    [ "$cases" -ge 6 ]
+}
