@@ -63,7 +63,7 @@ test: deps $(TOOLS) $(UNITS)
 	@BUILD=$(BUILD) tests/run $(UNITS)
 
 demo: deps $(TOOLS)
-	@$(MAKE) --no-print-directory -f pipelines/digits.mk BIN=$(abspath $(BUILD)/bin)
+	@$(MAKE) --no-print-directory -f pipelines/digits.mk BIN=$(abspath $(BUILD)/bin) -j2 THREADS=1
 
 bench: deps $(TOOLS) $(BENCHES)
 	@BUILD=$(BUILD) bench/run

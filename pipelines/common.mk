@@ -47,14 +47,15 @@ $(WORK)/L$(1)/s%/labelled.ssl: $(WORK)/train_s.ssl
 	$(if $(filter all,$(1)),ln -sf $$< $$@,$(PREP) mask --labels-per-class $(1) --seed $$* $$< -o $$@)
 endef
 
-# $(call eval_run,NAME,L): one JSON per run, with the training time the method's recipe recorded
-# (in seconds, in $(WORK)/L<L>/s<S>/NAME.time, written by $(TIMED)).
+# $(call eval_run,NAME,L): one JSON per run, with the training time the method's recipe recorded: the sum
+# of the run folder's files TIMES_<NAME> (default NAME.time, written by $(TIMED)), in seconds.
 define eval_run
 $(RESULTS)/$(1)-L$(2)-s%.json: $(WORK)/L$(2)/s%/$(1).pred.ssl
 	@mkdir -p $$(@D)
 	$(EVAL) --json --tag method=$(1) --tag dataset=$(DATASET) --tag labels_per_class=$(2) \
 	  $(if $(filter all,$(2)),,--tag labels=$(shell echo $$(( $(2) * $(NUM_CLASSES) )))) --tag seed=$$* \
-	  --tag seconds=$$$$(cat $(WORK)/L$(2)/s$$*/$(1).time 2>/dev/null || echo 0) $$< -o $$@
+	  --tag seconds=$$$$(cd $(WORK)/L$(2)/s$$* && cat $(or $(TIMES_$(1)),$(1).time) | awk '{ s += $$$$1 } END { printf "%.2f", s }') \
+	  $$< -o $$@
 endef
 
 # The seed of a run from the stem "<L>/s<seed>" of a pattern rule; --threads when THREADS is set.
@@ -67,16 +68,22 @@ METHODS += $(1)
 LSETS_$(1) := $(or $(2),$(LABEL_SETS))
 endef
 
-# $(call fit_method,NAME,SSL_FIT_TRAIN_ARGS[,LABEL_SETS]): a classifier trained by ssl-fit on the labelled
-# rows, predicted on the test split.
-define fit_method
-$(eval $(call declare_method,$(1),$(3)))
-$(WORK)/L%/$(1).model: $(WORK)/L%/labelled.ssl $(call params,$(1),$(2))
-	@mkdir -p $$(@D)
-	$(TIMED) $$(@D)/$(1).time $(FIT) train $(2) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet $$< -o $$@
-$(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(WORK)/test_s.ssl
-	$(FIT) predict -m $$< $(WORK)/test_s.ssl -o $$@
+# $(call trained_method,NAME,PROGRAM,TRAIN_ARGS[,LABEL_SETS[,TRAIN_INPUT,TEST_INPUT]]): a model trained by
+# `PROGRAM train` on the run's labelled stream (its unlabelled rows included: semi-supervised programs use
+# them), then `PROGRAM predict` on the test split. ssl-fit, ssl-gan and ssl-vae (M2) share this interface.
+# TRAIN_INPUT and TEST_INPUT name other streams of the run's folder (default labelled.ssl and the test split),
+# e.g. m1z.ssl and m1z_test.ssl, the M1 latents.
+define trained_method
+$(eval $(call declare_method,$(1),$(4)))
+$(WORK)/L%/$(1).model: $(WORK)/L%/$(or $(5),labelled.ssl) $(call params,$(1),$(3))
+	$(TIMED) $$(@D)/$(1).time $(2) train $(3) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet $$< -o $$@
+$(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(if $(6),$(WORK)/L%/$(6),$(WORK)/test_s.ssl)
+	$(2) predict -m $$< $$(word 2,$$^) -o $$@
 endef
+
+# $(call fit_method,NAME,SSL_FIT_TRAIN_ARGS[,LABEL_SETS]): a classifier trained by ssl-fit on the labelled
+# rows only (it ignores y = -1), predicted on the test split.
+fit_method = $(call trained_method,$(1),$(FIT),$(2),$(3))
 
 # $(call aug_method,NAME,SSL_AUGMENT_ARGS,RUN_FILES[,LABEL_SETS]): ssl-augment on the labelled rows (and
 # the unlabelled ones), then an MLP (MLP_ARGS) on its output. RUN_FILES are the models of the same run it
@@ -104,6 +111,26 @@ $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/labelled.ssl $(WORK)/test_s.ssl $(call para
 	  SEED=$$(call run_seed,$$*) sh $(ROOT)/pipelines/sweep.sh $$< $(WORK)/test_s.ssl $$(@D)/$(1)
 	cp $$(@D)/$(1)/pred.ssl $$@
 endef
+
+# M1 (Kingma et al. 2014): a VAE trained on every training row (labels unused), one per seed; each run
+# gets its labelled rows and the test split as latents (x replaced by mu(x)): m1z.ssl, m1z_test.ssl, and
+# the M1's training time as m1.time. A pipeline using them sets M1_ARGS.
+.SECONDEXPANSION:
+$(WORK)/m1/s%.vae: $(WORK)/train_s.ssl $(call params,m1,$(M1_ARGS))
+	@mkdir -p $(@D)
+	$(TIMED) $(WORK)/m1/s$*.time $(VAE) train $(M1_ARGS) $(THREADS_ARG) --seed $* --quiet $< -o $@
+$(WORK)/L%/m1z.ssl: $(WORK)/L%/labelled.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae
+	$(VAE) encode -m $(word 2,$^) --replace $< -o $@
+	cp $(WORK)/m1/s$(call run_seed,$*).time $(@D)/m1.time
+$(WORK)/L%/m1z_test.ssl: $(WORK)/test_s.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae
+	$(VAE) encode -m $(word 2,$^) --replace $< -o $@
+
+# Generators for augmentation, one per run (trained on its labelled + unlabelled rows): a class-conditional
+# M2 (AUG_M2_ARGS) and a conditional GAN (AUG_CGAN_ARGS); their time is NAME.time in the run's folder.
+$(WORK)/L%/aug-m2.vae: $(WORK)/L%/labelled.ssl $(call params,aug-m2,$(AUG_M2_ARGS))
+	$(TIMED) $(@D)/aug-m2.time $(VAE) train $(AUG_M2_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet $< -o $@
+$(WORK)/L%/aug-cgan.gan: $(WORK)/L%/labelled.ssl $(call params,aug-cgan,$(AUG_CGAN_ARGS))
+	$(TIMED) $(@D)/aug-cgan.time $(GAN) train $(AUG_CGAN_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet $< -o $@
 
 # The grid: call after every method is declared.
 define grid

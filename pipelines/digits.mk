@@ -40,4 +40,27 @@ SELF_ARGS ?= --pseudo @RUN@/mlp.model --threshold 0.9 --rounds 3
 $(eval $(call aug_method,selftrain,$(SELF_ARGS),mlp.model))
 $(eval $(call sweep_method,selftrain-sweep,--threshold,0.7 0.8 0.9 0.95 0.99,--pseudo BASE --rounds 3))
 
+# The semi-supervised GAN (Salimans et al. 2016): D on labelled + unlabelled + generated rows.
+GAN_ARGS ?= --epochs 30
+$(eval $(call trained_method,ssl-gan,$(GAN),$(GAN_ARGS)))
+
+# The VAEs (Kingma et al. 2014): M1 latents + MLP, M2 on the scaled pixels, M2 on M1's latents.
+M1_ARGS  ?= --hidden 128 --latent 8 --epochs 200 --kl-warmup 20 --batch 64
+M2_ARGS  ?= --model m2 --hidden 128 --latent 8 --epochs 100 --kl-warmup 10 --batch 64
+M1M2_ARGS ?= $(M2_ARGS)
+$(eval $(call trained_method,m1-mlp,$(FIT),$(MLP_ARGS),,m1z.ssl,m1z_test.ssl))
+$(eval $(call trained_method,m2,$(VAE),$(M2_ARGS)))
+$(eval $(call trained_method,m1-m2,$(VAE),$(M1M2_ARGS),,m1z.ssl,m1z_test.ssl))
+TIMES_m1-mlp := m1-mlp.time m1.time
+TIMES_m1-m2  := m1-m2.time m1.time
+
+# An MLP on the labelled rows plus generated ones (class-conditional samples of an M2 or a conditional GAN,
+# kept when the supervised MLP agrees with their label, weighted 0.5).
+AUG_M2_ARGS   ?= --model m2 --hidden 128 --latent 8 --epochs 30 --kl-warmup 10 --batch 64
+AUG_CGAN_ARGS ?= --conditional --d-hidden 500,250,250 --g-hidden 500,500 --epochs 30
+VAEAUG_ARGS   ?= --from-vae @RUN@/aug-m2.vae --ratio 10 --filter @RUN@/mlp.model --weight 0.5
+GANAUG_ARGS   ?= --from-gan @RUN@/aug-cgan.gan --ratio 10 --filter @RUN@/mlp.model --weight 0.5
+$(eval $(call aug_method,mlp-vae-aug,$(VAEAUG_ARGS),aug-m2.vae mlp.model))
+$(eval $(call aug_method,mlp-gan-aug,$(GANAUG_ARGS),aug-cgan.gan mlp.model))
+
 $(eval $(call grid))

@@ -38,4 +38,29 @@ SELF_ARGS ?= --pseudo @RUN@/mlp.model --threshold 0.9 --rounds 3
 $(eval $(call aug_method,selftrain,$(SELF_ARGS),mlp.model))
 $(eval $(call sweep_method,selftrain-sweep,--threshold,0.7 0.8 0.9 0.95 0.99,--pseudo BASE --rounds 3))
 
+# The generative methods run at 10 labels per class (100 labels), the setting the papers report.
+GEN_LABELS ?= 10
+
+# The semi-supervised GAN (Salimans et al. 2016): the authors' MNIST recipe (ssl-gan's defaults).
+GAN_ARGS ?= --epochs 10
+$(eval $(call trained_method,ssl-gan,$(GAN),$(GAN_ARGS),$(GEN_LABELS)))
+
+# The VAEs (Kingma et al. 2014): M1 latents + MLP, M2 on pixels, M2 on M1's latents.
+M1_ARGS   ?= --hidden 512,256 --latent 32 --activation relu --likelihood bernoulli --batch 128 --epochs 20
+M2_ARGS   ?= --model m2 --hidden 256 --latent 16 --batch 100 --epochs 5
+M1M2_ARGS ?= --model m2 --hidden 300 --latent 32 --epochs 10
+$(eval $(call trained_method,m1-mlp,$(FIT),$(MLP_ARGS),$(GEN_LABELS),m1z.ssl,m1z_test.ssl))
+$(eval $(call trained_method,m2,$(VAE),$(M2_ARGS),$(GEN_LABELS)))
+$(eval $(call trained_method,m1-m2,$(VAE),$(M1M2_ARGS),$(GEN_LABELS),m1z.ssl,m1z_test.ssl))
+TIMES_m1-mlp := m1-mlp.time m1.time
+TIMES_m1-m2  := m1-m2.time m1.time
+
+# An MLP on the labelled rows plus generated ones (filtered by the supervised MLP, weighted 0.5).
+AUG_M2_ARGS   ?= $(M2_ARGS)
+AUG_CGAN_ARGS ?= --conditional --epochs 10
+VAEAUG_ARGS   ?= --from-vae @RUN@/aug-m2.vae --ratio 10 --filter @RUN@/mlp.model --weight 0.5
+GANAUG_ARGS   ?= --from-gan @RUN@/aug-cgan.gan --ratio 10 --filter @RUN@/mlp.model --weight 0.5
+$(eval $(call aug_method,mlp-vae-aug,$(VAEAUG_ARGS),aug-m2.vae mlp.model,$(GEN_LABELS)))
+$(eval $(call aug_method,mlp-gan-aug,$(GANAUG_ARGS),aug-cgan.gan mlp.model,$(GEN_LABELS)))
+
 $(eval $(call grid))
