@@ -8,6 +8,14 @@
 
 VERSION  := 0.1.0
 SANITIZE ?= 0
+# MPI=1: data-parallel training (lib/dist.c over OpenMPI), built with mpicc into build-mpi/
+MPI      ?= 0
+ifeq ($(MPI),1)
+  BUILD  ?= build-mpi
+  CC     := mpicc
+  EXTRA_CFLAGS += -DSSL_MPI
+  DEB_PACKAGES_MPI := libopenmpi-dev openmpi-bin
+endif
 ifeq ($(SANITIZE),1)
   BUILD  ?= build-san
   OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -31,7 +39,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 DEB_PACKAGES := gcc make libcsv-dev libmsgpack-dev libopenblas-dev libpng-dev zlib1g-dev bats \
-                python3-msgpack python3-numpy python3-msgpack-numpy gnuplot-nox
+                python3-msgpack python3-numpy python3-msgpack-numpy gnuplot-nox $(DEB_PACKAGES_MPI)
 
 .PHONY: all test unit bats demo deps bench fuzz clean
 # object files are intermediate in the pattern chains: keep them, or every make rebuilds them
@@ -105,4 +113,4 @@ deps-check:
 .PHONY: deps-check
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-mpi

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "prob.h"
 
 /* ---- shared pieces ---- */
@@ -120,7 +121,7 @@ int vae_create(vae *v, const vae_arch *a, int max_rows, error *e)
         nn_params_alloc(&v->p, e) < 0 || dnet_alloc(&v->enc, max_rows, max_rows, e) < 0 ||
         dnet_alloc(&v->dec, max_rows, max_rows, e) < 0)
         goto fail;
-    v->mem = malloc((size_t)max_rows * (3 * Z + (size_t)a->in) * sizeof(float));
+    v->mem = malloc((size_t)max_rows * 3 * Z * sizeof(float));
     if (!v->mem) {
         error_set(e, "out of memory for the VAE workspace");
         goto fail;
@@ -128,7 +129,6 @@ int vae_create(vae *v, const vae_arch *a, int max_rows, error *e)
     v->z = v->mem;
     v->dz = v->z + (size_t)max_rows * Z;
     v->eps = v->dz + (size_t)max_rows * Z;
-    v->xb = v->eps + (size_t)max_rows * Z;
     v->info = value_map();
     return 0;
 fail:
@@ -155,6 +155,12 @@ void vae_free(vae *v)
 
 void vae_forward_backward(vae *v, const float *x, int B, const float *eps, float beta, int grad, vae_loss *loss)
 {
+    vae_forward_backward_scaled(v, x, B, eps, beta, 1.0f / (float)B, grad, loss);
+}
+
+void vae_forward_backward_scaled(vae *v, const float *x, int B, const float *eps, float beta, float scale, int grad,
+                                 vae_loss *loss)
+{
     int Z = v->a.latent, D = v->a.in;
     float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);   // (B, 2Z)
     loss->kl += vae_latent_forward(v->z, NULL, h, eps, B, Z);
@@ -162,40 +168,59 @@ void vae_forward_backward(vae *v, const float *x, int B, const float *eps, float
     loss->rec += vae_lik_nll(v->a.lik, NULL, o, x, B, D);
     loss->rows += (size_t)B;
     if (!grad) return;
-    float s = 1.0f / (float)B;
-    vae_lik_backward(v->a.lik, dnet_dout(&v->dec), o, x, NULL, s, B, D);
+    vae_lik_backward(v->a.lik, dnet_dout(&v->dec), o, x, NULL, scale, B, D);
     dnet_backward(&v->dec, &v->p, v->dz, v->z, B, B, NULL, NULL);
-    vae_latent_backward(dnet_dout(&v->enc), h, v->dz, eps, NULL, beta * s, B, Z);
+    vae_latent_backward(dnet_dout(&v->enc), h, v->dz, eps, NULL, beta * scale, B, Z);
     dnet_backward(&v->enc, &v->p, NULL, x, B, B, NULL, NULL);
 }
 
-static void gather_rows(float *dst, const float *x, const int *idx, int B, int D)
+/* One step on this rank's share of a global batch: noise for the whole global batch (every rank
+ * draws the same), the gradient of the share over G rows, summed over the ranks, then Adam. */
+static int train_step(vae *v, adam *opt, const datasource_batch *b, float beta, rng *r, vae_loss *loss, error *e)
 {
-    for (int i = 0; i < B; i++) memcpy(dst + (size_t)i * D, x + (size_t)idx[i] * D, (size_t)D * sizeof(float));
+    int Z = v->a.latent, B = (int)b->rows->nrows;
+    rng_fill_normal(r, v->eps, b->global * (size_t)Z);
+    nn_params_zero_grad(&v->p);
+    if (B > 0)
+        vae_forward_backward_scaled(v, stream_table_col(b->rows, "x"), B, v->eps + b->first * (size_t)Z, beta,
+                                    1.0f / (float)b->global, 1, loss);
+    if (!isfinite(loss->rec + loss->kl))
+        return error_set(e, "the loss is not finite (%g): lower --lr, or standardise x", loss->rec + loss->kl);
+    if (dist_allreduce_sum(v->p.grad, v->p.total, e) < 0) return -1;
+    adam_step(opt, v->p.data, v->p.grad);
+    return 0;
+}
+
+int vae_train_source(vae *v, adam *opt, datasource *src, int batch, float beta, rng *r, trainlog *log,
+                     vae_loss *loss, error *e)
+{
+    if (batch > v->max_rows) batch = v->max_rows;
+    if (datasource_epoch(src, r, e) < 0) return -1;
+    vae_loss ep = {0, 0, 0};
+    datasource_batch b;
+    int got;
+    for (long nb = 1; (got = datasource_next(src, (size_t)batch, r, &b, e)) == 1; nb++) {
+        vae_loss bl = {0, 0, 0};
+        if (train_step(v, opt, &b, beta, r, &bl, e) < 0) return error_prefix(e, "batch %ld", nb);
+        ep.rec += bl.rec, ep.kl += bl.kl, ep.rows += bl.rows;
+        if (log && ep.rows) trainlog_batch(log, (size_t)nb, ep.rows, (ep.rec + ep.kl) / (double)ep.rows);
+    }
+    if (got < 0) return -1;
+    double sums[3] = {ep.rec, ep.kl, (double)ep.rows};   /* the epoch's loss over every rank */
+    if (dist_allreduce_sum_f64(sums, 3, e) < 0) return -1;
+    loss->rec += sums[0], loss->kl += sums[1], loss->rows += (size_t)sums[2];
+    return 0;
 }
 
 int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, float beta, int *perm, rng *r,
                     trainlog *log, vae_loss *loss, error *e)
 {
-    int Z = v->a.latent, D = v->a.in;
-    if (batch > v->max_rows) batch = v->max_rows;
-    for (size_t i = 0; i < N; i++) perm[i] = (int)i;
-    rng_shuffle(r, perm, N);
-    long nb = 0;
-    for (size_t i0 = 0; i0 < N; i0 += (size_t)batch, nb++) {
-        int B = (int)(N - i0 < (size_t)batch ? N - i0 : (size_t)batch);
-        gather_rows(v->xb, x, perm + i0, B, D);
-        rng_fill_normal(r, v->eps, (size_t)B * Z);
-        vae_loss b = {0, 0, 0};
-        nn_params_zero_grad(&v->p);
-        vae_forward_backward(v, v->xb, B, v->eps, beta, 1, &b);
-        if (!isfinite(b.rec + b.kl))
-            return error_set(e, "batch %ld: the loss is not finite (%g): lower --lr, or standardise x", nb + 1, b.rec + b.kl);
-        adam_step(opt, v->p.data, v->p.grad);
-        loss->rec += b.rec, loss->kl += b.kl, loss->rows += b.rows;
-        if (log) trainlog_batch(log, (size_t)nb + 1, loss->rows, (loss->rec + loss->kl) / (double)loss->rows);
-    }
-    return 0;
+    (void)perm;
+    datasource *src = datasource_memory_x(x, N, v->a.in, e);
+    if (!src) return -1;
+    int rc = vae_train_source(v, opt, src, batch, beta, r, log, loss, e);
+    datasource_free(src);
+    return rc;
 }
 
 void vae_evaluate(vae *v, const float *x, size_t N, rng *r, vae_loss *loss)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "adam.h"
+#include "datasource.h"
 #include "dnet.h"
 #include "error.h"
 #include "model.h"
@@ -67,7 +68,7 @@ typedef struct vae {
     value *info;        /* the model file's info map (provenance kept through load/save) */
     int max_rows;
     float *mem;         /* workspaces below, one allocation */
-    float *z, *dz, *eps, *xb;   /* (max_rows, Z) x3, (max_rows, in) */
+    float *z, *dz, *eps;        /* (max_rows, Z) x3 */
 } vae;
 
 typedef struct vae_loss {
@@ -83,9 +84,18 @@ void vae_free(vae *v);
 /* One forward on B rows of x (B, in) with noise eps (B, Z) (NULL: z = mu, no sampling), adding to
  * *loss; with grad, also the backward of (rec + beta KL) / B into v->p.grad (accumulating). */
 void vae_forward_backward(vae *v, const float *x, int B, const float *eps, float beta, int grad, vae_loss *loss);
-/* One epoch over the rows x (N, in) in a random order (perm (N) scratch): per batch, zero grads,
- * forward/backward, Adam step, progress to log (or NULL). A non-finite loss stops with an error
- * naming the batch. */
+/* The same with the backward of scale (rec + beta KL): scale = 1/G for a share of a global batch of G rows. */
+void vae_forward_backward_scaled(vae *v, const float *x, int B, const float *eps, float beta, float scale, int grad,
+                                 vae_loss *loss);
+/* One epoch over the source's rows (its column x (N, in)), in its order and this process's shard
+ * (datasource.h): per global batch, zero grads, forward/backward of the share normalised by the
+ * global batch, the gradients summed over the processes (dist.h), Adam step, progress to log (or
+ * NULL). loss gets the epoch's sums over every process. A non-finite loss stops with an error
+ * naming the batch. One process with a memory source gives the bytes vae_train_epoch gave. */
+int vae_train_source(vae *v, adam *opt, datasource *src, int batch, float beta, rng *r, trainlog *log,
+                     vae_loss *loss, error *e);
+/* One epoch over the rows x (N, in) held in memory: vae_train_source over datasource_memory_x
+ * (perm is no longer used: the source keeps its own). */
 int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, float beta, int *perm, rng *r,
                     trainlog *log, vae_loss *loss, error *e);
 /* -ELBO summed over x (N, in) with one noise draw per row (seeded by r). */
