@@ -31,6 +31,8 @@ static stream_schema *output_schema(const stream_schema *in, const filter *f, er
     if (stream_schema_add(s, f->output, STREAM_F32, 1, dims, e) < 0) goto fail;
     if (f->class_names && !stream_meta_num_classes(in))
         value_set(s->meta, STREAM_META_CLASSES, value_copy(f->class_names));
+    for (const char *const *k = f->drop_meta; k && *k; k++) value_remove(s->meta, *k);
+    if (f->history) stream_meta_add_history(s, f->history);
     return s;
 fail:
     stream_schema_free(s);
@@ -48,24 +50,34 @@ static void pass_through(stream_table *out, const stream_table *in, const char *
     }
 }
 
+/* One batch through f into ot (resized to the batch's rows); other tensors pass through. */
+static int filter_batch(const filter *f, stream_table *ot, const stream_table *batch, error *e)
+{
+    if (stream_table_resize(ot, batch->nrows, e)) return -1;
+    float *out = stream_table_col(ot, f->output);
+    int bad = f->batch_fn ? f->batch_fn(f->ctx, batch, out, e)
+                          : f->fn(f->ctx, stream_table_col(batch, "x"), batch->nrows, out, e);
+    if (bad) return f->name ? error_prefix(e, "%s", f->name) : -1;
+    pass_through(ot, batch, f->output);
+    return 0;
+}
+
 int filter_run(stream_reader *r, FILE *out, const filter *f, error *e)
 {
     const stream_schema *in = stream_reader_schema(r);
-    if (check_input(in, f, e)) return -1;
+    if (check_input(in, f, e)) return f->name ? error_prefix(e, "%s", f->name) : -1;
     stream_schema *os = output_schema(in, f, e);
     if (!os) return -1;
-    stream_writer *w = stream_writer_open(out, os, e);
+    stream_writer *w = out ? stream_writer_open(out, os, e) : NULL;
     stream_table *batch = NULL, *ot = stream_table_new(os);
     stream_schema_free(os);
-    int got = w ? 1 : -1;
+    int got = w || !out ? 1 : -1;
     while (got == 1 && (got = stream_reader_next(r, &batch, e)) == 1) {
-        if (stream_table_resize(ot, batch->nrows, e) ||
-            f->fn(f->ctx, stream_table_col(batch, "x"), batch->nrows, stream_table_col(ot, f->output), e) ||
-            (pass_through(ot, batch, f->output), stream_writer_write(w, ot, 0, ot->nrows, e)))
+        if (filter_batch(f, ot, batch, e) || (w && stream_writer_write(w, ot, 0, ot->nrows, e)))
             got = -1;
     }
-    if (got == 0) got = stream_writer_finish(w, e);
-    else stream_writer_abort(w);
+    if (got == 0 && w) got = stream_writer_finish(w, e);
+    else if (w) stream_writer_abort(w);
     stream_table_free(batch);
     stream_table_free(ot);
     return got;

@@ -12,6 +12,8 @@
 
 /* Fills out (rows, width) from x (rows, in_width) of one batch. */
 typedef int (*filter_fn)(void *ctx, const float *x, size_t rows, float *out, error *e);
+/* The same from the whole batch, for a computation that also reads other tensors (e.g. y). */
+typedef int (*filter_batch_fn)(void *ctx, const stream_table *batch, float *out, error *e);
 
 typedef struct filter {
     const char *output;      /* the tensor written: "p", "z", or "x" (then it replaces the input's x) */
@@ -20,12 +22,18 @@ typedef struct filter {
     const char *drop;        /* an input tensor left out of the output (e.g. "x" when z replaces it), or NULL */
     int classes;             /* > 0 when output is p: the stream may not name another number of classes */
     const value *class_names;/* written to meta when the stream has none (may be NULL) */
+    const char *const *drop_meta; /* NULL-terminated meta keys left out of the output (may be NULL) */
+    const char *history;     /* appended to the output's meta history (may be NULL) */
+    const char *name;        /* the input's name, prefixed to filter_run's own messages (may be NULL) */
     filter_fn fn;
+    filter_batch_fn batch_fn;/* used instead of fn when set */
     void *ctx;
 } filter;
 
-/* Checks the input's x (f32, in_width wide: "test.ssl: x has 784 features, the model expects 64"),
- * then streams r through f into out (header, batches, end). Messages name the input as r does. */
+/* Checks the input's x (f32, in_width wide: "x has 784 features, the model expects 64", prefixed
+ * by f->name when set), then streams r through f into out (header, batches, end). The reader's and
+ * writer's messages are theirs (the reader's name the input). out may be NULL: the batches are
+ * computed (for what fn keeps aside) but nothing is written. */
 int filter_run(stream_reader *r, FILE *out, const filter *f, error *e);
 
 #endif

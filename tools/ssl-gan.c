@@ -14,6 +14,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "filter.h"
 #include "gan.h"
 #include "imagegrid.h"
 #include "model.h"
@@ -384,35 +385,9 @@ static gan *load_model(cli *c, const char *path, model_file **mf)
     return m;
 }
 
-/* The input's schema with p (f32, K per row) replacing any p, and the model's class names when the
- * stream has none. */
-static stream_schema *predict_schema(cli *c, const stream_schema *in, const model_file *mf, int K, const char *file)
+static int predict_batch(void *m, const float *x, size_t rows, float *p, error *e)
 {
-    error e;
-    stream_schema *s = stream_schema_new();
-    value_free(s->meta);
-    s->meta = value_copy(in->meta);
-    for (int i = 0; i < in->n; i++) {
-        const stream_field *f = &in->fields[i];
-        if (strcmp(f->name, "p") != 0 && stream_schema_add(s, f->name, f->dtype, f->ndim, f->dims, &e) < 0)
-            cli_fail(c, "%s: %s", file, e.msg);
-    }
-    int64_t dims[1] = {K};
-    if (stream_schema_add(s, "p", STREAM_F32, 1, dims, &e) < 0) cli_fail(c, "%s: %s", file, e.msg);
-    int named = stream_meta_num_classes(in);
-    if (named && named != K) cli_fail(c, "%s: the stream names %d classes, the model has %d", file, named, K);
-    const value *cn = value_get(mf->info, STREAM_META_CLASSES);
-    if (!named && cn && cn->kind == VALUE_ARRAY) value_set(s->meta, STREAM_META_CLASSES, value_copy(cn));
-    return s;
-}
-
-static void copy_columns(stream_table *out, const stream_table *in)
-{
-    for (int i = 0; i < in->schema->n; i++) {
-        const stream_field *f = &in->schema->fields[i];
-        if (strcmp(f->name, "p") == 0) continue;
-        memcpy(stream_table_col(out, f->name), in->cols[i], in->nrows * f->width * stream_dtype_size(f->dtype));
-    }
+    return gan_predict(m, x, rows, p, e);
 }
 
 static void predict_main(cli *c, args *a)
@@ -421,38 +396,15 @@ static void predict_main(cli *c, args *a)
     if (a->nfiles > 1) cli_usage_error(c, "predict: at most one input file");
     model_file *mf;
     gan *m = load_model(c, a->model, &mf);
-    int F = m->a.features, K = m->a.classes;
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
     error e;
     FILE *in = cli_open_in(c, path);
     stream_reader *r = stream_reader_open(in, file, &e);
     if (!r) cli_fail_error(c, &e);
-    const stream_schema *is = stream_reader_schema(r);
-    int ix = stream_schema_find(is, "x");
-    if (ix < 0) cli_fail(c, "%s: stream has no tensor 'x' (features)", file);
-    if (is->fields[ix].dtype != STREAM_F32)
-        cli_fail(c, "%s: tensor 'x' is %s, expected f32", file, stream_dtype_name(is->fields[ix].dtype));
-    if (is->fields[ix].width != (size_t)F)
-        cli_fail(c, "%s: %zu features, model %s has %d", file, is->fields[ix].width, a->model, F);
-    stream_schema *os = predict_schema(c, is, mf, K, file);
-    FILE *out = cli_open_out(c, a->out);
-    stream_writer *w = stream_writer_open(out, os, &e);
-    if (!w) cli_fail_error(c, &e);
-    stream_table *batch = NULL, *ot = stream_table_new(os);
-    int got;
-    while ((got = stream_reader_next(r, &batch, &e)) == 1) {
-        if (stream_table_resize(ot, batch->nrows, &e) < 0) cli_fail_error(c, &e);
-        copy_columns(ot, batch);
-        if (gan_predict(m, stream_table_col(batch, "x"), batch->nrows, stream_table_col(ot, "p"), &e) < 0 ||
-            stream_writer_write(w, ot, 0, ot->nrows, &e) < 0)
-            cli_fail_error(c, &e);
-    }
-    if (got < 0) cli_fail_error(c, &e);
-    if (stream_writer_finish(w, &e) < 0) cli_fail_error(c, &e);
+    filter f = {.output = "p", .width = m->a.classes, .in_width = m->a.features, .classes = m->a.classes,
+                .class_names = value_get(mf->info, STREAM_META_CLASSES), .name = file, .fn = predict_batch, .ctx = m};
+    if (filter_run(r, cli_open_out(c, a->out), &f, &e) < 0) cli_fail_error(c, &e);
     cli_commit(c);
-    stream_table_free(batch);
-    stream_table_free(ot);
-    stream_schema_free(os);
     stream_reader_close(r);
     if (in != stdin) fclose(in);
     gan_free(m);

@@ -11,6 +11,7 @@
 
 #include "adam.h"
 #include "cli.h"
+#include "filter.h"
 #include "imagegrid.h"
 #include "m2.h"
 #include "model.h"
@@ -203,11 +204,6 @@ static int x_width(cli *c, const stream_schema *s, const char *file)
     if (s->fields[ix].dtype != STREAM_F32)
         cli_fail(c, "%s: tensor 'x' is %s, expected f32", file, stream_dtype_name(s->fields[ix].dtype));
     return (int)s->fields[ix].width;
-}
-
-static void check_width(cli *c, const char *file, int have, int want)
-{
-    if (have != want) cli_fail(c, "%s: expected %d features, model has %d", file, have, want);
 }
 
 /* y (i32 scalar) of a table, or NULL when absent. */
@@ -589,97 +585,68 @@ static void sample_main(cli *c, args *a)
     free_loaded(&L);
 }
 
-/* ---- the streaming commands: encode, reconstruct, predict ---- */
+/* ---- the streaming commands: encode, reconstruct, predict (lib/filter.c's loop) ---- */
 
 typedef enum filter_kind { F_ENCODE, F_RECONSTRUCT, F_PREDICT } filter_kind;
 
-typedef struct filter {
+/* What a streaming command computes for each batch, and the rows it keeps for the PNG. */
+typedef struct stream_job {
     filter_kind kind;
     loaded *L;
-    const char *target;   /* the column computed: z, x or p */
-    int width;            /* its values per row */
+    int width;            /* values per row of what it computes */
     int npng;             /* rows kept for the PNG */
     float *png_in, *png_out;
-} filter;
+} stream_job;
 
-/* The input's schema with the target column (f32, width) replacing any of that name (in place) or
- * appended; with encode --replace, x's meta describing pixels or features is dropped. */
-static stream_schema *filter_schema(cli *c, const args *a, const stream_schema *in, const filter *f, const char *file)
+/* y of a batch when it is an i32 scalar (M2 reconstructs labelled rows as their class), else NULL. */
+static const int *batch_labels(const stream_table *batch)
 {
-    error e;
-    stream_schema *s = stream_schema_new();
-    value_free(s->meta);
-    s->meta = value_copy(in->meta);
-    int64_t dims[1] = {f->width};
-    int placed = 0;
-    for (int i = 0; i < in->n; i++) {
-        const stream_field *fl = &in->fields[i];
-        int is_target = strcmp(fl->name, f->target) == 0;
-        int dup_z = f->kind == F_ENCODE && a->replace && strcmp(fl->name, "z") == 0;   /* z would be x twice */
-        if (dup_z) continue;
-        int ok = is_target ? stream_schema_add(s, f->target, STREAM_F32, 1, dims, &e)
-                           : stream_schema_add(s, fl->name, fl->dtype, fl->ndim, fl->dims, &e);
-        if (ok < 0) cli_fail(c, "%s: %s", file, e.msg);
-        placed |= is_target;
-    }
-    if (!placed && stream_schema_add(s, f->target, STREAM_F32, 1, dims, &e) < 0) cli_fail(c, "%s: %s", file, e.msg);
-    if (f->kind == F_ENCODE && a->replace) {
-        static const char *const drop[] = {"image_shape", STREAM_META_RANGE, STREAM_META_FEATURES, STREAM_META_SCALING};
-        for (size_t i = 0; i < sizeof drop / sizeof *drop; i++) value_remove(s->meta, drop[i]);
-    }
-    if (f->kind == F_PREDICT) {
-        int named = stream_meta_num_classes(in);
-        if (named && named != f->L->K) cli_fail(c, "%s: the stream names %d classes, the model has %d", file, named, f->L->K);
-        const value *cn = value_get(f->L->mf->info, STREAM_META_CLASSES);
-        if (!named && cn && cn->kind == VALUE_ARRAY) value_set(s->meta, STREAM_META_CLASSES, value_copy(cn));
-    }
-    stream_meta_add_history(s, a->cmdline);
-    return s;
+    int iy = stream_schema_find(batch->schema, "y");
+    if (iy < 0) return NULL;
+    const stream_field *fy = &batch->schema->fields[iy];
+    return fy->dtype == STREAM_I32 && fy->width == 1 ? batch->cols[iy] : NULL;
 }
 
-/* Copies every column of in whose name is in out, except the target. */
-static void copy_columns(stream_table *out, const stream_table *in, const char *target)
+static void keep_png_rows(stream_job *j, const float *x, const float *o, size_t n, int D)
 {
-    for (int i = 0; i < out->schema->n; i++) {
-        const stream_field *fo = &out->schema->fields[i];
-        int j = stream_schema_find(in->schema, fo->name);
-        if (strcmp(fo->name, target) == 0 || j < 0) continue;
-        memcpy(out->cols[i], in->cols[j], in->nrows * fo->width * stream_dtype_size(fo->dtype));
-    }
+    int take = j->png_in && j->npng < 50 ? (int)(n < (size_t)(50 - j->npng) ? n : (size_t)(50 - j->npng)) : 0;
+    memcpy(j->png_in + (size_t)j->npng * D, x, (size_t)take * D * sizeof(float));
+    memcpy(j->png_out + (size_t)j->npng * D, o, (size_t)take * D * sizeof(float));
+    j->npng += take;
 }
 
-/* The target of rows [i0, i0+b) of a batch. */
-static void filter_rows(cli *c, filter *f, const float *x, const int *y, int b, float *o, const char *file)
+/* filter_batch_fn: a batch, CHUNK rows at a time (the loaded model's capacity). */
+static int job_batch(void *ctx, const stream_table *batch, float *o, error *e)
 {
-    loaded *L = f->L;
-    if (f->kind == F_ENCODE) vae_encode(&L->v, x, b, o);
-    else if (f->kind == F_PREDICT) m2_predict(&L->m, x, b, o);
-    else if (!L->is_m2) vae_reconstruct(&L->v, x, b, o);
-    else {
-        for (int i = 0; y && i < b; i++)
-            if (y[i] >= L->K) cli_fail(c, "%s: label %d >= the model's %d classes", file, y[i], L->K);
-        m2_reconstruct(&L->m, x, y, b, o);
+    stream_job *j = ctx;
+    loaded *L = j->L;
+    const float *x = stream_table_col(batch, "x");
+    const int *y = j->kind == F_RECONSTRUCT && L->is_m2 ? batch_labels(batch) : NULL;
+    for (size_t i = 0; y && i < batch->nrows; i++)
+        if (y[i] >= L->K) return error_set(e, "label %d >= the model's %d classes", y[i], L->K);
+    for (size_t i0 = 0; i0 < batch->nrows; i0 += CHUNK) {
+        int b = (int)(batch->nrows - i0 < CHUNK ? batch->nrows - i0 : CHUNK);
+        const float *xb = x + i0 * L->D;
+        float *ob = o + i0 * j->width;
+        if (j->kind == F_ENCODE) vae_encode(&L->v, xb, b, ob);
+        else if (j->kind == F_PREDICT) m2_predict(&L->m, xb, b, ob);
+        else if (L->is_m2) m2_reconstruct(&L->m, xb, y ? y + i0 : NULL, b, ob);
+        else vae_reconstruct(&L->v, xb, b, ob);
     }
-}
-
-static void keep_png_rows(filter *f, const float *x, const float *o, size_t n, int D)
-{
-    int take = f->png_in && f->npng < 50 ? (int)(n < (size_t)(50 - f->npng) ? n : (size_t)(50 - f->npng)) : 0;
-    memcpy(f->png_in + (size_t)f->npng * D, x, (size_t)take * D * sizeof(float));
-    memcpy(f->png_out + (size_t)f->npng * D, o, (size_t)take * D * sizeof(float));
-    f->npng += take;
+    if (j->png_in) keep_png_rows(j, x, o, batch->nrows, L->D);
+    return 0;
 }
 
 /* Originals and reconstructions: rows of 10 originals, each above its 10 reconstructions. */
-static void reconstruct_png(cli *c, const args *a, const filter *f, const value *meta, int D)
+static void reconstruct_png(cli *c, const args *a, const stream_job *j, const value *meta, int D)
 {
-    int n = f->npng, rows = (n + 9) / 10;
+    int n = j->npng, rows = (n + 9) / 10;
     float *grid = calloc((size_t)rows * 20 * D, sizeof(float));
     if (!grid) cli_fail(c, "out of memory");
     for (int i = 0; i < n; i++) {
         int r = i / 10, k = i % 10;
-        memcpy(grid + ((size_t)(2 * r) * 10 + k) * D, f->png_in + (size_t)i * D, (size_t)D * sizeof(float));
-        memcpy(grid + ((size_t)(2 * r + 1) * 10 + k) * D, f->png_out + (size_t)i * D, (size_t)D * sizeof(float));
+        memcpy(grid + ((size_t)(2 * r) * 10 + k) * D, j->png_in + (size_t)i * D, (size_t)D * sizeof(float));
+        memcpy(grid + ((size_t)(2 * r + 1) * 10 + k) * D, j->png_out + (size_t)i * D, (size_t)D * sizeof(float));
     }
     write_png(c, a->png, meta, grid, rows * 20, D, 10);
     free(grid);
@@ -688,6 +655,8 @@ static void reconstruct_png(cli *c, const args *a, const filter *f, const value 
 static void filter_main(cli *c, args *a, filter_kind kind)
 {
     static const char *const names[] = {"encode", "reconstruct", "predict"};
+    /* encode --replace: x becomes z, so what described x's pixels or features no longer applies */
+    static const char *const x_meta[] = {"image_shape", STREAM_META_RANGE, STREAM_META_FEATURES, STREAM_META_SCALING, NULL};
     const char *cmd = names[kind];
     if (!a->model && a->nfiles == 2) a->model = a->files[0], a->files[0] = a->files[1], a->nfiles = 1;
     if (!a->model) cli_usage_error(c, "%s: -m MODEL is required", cmd);
@@ -700,54 +669,32 @@ static void filter_main(cli *c, args *a, filter_kind kind)
         cli_fail(c, "%s: encode needs an M1 model (kind 'vae'), this one is 'm2' (use predict for q(y|x))", a->model);
     if (kind == F_PREDICT && !L.is_m2)
         cli_fail(c, "%s: predict needs an M2 model (kind 'm2'), this one is M1 'vae' (use encode)", a->model);
-    filter f = {.kind = kind, .L = &L};
-    f.target = kind == F_ENCODE ? (a->replace ? "x" : "z") : kind == F_PREDICT ? "p" : "x";
-    f.width = kind == F_ENCODE ? L.Z : kind == F_PREDICT ? L.K : L.D;
+    stream_job j = {.kind = kind, .L = &L, .width = kind == F_ENCODE ? L.Z : kind == F_PREDICT ? L.K : L.D};
+    int replace = kind == F_ENCODE && a->replace;
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
+    filter f = {.output = kind == F_ENCODE && !replace ? "z" : kind == F_PREDICT ? "p" : "x", .width = j.width,
+                .in_width = L.D, .drop = replace ? "z" : NULL, .classes = kind == F_PREDICT ? L.K : 0,
+                .class_names = kind == F_PREDICT ? value_get(L.mf->info, STREAM_META_CLASSES) : NULL,
+                .drop_meta = replace ? x_meta : NULL, .history = a->cmdline, .name = file,
+                .batch_fn = job_batch, .ctx = &j};
     error e;
     FILE *in = cli_open_in(c, path);
     stream_reader *r = stream_reader_open(in, file, &e);
     if (!r) cli_fail_error(c, &e);
-    const stream_schema *is = stream_reader_schema(r);
-    check_width(c, file, x_width(c, is, file), L.D);
-    int iy = stream_schema_find(is, "y");
-    if (iy >= 0 && (is->fields[iy].dtype != STREAM_I32 || is->fields[iy].width != 1)) iy = -1;
-    stream_schema *os = filter_schema(c, a, is, &f, file);
     if (a->png) {
-        f.png_in = malloc((size_t)50 * L.D * sizeof(float));
-        f.png_out = malloc((size_t)50 * L.D * sizeof(float));
-        if (!f.png_in || !f.png_out) cli_fail(c, "out of memory");
+        j.png_in = malloc((size_t)50 * L.D * sizeof(float));
+        j.png_out = malloc((size_t)50 * L.D * sizeof(float));
+        if (!j.png_in || !j.png_out) cli_fail(c, "out of memory");
     }
     FILE *out = !a->png || a->out ? cli_open_out(c, a->out) : NULL;
-    stream_writer *w = out ? stream_writer_open(out, os, &e) : NULL;
-    if (out && !w) cli_fail_error(c, &e);
-    stream_table *batch = NULL, *ot = stream_table_new(os);
-    int got;
-    while ((got = stream_reader_next(r, &batch, &e)) == 1) {
-        if (stream_table_resize(ot, batch->nrows, &e) < 0) cli_fail_error(c, &e);
-        copy_columns(ot, batch, f.target);
-        const float *x = stream_table_col(batch, "x");
-        const int *y = iy >= 0 ? stream_table_col(batch, "y") : NULL;
-        float *o = stream_table_col(ot, f.target);
-        for (size_t i0 = 0; i0 < batch->nrows; i0 += CHUNK) {
-            int b = (int)(batch->nrows - i0 < CHUNK ? batch->nrows - i0 : CHUNK);
-            filter_rows(c, &f, x + i0 * L.D, y ? y + i0 : NULL, b, o + i0 * f.width, file);
-        }
-        if (a->png) keep_png_rows(&f, x, o, batch->nrows, L.D);
-        if (w && stream_writer_write(w, ot, 0, ot->nrows, &e) < 0) cli_fail_error(c, &e);
-    }
-    if (got < 0) cli_fail_error(c, &e);
-    if (w && stream_writer_finish(w, &e) < 0) cli_fail_error(c, &e);
+    if (filter_run(r, out, &f, &e) < 0) cli_fail_error(c, &e);
     if (a->png) {
-        if (!f.npng) cli_fail(c, "%s: no rows to draw", file);
-        reconstruct_png(c, a, &f, is->meta, L.D);
+        if (!j.npng) cli_fail(c, "%s: no rows to draw", file);
+        reconstruct_png(c, a, &j, stream_reader_schema(r)->meta, L.D);
     }
     cli_commit(c);
-    free(f.png_in);
-    free(f.png_out);
-    stream_table_free(batch);
-    stream_table_free(ot);
-    stream_schema_free(os);
+    free(j.png_in);
+    free(j.png_out);
     stream_reader_close(r);
     if (in != stdin) fclose(in);
     free_loaded(&L);

@@ -148,7 +148,7 @@ EOF2
     assert_fails_with 1 "kind 'mlp', expected 'vae' or 'm2'"
     ssl-vae encode -m "$D/m1.vae" --replace "$D/te.ssl" > "$T/z.ssl"
     run --separate-stderr ssl-vae encode -m "$D/m1.vae" "$T/z.ssl"
-    assert_fails_with 1 "z.ssl: expected 4 features, model has 64"
+    assert_fails_with 1 "z.ssl: x has 4 features, the model expects 64"
     run --separate-stderr ssl-vae sample -m "$D/m2.vae" -n 2 --class 10
     assert_fails_with 1 "--class 10 is out of range: .* has 10 classes"
     run --separate-stderr ssl-vae sample -m "$D/m1.vae" -n 2 --class 1
