@@ -99,14 +99,6 @@ typedef struct args {
     char history[1024];
 } args;
 
-static _Noreturn void bad_option(cli *c, char **argv, int opt)
-{
-    const char *arg = argv[optind - 1];
-    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
-    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
-    cli_usage_error(c, "unknown option '%s'", arg);
-}
-
 /* A probability option: a number (else a usage error), in range (else a data error, exit 1). */
 static double parse_prob(cli *c, const char *opt, const char *s, int open_zero)
 {
@@ -156,7 +148,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_KEEP: o->keep_unlabelled = 1; break;
         case OPT_SEED: o->seed = (uint64_t)cli_parse_long(c, "--seed", optarg, 0, 1L << 62); break;
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
-        default: bad_option(c, argv, opt);
+        default: cli_bad_option(c, argv, opt);
         }
     }
     if (optind < argc) a->in = argv[optind++];
@@ -281,11 +273,7 @@ int main(int argc, char **argv)
     if (a.threads) openblas_set_num_threads(a.threads);
     error e;
     const char *file = cli_in_name(a.in);
-    state st = {&c, NULL, &a.o};
-    FILE *in = cli_open_in(&c, a.in);
-    st.t = stream_read_all(in, file, &e);
-    if (in != stdin) fclose(in);
-    if (!st.t) cli_fail_error(&c, &e);
+    state st = {&c, cli_load_stream(&c, a.in), &a.o};
     const stream_schema *s = st.t->schema;
     int ix = stream_schema_find(s, "x"), iy = stream_schema_find(s, "y");
     if (ix < 0) die(&st, "%s: stream has no tensor 'x' (features)", file);

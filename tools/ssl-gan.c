@@ -118,14 +118,6 @@ typedef struct args {
     gan_config cfg;
 } args;
 
-static _Noreturn void bad_option(cli *c, char **argv, int opt)
-{
-    const char *arg = argv[optind - 1];
-    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
-    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
-    cli_usage_error(c, "unknown option '%s'", arg);
-}
-
 static void parse_args(cli *c, int argc, char **argv, args *a)
 {
     static const char *const gouts[] = {"auto", "sigmoid", "none", NULL};
@@ -172,7 +164,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_PNG: a->png = optarg; break;
         case OPT_CW: k->cond_weight = cli_parse_double(c, "--cond-weight", optarg, 0, 1e6); break;
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
-        default: bad_option(c, argv, opt);
+        default: cli_bad_option(c, argv, opt);
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -182,16 +174,6 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
 }
 
 /* ---- train ---- */
-
-static stream_table *load_table(cli *c, const char *path)
-{
-    error e;
-    FILE *f = cli_open_in(c, path);
-    stream_table *t = stream_read_all(f, cli_in_name(path), &e);
-    if (!t) cli_fail_error(c, &e);
-    if (f != stdin) fclose(f);
-    return t;
-}
 
 /* x (f32 rows, finite) and y (i32 scalar) of a table. */
 static gan_data table_data(cli *c, const stream_table *t, const char *file, int *features)
@@ -339,7 +321,7 @@ static void train_main(cli *c, args *a)
     if (a->nfiles > 1) cli_usage_error(c, "train: at most one input file");
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
     held h = {0};
-    h.t = load_table(c, path);
+    h.t = cli_load_stream(c, path);
     int F, vF;
     gan_data d = table_data(c, h.t, file, &F);
     a->arch.features = F;
@@ -347,7 +329,7 @@ static void train_main(cli *c, args *a)
     if (a->gout_auto) a->arch.g_out = auto_output(&d, F);
     gan_data vd;
     if (a->val) {
-        h.vt = load_table(c, a->val);
+        h.vt = cli_load_stream(c, a->val);
         vd = table_data(c, h.vt, a->val, &vF);
         if (vF != F) train_fail(c, &h, "%s: %d features, the training data has %d", a->val, vF, F);
     }

@@ -112,14 +112,6 @@ typedef struct args {
 
 enum { CHUNK = 256 };   /* rows per forward pass when streaming */
 
-static _Noreturn void bad_option(cli *c, char **argv, int opt)
-{
-    const char *arg = argv[optind - 1];
-    if (opt == ':') cli_usage_error(c, "option '%s' needs a value", arg);
-    if (optopt && arg[0] == '-' && arg[1] != '-') cli_usage_error(c, "unknown option '-%c'", optopt);
-    cli_usage_error(c, "unknown option '%s'", arg);
-}
-
 static void defaults(args *a)
 {
     memset(a, 0, sizeof *a);
@@ -175,7 +167,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_REPLACE: a->replace = 1; break;
         case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20); break;
         case OPT_PNG: a->png = optarg; break;
-        default: bad_option(c, argv, opt);
+        default: cli_bad_option(c, argv, opt);
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -185,16 +177,6 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
 }
 
 /* ---- shared helpers ---- */
-
-static stream_table *load_table(cli *c, const char *path)
-{
-    error e;
-    FILE *f = cli_open_in(c, path);
-    stream_table *t = stream_read_all(f, cli_in_name(path), &e);
-    if (!t) cli_fail_error(c, &e);
-    if (f != stdin) fclose(f);
-    return t;
-}
 
 /* The f32 x of a schema: its width, or a failure naming the file. */
 static int x_width(cli *c, const stream_schema *s, const char *file)
@@ -287,14 +269,14 @@ static void load_train_data(cli *c, const args *a, train_data *d)
     memset(d, 0, sizeof *d);
     const char *path = a->nfiles ? a->files[0] : NULL;
     d->file = cli_in_name(path);
-    d->t = load_table(c, path);
+    d->t = cli_load_stream(c, path);
     d->D = x_width(c, d->t->schema, d->file);
     d->x = stream_table_col(d->t, "x");
     d->y = table_y(c, d->t, d->file);
     d->n = d->t->nrows;
     if (d->n == 0) cli_fail(c, "%s: no rows to train on", d->file);
     if (a->val) {
-        d->vt = load_table(c, a->val);
+        d->vt = cli_load_stream(c, a->val);
         int vd = x_width(c, d->vt->schema, a->val);
         if (vd != d->D) cli_fail(c, "%s: %d features, the training data has %d", a->val, vd, d->D);
         d->vx = stream_table_col(d->vt, "x");
