@@ -1,48 +1,15 @@
-/* Gradient checks for lib/nn: every backward against central finite differences.
- *
- * The layers compute in float32, so the check does too, with the loss summed in double.
- * Tolerance: with h = 1e-3 and losses of order 1-10, float rounding in the loss is about
- * 1e-6 absolute, which the difference quotient (/ 2h) turns into ~5e-4; the truncation error
- * h^2 f''' / 6 is ~1e-6. So |numeric - analytic| <= 3e-3 + 1e-2 |analytic| is tight enough to
- * catch any wrong term (a wrong transpose or a missing factor gives errors of order 1), and loose
- * enough not to flake. ReLU inputs are kept away from the kink (|x| > 0.05 >> h). */
+/* Gradient checks for lib/nn: every backward against central finite differences, at the layer
+ * tolerance of gradcheck.h (gc_check_layer). ReLU inputs are kept away from the kink
+ * (|x| > 0.05 >> h). */
 #include <math.h>
 #include <string.h>
 
 #include <cblas.h>
 
 #include "check.h"
+#include "gradcheck.h"
 #include "nn.h"
 #include "rng.h"
-
-#define H 1e-3f
-#define TOL(a) (3e-3 + 1e-2 * fabs(a))
-
-/* The scalar loss of a test: a function of the current contents of the arrays it closes over. */
-typedef double (*loss_fn)(void *ctx);
-
-/* Checks the analytic gradient g (n) of loss w.r.t. the array x (n) by central differences. */
-static void check_grad(const char *what, loss_fn f, void *ctx, float *x, const float *g, size_t n)
-{
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        float keep = x[i];
-        x[i] = keep + H;
-        double lp = f(ctx);
-        x[i] = keep - H;
-        double lm = f(ctx);
-        x[i] = keep;
-        double num = (lp - lm) / (2.0 * (double)H);
-        if (fabs(num - g[i]) > TOL(g[i]) && bad++ < 3)
-            fprintf(stderr, "  %s[%zu]: numeric %.6g, analytic %.6g\n", what, i, num, (double)g[i]);
-        CHECK_NEAR(num, g[i], TOL(g[i]));
-    }
-}
-
-static void fill(rng *r, float *a, size_t n, float scale)
-{
-    for (size_t i = 0; i < n; i++) a[i] = (2.0f * rng_uniform(r) - 1.0f) * scale;
-}
 
 /* ---- dense + activation: loss = sum c * dense(x) ---- */
 
@@ -68,10 +35,10 @@ static void check_dense(nn_act a)
     rng_seed(&r, 10 + a);
     dense_ctx d;
     d.a = a;
-    fill(&r, d.x, B * IN, 1.0f);
-    fill(&r, d.w, OUT * IN, 1.0f);
-    fill(&r, d.b, OUT, 0.5f);
-    fill(&r, d.c, B * OUT, 1.0f);
+    gc_fill_sym(&r, d.x, B * IN, 1.0f);
+    gc_fill_sym(&r, d.w, OUT * IN, 1.0f);
+    gc_fill_sym(&r, d.b, OUT, 0.5f);
+    gc_fill_sym(&r, d.c, B * OUT, 1.0f);
     if (a == NN_ACT_RELU) {
         /* keep pre-activations away from 0: nudge the bias until every |pre| > 0.05 */
         for (int again = 1; again;) {
@@ -88,11 +55,11 @@ static void check_dense(nn_act a)
     nn_dense_backward(dx, dw, db, dy, d.x, d.w, d.y, B, IN, OUT, a);
     char name[64];
     snprintf(name, sizeof name, "dense(%s).dx", nn_act_name(a));
-    check_grad(name, dense_loss, &d, d.x, dx, B * IN);
+    gc_check_layer(name, dense_loss, &d, d.x, dx, B * IN);
     snprintf(name, sizeof name, "dense(%s).dw", nn_act_name(a));
-    check_grad(name, dense_loss, &d, d.w, dw, OUT * IN);
+    gc_check_layer(name, dense_loss, &d, d.w, dw, OUT * IN);
     snprintf(name, sizeof name, "dense(%s).db", nn_act_name(a));
-    check_grad(name, dense_loss, &d, d.b, db, OUT);
+    gc_check_layer(name, dense_loss, &d, d.b, db, OUT);
 }
 
 static void test_dense_linear(void) { check_dense(NN_ACT_NONE); }
@@ -107,9 +74,9 @@ static void test_dense_accumulates_param_grads(void)
     rng r;
     rng_seed(&r, 3);
     float x[B * IN], w[OUT * IN], y[B * OUT], dy[B * OUT], dx[B * IN], dw[OUT * IN] = {0}, db[OUT] = {0};
-    fill(&r, x, B * IN, 1.0f);
-    fill(&r, w, OUT * IN, 1.0f);
-    fill(&r, dy, B * OUT, 1.0f);
+    gc_fill_sym(&r, x, B * IN, 1.0f);
+    gc_fill_sym(&r, w, OUT * IN, 1.0f);
+    gc_fill_sym(&r, dy, B * OUT, 1.0f);
     nn_dense_forward(y, x, w, NULL, B, IN, OUT, NN_ACT_NONE);
     float dy2[B * OUT];
     memcpy(dy2, dy, sizeof dy);
@@ -151,7 +118,7 @@ static void test_activations(void)
         act_loss(&t);
         float g[8];
         nn_act_backward(g, t.c, t.y, 8, a);
-        check_grad(nn_act_name(a), act_loss, &t, t.x, g, 8);
+        gc_check_layer(nn_act_name(a), act_loss, &t, t.x, g, 8);
         for (int i = 0; i < 8; i++) CHECK(isfinite(t.y[i]));
     }
     /* known values */
@@ -186,11 +153,11 @@ static void test_softmax_xent(void)
     rng_seed(&r, 5);
     for (int weighted = 0; weighted <= 1; weighted++) {
         xent_ctx t = {.y = {2, -1, 0}, .w = {0.5f, 3.0f, 2.0f}, .weighted = weighted};
-        fill(&r, t.l, B * K, 3.0f);
+        gc_fill_sym(&r, t.l, B * K, 3.0f);
         xent_loss(&t);
         float d[B * K];
         nn_softmax_xent_backward(d, t.p, t.y, weighted ? t.w : NULL, B, K, 1.0f / B);
-        check_grad(weighted ? "xent(weighted)" : "xent", xent_loss, &t, t.l, d, B * K);
+        gc_check_layer(weighted ? "xent(weighted)" : "xent", xent_loss, &t, t.l, d, B * K);
         for (int k = 0; k < K; k++) CHECK(d[K + k] == 0.0f);   /* the unlabelled row */
     }
     /* numerically stable: huge logits give a finite loss equal to the margin */
@@ -226,13 +193,13 @@ static void test_dropout(void)
     rng r;
     rng_seed(&r, 9);
     drop_ctx t;
-    fill(&r, t.x, 12, 1.0f);
-    fill(&r, t.c, 12, 1.0f);
+    gc_fill_sym(&r, t.x, 12, 1.0f);
+    gc_fill_sym(&r, t.c, 12, 1.0f);
     /* a fixed mask, p = 0.5: kept units are scaled by 2 */
     for (int i = 0; i < 12; i++) t.mask[i] = (i % 3 == 0) ? 0.0f : 2.0f;
     float g[12];
     nn_dropout_backward(g, t.c, t.mask, 12);
-    check_grad("dropout", drop_loss, &t, t.x, g, 12);
+    gc_check_layer("dropout", drop_loss, &t, t.x, g, 12);
     for (int i = 0; i < 12; i += 3) CHECK(g[i] == 0.0f);
     /* a drawn mask: values are 0 or 1/(1-p), the kept fraction is about 1-p, same seed same mask */
     enum { N = 20000 };
@@ -288,7 +255,7 @@ static void test_small_mlp(void)
     rng_seed(&r, 11);
     nn_dense_init_glorot(nn_data(&n.p, n.w1), nn_data(&n.p, n.b1), IN, H1, 1.0f, 1, &r);
     nn_dense_init_glorot(nn_data(&n.p, n.w2), nn_data(&n.p, n.b2), H1, K, 1.0f, 1, &r);
-    fill(&r, n.x, B * IN, 2.0f);
+    gc_fill_sym(&r, n.x, B * IN, 2.0f);
     n.y[0] = 1, n.y[1] = 3, n.y[2] = 0;
     for (int i = 0; i < B * H1; i++) n.mask[i] = (i % 4 == 1) ? 0.0f : 4.0f / 3.0f;
     /* keep the hidden pre-activations away from the ReLU kink */
@@ -316,7 +283,7 @@ static void test_small_mlp(void)
     float g[128];
     CHECK(n.p.total <= 128);
     memcpy(g, n.p.grad, n.p.total * sizeof(float));
-    check_grad("mlp", net_loss, &n, n.p.data, g, n.p.total);
+    gc_check_layer("mlp", net_loss, &n, n.p.data, g, n.p.total);
     nn_params_free(&n.p);
 }
 

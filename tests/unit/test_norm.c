@@ -1,43 +1,14 @@
 /* Gradient checks for lib/norm: weight-normalised dense (w.r.t. v, g, b and the input), batch norm
  * in training mode (w.r.t. x, gamma, beta), the noise layer with fixed noise; plus the inference
- * mode of batch norm and the moments of the Gaussian generator.
- *
- * As in test_nn.c the layers run in float32 and the loss is summed in double; with h = 1e-3 the
- * float rounding of losses of order 1-10 gives ~5e-4 in the difference quotient, so
- * |numeric - analytic| <= 3e-3 + 1e-2 |analytic|. ReLU pre-activations are kept away from 0. */
+ * mode of batch norm and the moments of the Gaussian generator. The checks use gradcheck.h's layer
+ * tolerance (gc_check_layer), as test_nn.c does. ReLU pre-activations are kept away from 0. */
 #include <math.h>
 #include <string.h>
 
 #include "check.h"
+#include "gradcheck.h"
 #include "norm.h"
 #include "rng.h"
-
-#define H 1e-3f
-#define TOL(a) (3e-3 + 1e-2 * fabs(a))
-
-typedef double (*loss_fn)(void *ctx);
-
-static void check_grad(const char *what, loss_fn f, void *ctx, float *x, const float *g, size_t n)
-{
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        float keep = x[i];
-        x[i] = keep + H;
-        double lp = f(ctx);
-        x[i] = keep - H;
-        double lm = f(ctx);
-        x[i] = keep;
-        double num = (lp - lm) / (2.0 * (double)H);
-        if (fabs(num - g[i]) > TOL(g[i]) && bad++ < 3)
-            fprintf(stderr, "  %s[%zu]: numeric %.6g, analytic %.6g\n", what, i, num, (double)g[i]);
-        CHECK_NEAR(num, g[i], TOL(g[i]));
-    }
-}
-
-static void fill(rng *r, float *a, size_t n, float scale)
-{
-    for (size_t i = 0; i < n; i++) a[i] = (2.0f * rng_uniform(r) - 1.0f) * scale;
-}
 
 static double weighted_sum(const float *c, const float *y, int n)
 {
@@ -70,11 +41,11 @@ static void check_wn(nn_act a)
     rng_seed(&r, 20 + a);
     wn_ctx d;
     d.a = a;
-    fill(&r, d.x, B * IN, 1.0f);
-    fill(&r, d.v, OUT * IN, 1.0f);
+    gc_fill_sym(&r, d.x, B * IN, 1.0f);
+    gc_fill_sym(&r, d.v, OUT * IN, 1.0f);
     for (int j = 0; j < OUT; j++) d.g[j] = 0.5f + rng_uniform(&r);
-    fill(&r, d.b, OUT, 0.5f);
-    fill(&r, d.c, B * OUT, 1.0f);
+    gc_fill_sym(&r, d.b, OUT, 0.5f);
+    gc_fill_sym(&r, d.c, B * OUT, 1.0f);
     for (int again = 1; a == NN_ACT_RELU && again;) {
         float pre[B * OUT];
         norm_wn_weight(d.w, d.vnorm, d.v, d.g, IN, OUT);
@@ -92,10 +63,10 @@ static void check_wn(nn_act a)
     norm_wn_backward(dx, dv, dg, db, dw, dy, d.x, d.w, d.v, d.g, d.vnorm, d.y, B, IN, OUT, a);
     for (int i = 0; i < OUT * IN; i++) dv[i] -= 1.0f;
     for (int j = 0; j < OUT; j++) dg[j] -= 1.0f, db[j] -= 1.0f;
-    check_grad("wn.x", wn_loss, &d, d.x, dx, B * IN);
-    check_grad("wn.v", wn_loss, &d, d.v, dv, OUT * IN);
-    check_grad("wn.g", wn_loss, &d, d.g, dg, OUT);
-    check_grad("wn.b", wn_loss, &d, d.b, db, OUT);
+    gc_check_layer("wn.x", wn_loss, &d, d.x, dx, B * IN);
+    gc_check_layer("wn.v", wn_loss, &d, d.v, dv, OUT * IN);
+    gc_check_layer("wn.g", wn_loss, &d, d.g, dg, OUT);
+    gc_check_layer("wn.b", wn_loss, &d, d.b, db, OUT);
     /* the weight has norm |g| per row */
     for (int j = 0; j < OUT; j++) {
         double s = 0;
@@ -128,17 +99,17 @@ static void test_bn_train(void)
     rng r;
     rng_seed(&r, 31);
     bn_ctx d;
-    fill(&r, d.x, B * C, 2.0f);
+    gc_fill_sym(&r, d.x, B * C, 2.0f);
     for (int j = 0; j < C; j++) d.gamma[j] = 0.5f + rng_uniform(&r);
-    fill(&r, d.beta, C, 0.5f);
-    fill(&r, d.c, B * C, 1.0f);
+    gc_fill_sym(&r, d.beta, C, 0.5f);
+    gc_fill_sym(&r, d.c, B * C, 1.0f);
     bn_loss(&d);
     float dy[B * C], dx[B * C], dgamma[C] = {0}, dbeta[C] = {0};
     nn_act_backward(dy, d.c, d.y, B * C, NN_ACT_SOFTPLUS);
     norm_bn_backward(dx, dgamma, dbeta, dy, d.xhat, d.istd, d.gamma, B, C);
-    check_grad("bn.x", bn_loss, &d, d.x, dx, B * C);
-    check_grad("bn.gamma", bn_loss, &d, d.gamma, dgamma, C);
-    check_grad("bn.beta", bn_loss, &d, d.beta, dbeta, C);
+    gc_check_layer("bn.x", bn_loss, &d, d.x, dx, B * C);
+    gc_check_layer("bn.gamma", bn_loss, &d, d.gamma, dgamma, C);
+    gc_check_layer("bn.beta", bn_loss, &d, d.beta, dbeta, C);
     /* dx may equal dy (forward again: the checks left the buffers at a perturbed point) */
     bn_loss(&d);
     norm_bn_backward(dx, NULL, NULL, dy, d.xhat, d.istd, d.gamma, B, C);
@@ -155,9 +126,9 @@ static void test_bn_eval(void)
     rng_seed(&r, 32);
     float x[B * C], gamma[C], beta[C], y[B * C], xhat[B * C], istd[C], ye[B * C];
     float rm[C], rv[C];
-    fill(&r, x, B * C, 2.0f);
-    fill(&r, gamma, C, 1.0f);
-    fill(&r, beta, C, 1.0f);
+    gc_fill_sym(&r, x, B * C, 2.0f);
+    gc_fill_sym(&r, gamma, C, 1.0f);
+    gc_fill_sym(&r, beta, C, 1.0f);
     for (int j = 0; j < C; j++) rm[j] = 7.0f, rv[j] = 3.0f;
     norm_bn_forward_train(y, xhat, istd, x, gamma, beta, rm, rv, 0.0f, B, C);
     for (int j = 0; j < C; j++) CHECK(rm[j] == 7.0f && rv[j] == 3.0f);
@@ -194,14 +165,14 @@ static void test_noise(void)
     rng r;
     rng_seed(&r, 33);
     noise_ctx d;
-    fill(&r, d.x, B * C, 1.0f);
+    gc_fill_sym(&r, d.x, B * C, 1.0f);
     norm_gauss_fill(d.eps, B * C, &r);
-    fill(&r, d.c, B * C, 1.0f);
+    gc_fill_sym(&r, d.c, B * C, 1.0f);
     noise_loss(&d);
     float dy[B * C], dx[B * C];
     nn_act_backward(dy, d.c, d.y, B * C, NN_ACT_TANH);
     norm_noise_backward(dx, dy, B * C);
-    check_grad("noise.x", noise_loss, &d, d.x, dx, B * C);
+    gc_check_layer("noise.x", noise_loss, &d, d.x, dx, B * C);
     /* the noise really is added */
     float y0[B * C];
     norm_noise_forward(y0, d.x, d.eps, 0.5f, B * C);
