@@ -2,59 +2,21 @@
 # ssl-gan: a tiny SSL-GAN on a few hundred digits rows (seconds), predict, sample (plain and
 # class-conditional, PNG), the error paths, determinism and divergence handling.
 load helpers
+load models
 bats_require_minimum_version 1.5.0
 
 ARCH="--d-hidden 64,32 --g-hidden 32 --noise-dim 16 --batch 50"
 
 setup_file() {
-    D="$BATS_FILE_TMPDIR"
     # about 540 rows for training, 1257 for testing; x scaled to [0, 1]; 5 labels per class
-    ssl-prep csv "$DIGITS" | ssl-prep split --test 0.7 --seed 1 --train-out "$D/tr_raw.ssl" --test-out "$D/te_raw.ssl"
-    ssl-prep scale --method minmax --fit-stats "$D/sc.model" "$D/tr_raw.ssl" > "$D/tr.ssl"
-    ssl-prep scale --stats "$D/sc.model" "$D/te_raw.ssl" > "$D/te.ssl"
-    ssl-prep mask --labels-per-class 5 --seed 0 "$D/tr.ssl" > "$D/tr5.ssl"
+    prep_digits "$BATS_FILE_TMPDIR" 0.7
+    D="$BATS_FILE_TMPDIR"
     ssl-gan train $ARCH --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$D/m.gan"
     ssl-gan train $ARCH --epochs 2 --seed 3 --conditional -q "$D/tr5.ssl" -o "$D/c.gan"
 }
 
-setup() {
-    T="$BATS_TEST_TMPDIR"
-    D="$BATS_FILE_TMPDIR"
-}
-
-# rows and width of tensor NAME of a stream: "ROWS WIDTH" (or "ROWS absent")
-shape_of() {
-    "$PY" - "$1" "$2" <<'EOF2'
-import sys, msgpack, numpy as np
-u = msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False)
-head = next(u)
-w = [t for t in head["tensors"] if t["name"] == sys.argv[2]]
-rows = sum(m["rows"] for m in u if "tensors" in m)
-print(rows, int(np.prod(w[0]["shape"])) if w else "absent")
-EOF2
-}
-
-# the values of tensor NAME, all rows, through msgpack_numpy
-values_of() {
-    "$PY" - "$1" "$2" <<'EOF2'
-import sys, msgpack, msgpack_numpy, numpy as np
-u = msgpack.Unpacker(open(sys.argv[1], "rb"), object_hook=msgpack_numpy.decode, raw=False)
-next(u)
-parts = [m["tensors"][sys.argv[2]] for m in u if "tensors" in m]
-print(" ".join(str(v) for v in np.concatenate(parts).ravel().tolist()))
-EOF2
-}
-
 @test "--help shows usage and an example, --version" {
-    run ssl-gan --help
-    [ "$status" -eq 0 ]
-    [[ "$output" == *"Usage: ssl-gan train"* ]]
-    [[ "$output" == *"Examples:"* ]]
-    run ssl-gan sample --help
-    [ "$status" -eq 0 ]
-    run ssl-gan --version
-    [ "$status" -eq 0 ]
-    [[ "$output" == "ssl-gan (ssl-tools) "* ]]
+    assert_help_and_version ssl-gan sample
 }
 
 @test "usage errors exit 2" {

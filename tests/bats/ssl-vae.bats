@@ -2,45 +2,18 @@
 # ssl-vae: tiny M1 and M2 models on the embedded digits (a few seconds), their commands, the
 # error paths and determinism. Streams come from ssl-prep (x scaled to [0, 1]).
 load helpers
+load models
 bats_require_minimum_version 1.5.0
 
 setup_file() {
+    prep_digits "$BATS_FILE_TMPDIR" 0.3
     D="$BATS_FILE_TMPDIR"
-    ssl-prep csv "$DIGITS" | ssl-prep split --test 0.3 --seed 1 --train-out "$D/tr_raw.ssl" --test-out "$D/te_raw.ssl"
-    ssl-prep scale --method minmax --fit-stats "$D/sc.model" "$D/tr_raw.ssl" > "$D/tr.ssl"
-    ssl-prep scale --stats "$D/sc.model" "$D/te_raw.ssl" > "$D/te.ssl"
-    ssl-prep mask --labels-per-class 5 --seed 0 "$D/tr.ssl" > "$D/tr5.ssl"
     ssl-vae train --hidden 32 --latent 4 --epochs 2 --seed 3 -q "$D/tr.ssl" -o "$D/m1.vae"
     ssl-vae train --model m2 --hidden 32 --latent 4 --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$D/m2.vae"
 }
 
-setup() {
-    T="$BATS_TEST_TMPDIR"
-    D="$BATS_FILE_TMPDIR"
-}
-
-# rows and shape of tensor NAME of a stream: "ROWS WIDTH"
-shape_of() {
-    "$PY" - "$1" "$2" <<'EOF2'
-import sys, msgpack, numpy as np
-u = msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False)
-head = next(u)
-w = [t for t in head["tensors"] if t["name"] == sys.argv[2]]
-rows = sum(m["rows"] for m in u if "tensors" in m)
-print(rows, int(np.prod(w[0]["shape"])) if w else "absent")
-EOF2
-}
-
 @test "--help shows usage and an example, --version" {
-    run ssl-vae --help
-    [ "$status" -eq 0 ]
-    [[ "$output" == *"Usage: ssl-vae train"* ]]
-    [[ "$output" == *"Examples:"* ]]
-    run ssl-vae train --help
-    [ "$status" -eq 0 ]
-    run ssl-vae --version
-    [ "$status" -eq 0 ]
-    [[ "$output" == "ssl-vae (ssl-tools) "* ]]
+    assert_help_and_version ssl-vae train
 }
 
 @test "usage errors exit 2" {
