@@ -211,20 +211,31 @@ static model_file *load_model(cli *c, const char *path, const char *want)
     return mf;
 }
 
-/* Writes a model to path through a temporary file and a rename (checkpoints during training). */
-static void write_checkpoint(cli *c, model_file *mf, const char *path)
+/* Writes mf (from vae_save or m2_save; NULL: their error e) to path through a temporary file and
+ * a rename (checkpoints during training). */
+static void write_checkpoint(cli *c, model_file *mf, error *e, const char *path)
 {
-    error e;
+    if (!mf) cli_fail_error(c, e);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.ckpt-tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) cli_fail(c, "%s: %s", tmp, strerror(errno));
-    int bad = model_file_write(mf, f, &e) < 0;
-    if (fclose(f) != 0 && !bad) bad = 1, error_set(&e, "%s", strerror(errno));
+    int bad = model_file_write(mf, f, e) < 0;
+    if (fclose(f) != 0 && !bad) bad = 1, error_set(e, "%s", strerror(errno));
     if (bad || rename(tmp, path) != 0) {
         unlink(tmp);
-        cli_fail(c, "%s: %s", path, bad ? e.msg : strerror(errno));
+        cli_fail(c, "%s: %s", path, bad ? e->msg : strerror(errno));
     }
+    model_file_free(mf);
+}
+
+/* The trained model, the same way: written atomically through -o, committed. */
+static void write_final(cli *c, model_file *mf, error *e, const char *path)
+{
+    if (!mf) cli_fail_error(c, e);
+    FILE *out = cli_open_out(c, path);
+    if (model_file_write(mf, out, e) < 0) cli_fail(c, "%s: %s", path, e->msg);
+    cli_commit(c);
     model_file_free(mf);
 }
 
@@ -356,20 +367,13 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
         if (trainlog_epoch_end(log, &e) < 0) cli_fail_error(c, &e);
         if (a->ckpt && ep % a->ckpt == 0 && ep < a->epochs) {
             value_set(v.info, "epochs_done", value_int(ep));
-            model_file *mf = vae_save(&v, &e);
-            if (!mf) cli_fail_error(c, &e);
-            write_checkpoint(c, mf, a->out);
+            write_checkpoint(c, vae_save(&v, &e), &e, a->out);
             ckpt_epoch = ep;
             value_remove(v.info, "epochs_done");
         }
     }
     trainlog_finish(log);
-    model_file *mf = vae_save(&v, &e);
-    if (!mf) cli_fail_error(c, &e);
-    FILE *out = cli_open_out(c, a->out);
-    if (model_file_write(mf, out, &e) < 0) cli_fail(c, "%s: %s", a->out, e.msg);
-    cli_commit(c);
-    model_file_free(mf);
+    write_final(c, vae_save(&v, &e), &e, a->out);
     free(perm);
     adam_free(&opt);
     vae_free(&v);
@@ -439,19 +443,12 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
         }
         if (trainlog_epoch_end(log, &e) < 0) cli_fail_error(c, &e);
         if (a->ckpt && ep % a->ckpt == 0 && ep < a->epochs) {
-            model_file *mf = m2_save(&m, &e);
-            if (!mf) cli_fail_error(c, &e);
-            write_checkpoint(c, mf, a->out);
+            write_checkpoint(c, m2_save(&m, &e), &e, a->out);
             ckpt_epoch = ep;
         }
     }
     trainlog_finish(log);
-    model_file *mf = m2_save(&m, &e);
-    if (!mf) cli_fail_error(c, &e);
-    FILE *out = cli_open_out(c, a->out);
-    if (model_file_write(mf, out, &e) < 0) cli_fail(c, "%s: %s", a->out, e.msg);
-    cli_commit(c);
-    model_file_free(mf);
+    write_final(c, m2_save(&m, &e), &e, a->out);
     m2_data_free(&md);
     adam_free(&opt);
     m2_free(&m);
