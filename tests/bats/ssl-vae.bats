@@ -134,8 +134,12 @@ EOF2
 }
 
 @test "a loss that becomes NaN stops training naming epoch and batch, leaving no model" {
-    # a step of 1e6 per weight overflows the activations at the second batch
-    run --separate-stderr ssl-vae train --hidden 32,32 --latent 4 --lr 1e6 --epochs 3 --checkpoint-every 1 "$D/tr.ssl" -o "$T/nan.vae"
+    # finite x near FLT_MAX: the first layer's sums overflow to inf, inf - inf is NaN, and a
+    # Gaussian (x - mean)^2 overflows anyway; IEEE arithmetic, so on any machine and any step size
+    "$PY" "$BATS_TEST_DIRNAME/mkstream.py" "$T/huge.ssl" '{"tensors": [["x", "<f4", [4],
+        [[3e38, -3e38, 1e38, 2e38], [-2e38, 3e38, -1e38, 3e38], [1e38, 1e38, -3e38, -2e38], [3e38, 2e38, 3e38, -1e38]]]]}'
+    run --separate-stderr ssl-vae train --hidden 8 --latent 2 --likelihood gaussian --epochs 3 --checkpoint-every 1 \
+        "$T/huge.ssl" -o "$T/nan.vae"
     assert_fails_with 1 "epoch 1, batch [0-9]+: the loss is not finite.*no model written"
     [ ! -e "$T/nan.vae" ]
 }
