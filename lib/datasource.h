@@ -6,9 +6,9 @@
  *   stream  (--stream-data) the training stream is read again from its file every epoch through a
  *           shuffle buffer of K rows: the buffer fills from the file, each row handed out is drawn
  *           uniformly from the buffer (rng_below) and its slot refilled with the file's next row. Peak
- *           memory is K rows, one batch and one stream message, whatever N is. A row reaches a batch
- *           at most K + batch rows after its place in the file... or later: it is a local shuffle, so
- *           a file sorted by class should be shuffled once beforehand (ssl-prep split does).
+ *           memory is K rows, one batch and one stream message, whatever N is. It is a local shuffle
+ *           (the i-th row handed out is one of the file's first K + i rows), so a file sorted by
+ *           class should be shuffled once beforehand (ssl-prep split does).
  *           When the whole file fits in the buffer (N <= K), the source keeps it and behaves exactly
  *           as the memory source: same order, same draws, bit-identical training.
  *   shards  with P processes (dist.h), rank r takes rows [r G/P, (r+1) G/P) of every global batch of

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Scale-out benchmarks (docs/scale-out.md), on Fashion-MNIST's training images (synthetic images
+# when the data set is not installed):
+#  1. out-of-core: peak RSS (/usr/bin/time's maximum RSS) of one M1 epoch at N and 10N rows, held
+#     in memory and with --stream-data (shuffle buffer 1000 rows); then 20N rows (a stream file
+#     larger than the limit) under an address-space limit (ulimit -v 256 MiB): in memory it must
+#     fail, streamed it must train.
+#  2. data-parallel: seconds per epoch of the Kingma M1 (784-500-500-50, batch 128) on 10000 rows at
+#     P = 1 (1 and 2 BLAS threads) and P = 2 processes of 1 thread (mpirun, the MPI build), and the
+#     bytes all-reduced per step (the flat gradient buffer).
+# Usage: bench/outofcore.sh [BUILD [MPI_BUILD]]   (default build and build-mpi; part 2 is skipped
+#        without mpirun or MPI_BUILD/bin/ssl-vae)
+set -eu
+cd "$(dirname "$0")/.."
+BIN=$PWD/${1:-build}/bin
+MBIN=$PWD/${2:-build-mpi}/bin
+DATA=/usr/share/datasets/fashion-mnist
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+N=6000
+
+if [ -f $DATA/train-images-idx3-ubyte.gz ]; then
+    kind=fashion-mnist
+    img=$DATA/train-images-idx3-ubyte.gz
+else
+    kind=synthetic
+    img=$T/img
+    /usr/bin/python3 -c '
+import numpy as np, sys
+rs = np.random.RandomState(0)
+open(sys.argv[1], "wb").write(b"\0\0\x08\x03" + np.array([60000, 28, 28], ">i4").tobytes() + rs.randint(0, 256, 60000 * 784).astype(np.uint8).tobytes())' "$img"
+fi
+for n in $N $((10 * N)); do "$BIN/ssl-prep" idx --limit $n "$img" -o "$T/$n.ssl"; done
+
+rss() {   # peak RSS in MiB of a command
+    /usr/bin/time -f %M -o "$T/rss" "$@" 2> "$T/err" || { cat "$T/err" >&2; echo "bench/outofcore.sh: failed: $*" >&2; exit 1; }
+    awk '{ printf "%.1f", $1 / 1024 }' "$T/rss"
+}
+TRAIN=(train -q --epochs 1 --hidden 64 --latent 8 --threads 1 --seed 1)
+
+echo "1. peak RSS (MiB) of one ssl-vae M1 epoch, $kind rows (x: 3136 bytes a row)"
+printf '%-44s %10s %10s %8s\n' "" "$N rows" "$((10 * N)) rows" ratio
+row() {
+    local name=$1 a b
+    shift
+    a=$(rss "$@" "$T/$N.ssl" -o "$T/m.vae"); b=$(rss "$@" "$T/$((10 * N)).ssl" -o "$T/m.vae")
+    printf '%-44s %10s %10s %8.2f\n' "$name" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { print b / a }')"
+}
+row "in memory" "$BIN/ssl-vae" "${TRAIN[@]}"
+row "--stream-data --shuffle-buffer 1000" "$BIN/ssl-vae" "${TRAIN[@]}" --stream-data --shuffle-buffer 1000
+
+# Larger than memory: the 10N rows twice over (a stream file of 2 x 10N rows), trained under an
+# address-space limit (ulimit -v) smaller than that file. The limit must leave room for OpenBLAS's
+# 128 MiB buffer (address space it reserves, mostly untouched) and the libraries: 256 MiB.
+big=$T/big.ssl
+/usr/bin/python3 - "$T/$((10 * N)).ssl" "$big" <<'EOF2'
+import sys, msgpack
+msgs = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False, max_bin_len=1 << 30))
+body = [m for m in msgs[1:] if "tensors" in m]
+with open(sys.argv[2], "wb") as f:
+    f.write(msgpack.packb(msgs[0]))
+    for _ in range(2):
+        for m in body: f.write(msgpack.packb(m))
+    f.write(msgpack.packb({"end": True, "rows": 2 * sum(m["rows"] for m in body)}))
+EOF2
+limit_kb=262144
+echo
+echo "   $((20 * N)) rows ($(( $(stat -c %s "$big") / 1048576 )) MiB of stream) under ulimit -v $limit_kb (256 MiB of address space):"
+for mode in "in memory" "--stream-data"; do
+    extra=(); [ "$mode" = "--stream-data" ] && extra=(--stream-data --shuffle-buffer 1000)
+    # one BLAS thread from the start, and a time limit: when OpenBLAS cannot map its buffer it retries
+    # at every product instead of failing
+    if (ulimit -v "$limit_kb"; OPENBLAS_NUM_THREADS=1 timeout 300 /usr/bin/time -f %M -o "$T/rss" \
+            "$BIN/ssl-vae" "${TRAIN[@]}" "${extra[@]}" "$big" -o "$T/m.vae") 2> "$T/err"; then
+        echo "   $mode: trained, peak RSS $(awk '{ printf "%.1f", $1 / 1024 }' "$T/rss") MiB"
+    else
+        echo "   $mode: failed: $(head -c 200 "$T/err")"
+    fi
+done
+
+echo
+if ! command -v mpirun > /dev/null || [ ! -x "$MBIN/ssl-vae" ]; then
+    echo "2. skipped: no mpirun or no $MBIN/ssl-vae (apt-get install openmpi-bin libopenmpi-dev; make MPI=1)"
+    exit 0
+fi
+"$BIN/ssl-prep" idx --limit 10000 "$img" -o "$T/10k.ssl"
+M1=(train -q --hidden 500,500 --latent 50 --batch 128 --epochs 2 --seed 1)
+epoch2() {   # best of 3 of the second epoch's seconds (the first also pays for start-up and page faults)
+    for i in 1 2 3; do
+        "$@" --log "$T/log" "$T/10k.ssl" -o "$T/m1.vae"
+        /usr/bin/python3 -c 'import json, sys; print("%.2f" % json.loads(open(sys.argv[1]).read().splitlines()[1])["seconds"])' "$T/log"
+    done | sort -n | head -n 1
+}
+echo "2. data-parallel ssl-vae M1 784-500-500-50, batch 128, 10000 rows (79 steps an epoch), $(nproc) cores," \
+     "load average $(cut -d ' ' -f 1 /proc/loadavg) before"
+t1=$(epoch2 "$MBIN/ssl-vae" "${M1[@]}" --threads 1)
+t1b=$(epoch2 "$MBIN/ssl-vae" "${M1[@]}" --threads 2)
+t2=$(epoch2 mpirun --oversubscribe --allow-run-as-root -x OPENBLAS_NUM_THREADS=1 -np 2 "$MBIN/ssl-vae" "${M1[@]}" --threads 1)
+printf '   %-40s %8s s/epoch %8.1f ms/step\n' "P = 1, 1 BLAS thread" "$t1" "$(awk -v t="$t1" 'BEGIN { print t / 79 * 1000 }')"
+printf '   %-40s %8s s/epoch %8.1f ms/step\n' "P = 1, 2 BLAS threads" "$t1b" "$(awk -v t="$t1b" 'BEGIN { print t / 79 * 1000 }')"
+printf '   %-40s %8s s/epoch %8.1f ms/step  speed-up %.2f\n' "P = 2 (mpirun), 1 BLAS thread each" "$t2" \
+    "$(awk -v t="$t2" 'BEGIN { print t / 79 * 1000 }')" "$(awk -v a="$t1" -v b="$t2" 'BEGIN { print a / b }')"
+/usr/bin/python3 - "$T/m1.vae" <<'EOF'
+import sys, msgpack, msgpack_numpy
+p = msgpack.unpackb(open(sys.argv[1], "rb").read(), object_hook=msgpack_numpy.decode, raw=False)["params"]
+# nn_params pads each tensor to 16 floats: the all-reduced buffer
+floats = sum((v.size + 15) // 16 * 16 for v in p.values())
+print("   all-reduced per step: %d floats = %.2f MB (ring all-reduce: each rank sends and receives 2(P-1)/P of it)"
+      % (floats, floats * 4 / 1e6))
+EOF
