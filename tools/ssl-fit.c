@@ -206,8 +206,9 @@ static void predict_main(cli *c, args *a)
     stream_reader *r = stream_reader_open(in, cli_in_name(path), &e);
     if (!r) cli_fail_error(c, &e);
     filter f = {.output = "p", .width = mlp_classes(m), .in_width = mlp_features(m), .classes = mlp_classes(m),
-                .class_names = value_get(mf->info, STREAM_META_CLASSES), .fn = predict_batch, .ctx = m};
-    if (filter_run(r, cli_open_out(c, a->out), &f, &e)) cli_fail(c, "%s: %s", cli_in_name(path), e.msg);
+                .class_names = value_get(mf->info, STREAM_META_CLASSES), .name = cli_in_name(path),
+                .fn = predict_batch, .ctx = m};
+    if (filter_run(r, cli_open_out(c, a->out), &f, &e)) cli_fail_error(c, &e);
     cli_commit(c);
     stream_reader_close(r);
     if (in != stdin) fclose(in);
