@@ -11,6 +11,8 @@
 
 #include "adam.h"
 #include "cli.h"
+#include "datasource.h"
+#include "dist.h"
 #include "filter.h"
 #include "imagegrid.h"
 #include "m2.h"
@@ -26,7 +28,9 @@ static const char USAGE[] =
     "       ssl-vae reconstruct -m MODEL [FILE] [-o OUT] [--png FILE]\n"
     "       ssl-vae predict -m M2 [FILE] [-o OUT]\n"
     "\n"
-    "train: fits a variational autoencoder to a stream with x (f32 features); holds it in memory.\n"
+    "train: fits a variational autoencoder to a stream with x (f32 features); holds it in memory\n"
+    "  (M1 with --stream-data: reads FILE again every epoch instead; under mpirun, each process\n"
+    "  trains on its share of every batch: docs/scale-out.md).\n"
     "  --model m1 (default): the VAE M1 on every row, labelled or not; -ELBO = -log p(x|z) + KL.\n"
     "  --model m2: the semi-supervised M2 with q(y|x), q(z|x,y), p(x|y,z); needs y (i32, -1 =\n"
     "    unlabelled). Each step takes a batch of unlabelled rows, each summed over all K classes,\n"
@@ -54,6 +58,9 @@ static const char USAGE[] =
     "                           stops training (exit 1) and MODEL keeps the last checkpoint\n"
     "      --seed N             seed of weights, batches and noise (default 0)\n"
     "      --log FILE           per-epoch metrics as JSON lines\n"
+    "      --stream-data        M1: read FILE every epoch through a shuffle buffer, not into memory\n"
+    "      --shuffle-buffer N   rows of that buffer (default 10000); when FILE has at most N rows,\n"
+    "                           training is the in-memory one, byte for byte\n"
     "  -q, --quiet              no progress on stderr\n"
     "\n"
     "encode (M1): streams FILE batch by batch and adds z (f32, the posterior mean mu(x)); with\n"
@@ -79,7 +86,8 @@ static const char USAGE[] =
     "  ssl-vae train --model m2 --alpha 0.1 train.ssl -o m2.vae && ssl-vae predict -m m2.vae test.ssl | ssl-eval\n";
 
 enum { OPT_HIDDEN = 256, OPT_LATENT, OPT_ACT, OPT_LIK, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_ALPHA,
-       OPT_CLASSES, OPT_VAL, OPT_CKPT, OPT_SEED, OPT_LOG, OPT_THREADS, OPT_REPLACE, OPT_CLASS, OPT_PNG };
+       OPT_CLASSES, OPT_VAL, OPT_CKPT, OPT_SEED, OPT_LOG, OPT_THREADS, OPT_REPLACE, OPT_CLASS, OPT_PNG,
+       OPT_STREAM, OPT_BUFFER };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},         {"model", required_argument, 0, 'm'},
@@ -92,6 +100,7 @@ static const struct option OPTS[] = {
     {"seed", required_argument, 0, OPT_SEED},       {"log", required_argument, 0, OPT_LOG},
     {"threads", required_argument, 0, OPT_THREADS}, {"replace", no_argument, 0, OPT_REPLACE},
     {"class", required_argument, 0, OPT_CLASS},     {"png", required_argument, 0, OPT_PNG},
+    {"stream-data", no_argument, 0, OPT_STREAM},    {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
     {"quiet", no_argument, 0, 'q'},                 {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},               {0, 0, 0, 0},
 };
@@ -105,6 +114,8 @@ typedef struct args {
     int lik_given;
     int epochs, batch, warmup, classes, ckpt, threads, quiet, replace, cls;
     long n;
+    int stream_data;        /* train --stream-data */
+    long buffer;            /* --shuffle-buffer, 0 = not given */
     double lr, alpha;
     uint64_t seed;
     char cmdline[1024];     /* for the stream's history */
@@ -167,6 +178,8 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_REPLACE: a->replace = 1; break;
         case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20); break;
         case OPT_PNG: a->png = optarg; break;
+        case OPT_STREAM: a->stream_data = 1; break;
+        case OPT_BUFFER: a->buffer = cli_parse_long(c, "--shuffle-buffer", optarg, 1, 1L << 40); break;
         default: cli_bad_option(c, argv, opt);
         }
     }
@@ -178,14 +191,23 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
 
 /* ---- shared helpers ---- */
 
+/* The f32 x of a schema: its width, or -1 with an error naming the file. */
+static int x_width_of(const stream_schema *s, const char *file, error *e)
+{
+    int ix = stream_schema_find(s, "x");
+    if (ix < 0) return error_set(e, "%s: stream has no tensor 'x' (features)", file);
+    if (s->fields[ix].dtype != STREAM_F32)
+        return error_set(e, "%s: tensor 'x' is %s, expected f32", file, stream_dtype_name(s->fields[ix].dtype));
+    return (int)s->fields[ix].width;
+}
+
 /* The f32 x of a schema: its width, or a failure naming the file. */
 static int x_width(cli *c, const stream_schema *s, const char *file)
 {
-    int ix = stream_schema_find(s, "x");
-    if (ix < 0) cli_fail(c, "%s: stream has no tensor 'x' (features)", file);
-    if (s->fields[ix].dtype != STREAM_F32)
-        cli_fail(c, "%s: tensor 'x' is %s, expected f32", file, stream_dtype_name(s->fields[ix].dtype));
-    return (int)s->fields[ix].width;
+    error e;
+    int w = x_width_of(s, file, &e);
+    if (w < 0) cli_fail_error(c, &e);
+    return w;
 }
 
 /* y (i32 scalar) of a table, or NULL when absent. */
@@ -241,50 +263,69 @@ static void write_final(cli *c, model_file *mf, error *e, const char *path)
 
 /* ---- train ---- */
 
+enum { SHUFFLE_BUFFER = 10000 };   /* --stream-data's default buffer, in rows */
+
 typedef struct train_data {
-    stream_table *t, *vt;
+    stream_table *t, *vt;       /* t: NULL with --stream-data */
+    datasource *src;            /* M1's batches: t's rows, or the file read every epoch */
+    const stream_schema *schema;
     const char *file;
     const float *x, *vx;
     const int *y, *vy;
     size_t n, vn;
     int D;
+    float lo, hi;               /* the range of x */
 } train_data;
 
-/* Every value finite; returns the range through lo/hi. */
-static void scan_x(cli *c, const float *x, size_t n, int D, const char *file, float *lo, float *hi)
+/* A batch of the training rows (row0: its first row's index): x finite, its range into d->lo/hi. */
+static int scan_batch(const stream_table *b, size_t row0, void *ctx, error *e)
 {
-    *lo = INFINITY, *hi = -INFINITY;
-    for (size_t i = 0; i < n * (size_t)D; i++) {
-        if (!isfinite(x[i])) cli_fail(c, "%s: row %zu: x has a non-finite value", file, i / (size_t)D + 1);
-        *lo = x[i] < *lo ? x[i] : *lo;
-        *hi = x[i] > *hi ? x[i] : *hi;
+    train_data *d = ctx;
+    if (!d->D && (d->D = x_width_of(b->schema, d->file, e)) < 0) return -1;
+    const float *x = stream_table_col(b, "x");
+    for (size_t i = 0; i < b->nrows * (size_t)d->D; i++) {
+        if (!isfinite(x[i])) return error_set(e, "%s: row %zu: x has a non-finite value", d->file, row0 + i / (size_t)d->D + 1);
+        d->lo = x[i] < d->lo ? x[i] : d->lo;
+        d->hi = x[i] > d->hi ? x[i] : d->hi;
     }
+    return 0;
 }
 
 static void choose_likelihood(cli *c, args *a, const train_data *d)
 {
-    float lo, hi;
-    scan_x(c, d->x, d->n, d->D, d->file, &lo, &hi);
     if (!a->lik_given) {
-        const value *r = value_get(d->t->schema->meta, STREAM_META_RANGE);
+        const value *r = value_get(d->schema->meta, STREAM_META_RANGE);
         int unit = r && r->kind == VALUE_ARRAY && r->n == 2 && value_num(r->items[0]) >= 0 && value_num(r->items[1]) <= 1;
         a->arch.lik = unit ? VAE_BERNOULLI : VAE_GAUSSIAN;
     }
-    if (a->arch.lik == VAE_BERNOULLI && (lo < 0 || hi > 1))
+    if (a->arch.lik == VAE_BERNOULLI && (d->lo < 0 || d->hi > 1))
         cli_fail(c, "%s: the bernoulli likelihood needs x in [0, 1], the data spans [%g, %g] (use --likelihood gaussian)",
-                 d->file, lo, hi);
+                 d->file, d->lo, d->hi);
 }
 
+/* The training rows: in memory, or (--stream-data) a file checked once and read every epoch. */
 static void load_train_data(cli *c, const args *a, train_data *d)
 {
+    error e;
     memset(d, 0, sizeof *d);
+    d->lo = INFINITY, d->hi = -INFINITY;
     const char *path = a->nfiles ? a->files[0] : NULL;
     d->file = cli_in_name(path);
-    d->t = cli_load_stream(c, path);
-    d->D = x_width(c, d->t->schema, d->file);
-    d->x = stream_table_col(d->t, "x");
-    d->y = table_y(c, d->t, d->file);
-    d->n = d->t->nrows;
+    if (a->stream_data) {
+        d->src = datasource_stream(path, a->buffer ? (size_t)a->buffer : SHUFFLE_BUFFER, scan_batch, d, &e);
+        if (!d->src) cli_fail_error(c, &e);
+        d->schema = datasource_schema(d->src);
+        d->n = datasource_rows(d->src);
+    } else {
+        d->t = cli_load_stream(c, path);
+        d->schema = d->t->schema;
+        d->D = x_width(c, d->schema, d->file);
+        d->x = stream_table_col(d->t, "x");
+        d->y = table_y(c, d->t, d->file);
+        d->n = d->t->nrows;
+        if (scan_batch(d->t, 0, d, &e) < 0) cli_fail_error(c, &e);
+    }
+    d->D = x_width(c, d->schema, d->file);
     if (d->n == 0) cli_fail(c, "%s: no rows to train on", d->file);
     if (a->val) {
         d->vt = cli_load_stream(c, a->val);
@@ -299,7 +340,7 @@ static void load_train_data(cli *c, const args *a, train_data *d)
 /* Provenance and data description every model file carries. */
 static void set_info(value *info, const args *a, const train_data *d)
 {
-    const value *meta = d->t->schema->meta;
+    const value *meta = d->schema->meta;
     static const char *const keep[] = {"image_shape", STREAM_META_RANGE, STREAM_META_CLASSES, STREAM_META_FEATURES};
     for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
         const value *v = value_get(meta, keep[i]);
@@ -338,8 +379,9 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
     adam opt;
     if (adam_init_params(&opt, &v.p, &e) < 0) cli_fail_error(c, &e);
     opt.lr = (float)a->lr;
-    int *perm = malloc(d->n * sizeof *perm);
-    if (!perm) cli_fail(c, "out of memory");
+    if (!d->src && !(d->src = datasource_memory(d->t, &e))) cli_fail_error(c, &e);
+    int rank0 = dist_rank() == 0;   /* every rank holds the same model: rank 0 alone writes it */
+    datasource_shard(d->src, dist_rank(), dist_size());
     trainlog_plan(log, a->epochs, d->n, (d->n + (size_t)a->batch - 1) / (size_t)a->batch);
     set_info(v.info, a, d);
     int ckpt_epoch = 0;
@@ -347,7 +389,7 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
         trainlog_epoch_begin(log, ep);
         vae_loss l = {0, 0, 0};
         float beta = kl_weight(a, ep);
-        if (vae_train_epoch(&v, &opt, d->x, d->n, a->batch, beta, perm, &r, log, &l, &e) < 0)
+        if (vae_train_source(&v, &opt, d->src, a->batch, beta, &r, log, &l, &e) < 0)
             train_failed(c, a, d->file, ep, &e, ckpt_epoch);
         double elbo = -(l.rec + l.kl) / (double)l.rows;
         trainlog_metric(log, "elbo", elbo);
@@ -355,7 +397,7 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
         trainlog_metric(log, "kl", l.kl / (double)l.rows);
         trainlog_metric(log, "kl_weight", beta);
         value_set(v.info, "train_elbo", value_float(elbo));
-        if (d->vx) {
+        if (d->vx && rank0) {
             vae_loss vl = {0, 0, 0};
             rng vr;
             rng_seed(&vr, a->seed ^ 0x5eed);   /* the same noise every epoch: comparable numbers */
@@ -365,7 +407,7 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
             value_set(v.info, "val_elbo", value_float(velbo));
         }
         if (trainlog_epoch_end(log, &e) < 0) cli_fail_error(c, &e);
-        if (a->ckpt && ep % a->ckpt == 0 && ep < a->epochs) {
+        if (a->ckpt && ep % a->ckpt == 0 && ep < a->epochs && rank0) {
             value_set(v.info, "epochs_done", value_int(ep));
             write_checkpoint(c, vae_save(&v, &e), &e, a->out);
             ckpt_epoch = ep;
@@ -373,8 +415,8 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
         }
     }
     trainlog_finish(log);
-    write_final(c, vae_save(&v, &e), &e, a->out);
-    free(perm);
+    if (rank0) write_final(c, vae_save(&v, &e), &e, a->out);
+    datasource_free(d->src);
     adam_free(&opt);
     vae_free(&v);
 }
@@ -459,16 +501,25 @@ static void train_main(cli *c, args *a)
     if (!a->out) cli_usage_error(c, "train: -o MODEL is required");
     if (a->nfiles > 1) cli_usage_error(c, "train: at most one input file");
     if (a->png || a->replace || a->n || a->cls >= 0) cli_usage_error(c, "train: --png, --replace, -n, --class are for other commands");
+    if (a->stream_data && a->m2) cli_usage_error(c, "--stream-data is for M1 (M2 keeps its labelled rows in memory)");
+    if (a->stream_data && (!a->nfiles || strcmp(a->files[0], "-") == 0))
+        cli_usage_error(c, "--stream-data needs a FILE (it is read again every epoch), not stdin");
+    if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
+    error e;
+    if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
+    int rank0 = dist_rank() == 0;   /* under mpirun, rank 0 alone reports and writes */
+    if (a->m2 && dist_size() > 1) cli_fail(c, "M2 trains in one process (data-parallel training is M1's): run it without mpirun");
     train_data d;
     load_train_data(c, a, &d);
     choose_likelihood(c, a, &d);
     trainlog log;
-    FILE *logf = a->log ? cli_open_out(c, a->log) : NULL;
-    trainlog_init(&log, c->prog, a->quiet ? NULL : stderr, logf);
+    FILE *logf = a->log && rank0 ? cli_open_out(c, a->log) : NULL;
+    trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);
     if (a->m2) train_m2(c, a, &d, &log);
     else train_m1(c, a, &d, &log);
     stream_table_free(d.t);
     stream_table_free(d.vt);
+    dist_finalize();
 }
 
 /* ---- the loaded model, for the other commands ---- */
