@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "adam.h"
+#include "dist.h"
 #include "rng.h"
 
 #define PREDICT_CHUNK 256
@@ -203,9 +204,13 @@ static void gather(const mlp *m, train_ws *w, const mlp_data *d, const int *rows
     }
 }
 
-/* Forward, backward and the L2 gradient for one batch of B rows already gathered; returns the
- * batch loss (mean weighted cross-entropy + alpha/2 ||W||^2 / B). Gradients land in m->params.grad. */
-static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, rng *r)
+/* Forward, backward and the L2 gradient for this process's B rows (already gathered), rows first..
+ * first+B-1 of a global batch of G rows (G = B, first = 0 in one process; dist.h): dropout masks are
+ * drawn for all G rows (the same draws on every process), losses and gradients are normalised by G,
+ * and the L2 term is the first process's alone, so the processes' gradients sum to the one-process
+ * gradient. Returns this share of the batch loss (mean weighted cross-entropy + alpha/2 ||W||^2 / G).
+ * Gradients land in m->params.grad. */
+static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G, int first, rng *r)
 {
     int L = m->nlayers, K = mlp_classes(m);
     nn_params *P = &m->params, *A = &w->act;
@@ -214,27 +219,27 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, rng *r
         nn_dense_forward(out, nn_data(A, w->ia[l - 1]), nn_data(P, m->iw[l - 1]), nn_data(P, m->ib[l - 1]), B,
                          m->sizes[l - 1], m->sizes[l], l < L ? NN_ACT_RELU : NN_ACT_NONE);
         if (l < L && w->mask[l]) {
-            size_t n = (size_t)B * m->sizes[l];
-            nn_dropout_mask(w->mask[l], n, (float)c->dropout, r);
-            nn_dropout_forward(out, out, w->mask[l], n);
+            nn_dropout_mask(w->mask[l], (size_t)G * m->sizes[l], (float)c->dropout, r);
+            nn_dropout_forward(out, out, w->mask[l] + (size_t)first * m->sizes[l], (size_t)B * m->sizes[l]);
         }
     }
     float *probs = nn_data(A, w->ia[L]);              // (B, K), the logits replaced in place
-    double loss = nn_softmax_xent_forward(probs, probs, w->yb, w->wb, B, K) / B;
+    double loss = nn_softmax_xent_forward(probs, probs, w->yb, w->wb, B, K) / G;
 
     nn_params_zero_grad(P);
-    nn_softmax_xent_backward(nn_grad(A, w->ia[L]), probs, w->yb, w->wb, B, K, 1.0f / (float)B);
+    nn_softmax_xent_backward(nn_grad(A, w->ia[L]), probs, w->yb, w->wb, B, K, 1.0f / (float)G);
     for (int l = L; l >= 1; l--) {
         float *dout = nn_grad(A, w->ia[l]);           // (B, sizes[l])
         /* dropout was applied after ReLU in place; the ReLU mask read from the dropped output is
          * still right, since dropout keeps signs and zeroes the gradient where it zeroed the unit */
-        if (l < L && w->mask[l]) nn_dropout_backward(dout, dout, w->mask[l], (size_t)B * m->sizes[l]);
+        if (l < L && w->mask[l])
+            nn_dropout_backward(dout, dout, w->mask[l] + (size_t)first * m->sizes[l], (size_t)B * m->sizes[l]);
         nn_dense_backward(l > 1 ? nn_grad(A, w->ia[l - 1]) : NULL, nn_grad(P, m->iw[l - 1]), nn_grad(P, m->ib[l - 1]),
                           dout, nn_data(A, w->ia[l - 1]), nn_data(P, m->iw[l - 1]), nn_data(A, w->ia[l]), B,
                           m->sizes[l - 1], m->sizes[l], l < L ? NN_ACT_RELU : NN_ACT_NONE);
     }
-    /* coupled L2 on the weights: dW += alpha/B W, loss += alpha/(2B) ||W||^2 (one fused loop) */
-    float a = (float)(c->alpha / B);
+    /* coupled L2 on the weights: dW += alpha/G W, loss += alpha/(2G) ||W||^2 (one fused loop) */
+    float a = dist_rank() == 0 ? (float)(c->alpha / G) : 0.0f;
     double sq = 0;
     for (int l = 0; l < L && a > 0; l++) {
         const float *W = nn_data(P, m->iw[l]);
@@ -247,7 +252,7 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, rng *r
         }
         sq += s;
     }
-    return loss + 0.5 * c->alpha * sq / B;
+    return loss + 0.5 * c->alpha * sq / G;
 }
 
 static void init_weights(mlp *m, rng *r)
@@ -257,22 +262,29 @@ static void init_weights(mlp *m, rng *r)
                              1.0f, 1, r);
 }
 
-/* One epoch over the labelled rows in a fresh shuffled order; returns the mean loss. */
-static double run_epoch(mlp *m, train_ws *w, adam *opt, const mlp_config *c, const mlp_data *d, size_t nlab,
-                        rng *r, trainlog *log)
+/* One epoch over the labelled rows in a fresh shuffled order; the mean loss into *mean. Under
+ * mpirun (dist.h), each process takes its share of every global batch, and one all-reduce of the
+ * gradients per step makes every process take the one-process step. */
+static int run_epoch(mlp *m, train_ws *w, adam *opt, const mlp_config *c, const mlp_data *d, size_t nlab,
+                     rng *r, trainlog *log, double *mean, error *e)
 {
     rng_shuffle(r, w->order, nlab);
+    size_t rank = (size_t)dist_rank(), P = (size_t)dist_size();
     double total = 0;
     size_t nb = 0;
     for (size_t start = 0; start < nlab; start += (size_t)w->cap) {
-        int B = (int)(nlab - start < (size_t)w->cap ? nlab - start : (size_t)w->cap);
-        gather(m, w, d, w->order + start, B);
-        double loss = train_step(m, w, c, B, r);
+        size_t G = nlab - start < (size_t)w->cap ? nlab - start : (size_t)w->cap;
+        size_t lo = rank * G / P, B = (rank + 1) * G / P - lo;
+        gather(m, w, d, w->order + start + lo, (int)B);
+        double loss = train_step(m, w, c, (int)B, (int)G, (int)lo, r);
+        if (dist_allreduce_sum(m->params.grad, m->params.total, e) < 0) return -1;
         adam_step(opt, m->params.data, m->params.grad);
-        total += loss * B;
-        if (log) trainlog_batch(log, ++nb, start + (size_t)B, total / (double)(start + (size_t)B));
+        total += loss * (double)G;
+        if (log) trainlog_batch(log, ++nb, start + G, total / (double)(start + G));
     }
-    return total / (double)nlab;
+    if (dist_allreduce_sum_f64(&total, 1, e) < 0) return -1;
+    *mean = total / (double)nlab;
+    return 0;
 }
 
 /* scikit-learn's _update_no_improvement_count: returns 1 when training should stop. */
@@ -345,7 +357,8 @@ static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, const m
     int rc = 0;
     for (int epoch = 1; epoch <= c->epochs; epoch++) {
         if (log) trainlog_epoch_begin(log, epoch);
-        double loss = run_epoch(m, &w, &opt, c, train, nlab, &r, log);
+        double loss;
+        if ((rc = run_epoch(m, &w, &opt, c, train, nlab, &r, log, &loss, e)) < 0) break;
         res->epochs_run = epoch;
         res->final_loss = loss;
         if (!isfinite(loss)) {

@@ -8,6 +8,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "filter.h"
 #include "mlp.h"
 #include "model.h"
@@ -154,6 +155,9 @@ static void train_main(cli *c, args *a)
     if (!a->out) cli_usage_error(c, "train: -o MODEL is required");
     if (a->model) cli_usage_error(c, "train: -m is for predict");
     if (a->nfiles > 1) cli_usage_error(c, "train: at most one input file");
+    error e;
+    if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
+    int rank0 = dist_rank() == 0;   /* under mpirun (the MPI build), rank 0 alone reports and writes */
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
     stream_table *t = cli_load_stream(c, path);
     mlp_data d = table_data(c, t, file);
@@ -167,23 +171,25 @@ static void train_main(cli *c, args *a)
         size_t vf = vt->schema->fields[stream_schema_find(vt->schema, "x")].width;
         if (vf != (size_t)F) cli_fail(c, "%s: %zu features, the training data has %d", a->val, vf, F);
     }
-    error e;
     mlp *m = mlp_new(F, K, a->cfg.nhidden, a->cfg.hidden, &e);
     if (!m) cli_fail(c, "%s: %s", file, e.msg);
-    FILE *logf = a->log ? cli_open_out(c, a->log) : NULL;
+    FILE *logf = a->log && rank0 ? cli_open_out(c, a->log) : NULL;
     trainlog log;
-    trainlog_init(&log, c->prog, a->quiet ? NULL : stderr, logf);
+    trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);
     mlp_result res;
     if (mlp_train(m, &a->cfg, &d, vt ? &vd : NULL, &log, &res, &e) < 0) cli_fail(c, "%s: %s", file, e.msg);
-    model_file *mf = mlp_save(m, &a->cfg, &res, t->schema->meta, &e);
-    if (!mf) cli_fail_error(c, &e);
-    FILE *out = cli_open_out(c, a->out);
-    if (model_file_write(mf, out, &e) < 0) cli_fail(c, "%s: %s", a->out, e.msg);
-    cli_commit(c);
-    model_file_free(mf);
+    if (rank0) {
+        model_file *mf = mlp_save(m, &a->cfg, &res, t->schema->meta, &e);
+        if (!mf) cli_fail_error(c, &e);
+        FILE *out = cli_open_out(c, a->out);
+        if (model_file_write(mf, out, &e) < 0) cli_fail(c, "%s: %s", a->out, e.msg);
+        cli_commit(c);
+        model_file_free(mf);
+    }
     mlp_free(m);
     stream_table_free(t);
     stream_table_free(vt);
+    dist_finalize();
 }
 
 static int predict_batch(void *m, const float *x, size_t rows, float *p, error *e)

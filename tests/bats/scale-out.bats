@@ -115,3 +115,16 @@ mpi_or_skip() {
     [ "$status" -eq 0 ]
     awk -v d="${output%% *}" 'BEGIN { exit !(d <= 1e-5) }'
 }
+
+@test "mpirun -np 2 ssl-fit train (dropout, weight decay): the single-process model (1e-5)" {
+    mpi_or_skip
+    [ -x "$ROOT/build-mpi/bin/ssl-fit" ] || skip "no MPI build of ssl-fit"
+    ssl-prep mask --labels-per-class 30 --seed 0 "$D/tr.ssl" > "$T/l30.ssl"
+    FIT_ARGS=(--hidden 32 --epochs 4 --dropout 0.3 --weight-decay 0.01 --batch 50 --seed 4 --threads 1 -q)
+    "$ROOT/build-mpi/bin/ssl-fit" train "${FIT_ARGS[@]}" "$T/l30.ssl" -o "$T/p1.mlp"
+    "${MPIRUN[@]}" "$ROOT/build-mpi/bin/ssl-fit" train "${FIT_ARGS[@]}" "$T/l30.ssl" -o "$T/p2.mlp"
+    run param_diff "$T/p1.mlp" "$T/p2.mlp"
+    echo "max |p1 - p2|, max |p1|: $output"
+    [ "$status" -eq 0 ]
+    awk -v d="${output%% *}" 'BEGIN { exit !(d <= 1e-5) }'
+}
