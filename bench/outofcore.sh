@@ -95,7 +95,7 @@ echo "2. data-parallel ssl-vae M1 784-500-500-50, batch 128, 10000 rows (79 step
      "load average $(cut -d ' ' -f 1 /proc/loadavg) before"
 t1=$(epoch2 "$MBIN/ssl-vae" "${M1[@]}" --threads 1)
 t1b=$(epoch2 "$MBIN/ssl-vae" "${M1[@]}" --threads 2)
-t2=$(epoch2 mpirun --oversubscribe --allow-run-as-root -x OPENBLAS_NUM_THREADS=1 -np 2 "$MBIN/ssl-vae" "${M1[@]}" --threads 1)
+t2=$(epoch2 mpirun --oversubscribe --allow-run-as-root --bind-to none -x OPENBLAS_NUM_THREADS=1 -np 2 "$MBIN/ssl-vae" "${M1[@]}" --threads 1)
 printf '   %-40s %8s s/epoch %8.1f ms/step\n' "P = 1, 1 BLAS thread" "$t1" "$(awk -v t="$t1" 'BEGIN { print t / 79 * 1000 }')"
 printf '   %-40s %8s s/epoch %8.1f ms/step\n' "P = 1, 2 BLAS threads" "$t1b" "$(awk -v t="$t1b" 'BEGIN { print t / 79 * 1000 }')"
 printf '   %-40s %8s s/epoch %8.1f ms/step  speed-up %.2f\n' "P = 2 (mpirun), 1 BLAS thread each" "$t2" \

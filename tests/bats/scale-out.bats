@@ -75,7 +75,7 @@ EOF2
 mpi_or_skip() {
     command -v mpirun > /dev/null || skip "mpirun not installed (apt-get install openmpi-bin libopenmpi-dev)"
     [ -x "$ROOT/build-mpi/bin/ssl-vae" ] || skip "no MPI build (make MPI=1)"
-    MPIRUN=(mpirun --oversubscribe --allow-run-as-root -x OPENBLAS_NUM_THREADS=1 -np 2)
+    MPIRUN=(mpirun --oversubscribe --allow-run-as-root --bind-to none -x OPENBLAS_NUM_THREADS=1 -np 2)
     MVAE="$ROOT/build-mpi/bin/ssl-vae"
 }
 
