@@ -132,6 +132,20 @@ $(WORK)/L%/aug-m2.vae: $(WORK)/L%/labelled.ssl $(call params,aug-m2,$(AUG_M2_ARG
 $(WORK)/L%/aug-cgan.gan: $(WORK)/L%/labelled.ssl $(call params,aug-cgan,$(AUG_CGAN_ARGS))
 	$(TIMED) $(@D)/aug-cgan.time $(GAN) train $(AUG_CGAN_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet $< -o $@
 
+# The methods every data set compares: supervised-only baselines on the labelled rows, the MLP on every
+# label as the reference ceiling, self-training with confident pseudo-labels (3 rounds) and its threshold
+# picked on a validation split of the labelled rows.
+MLP_ARGS    ?= --hidden 128,64
+LOGREG_ARGS ?= --hidden 0
+SELF_ARGS   ?= --pseudo @RUN@/mlp.model --threshold 0.9 --rounds 3
+define baseline_methods
+$(eval $(call fit_method,mlp,$(MLP_ARGS)))
+$(eval $(call fit_method,logreg,$(LOGREG_ARGS)))
+$(eval $(call fit_method,mlp-all-labels,$(MLP_ARGS),all))
+$(eval $(call aug_method,selftrain,$(SELF_ARGS),mlp.model))
+$(eval $(call sweep_method,selftrain-sweep,--threshold,0.7 0.8 0.9 0.95 0.99,--pseudo BASE --rounds 3))
+endef
+
 # The grid: call after every method is declared.
 define grid
 ALL_LSETS := $(sort $(foreach m,$(METHODS),$(LSETS_$(m))))

@@ -10,8 +10,6 @@ include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
 SPLIT_ARGS  ?= --test 0.3 --seed 42
 SCALE_ARGS  ?= --method minmax
-MLP_ARGS    ?= --hidden 128,64
-LOGREG_ARGS ?= --hidden 0
 
 .PHONY: all
 all: $(RESULTS)/table.md
@@ -30,15 +28,8 @@ $(WORK)/scaler.model $(WORK)/train_s.ssl &: $(WORK)/train.ssl $(call params,scal
 $(WORK)/test_s.ssl: $(WORK)/test.ssl $(WORK)/scaler.model
 	$(PREP) scale --stats $(WORK)/scaler.model $< -o $@
 
-# Supervised-only baselines on the labelled rows, and the MLP on every label as the reference ceiling.
-$(eval $(call fit_method,mlp,$(MLP_ARGS)))
-$(eval $(call fit_method,logreg,$(LOGREG_ARGS)))
-$(eval $(call fit_method,mlp-all-labels,$(MLP_ARGS),all))
-
-# Self-training: confident pseudo-labels from the MLP, 3 rounds; and its threshold picked on validation.
-SELF_ARGS ?= --pseudo @RUN@/mlp.model --threshold 0.9 --rounds 3
-$(eval $(call aug_method,selftrain,$(SELF_ARGS),mlp.model))
-$(eval $(call sweep_method,selftrain-sweep,--threshold,0.7 0.8 0.9 0.95 0.99,--pseudo BASE --rounds 3))
+# The baselines and self-training (common.mk).
+$(eval $(call baseline_methods))
 
 # The semi-supervised GAN (Salimans et al. 2016): D on labelled + unlabelled + generated rows.
 GAN_ARGS ?= --epochs 30

@@ -9,8 +9,6 @@ include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
 FMNIST   ?= /usr/share/datasets/fashion-mnist
 CLASSES  := T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot
-MLP_ARGS    ?= --hidden 128,64
-LOGREG_ARGS ?= --hidden 0
 
 .PHONY: all
 all: $(RESULTS)/table.md
@@ -29,14 +27,8 @@ $(WORK)/test_s.ssl: $(FMNIST)/t10k-images-idx3-ubyte.gz $(FMNIST)/t10k-labels-id
 	@mkdir -p $(@D)
 	$(PREP) idx --class-names '$(CLASSES)' $^ -o $@
 
-$(eval $(call fit_method,mlp,$(MLP_ARGS)))
-$(eval $(call fit_method,logreg,$(LOGREG_ARGS)))
-$(eval $(call fit_method,mlp-all-labels,$(MLP_ARGS),all))
-
-# Self-training: confident pseudo-labels from the MLP, 3 rounds; and its threshold picked on validation.
-SELF_ARGS ?= --pseudo @RUN@/mlp.model --threshold 0.9 --rounds 3
-$(eval $(call aug_method,selftrain,$(SELF_ARGS),mlp.model))
-$(eval $(call sweep_method,selftrain-sweep,--threshold,0.7 0.8 0.9 0.95 0.99,--pseudo BASE --rounds 3))
+# The baselines and self-training (common.mk).
+$(eval $(call baseline_methods))
 
 # The generative methods run at 10 labels per class (100 labels), the setting the papers report.
 GEN_LABELS ?= 10
