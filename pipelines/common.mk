@@ -76,7 +76,8 @@ endef
 define trained_method
 $(eval $(call declare_method,$(1),$(4)))
 $(WORK)/L%/$(1).model: $(WORK)/L%/$(or $(5),labelled.ssl) $(call params,$(1),$(3))
-	$(TIMED) $$(@D)/$(1).time $(2) train $(3) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet $$< -o $$@
+	$(TIMED) $$(@D)/$(1).time $(2) train $(3) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet \
+	  --log $$(@D)/$(1).log $$< -o $$@
 $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(if $(6),$(WORK)/L%/$(6),$(WORK)/test_s.ssl)
 	$(2) predict -m $$< $$(word 2,$$^) -o $$@
 endef
@@ -95,7 +96,8 @@ $(WORK)/L%/$(1).aug.ssl: $(WORK)/L%/labelled.ssl $(addprefix $(WORK)/L%/,$(3)) $
 	$(TIMED) $$(@D)/$(1).aug.time $(AUG) --quiet $(THREADS_ARG) $$(subst @RUN@,$$(@D),$(2)) \
 	  --seed $$(call run_seed,$$*) $$< -o $$@
 $(WORK)/L%/$(1).model: $(WORK)/L%/$(1).aug.ssl $(call params,$(1),$(MLP_ARGS))
-	$(TIMED) $$(@D)/$(1).fit.time $(FIT) train $(MLP_ARGS) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet $$< -o $$@
+	$(TIMED) $$(@D)/$(1).fit.time $(FIT) train $(MLP_ARGS) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet \
+	  --log $$(@D)/$(1).log $$< -o $$@
 	cat $$(@D)/$(1).aug.time $$(@D)/$(1).fit.time $(foreach f,$(basename $(3)),$$(@D)/$(f).time) \
 	  | awk '{ s += $$$$1 } END { printf "%.2f\n", s }' > $$(@D)/$(1).time
 $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(WORK)/test_s.ssl
@@ -118,7 +120,8 @@ endef
 .SECONDEXPANSION:
 $(WORK)/m1/s%.vae: $(WORK)/train_s.ssl $(call params,m1,$(M1_ARGS))
 	@mkdir -p $(@D)
-	$(TIMED) $(WORK)/m1/s$*.time $(VAE) train $(M1_ARGS) $(THREADS_ARG) --seed $* --quiet $< -o $@
+	$(TIMED) $(WORK)/m1/s$*.time $(VAE) train $(M1_ARGS) $(THREADS_ARG) --seed $* --quiet \
+	  --log $(WORK)/m1/s$*.log $< -o $@
 $(WORK)/L%/m1z.ssl: $(WORK)/L%/labelled.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae
 	$(VAE) encode -m $(word 2,$^) --replace $< -o $@
 	cp $(WORK)/m1/s$(call run_seed,$*).time $(@D)/m1.time
@@ -128,9 +131,11 @@ $(WORK)/L%/m1z_test.ssl: $(WORK)/test_s.ssl $$(WORK)/m1/s$$(call run_seed,$$*).v
 # Generators for augmentation, one per run (trained on its labelled + unlabelled rows): a class-conditional
 # M2 (AUG_M2_ARGS) and a conditional GAN (AUG_CGAN_ARGS); their time is NAME.time in the run's folder.
 $(WORK)/L%/aug-m2.vae: $(WORK)/L%/labelled.ssl $(call params,aug-m2,$(AUG_M2_ARGS))
-	$(TIMED) $(@D)/aug-m2.time $(VAE) train $(AUG_M2_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet $< -o $@
+	$(TIMED) $(@D)/aug-m2.time $(VAE) train $(AUG_M2_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet \
+	  --log $(@D)/aug-m2.log $< -o $@
 $(WORK)/L%/aug-cgan.gan: $(WORK)/L%/labelled.ssl $(call params,aug-cgan,$(AUG_CGAN_ARGS))
-	$(TIMED) $(@D)/aug-cgan.time $(GAN) train $(AUG_CGAN_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet $< -o $@
+	$(TIMED) $(@D)/aug-cgan.time $(GAN) train $(AUG_CGAN_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet \
+	  --log $(@D)/aug-cgan.log $< -o $@
 
 # The methods every data set compares: supervised-only baselines on the labelled rows, the MLP on every
 # label as the reference ceiling, self-training with confident pseudo-labels (3 rounds) and its threshold
