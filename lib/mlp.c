@@ -7,6 +7,7 @@
 #include "adam.h"
 #include "dist.h"
 #include "rng.h"
+#include "trainctl.h"
 
 #define PREDICT_CHUNK 256
 
@@ -268,6 +269,7 @@ static void init_weights(mlp *m, rng *r)
 static int run_epoch(mlp *m, train_ws *w, adam *opt, const mlp_config *c, const mlp_data *d, size_t nlab,
                      rng *r, trainlog *log, double *mean, error *e)
 {
+    *mean = NAN;
     rng_shuffle(r, w->order, nlab);
     size_t rank = (size_t)dist_rank(), P = (size_t)dist_size();
     double total = 0;
@@ -278,9 +280,10 @@ static int run_epoch(mlp *m, train_ws *w, adam *opt, const mlp_config *c, const 
         gather(m, w, d, w->order + start + lo, (int)B);
         double loss = train_step(m, w, c, (int)B, (int)G, (int)lo, r);
         if (dist_allreduce_sum(m->params.grad, m->params.total, e) < 0) return -1;
+        if (!isfinite(loss)) return error_set(e, "batch %zu: the loss is %g: training diverged; try a smaller --lr", nb + 1, loss);
         adam_step(opt, m->params.data, m->params.grad);
         total += loss * (double)G;
-        if (log) trainlog_batch(log, ++nb, start + G, total / (double)(start + G));
+        if (log && trainlog_batch(log, ++nb, start + G, total / (double)(start + G))) return 0;   /* interrupted */
     }
     if (dist_allreduce_sum_f64(&total, 1, e) < 0) return -1;
     *mean = total / (double)nlab;
@@ -311,6 +314,39 @@ static int stop_on_val(stopper *s, double acc, const mlp_config *c, int *improve
 
 static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
                      mlp_result *res, error *e);
+
+/* The whole training state after an epoch, for trainctl (a checkpoint that also loads as a model). */
+static model_file *state_save(const mlp *m, const mlp_config *c, const train_ws *w, size_t nlab, const adam *opt,
+                              const rng *r, const stopper *st, const mlp_result *res, error *e)
+{
+    model_file *f = mlp_save(m, c, res, NULL, e);
+    if (!f) return NULL;
+    trainctl_put_rng(f, "rng", r);
+    trainctl_put_num(f, "stop_best", st->best);
+    trainctl_put_num(f, "stop_bad", st->bad);
+    trainctl_put_num(f, "best_epoch", res->best_epoch);
+    trainctl_put_num(f, "best_val_accuracy", res->best_val_accuracy);
+    if (trainctl_put_adam(f, "adam", opt, e) < 0 || trainctl_put_ints(f, "order", w->order, nlab, e) < 0 ||
+        (w->best && trainctl_put_floats(f, "best", w->best, m->params.total, e) < 0))
+        return model_file_free(f), NULL;
+    return f;
+}
+
+static int state_load(mlp *m, const model_file *f, train_ws *w, size_t nlab, adam *opt, rng *r, stopper *st,
+                      mlp_result *res, error *e)
+{
+    double bad, best_epoch;
+    if (nn_params_load(&m->params, f, e) < 0 || trainctl_get_adam(f, "adam", opt, e) < 0 ||
+        trainctl_get_rng(f, "rng", r, e) < 0 || trainctl_get_ints(f, "order", w->order, nlab, e) < 0 ||
+        (w->best && trainctl_get_floats(f, "best", w->best, m->params.total, e) < 0) ||
+        trainctl_get_num(f, "stop_best", &st->best, e) < 0 || trainctl_get_num(f, "stop_bad", &bad, e) < 0 ||
+        trainctl_get_num(f, "best_epoch", &best_epoch, e) < 0 ||
+        trainctl_get_num(f, "best_val_accuracy", &res->best_val_accuracy, e) < 0)
+        return error_prefix(e, "checkpoint");
+    st->bad = (int)bad;
+    res->best_epoch = (int)best_epoch;
+    return 0;
+}
 
 /* Training runs on one BLAS thread when every product of a step is small (nn_blas_threads_for). */
 int mlp_train(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
@@ -354,17 +390,21 @@ static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, const m
     res->best_val_accuracy = NAN;
     if (log) trainlog_plan(log, c->epochs, nlab, (nlab + (size_t)cap - 1) / (size_t)cap);
     stopper st = {.best = val ? -INFINITY : INFINITY};
-    int rc = 0;
-    for (int epoch = 1; epoch <= c->epochs; epoch++) {
+    trainctl *ctl = log ? log->ctl : NULL;
+    if (w.best) memcpy(w.best, m->params.data, m->params.total * sizeof(float));   /* defined bytes in a checkpoint */
+    int first = trainctl_resume_epoch(ctl) + 1;
+    int rc = ctl && ctl->resume ? state_load(m, ctl->resume, &w, nlab, &opt, &r, &st, res, e)
+                                : trainctl_epoch_end(ctl, state_save(m, c, &w, nlab, &opt, &r, &st, res, e), 0, e);
+    for (int epoch = first; epoch <= c->epochs && rc == 0; epoch++) {
         if (log) trainlog_epoch_begin(log, epoch);
         double loss;
-        if ((rc = run_epoch(m, &w, &opt, c, train, nlab, &r, log, &loss, e)) < 0) break;
-        res->epochs_run = epoch;
-        res->final_loss = loss;
-        if (!isfinite(loss)) {
-            rc = error_set(e, "training diverged at epoch %d (loss is %g); try a smaller --lr", epoch, loss);
+        if ((rc = run_epoch(m, &w, &opt, c, train, nlab, &r, log, &loss, e)) < 0) {
+            error_prefix(e, "epoch %d", epoch);
             break;
         }
+        if (trainlog_stopped(log)) break;
+        res->epochs_run = epoch;
+        res->final_loss = loss;
         if (log) trainlog_metric(log, "loss", loss);
         int stop;
         if (val) {
@@ -384,9 +424,10 @@ static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, const m
         }
         if (log && (rc = trainlog_epoch_end(log, e)) < 0) break;
         if (stop) break;
+        if (ctl && (rc = trainctl_epoch_end(ctl, state_save(m, c, &w, nlab, &opt, &r, &st, res, e), epoch, e)) < 0) break;
     }
     if (log) trainlog_finish(log);
-    if (rc == 0 && val) memcpy(m->params.data, w.best, m->params.total * sizeof(float));
+    if (rc == 0 && val && !trainlog_stopped(log)) memcpy(m->params.data, w.best, m->params.total * sizeof(float));
     ws_free(&w);
     adam_free(&opt);
     return rc;

@@ -1,4 +1,5 @@
 #include "trainlog.h"
+#include "trainctl.h"
 
 #include <errno.h>
 #include <math.h>
@@ -57,7 +58,17 @@ static void fmt_duration(char *buf, size_t len, double s)
     else snprintf(buf, len, "%lds", v);
 }
 
-void trainlog_batch(trainlog *t, size_t batch, size_t rows_done, double loss)
+int trainlog_stopped(const trainlog *t) { return t && t->ctl && t->ctl->sig; }
+
+static void draw_batch(trainlog *t, size_t batch, size_t rows_done, double loss);
+
+int trainlog_batch(trainlog *t, size_t batch, size_t rows_done, double loss)
+{
+    draw_batch(t, batch, rows_done, loss);
+    return trainctl_step(t->ctl);
+}
+
+static void draw_batch(trainlog *t, size_t batch, size_t rows_done, double loss)
 {
     t->rows_done = rows_done;
     if (!t->progress || !t->tty) return;

@@ -32,14 +32,19 @@ typedef struct trainlog {
     int nm;
     char names[TRAINLOG_MAX_METRICS][32];
     double vals[TRAINLOG_MAX_METRICS];
+    struct trainctl *ctl;     /* interrupts (trainctl.h), polled by trainlog_batch; NULL = none */
 } trainlog;
 
 void trainlog_init(trainlog *t, const char *prog, FILE *progress, FILE *log);
 /* The plan, for rates and the ETA. */
 void trainlog_plan(trainlog *t, int epochs, size_t rows_per_epoch, size_t batches_per_epoch);
 void trainlog_epoch_begin(trainlog *t, int epoch);
-/* After each batch: rows done so far in this epoch and the running loss (redraws the live line). */
-void trainlog_batch(trainlog *t, size_t batch, size_t rows_done, double loss);
+/* After each batch: rows done so far in this epoch and the running loss (redraws the live line).
+ * Returns 1 when training must stop (t->ctl: SIGINT/SIGTERM pending): the trainer ends the epoch
+ * there, and its epoch loop checks trainlog_stopped before the epoch's end. */
+int trainlog_batch(trainlog *t, size_t batch, size_t rows_done, double loss);
+/* 1 once t->ctl has stopped training (NULL-safe). */
+int trainlog_stopped(const trainlog *t);
 /* Sets a named metric for the current epoch (the order of first use is the order shown). */
 void trainlog_metric(trainlog *t, const char *name, double v);
 /* Ends the epoch: the summary line and the JSON line. -1 with an error if the log cannot be written. */

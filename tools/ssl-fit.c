@@ -8,6 +8,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "cli_train.h"
 #include "dist.h"
 #include "filter.h"
 #include "mlp.h"
@@ -40,7 +41,12 @@ static const char USAGE[] =
     "      --classes K        number of classes when the stream does not name them\n"
     "      --seed N           seed of the initial weights, shuffling and dropout (default 0)\n"
     "      --log FILE         per-epoch metrics as JSON lines\n"
+    "      --resume           continue an interrupted run from MODEL.ckpt (same options and\n"
+    "                         --threads give the same model as an uninterrupted run)\n"
     "  -q, --quiet            no progress on stderr\n"
+    "SIGINT or SIGTERM stops training at the next batch: MODEL.ckpt gets the state after the last\n"
+    "whole epoch and the program dies by the signal (status 130 or 143). A NaN or infinite loss stops\n"
+    "it with exit 1, naming the epoch and batch, and MODEL.ckpt keeps the last good epoch.\n"
     "\n"
     "predict: streams FILE (or stdin) batch by batch in bounded memory, adds p (f32, K per row: the\n"
     "class probabilities; an existing p is replaced) and passes every other tensor through.\n"
@@ -58,7 +64,7 @@ static const char USAGE[] =
     "  ssl-fit predict -m digits.mlp test.ssl | ssl-eval\n";
 
 enum { OPT_HIDDEN = 256, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_DROPOUT, OPT_VAL, OPT_PATIENCE,
-       OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG };
+       OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},     {"model", required_argument, 0, 'm'},
@@ -69,6 +75,7 @@ static const struct option OPTS[] = {
     {"classes", required_argument, 0, OPT_CLASSES}, {"seed", required_argument, 0, OPT_SEED},
     {"threads", required_argument, 0, OPT_THREADS}, {"log", required_argument, 0, OPT_LOG},
     {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
+    {"resume", no_argument, 0, OPT_RESUME},
     {"version", no_argument, 0, 'V'},            {0, 0, 0, 0},
 };
 
@@ -76,7 +83,7 @@ typedef struct args {
     const char *cmd, *out, *model, *val, *log;
     const char *files[2];
     int nfiles;
-    int classes, threads, quiet;
+    int classes, threads, quiet, resume;
     mlp_config cfg;
 } args;
 
@@ -105,6 +112,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_SEED: k->seed = (uint64_t)cli_parse_long(c, "--seed", optarg, 0, (1L << 62)); break;
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
         case OPT_LOG: a->log = optarg; break;
+        case OPT_RESUME: a->resume = 1; break;
         default: cli_bad_option(c, argv, opt);
         }
     }
@@ -177,8 +185,11 @@ static void train_main(cli *c, args *a)
     FILE *logf = a->log && rank0 ? cli_open_out(c, a->log) : NULL;
     trainlog log;
     trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);
+    trainctl ctl;
+    cli_train_init(c, &ctl, &log, rank0 ? a->out : NULL, 0, a->resume, MLP_KIND);
     mlp_result res;
-    if (mlp_train(m, &a->cfg, &d, vt ? &vd : NULL, &log, &res, &e) < 0) cli_fail(c, "%s: %s", file, e.msg);
+    if (mlp_train(m, &a->cfg, &d, vt ? &vd : NULL, &log, &res, &e) < 0) cli_train_failed(c, &ctl, "%s: %s", file, e.msg);
+    if (ctl.sig) cli_train_interrupted(c, &ctl);
     if (rank0) {
         model_file *mf = mlp_save(m, &a->cfg, &res, t->schema->meta, &e);
         if (!mf) cli_fail_error(c, &e);
@@ -187,6 +198,7 @@ static void train_main(cli *c, args *a)
         cli_commit(c);
         model_file_free(mf);
     }
+    cli_train_done(c, &ctl);
     mlp_free(m);
     stream_table_free(t);
     stream_table_free(vt);

@@ -1,0 +1,62 @@
+#include "cli_train.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void cli_train_init(cli *c, trainctl *t, trainlog *log, const char *model_path, int every, int resume,
+                    const char *kind)
+{
+    error e;
+    if (trainctl_init(t, model_path, every, &e) < 0) cli_fail_error(c, &e);
+    if (log) log->ctl = t;
+    if (resume && trainctl_load(t, kind, &e) < 0) cli_fail_error(c, &e);
+}
+
+void cli_train_interrupted(cli *c, trainctl *t)
+{
+    error e;
+    int sig = t->sig, epoch = trainctl_held_epoch(t);
+    if (trainctl_write(t, &e) < 0) cli_fail(c, "interrupted, and the checkpoint was not written: %s", e.msg);
+    fprintf(stderr, "%s: interrupted (%s)", c->prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (epoch >= 0 && t->path)
+        fprintf(stderr, "; %s holds the state after epoch %d: the same command with --resume continues\n", t->path,
+                epoch);
+    else fputc('\n', stderr);
+    cli_abort_outputs(c);
+    trainctl_free(t);
+    fflush(NULL);
+    /* die by the signal, as a shell expects of a program it interrupted */
+    struct sigaction sa;
+    if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN) {
+        signal(sig, SIG_DFL);
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, sig);
+        raise(sig);
+        sigprocmask(SIG_UNBLOCK, &s, NULL);
+    }
+    exit(128 + sig);
+}
+
+void cli_train_failed(cli *c, trainctl *t, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    error e;
+    int epoch = trainctl_held_epoch(t);
+    if (epoch < 0 || !t->path) cli_fail(c, "%s", msg);
+    if (trainctl_write(t, &e) < 0) cli_fail(c, "%s; the checkpoint was not written: %s", msg, e.msg);
+    cli_fail(c, "%s; %s keeps the state after epoch %d (--resume, e.g. with a lower --lr)", msg, t->path, epoch);
+}
+
+void cli_train_done(cli *c, trainctl *t)
+{
+    (void)c;
+    trainctl_remove(t);
+    trainctl_free(t);
+}

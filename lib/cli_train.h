@@ -1,0 +1,23 @@
+/* cli_train: the tool side of trainctl.h (interrupted training, checkpoints, --resume): what a
+ * trainer's main calls around training, with the exit conventions of cli.h. */
+#ifndef SSL_CLI_TRAIN_H
+#define SSL_CLI_TRAIN_H
+
+#include "cli.h"
+#include "trainctl.h"
+#include "trainlog.h"
+
+/* trainctl_init for the model at model_path (checkpoints in model_path.ckpt, also every `every`
+ * epochs when > 0), hooked to log; with resume, loads the checkpoint (of the given kind) or fails. */
+void cli_train_init(cli *c, trainctl *t, trainlog *log, const char *model_path, int every, int resume,
+                    const char *kind);
+/* Training stopped on SIGINT/SIGTERM: writes the checkpoint, says so on stderr, removes temporary
+ * outputs and dies by the same signal (a shell sees 130 or 143; 128 + signal when it was ignored). */
+_Noreturn void cli_train_interrupted(cli *c, trainctl *t);
+/* Training failed (e.g. a NaN loss): writes the newest good checkpoint, then cli_fail with the
+ * message and where the checkpoint is. */
+_Noreturn void cli_train_failed(cli *c, trainctl *t, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* After the final model is committed: removes the checkpoint and frees t. */
+void cli_train_done(cli *c, trainctl *t);
+
+#endif
