@@ -87,6 +87,58 @@ void cli_print_version(cli *c)
     exit(0);
 }
 
+void cli_print_help(cli *c, const char *usage)
+{
+    fputs(usage, stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) cli_fail(c, "stdout: %s", strerror(errno));
+    exit(0);
+}
+
+void cli_other_option(cli *c, char **argv, int opt, const char *usage)
+{
+    if (opt == 'h') cli_print_help(c, usage);
+    if (opt == 'V') cli_print_version(c);
+    cli_bad_option(c, argv, opt);
+}
+
+/* "a, b or c" into buf. */
+static void list_choices(const char *const *cmds, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; cmds[i] && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", i == 0 ? "" : cmds[i + 1] ? ", " : " or ", cmds[i]);
+}
+
+int cli_dispatch(cli *c, int argc, char **argv, const char *const *cmds, const char *usage)
+{
+    char names[256];
+    list_choices(cmds, names, sizeof names);
+    if (argc < 2) cli_usage_error(c, "expected a command: %s", names);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) cli_print_help(c, usage);
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) cli_print_version(c);
+    for (int i = 0; cmds[i]; i++)
+        if (strcmp(cmd, cmds[i]) == 0) return i;
+    cli_usage_error(c, "unknown command '%s' (%s)", cmd, names);
+}
+
+char *cli_command_line(cli *c, int argc, char **argv)
+{
+    size_t len = strlen(c->prog) + 1;
+    for (int i = 1; i < argc; i++) len += strlen(argv[i]) + 3;
+    char *s = malloc(len);
+    if (!s) cli_fail(c, "out of memory");
+    strcpy(s, c->prog);
+    for (int i = 1; i < argc; i++) {
+        int plain = argv[i][0] && strcspn(argv[i], " \t\n'\"$\\;|&*?") == strlen(argv[i]);
+        strcat(s, plain ? " " : " '");
+        strcat(s, argv[i]);
+        if (!plain) strcat(s, "'");
+    }
+    return s;
+}
+
 static int is_std(const char *path) { return !path || strcmp(path, "-") == 0; }
 
 const char *cli_in_name(const char *path) { return is_std(path) ? "stdin" : path; }

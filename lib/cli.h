@@ -40,6 +40,17 @@ _Noreturn void cli_usage_error(cli *c, const char *fmt, ...) __attribute__((form
 _Noreturn void cli_bad_option(cli *c, char **argv, int opt);
 /* Prints "prog (ssl-tools) VERSION" and exits 0. */
 _Noreturn void cli_print_version(cli *c);
+/* Prints usage on stdout and exits 0 (1 when stdout cannot be written, e.g. --help > /dev/full). */
+_Noreturn void cli_print_help(cli *c, const char *usage);
+/* The common tail of a getopt switch: 'h' prints usage, 'V' the version, anything else is cli_bad_option. */
+_Noreturn void cli_other_option(cli *c, char **argv, int opt, const char *usage);
+/* For tools with sub-commands ("ssl-fit train ..."): argv[1] -h/--help prints usage, -V/--version the version
+ * (both exit 0); a missing or unknown command is a usage error listing cmds (NULL-terminated). Returns the
+ * index of argv[1] in cmds; the command's own options are then argc - 1, argv + 1. */
+int cli_dispatch(cli *c, int argc, char **argv, const char *const *cmds, const char *usage);
+/* The command line as one line for a stream's meta history (stream_meta_add_history): the program's name,
+ * then argv[1..argc-1], quoted where a shell would need it. Call before getopt permutes argv; free it. */
+char *cli_command_line(cli *c, int argc, char **argv);
 
 /* Reads a whole stream from path (NULL or "-" is stdin), or fails naming the file and the problem. */
 struct stream_table *cli_load_stream(cli *c, const char *path);

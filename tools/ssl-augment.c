@@ -96,7 +96,7 @@ typedef struct args {
     const char *in, *out, *pseudo, *from_vae, *from_gan, *labeller, *filter;
     int quiet, threads;
     augment_opts o;
-    char history[1024];
+    char *history; /* the command line, for the stream's meta history */
 } args;
 
 /* A probability option: a number (else a usage error), in range (else a data error, exit 1). */
@@ -108,18 +108,11 @@ static double parse_prob(cli *c, const char *opt, const char *s, int open_zero)
     return v;
 }
 
-static void join_history(args *a, int argc, char **argv)
-{
-    size_t n = 0;
-    for (int i = 0; i < argc && n < sizeof a->history - 1; i++)
-        n += (size_t)snprintf(a->history + n, sizeof a->history - n, "%s%s", i ? " " : "", i ? argv[i] : "ssl-augment");
-}
-
 static void parse_args(cli *c, int argc, char **argv, args *a)
 {
     memset(a, 0, sizeof *a);
     augment_opts_default(&a->o);
-    join_history(a, argc, argv);
+    a->history = cli_command_line(c, argc, argv);
     augment_opts *o = &a->o;
     mlp_config *m = &o->round_cfg;
     int opt;
@@ -127,8 +120,6 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         switch (opt) {
         case 'o': a->out = optarg; break;
         case 'q': a->quiet = 1; break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': cli_print_version(c);
         case OPT_PSEUDO: a->pseudo = optarg; break;
         case OPT_THRESHOLD: o->threshold = parse_prob(c, "--threshold", optarg, 1); break;
         case OPT_BALANCE: o->balance = 1; break;
@@ -148,7 +139,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_KEEP: o->keep_unlabelled = 1; break;
         case OPT_SEED: o->seed = (uint64_t)cli_parse_long(c, "--seed", optarg, 0, 1L << 62); break;
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
-        default: cli_bad_option(c, argv, opt);
+        default: cli_other_option(c, argv, opt, USAGE);
         }
     }
     if (optind < argc) a->in = argv[optind++];
@@ -302,5 +293,6 @@ int main(int argc, char **argv)
     free_state(&st);
     cli_commit(&c);
     if (!a.quiet) summary(&a, &rep);
+    free(a.history);
     return 0;
 }

@@ -130,9 +130,7 @@ static void eval_main(cli *c, int argc, char **argv)
         case 'j': json = 1; break;
         case 't': add_tag(c, tags, optarg); break;
         case 'o': out_path = optarg; break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': cli_print_version(c);
-        default: cli_bad_option(c, argv, opt);
+        default: cli_other_option(c, argv, opt, USAGE);
         }
     }
     if (argc - optind > 1) cli_usage_error(c, "expected at most one input file, got %d", argc - optind);
@@ -224,9 +222,7 @@ static void table_main(cli *c, int argc, char **argv)
         case 'm': snprintf(mets, sizeof mets, "%s", optarg); break;
         case 'f': format = cli_parse_choice(c, "--format", optarg, formats); break;
         case 'o': out_path = optarg; break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': cli_print_version(c);
-        default: cli_bad_option(c, argv, opt);
+        default: cli_other_option(c, argv, opt, USAGE);
         }
     }
     if (optind >= argc) cli_usage_error(c, "table: no run files given");

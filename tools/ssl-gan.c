@@ -136,8 +136,6 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case 'm': a->model = optarg; break;
         case 'n': a->rows = cli_parse_long(c, "--rows", optarg, 0, 1L << 40); break;
         case 'q': a->quiet = 1; break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': cli_print_version(c);
         case OPT_DH: h->nd = cli_parse_int_list(c, "--d-hidden", optarg, h->d_hidden, GAN_MAX_LAYERS); break;
         case OPT_GH: h->ng = cli_parse_int_list(c, "--g-hidden", optarg, h->g_hidden, GAN_MAX_LAYERS); break;
         case OPT_NOISE: h->noise_dim = (int)cli_parse_long(c, "--noise-dim", optarg, 1, 1 << 20); break;
@@ -164,7 +162,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_PNG: a->png = optarg; break;
         case OPT_CW: k->cond_weight = cli_parse_double(c, "--cond-weight", optarg, 0, 1e6); break;
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
-        default: cli_bad_option(c, argv, opt);
+        default: cli_other_option(c, argv, opt, USAGE);
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -467,15 +465,8 @@ int main(int argc, char **argv)
     cli c;
     cli_init(&c, "ssl-gan");
     opterr = 0;
-    if (argc < 2) cli_usage_error(&c, "expected a command: train, predict or sample");
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) fputs(USAGE, stdout), exit(0);
-    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) cli_print_version(&c);
     static const char *const cmds[] = {"train", "predict", "sample", NULL};
-    int which = -1;
-    for (int i = 0; cmds[i]; i++)
-        if (strcmp(cmd, cmds[i]) == 0) which = i;
-    if (which < 0) cli_usage_error(&c, "unknown command '%s' (train, predict or sample)", cmd);
+    int which = cli_dispatch(&c, argc, argv, cmds, USAGE);
     args a;
     parse_args(&c, argc - 1, argv + 1, &a);
     if (a.threads) openblas_set_num_threads(a.threads);

@@ -156,34 +156,12 @@ static const char USAGE_MASK[] =
 
 /* ---- shared option handling ---- */
 
-static _Noreturn void help(const char *text)
-{
-    fputs(text, stdout);
-    exit(0);
-}
-
 /* At most max positional arguments remain after the options. */
 static void check_args(cli *c, int argc, char **argv, int min, int max)
 {
     int n = argc - optind;
     if (n > max) cli_usage_error(c, "unexpected argument '%s'", argv[optind + max]);
     if (n < min) cli_usage_error(c, "missing argument");
-}
-
-/* The command line for meta history: "ssl-prep csv data.csv", arguments quoted when needed. */
-static char *command_line(int argc, char **argv)
-{
-    size_t len = 16;
-    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 3;
-    char *s = malloc(len);
-    strcpy(s, "ssl-prep");
-    for (int i = 0; i < argc; i++) {
-        int plain = argv[i][0] && strcspn(argv[i], " \t\n'\"$\\;|&*?") == strlen(argv[i]);
-        strcat(s, plain ? " " : " '");
-        strcat(s, argv[i]);
-        if (!plain) strcat(s, "'");
-    }
-    return s;
 }
 
 
@@ -195,10 +173,10 @@ static int common_opt(cli *c, int opt, char **argv, const char *usage, const cha
 {
     switch (opt) {
     case 'o': *out = optarg; return 1;
-    case 'h': help(usage);
-    case 'V': cli_print_version(c);
+    case 'h':
+    case 'V':
     case '?':
-    case ':': cli_bad_option(c, argv, opt);
+    case ':': cli_other_option(c, argv, opt, usage);
     default: return 0;
     }
 }
@@ -594,23 +572,14 @@ static int mask_main(cli *c, int argc, char **argv, const char *history)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(cli *, int, char **, const char *);
-    } commands[] = {{"csv", csv_main}, {"idx", idx_main}, {"scale", scale_main}, {"split", split_main}, {"mask", mask_main}};
+    static const char *const names[] = {"csv", "idx", "scale", "split", "mask", NULL};
+    static int (*const run[])(cli *, int, char **, const char *) = {csv_main, idx_main, scale_main, split_main, mask_main};
     cli c;
     cli_init(&c, argv[0]);
     opterr = 0;
-    if (argc < 2) cli_usage_error(&c, "missing command (csv, idx, scale, split or mask)");
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) help(USAGE);
-    if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) cli_print_version(&c);
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) {
-            /* taken before getopt permutes argv */
-            char *history = command_line(argc - 1, argv + 1);
-            int rc = commands[i].run(&c, argc - 1, argv + 1, history);
-            free(history);
-            return rc;
-        }
-    cli_usage_error(&c, "unknown command '%s' (csv, idx, scale, split or mask)", argv[1]);
+    int k = cli_dispatch(&c, argc, argv, names, USAGE);
+    char *history = cli_command_line(&c, argc, argv); /* taken before getopt permutes argv */
+    int rc = run[k](&c, argc - 1, argv + 1, history);
+    free(history);
+    return rc;
 }

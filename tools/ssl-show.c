@@ -73,9 +73,7 @@ int main(int argc, char **argv)
         case 'H': header_only = 1; break;
         case 'j': json = 1; break;
         case 'o': out_path = optarg; break;
-        case 'h': fputs(USAGE, stdout); return 0;
-        case 'V': cli_print_version(&c);
-        default: cli_bad_option(&c, argv, opt);
+        default: cli_other_option(&c, argv, opt, USAGE);
         }
     }
     if (argc - optind > 1) cli_usage_error(&c, "expected at most one input file, got %d", argc - optind);

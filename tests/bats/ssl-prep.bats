@@ -38,7 +38,7 @@ idx_file() { printf "$1" > "$2"; }
 
 @test "usage errors exit 2" {
     run --separate-stderr ssl-prep
-    assert_fails_with 2 'missing command'
+    assert_fails_with 2 'expected a command'
     run --separate-stderr ssl-prep frobnicate
     assert_fails_with 2 "unknown command 'frobnicate'"
     run --separate-stderr ssl-prep csv --bogus "$DIGITS"
