@@ -24,11 +24,15 @@ static stream_schema *output_schema(const stream_schema *in, const filter *f, er
     s->meta = value_copy(in->meta);
     for (int i = 0; i < in->n; i++) {
         const stream_field *fi = &in->fields[i];
-        if (strcmp(fi->name, f->output) == 0 || (f->drop && strcmp(fi->name, f->drop) == 0)) continue;
+        if (strcmp(fi->name, f->output) == 0 || (f->drop && strcmp(fi->name, f->drop) == 0) ||
+            (f->output2 && strcmp(fi->name, f->output2) == 0))
+            continue;
         if (stream_schema_add(s, fi->name, fi->dtype, fi->ndim, fi->dims, e) < 0) goto fail;
     }
     int64_t dims[1] = {f->width};
     if (stream_schema_add(s, f->output, STREAM_F32, 1, dims, e) < 0) goto fail;
+    int64_t dims2[1] = {f->width2};
+    if (f->output2 && stream_schema_add(s, f->output2, STREAM_F32, 1, dims2, e) < 0) goto fail;
     if (f->class_names && !stream_meta_num_classes(in))
         value_set(s->meta, STREAM_META_CLASSES, value_copy(f->class_names));
     for (const char *const *k = f->drop_meta; k && *k; k++) value_remove(s->meta, *k);
@@ -39,13 +43,13 @@ fail:
     return NULL;
 }
 
-/* Copies the columns out shares with in (by name), except the output, which f computes. */
-static void pass_through(stream_table *out, const stream_table *in, const char *output)
+/* Copies the columns out shares with in (by name), except the outputs, which f computes. */
+static void pass_through(stream_table *out, const stream_table *in, const filter *f)
 {
     for (int i = 0; i < out->schema->n; i++) {
         const stream_field *fo = &out->schema->fields[i];
         int j = stream_schema_find(in->schema, fo->name);
-        if (j < 0 || strcmp(fo->name, output) == 0) continue;
+        if (j < 0 || strcmp(fo->name, f->output) == 0 || (f->output2 && strcmp(fo->name, f->output2) == 0)) continue;
         memcpy(out->cols[i], in->cols[j], in->nrows * fo->width * stream_dtype_size(fo->dtype));
     }
 }
@@ -55,10 +59,11 @@ static int filter_batch(const filter *f, stream_table *ot, const stream_table *b
 {
     if (stream_table_resize(ot, batch->nrows, e)) return -1;
     float *out = stream_table_col(ot, f->output);
-    int bad = f->batch_fn ? f->batch_fn(f->ctx, batch, out, e)
-                          : f->fn(f->ctx, stream_table_col(batch, "x"), batch->nrows, out, e);
+    int bad = f->output2    ? f->batch2_fn(f->ctx, batch, out, stream_table_col(ot, f->output2), e)
+              : f->batch_fn ? f->batch_fn(f->ctx, batch, out, e)
+                            : f->fn(f->ctx, stream_table_col(batch, "x"), batch->nrows, out, e);
     if (bad) return f->name ? error_prefix(e, "%s", f->name) : -1;
-    pass_through(ot, batch, f->output);
+    pass_through(ot, batch, f);
     return 0;
 }
 

@@ -14,6 +14,8 @@
 typedef int (*filter_fn)(void *ctx, const float *x, size_t rows, float *out, error *e);
 /* The same from the whole batch, for a computation that also reads other tensors (e.g. y). */
 typedef int (*filter_batch_fn)(void *ctx, const stream_table *batch, float *out, error *e);
+/* The same with a second output tensor out2 (rows, width2), e.g. encode's z and its sd. */
+typedef int (*filter_batch2_fn)(void *ctx, const stream_table *batch, float *out, float *out2, error *e);
 
 typedef struct filter {
     const char *output;      /* the tensor written: "p", "z", or "x" (then it replaces the input's x) */
@@ -27,6 +29,9 @@ typedef struct filter {
     const char *name;        /* the input's name, prefixed to filter_run's own messages (may be NULL) */
     filter_fn fn;
     filter_batch_fn batch_fn;/* used instead of fn when set */
+    const char *output2;     /* a second f32 tensor written (replacing an input one of that name), or NULL */
+    int width2;              /* its row width */
+    filter_batch2_fn batch2_fn; /* computes both; used when output2 is set */
     void *ctx;
 } filter;
 

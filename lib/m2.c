@@ -214,10 +214,18 @@ void m2_data_free(m2_data *d)
     d->lab = d->unl = NULL;
 }
 
-/* Copies n rows idx[] of d->x into dst (n, D). */
-static void gather(float *dst, const float *x, const int *idx, int n, int D)
+/* Copies row `row` of d->x into dst (D), plus d->xsd * eps when the rows carry an sd. */
+static void copy_row(float *dst, const m2_data *d, size_t row, int D, rng *r)
 {
-    for (int i = 0; i < n; i++) memcpy(dst + (size_t)i * D, x + (size_t)idx[i] * D, (size_t)D * sizeof(float));
+    memcpy(dst, d->x + row * (size_t)D, (size_t)D * sizeof(float));
+    if (!d->xsd) return;
+    const float *sd = d->xsd + row * (size_t)D;
+    for (int j = 0; j < D; j++) dst[j] += sd[j] * rng_normal(r);
+}
+
+void m2_data_rows(const m2_data *d, const int *idx, int n, int D, float *dst, rng *r)
+{
+    for (int i = 0; i < n; i++) copy_row(dst + (size_t)i * D, d, (size_t)idx[i], D, r);
 }
 
 /* The next n labelled rows into m->xin / m->yin, reshuffling the labelled set when it runs out. */
@@ -228,7 +236,7 @@ static void draw_labelled(m2 *m, m2_data *d, int n, rng *r)
         if (d->lab_pos == 0) rng_shuffle(r, d->lab, d->nlab);
         int row = d->lab[d->lab_pos];
         d->lab_pos = (d->lab_pos + 1) % d->nlab;
-        memcpy(m->xin + (size_t)i * D, d->x + (size_t)row * D, (size_t)D * sizeof(float));
+        copy_row(m->xin + (size_t)i * D, d, (size_t)row, D, r);
         m->yin[i] = d->y[row];
     }
 }
@@ -247,7 +255,7 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
         int b = (int)(n - i0 < (size_t)step ? n - i0 : (size_t)step);
         int nl = from_unl ? bl : b, nu = from_unl ? b : 0;
         draw_labelled(m, d, nl, r);
-        if (nu) gather(m->xin + (size_t)nl * D, d->x, d->unl + i0, nu, D);
+        if (nu) m2_data_rows(d, d->unl + i0, nu, D, m->xin + (size_t)nl * D, r);
         rng_fill_normal(r, m->eps, (size_t)(nl + nu * m->K) * m->a.latent);
         m2_loss b_loss = {0};
         nn_params_zero_grad(&m->p);

@@ -59,12 +59,17 @@ void m2_forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, co
 typedef struct m2_data {
     const float *x;      /* (N, in) */
     const int *y;        /* (N), -1 = unlabelled */
+    const float *xsd;    /* (N, in) or NULL: each time a row is drawn, x + xsd * eps, eps ~ N(0, I) fresh
+                          * (x and xsd the mean and sd of M1's q(z|x): M1+M2 on samples, as Kingma's) */
     size_t N, nlab, nunl, lab_pos;
     int *lab, *unl;      /* (nlab), (nunl) row indices, reshuffled as they are used */
 } m2_data;
-/* Checks the labels (< K: "row 12: label 10 >= the model's 10 classes"). */
+/* Checks the labels (< K: "row 12: label 10 >= the model's 10 classes"); xsd starts NULL. */
 int m2_data_init(m2_data *d, const float *x, const int *y, size_t N, int K, error *e);
 void m2_data_free(m2_data *d);
+/* Rows idx[0..n) of d->x (each D wide) into dst (n, D), as training draws them: plus xsd * eps when
+ * d->xsd is set (eps from r). */
+void m2_data_rows(const m2_data *d, const int *idx, int n, int D, float *dst, rng *r);
 
 /* One epoch: a pass over the unlabelled rows in batches of bu (or over the labelled rows when there
  * are none); every step also draws bl labelled rows, cycling through a reshuffled labelled set. */

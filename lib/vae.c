@@ -234,9 +234,20 @@ void vae_evaluate(vae *v, const float *x, size_t N, rng *r, vae_loss *loss)
 
 void vae_encode(vae *v, const float *x, int B, float *mu)
 {
+    vae_encode_sd(v, x, B, mu, NULL);
+}
+
+void vae_encode_sd(vae *v, const float *x, int B, float *mu, float *sd)
+{
     int Z = v->a.latent;
-    const float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);
-    for (int i = 0; i < B; i++) memcpy(mu + (size_t)i * Z, h + (size_t)i * 2 * Z, (size_t)Z * sizeof(float));
+    float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);
+    for (int i = 0; i < B; i++) {
+        float *hi = h + (size_t)i * 2 * Z;
+        memcpy(mu + (size_t)i * Z, hi, (size_t)Z * sizeof(float));
+        if (!sd) continue;
+        clamp_logvar(hi + Z, Z);
+        for (int j = 0; j < Z; j++) sd[(size_t)i * Z + j] = expf(0.5f * hi[Z + j]);
+    }
 }
 
 void vae_decode(vae *v, const float *z, int B, float *xmean)

@@ -102,6 +102,8 @@ int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, floa
 void vae_evaluate(vae *v, const float *x, size_t N, rng *r, vae_loss *loss);
 /* Posterior means mu (B, Z) of x (B, in), B <= max_rows. */
 void vae_encode(vae *v, const float *x, int B, float *mu);
+/* The same, with the posterior sds sigma (B, Z) (logvar clamped as in training) when sd is not NULL. */
+void vae_encode_sd(vae *v, const float *x, int B, float *mu, float *sd);
 /* Data-space means (B, in) of p(x | z), z (B, Z). */
 void vae_decode(vae *v, const float *z, int B, float *xmean);
 /* Data-space means (B, in) of p(x | z = mu(x)). */

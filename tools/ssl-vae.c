@@ -23,7 +23,7 @@
 
 static const char USAGE[] =
     "Usage: ssl-vae train [--model m1|m2] [OPTIONS] [FILE] -o MODEL\n"
-    "       ssl-vae encode -m M1 [--replace] [FILE] [-o OUT]\n"
+    "       ssl-vae encode -m M1 [--replace] [--sd] [FILE] [-o OUT]\n"
     "       ssl-vae sample -m MODEL -n N [--class K] [--seed S] [-o OUT] [--png FILE]\n"
     "       ssl-vae reconstruct -m MODEL [FILE] [-o OUT] [--png FILE]\n"
     "       ssl-vae predict -m M2 [FILE] [-o OUT]\n"
@@ -65,6 +65,9 @@ static const char USAGE[] =
     "\n"
     "encode (M1): streams FILE batch by batch and adds z (f32, the posterior mean mu(x)); with\n"
     "  --replace, x itself becomes z (for a classifier or M2 on the latents: the M1 pipelines).\n"
+    "  --sd also writes the posterior sd sigma(x) as z_sd (x_sd with --replace); M2 trained on a\n"
+    "  stream with x_sd draws x ~ N(x, x_sd^2) afresh each time a row is used (Kingma's M1+M2 on\n"
+    "  samples of q(z|x); predict uses the means).\n"
     "sample: N rows x decoded from z ~ N(0, I) (the decoder's means); an M2 model also writes y:\n"
     "  --class K for one class, else rows cycle through the classes.\n"
     "reconstruct: x replaced by the decoder's mean at z = mu(x) (M2: y = the row's label, else the\n"
@@ -87,7 +90,7 @@ static const char USAGE[] =
 
 enum { OPT_HIDDEN = 256, OPT_LATENT, OPT_ACT, OPT_LIK, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_ALPHA,
        OPT_CLASSES, OPT_VAL, OPT_CKPT, OPT_SEED, OPT_LOG, OPT_THREADS, OPT_REPLACE, OPT_CLASS, OPT_PNG,
-       OPT_STREAM, OPT_BUFFER };
+       OPT_STREAM, OPT_BUFFER, OPT_SD };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},         {"model", required_argument, 0, 'm'},
@@ -101,6 +104,7 @@ static const struct option OPTS[] = {
     {"threads", required_argument, 0, OPT_THREADS}, {"replace", no_argument, 0, OPT_REPLACE},
     {"class", required_argument, 0, OPT_CLASS},     {"png", required_argument, 0, OPT_PNG},
     {"stream-data", no_argument, 0, OPT_STREAM},    {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
+    {"sd", no_argument, 0, OPT_SD},
     {"quiet", no_argument, 0, 'q'},                 {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},               {0, 0, 0, 0},
 };
@@ -112,7 +116,7 @@ typedef struct args {
     int m2;                 /* train --model m2 */
     vae_arch arch;
     int lik_given;
-    int epochs, batch, warmup, classes, ckpt, threads, quiet, replace, cls;
+    int epochs, batch, warmup, classes, ckpt, threads, quiet, replace, sd, cls;
     long n;
     int stream_data;        /* train --stream-data */
     long buffer;            /* --shuffle-buffer, 0 = not given */
@@ -176,6 +180,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_LOG: a->log = optarg; break;
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
         case OPT_REPLACE: a->replace = 1; break;
+        case OPT_SD: a->sd = 1; break;
         case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20); break;
         case OPT_PNG: a->png = optarg; break;
         case OPT_STREAM: a->stream_data = 1; break;
@@ -421,6 +426,23 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
     vae_free(&v);
 }
 
+/* x_sd (f32, as wide as x) of the training table, or NULL: M2 then draws x ~ N(x, x_sd^2) afresh
+ * each time a row is used (encode --sd writes it: M2 on samples of M1's posterior). */
+static const float *table_x_sd(cli *c, const train_data *d)
+{
+    int i = stream_schema_find(d->t->schema, "x_sd");
+    if (i < 0) return NULL;
+    error e;
+    const float *sd = stream_table_col_typed(d->t, "x_sd", STREAM_F32, &e);
+    if (!sd) cli_fail(c, "%s: %s", d->file, e.msg);
+    if (d->t->schema->fields[i].width != (size_t)d->D)
+        cli_fail(c, "%s: x_sd has %zu values per row, x has %d", d->file, d->t->schema->fields[i].width, d->D);
+    for (size_t k = 0; k < d->n * (size_t)d->D; k++)
+        if (!(sd[k] >= 0) || !isfinite(sd[k]))
+            cli_fail(c, "%s: row %zu: x_sd must be finite and >= 0", d->file, k / (size_t)d->D + 1);
+    return sd;
+}
+
 /* K: class_names, else --classes, else max(y) + 1. */
 static int class_count(cli *c, const args *a, const train_data *d)
 {
@@ -443,6 +465,7 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     m2_data md;
     if (m2_data_init(&md, d->x, d->y, d->n, K, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
     if (md.nlab == 0) cli_fail(c, "%s: M2 needs some labelled rows (every y is -1)", d->file);
+    md.xsd = table_x_sd(c, d);
     int bl = a->batch < (int)md.nlab ? a->batch : (int)md.nlab;
     float alpha = (float)(a->alpha * (double)d->n / (double)md.nlab);
     m2 m;
@@ -645,8 +668,9 @@ static void keep_png_rows(stream_job *j, const float *x, const float *o, size_t 
     j->npng += take;
 }
 
-/* filter_batch_fn: a batch, CHUNK rows at a time (the loaded model's capacity). */
-static int job_batch(void *ctx, const stream_table *batch, float *o, error *e)
+/* filter_batch2_fn: a batch, CHUNK rows at a time (the loaded model's capacity); o2, when not NULL,
+ * gets encode's posterior sds. */
+static int job_batch2(void *ctx, const stream_table *batch, float *o, float *o2, error *e)
 {
     stream_job *j = ctx;
     loaded *L = j->L;
@@ -658,13 +682,18 @@ static int job_batch(void *ctx, const stream_table *batch, float *o, error *e)
         int b = (int)(batch->nrows - i0 < CHUNK ? batch->nrows - i0 : CHUNK);
         const float *xb = x + i0 * L->D;
         float *ob = o + i0 * j->width;
-        if (j->kind == F_ENCODE) vae_encode(&L->v, xb, b, ob);
+        if (j->kind == F_ENCODE) vae_encode_sd(&L->v, xb, b, ob, o2 ? o2 + i0 * j->width : NULL);
         else if (j->kind == F_PREDICT) m2_predict(&L->m, xb, b, ob);
         else if (L->is_m2) m2_reconstruct(&L->m, xb, y ? y + i0 : NULL, b, ob);
         else vae_reconstruct(&L->v, xb, b, ob);
     }
     if (j->png_in) keep_png_rows(j, x, o, batch->nrows, L->D);
     return 0;
+}
+
+static int job_batch(void *ctx, const stream_table *batch, float *o, error *e)
+{
+    return job_batch2(ctx, batch, o, NULL, e);
 }
 
 /* Originals and reconstructions: rows of 10 originals, each above its 10 reconstructions. */
@@ -692,7 +721,7 @@ static void filter_main(cli *c, args *a, filter_kind kind)
     if (!a->model) cli_usage_error(c, "%s: -m MODEL is required", cmd);
     if (a->nfiles > 1) cli_usage_error(c, "%s: at most one input file", cmd);
     if (a->png && kind != F_RECONSTRUCT) cli_usage_error(c, "%s: --png is for sample and reconstruct", cmd);
-    if (a->replace && kind != F_ENCODE) cli_usage_error(c, "%s: --replace is for encode", cmd);
+    if ((a->replace || a->sd) && kind != F_ENCODE) cli_usage_error(c, "%s: --replace and --sd are for encode", cmd);
     loaded L;
     load_any(c, a, NULL, &L);
     if (kind == F_ENCODE && L.is_m2)
@@ -707,6 +736,7 @@ static void filter_main(cli *c, args *a, filter_kind kind)
                 .class_names = kind == F_PREDICT ? value_get(L.mf->info, STREAM_META_CLASSES) : NULL,
                 .drop_meta = replace ? x_meta : NULL, .history = a->cmdline, .name = file,
                 .batch_fn = job_batch, .ctx = &j};
+    if (a->sd) f.output2 = replace ? "x_sd" : "z_sd", f.width2 = j.width, f.batch2_fn = job_batch2;
     error e;
     FILE *in = cli_open_in(c, path);
     stream_reader *r = stream_reader_open(in, file, &e);

@@ -79,6 +79,26 @@ EOF2
     grep -q accuracy "$T/report"
 }
 
+@test "encode --sd adds the posterior sd (z_sd, or x_sd with --replace); M2 trains on samples of it" {
+    ssl-vae encode -m "$D/m1.vae" --sd "$D/te.ssl" > "$T/z.ssl"
+    [ "$(shape_of "$T/z.ssl" z_sd)" = "540 4" ]
+    [ "$(shape_of "$T/z.ssl" z)" = "540 4" ]
+    ssl-vae encode -m "$D/m1.vae" --replace --sd "$D/tr5.ssl" > "$T/zx.ssl"
+    [ "$(shape_of "$T/zx.ssl" x_sd)" = "1257 4" ]
+    [ "$(shape_of "$T/zx.ssl" z_sd)" = "1257 absent" ]
+    # the sds are positive, and below the prior's 1 where the code is informative
+    values_of "$T/zx.ssl" x_sd | tr ' ' '\n' | awk '$1 <= 0 { bad = 1 } $1 < 0.9 { small++ } END { exit bad || !small }'
+    # M2 on the samples: deterministic, and not the model trained on the means
+    m2="--model m2 --hidden 16 --latent 2 --epochs 2 --seed 1 -q"
+    ssl-vae train $m2 "$T/zx.ssl" -o "$T/a.vae"
+    ssl-vae train $m2 "$T/zx.ssl" -o "$T/b.vae"
+    cmp "$T/a.vae" "$T/b.vae"
+    ssl-vae encode -m "$D/m1.vae" --replace "$D/tr5.ssl" | ssl-vae train $m2 -o "$T/c.vae"
+    ! cmp -s "$T/a.vae" "$T/c.vae"
+    run --separate-stderr ssl-vae predict -m "$D/m2.vae" --sd "$D/te.ssl"
+    assert_fails_with 2 "--sd are for encode"
+}
+
 @test "sample writes N rows, a PNG grid on request" {
     ssl-vae sample -m "$D/m1.vae" -n 7 --seed 1 > "$T/s.ssl"
     [ "$(shape_of "$T/s.ssl" x)" = "7 64" ]

@@ -127,6 +127,32 @@ static void test_roundtrip_and_labels(void)
     free(b2);
 }
 
+/* Rows drawn with an sd: x + sd * eps, fresh each draw (mean x, spread sd); without, x itself. */
+static void test_rows_drawn_with_sd(void)
+{
+    enum { N = 2, D = 3, DRAWS = 20000 };
+    float x[N * D] = {0, 1, 2, 3, 4, 5}, sd[N * D] = {0, 0.5f, 2, 1, 0, 0.1f}, got[D];
+    int y[N] = {0, -1}, idx = 1;
+    m2_data d;
+    error e;
+    CHECK(m2_data_init(&d, x, y, N, 2, &e) == 0 && d.xsd == NULL);
+    rng r;
+    rng_seed(&r, 4);
+    m2_data_rows(&d, &idx, 1, D, got, &r);
+    CHECK(memcmp(got, x + D, sizeof got) == 0);
+    d.xsd = sd;
+    double s[D] = {0}, s2[D] = {0};
+    for (int t = 0; t < DRAWS; t++) {
+        m2_data_rows(&d, &idx, 1, D, got, &r);
+        for (int j = 0; j < D; j++) s[j] += got[j] - x[D + j], s2[j] += (double)(got[j] - x[D + j]) * (got[j] - x[D + j]);
+    }
+    for (int j = 0; j < D; j++) {
+        CHECK_NEAR(s[j] / DRAWS, 0.0, 0.05 * sd[D + j] + 1e-9);
+        CHECK_NEAR(sqrt(s2[j] / DRAWS), sd[D + j], 0.03 * sd[D + j] + 1e-9);
+    }
+    m2_data_free(&d);
+}
+
 int main(void)
 {
     RUN(test_grad_labelled);
@@ -135,5 +161,6 @@ int main(void)
     RUN(test_grad_gaussian);
     RUN(test_unlabelled_is_expectation);
     RUN(test_roundtrip_and_labels);
+    RUN(test_rows_drawn_with_sd);
     return check_summary();
 }

@@ -57,6 +57,27 @@ static void test_grad_bernoulli(void) { check_all_params(VAE_BERNOULLI, 2); }
 static void test_grad_gaussian(void) { check_all_params(VAE_GAUSSIAN, 2); }
 static void test_grad_one_hidden(void) { check_all_params(VAE_BERNOULLI, 1); }
 
+/* encode_sd: mu as vae_encode gives it, and the sds agree with the KL of the forward pass,
+ * KL = -1/2 sum (1 + log sd^2 - mu^2 - sd^2). */
+static void test_encode_sd(void)
+{
+    ctx c;
+    make(&c, VAE_BERNOULLI, 2, 5);
+    float mu[B * Z], mu2[B * Z], sd[B * Z];
+    vae_encode(&c.v, c.x, B, mu);
+    vae_encode_sd(&c.v, c.x, B, mu2, sd);
+    CHECK(memcmp(mu, mu2, sizeof mu) == 0);
+    double kl = 0;
+    for (int i = 0; i < B * Z; i++) {
+        CHECK(sd[i] > 0);
+        kl -= 0.5 * (1 + 2 * log(sd[i]) - (double)mu[i] * mu[i] - (double)sd[i] * sd[i]);
+    }
+    vae_loss l = {0, 0, 0};
+    vae_forward_backward(&c.v, c.x, B, c.eps, 1.0f, 0, &l);
+    CHECK_NEAR(l.kl, kl, 1e-5 * fabs(kl) + 1e-6);
+    vae_free(&c.v);
+}
+
 /* Written, read back, written again: the same bytes. */
 static void test_roundtrip(void)
 {
@@ -128,6 +149,7 @@ int main(void)
     RUN(test_grad_gaussian);
     RUN(test_grad_one_hidden);
     RUN(test_roundtrip);
+    RUN(test_encode_sd);
     RUN(test_training_lowers_loss);
     return check_summary();
 }
