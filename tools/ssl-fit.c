@@ -98,8 +98,6 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case 'o': a->out = optarg; break;
         case 'm': a->model = optarg; break;
         case 'q': a->quiet = 1; break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': cli_print_version(c);
         case OPT_HIDDEN: k->nhidden = cli_parse_int_list(c, "--hidden", optarg, k->hidden, MLP_MAX_HIDDEN); break;
         case OPT_EPOCHS: k->epochs = (int)cli_parse_long(c, "--epochs", optarg, 1, 1000000); break;
         case OPT_BATCH: k->batch = (int)cli_parse_long(c, "--batch", optarg, 1, 1 << 20); break;
@@ -113,7 +111,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
         case OPT_LOG: a->log = optarg; break;
         case OPT_RESUME: a->resume = 1; break;
-        default: cli_bad_option(c, argv, opt);
+        default: cli_other_option(c, argv, opt, USAGE);
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -240,12 +238,8 @@ int main(int argc, char **argv)
     cli c;
     cli_init(&c, "ssl-fit");
     opterr = 0;
-    if (argc < 2) cli_usage_error(&c, "expected a command: train or predict");
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) fputs(USAGE, stdout), exit(0);
-    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) cli_print_version(&c);
-    int is_train = strcmp(cmd, "train") == 0;
-    if (!is_train && strcmp(cmd, "predict") != 0) cli_usage_error(&c, "unknown command '%s' (train or predict)", cmd);
+    static const char *const cmds[] = {"train", "predict", NULL};
+    int is_train = cli_dispatch(&c, argc, argv, cmds, USAGE) == 0;
     args a;
     parse_args(&c, argc - 1, argv + 1, &a);
     if (a.threads) openblas_set_num_threads(a.threads);

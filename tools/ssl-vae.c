@@ -122,7 +122,7 @@ typedef struct args {
     long buffer;            /* --shuffle-buffer, 0 = not given */
     double lr, alpha;
     uint64_t seed;
-    char cmdline[1024];     /* for the stream's history */
+    char *cmdline;          /* for the stream's history */
 } args;
 
 enum { CHUNK = 256 };   /* rows per forward pass when streaming */
@@ -156,8 +156,6 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
             break;
         case 'n': a->n = cli_parse_long(c, "-n", optarg, 1, 1000000); break;
         case 'q': a->quiet = 1; break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': cli_print_version(c);
         case OPT_HIDDEN:
             a->arch.nhidden = cli_parse_int_list(c, "--hidden", optarg, a->arch.hidden, VAE_MAX_HIDDEN);
             for (int l = 0; l < a->arch.nhidden; l++)
@@ -185,7 +183,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_PNG: a->png = optarg; break;
         case OPT_STREAM: a->stream_data = 1; break;
         case OPT_BUFFER: a->buffer = cli_parse_long(c, "--shuffle-buffer", optarg, 1, 1L << 40); break;
-        default: cli_bad_option(c, argv, opt);
+        default: cli_other_option(c, argv, opt, USAGE);
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -760,34 +758,22 @@ static void filter_main(cli *c, args *a, filter_kind kind)
     free_loaded(&L);
 }
 
-static void join_cmdline(args *a, int argc, char **argv)
-{
-    size_t n = 0;
-    for (int i = 0; i < argc && n < sizeof a->cmdline - 1; i++)
-        n += (size_t)snprintf(a->cmdline + n, sizeof a->cmdline - n, "%s%s", i ? " " : "", i ? argv[i] : "ssl-vae");
-}
-
 int main(int argc, char **argv)
 {
     cli c;
     cli_init(&c, "ssl-vae");
     opterr = 0;
-    if (argc < 2) cli_usage_error(&c, "expected a command: train, encode, sample, reconstruct or predict");
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) fputs(USAGE, stdout), exit(0);
-    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) cli_print_version(&c);
     static const char *const cmds[] = {"train", "encode", "reconstruct", "predict", "sample", NULL};
-    int k = 0;
-    while (cmds[k] && strcmp(cmds[k], cmd) != 0) k++;
-    if (!cmds[k]) cli_usage_error(&c, "unknown command '%s' (train, encode, sample, reconstruct or predict)", cmd);
+    int k = cli_dispatch(&c, argc, argv, cmds, USAGE);
     args a;
     defaults(&a);
-    a.cmd = cmd;
-    join_cmdline(&a, argc, argv);
+    a.cmd = cmds[k];
+    a.cmdline = cli_command_line(&c, argc, argv);
     parse_args(&c, argc - 1, argv + 1, &a);
     if (a.threads) openblas_set_num_threads(a.threads);
     if (k == 0) train_main(&c, &a);
     else if (k == 4) sample_main(&c, &a);
     else filter_main(&c, &a, (filter_kind)(k - 1));
+    free(a.cmdline);
     return 0;
 }
