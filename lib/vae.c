@@ -212,10 +212,9 @@ int vae_train_source(vae *v, adam *opt, datasource *src, int batch, float beta, 
     return 0;
 }
 
-int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, float beta, int *perm, rng *r,
-                    trainlog *log, vae_loss *loss, error *e)
+int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, float beta, rng *r, trainlog *log,
+                    vae_loss *loss, error *e)
 {
-    (void)perm;
     datasource *src = datasource_memory_x(x, N, v->a.in, e);
     if (!src) return -1;
     int rc = vae_train_source(v, opt, src, batch, beta, r, log, loss, e);

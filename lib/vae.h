@@ -94,10 +94,9 @@ void vae_forward_backward_scaled(vae *v, const float *x, int B, const float *eps
  * naming the batch. One process with a memory source gives the bytes vae_train_epoch gave. */
 int vae_train_source(vae *v, adam *opt, datasource *src, int batch, float beta, rng *r, trainlog *log,
                      vae_loss *loss, error *e);
-/* One epoch over the rows x (N, in) held in memory: vae_train_source over datasource_memory_x
- * (perm is no longer used: the source keeps its own). */
-int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, float beta, int *perm, rng *r,
-                    trainlog *log, vae_loss *loss, error *e);
+/* One epoch over the rows x (N, in) held in memory: vae_train_source over datasource_memory_x. */
+int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, float beta, rng *r, trainlog *log,
+                    vae_loss *loss, error *e);
 /* -ELBO summed over x (N, in) with one noise draw per row (seeded by r). */
 void vae_evaluate(vae *v, const float *x, size_t N, rng *r, vae_loss *loss);
 /* Posterior means mu (B, Z) of x (B, in), B <= max_rows. */

@@ -129,11 +129,10 @@ static void test_training_lowers_loss(void)
     adam opt;
     CHECK(adam_init_params(&opt, &v.p, &e) == 0);
     opt.lr = 1e-2f;
-    int perm[N];
     double first = 0, last = 0;
     for (int ep = 0; ep < 30; ep++) {
         vae_loss l = {0, 0, 0};
-        CHECK(vae_train_epoch(&v, &opt, x, N, 16, 1.0f, perm, &r, NULL, &l, &e) == 0);
+        CHECK(vae_train_epoch(&v, &opt, x, N, 16, 1.0f, &r, NULL, &l, &e) == 0);
         double per = (l.rec + l.kl) / (double)l.rows;
         if (ep == 0) first = per;
         last = per;
