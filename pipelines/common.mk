@@ -68,6 +68,18 @@ METHODS += $(1)
 LSETS_$(1) := $(or $(2),$(LABEL_SETS))
 endef
 
+# $(call figure_kind,NAME,PROGRAM,TRAIN_INPUT): what the figures draw of a trained method: an ssl-fit
+# classifier's loss; an M2's (every ssl-vae method is one) loss, accuracy and, on pixels, samples; a
+# GAN's losses, D's accuracy and G's samples; the M1's loss and samples when the method uses its latents.
+define figure_kind
+$(if $(filter $(2),$(FIT)),FIG_FIT += $(1))
+$(if $(filter $(2),$(VAE)),FIG_M2 += $(1))
+$(if $(filter $(2),$(VAE)),$(if $(3),,FIG_SAMPLES += $(1).model))
+$(if $(filter $(2),$(GAN)),FIG_GAN += $(1)
+FIG_SAMPLES += $(1).model)
+$(if $(filter m1z.ssl,$(3)),FIG_M1 := yes)
+endef
+
 # $(call trained_method,NAME,PROGRAM,TRAIN_ARGS[,LABEL_SETS[,TRAIN_INPUT,TEST_INPUT]]): a model trained by
 # `PROGRAM train` on the run's labelled stream (its unlabelled rows included: semi-supervised programs use
 # them), then `PROGRAM predict` on the test split. ssl-fit, ssl-gan and ssl-vae (M2) share this interface.
@@ -75,9 +87,10 @@ endef
 # e.g. m1z.ssl and m1z_test.ssl, the M1 latents.
 define trained_method
 $(eval $(call declare_method,$(1),$(4)))
-$(WORK)/L%/$(1).model: $(WORK)/L%/$(or $(5),labelled.ssl) $(call params,$(1),$(3))
+$(eval $(call figure_kind,$(1),$(2),$(5)))
+$(WORK)/L%/$(1).model $(WORK)/L%/$(1).log: $(WORK)/L%/$(or $(5),labelled.ssl) $(call params,$(1),$(3))
 	$(TIMED) $$(@D)/$(1).time $(2) train $(3) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet \
-	  --log $$(@D)/$(1).log $$< -o $$@
+	  --log $$(@D)/$(1).log $$< -o $$(@D)/$(1).model
 $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(if $(6),$(WORK)/L%/$(6),$(WORK)/test_s.ssl)
 	$(2) predict -m $$< $$(word 2,$$^) -o $$@
 endef
@@ -92,12 +105,14 @@ fit_method = $(call trained_method,$(1),$(FIT),$(2),$(3))
 # adds up the augmentation, the MLP and the models it used.
 define aug_method
 $(eval $(call declare_method,$(1),$(4)))
+FIG_FIT += $(1)
+FIG_GENERATORS += $(filter-out $(FIG_GENERATORS),$(filter %.vae %.gan,$(3)))
 $(WORK)/L%/$(1).aug.ssl: $(WORK)/L%/labelled.ssl $(addprefix $(WORK)/L%/,$(3)) $(call params,$(1)-aug,$(2))
 	$(TIMED) $$(@D)/$(1).aug.time $(AUG) --quiet $(THREADS_ARG) $$(subst @RUN@,$$(@D),$(2)) \
 	  --seed $$(call run_seed,$$*) $$< -o $$@
-$(WORK)/L%/$(1).model: $(WORK)/L%/$(1).aug.ssl $(call params,$(1),$(MLP_ARGS))
+$(WORK)/L%/$(1).model $(WORK)/L%/$(1).log: $(WORK)/L%/$(1).aug.ssl $(call params,$(1),$(MLP_ARGS))
 	$(TIMED) $$(@D)/$(1).fit.time $(FIT) train $(MLP_ARGS) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet \
-	  --log $$(@D)/$(1).log $$< -o $$@
+	  --log $$(@D)/$(1).log $$< -o $$(@D)/$(1).model
 	cat $$(@D)/$(1).aug.time $$(@D)/$(1).fit.time $(foreach f,$(basename $(3)),$$(@D)/$(f).time) \
 	  | awk '{ s += $$$$1 } END { printf "%.2f\n", s }' > $$(@D)/$(1).time
 $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(WORK)/test_s.ssl
@@ -118,10 +133,10 @@ endef
 # gets its labelled rows and the test split as latents (x replaced by mu(x)): m1z.ssl, m1z_test.ssl, and
 # the M1's training time as m1.time. A pipeline using them sets M1_ARGS.
 .SECONDEXPANSION:
-$(WORK)/m1/s%.vae: $(WORK)/train_s.ssl $(call params,m1,$(M1_ARGS))
+$(WORK)/m1/s%.vae $(WORK)/m1/s%.log: $(WORK)/train_s.ssl $(call params,m1,$(M1_ARGS))
 	@mkdir -p $(@D)
 	$(TIMED) $(WORK)/m1/s$*.time $(VAE) train $(M1_ARGS) $(THREADS_ARG) --seed $* --quiet \
-	  --log $(WORK)/m1/s$*.log $< -o $@
+	  --log $(WORK)/m1/s$*.log $< -o $(WORK)/m1/s$*.vae
 $(WORK)/L%/m1z.ssl: $(WORK)/L%/labelled.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae
 	$(VAE) encode -m $(word 2,$^) --replace $< -o $@
 	cp $(WORK)/m1/s$(call run_seed,$*).time $(@D)/m1.time
@@ -130,12 +145,12 @@ $(WORK)/L%/m1z_test.ssl: $(WORK)/test_s.ssl $$(WORK)/m1/s$$(call run_seed,$$*).v
 
 # Generators for augmentation, one per run (trained on its labelled + unlabelled rows): a class-conditional
 # M2 (AUG_M2_ARGS) and a conditional GAN (AUG_CGAN_ARGS); their time is NAME.time in the run's folder.
-$(WORK)/L%/aug-m2.vae: $(WORK)/L%/labelled.ssl $(call params,aug-m2,$(AUG_M2_ARGS))
+$(WORK)/L%/aug-m2.vae $(WORK)/L%/aug-m2.log: $(WORK)/L%/labelled.ssl $(call params,aug-m2,$(AUG_M2_ARGS))
 	$(TIMED) $(@D)/aug-m2.time $(VAE) train $(AUG_M2_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet \
-	  --log $(@D)/aug-m2.log $< -o $@
-$(WORK)/L%/aug-cgan.gan: $(WORK)/L%/labelled.ssl $(call params,aug-cgan,$(AUG_CGAN_ARGS))
+	  --log $(@D)/aug-m2.log $< -o $(@D)/aug-m2.vae
+$(WORK)/L%/aug-cgan.gan $(WORK)/L%/aug-cgan.log: $(WORK)/L%/labelled.ssl $(call params,aug-cgan,$(AUG_CGAN_ARGS))
 	$(TIMED) $(@D)/aug-cgan.time $(GAN) train $(AUG_CGAN_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet \
-	  --log $(@D)/aug-cgan.log $< -o $@
+	  --log $(@D)/aug-cgan.log $< -o $(@D)/aug-cgan.gan
 
 # The methods every data set compares: supervised-only baselines on the labelled rows, the MLP on every
 # label as the reference ceiling, self-training with confident pseudo-labels (3 rounds) and its threshold
@@ -162,3 +177,4 @@ $(RESULTS)/table.md: $$(RUNS)
 	{ echo "# $(DATASET): test accuracy and macro-F1 (%), mean ± std over seeds $(SEEDS)"; echo; \
 	  $(EVAL) table --by method,labels_per_class --metrics accuracy,macro_f1 $$(RUNS); } > $$@.tmp && mv $$@.tmp $$@
 endef
+

@@ -12,7 +12,7 @@ SPLIT_ARGS  ?= --test 0.3 --seed 42
 SCALE_ARGS  ?= --method minmax
 
 .PHONY: all
-all: $(RESULTS)/table.md
+all: $(RESULTS)/table.md figures
 	@cat $<
 
 $(WORK)/all.ssl: $(ROOT)/data/digits.csv.gz
@@ -55,3 +55,6 @@ $(eval $(call aug_method,mlp-vae-aug,$(VAEAUG_ARGS),aug-m2.vae mlp.model))
 $(eval $(call aug_method,mlp-gan-aug,$(GANAUG_ARGS),aug-cgan.gan mlp.model))
 
 $(eval $(call grid))
+
+# The figures (figures.mk): learning curves, the best method's confusion matrix, the models' samples.
+include $(ROOT)/pipelines/figures.mk

@@ -56,3 +56,8 @@ $(eval $(call aug_method,mlp-vae-aug,$(VAEAUG_ARGS),aug-m2.vae mlp.model,$(GEN_L
 $(eval $(call aug_method,mlp-gan-aug,$(GANAUG_ARGS),aug-cgan.gan mlp.model,$(GEN_LABELS)))
 
 $(eval $(call grid))
+
+# The figures (figures.mk): learning curves, the best method's confusion matrix, the models' samples.
+FIG_LABELS  := $(GEN_LABELS)
+FIG_CLASSES := $(CLASSES)
+include $(ROOT)/pipelines/figures.mk

@@ -8,7 +8,7 @@ load helpers
 digits() {
     make --no-print-directory -f "$ROOT/pipelines/digits.mk" BIN="$BUILD_DIR/bin" WORK="$T/work" \
         RESULTS="$T/results" SEEDS=0 THREADS=1 \
-        GAN_ARGS="--epochs 1 --d-hidden 16 --g-hidden 16" AUG_CGAN_ARGS="--conditional --epochs 1 --d-hidden 16 --g-hidden 16" \
+        GAN_ARGS="--epochs 2 --d-hidden 16 --g-hidden 16" AUG_CGAN_ARGS="--conditional --epochs 2 --d-hidden 16 --g-hidden 16" \
         M1_ARGS="--hidden 16 --latent 2 --epochs 2" M2_ARGS="--model m2 --hidden 16 --latent 2 --epochs 2" \
         AUG_M2_ARGS="--model m2 --hidden 16 --latent 2 --epochs 2" "$@"
 }
@@ -26,6 +26,29 @@ digits() {
     grep -qE '^\| mlp \| 5 \| 1 \| [0-9]' "$T/results/table.md"
     grep -qE '^\| logreg \| 5 \| 1 \|' "$T/results/table.md"
     [[ "$output" == *"| mlp | 5 |"* ]]     # the table is printed
+    # the figures (pipelines/figures.mk), from the trainers' logs kept beside their models
+    [ -s "$T/work/L5/s0/mlp.log" ] && [ -s "$T/work/L5/s0/ssl-gan.log" ] && [ -s "$T/work/m1/s0.log" ]
+    for f in curves confusion samples samples-m1 samples-m2 samples-ssl-gan samples-aug-m2 samples-aug-cgan; do
+        [ "$(head -c 4 "$T/results/figures/$f.png" | tail -c 3)" = PNG ]
+    done
+    # the confusion matrix is the best method's: the highest accuracy at 5 labels per class in the table
+    best=$(awk -F'|' '$3 == " 5 " { print $5 + 0, $2 }' "$T/results/table.md" | sort -k1,1nr -s | head -1 | awk '{ print $2 }')
+    [[ "$output" == *"confusion.png: $best, the best method at 5 labels per class"* ]]
+}
+
+@test "the plot scripts name what is wrong: a missing log, a field the log lacks, a file without a confusion matrix" {
+    cd "$T"
+    printf '{"epoch": 1, "loss": 2.5}\n{"epoch": 2, "loss": 1.5}\n' > a.log
+    run sh "$ROOT/pipelines/plot-curves.sh" c.png t -p p -s missing.log loss m
+    [ "$status" -eq 1 ] && [[ "$output" == *"missing.log: no such log"* ]]
+    run sh "$ROOT/pipelines/plot-curves.sh" c.png t -p p -s a.log elbo m
+    [ "$status" -eq 1 ] && [[ "$output" == *'a.log: no "elbo" per epoch'* ]]
+    echo '{"accuracy": 0.5}' > r.json
+    run sh "$ROOT/pipelines/plot-confusion.sh" c.png t r.json
+    [ "$status" -eq 1 ] && [[ "$output" == *"r.json: no confusion matrix"* ]]
+    [ ! -e c.png ]
+    run sh "$ROOT/pipelines/plot-curves.sh" c.png t -p p -s a.log -loss m
+    [ "$status" -eq 0 ] && [ "$(head -c 4 c.png | tail -c 3)" = PNG ]
 }
 
 # (Real runs, not make -n: GNU make 4.3's dry run does not follow grouped targets' dependents.)
@@ -34,6 +57,7 @@ digits() {
     run digits
     [ "$status" -eq 0 ]
     [[ "$output" != *"ssl-prep"* && "$output" != *"ssl-fit"* && "$output" != *"ssl-eval --json"* ]]
+    [[ "$output" != *"plot-"* && "$output" != *" sample -m"* ]]
 }
 
 @test "changing the MLP's parameters reruns the MLP runs only" {
