@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "norm.h"
+#include "trainctl.h"
 
 #define BN_MOMENTUM 0.1f
 
@@ -30,6 +31,8 @@ void gan_config_default(gan_config *c)
     c->lr = 0.003;
     c->beta1 = 0.5;
     c->cond_weight = 1.0;
+    c->unl_weight = 1.0;
+    c->ema_decay = 0.999;
     c->max_loss = 1e4;
 }
 
@@ -61,7 +64,7 @@ struct gan_ws {
     float *in[GAN_MAX_LAYERS + 1];        /* (R, dwid l) noisy input of D layer l */
     float *h[GAN_MAX_LAYERS + 1];         /* (R, dwid l+1) output of D layer l (logits last) */
     const float *cur[GAN_MAX_LAYERS + 1]; /* the input each layer saw in the last forward */
-    float *eps, *da, *db;                 /* (R, max D width) noise, gradient ping-pong */
+    float *sd, *da, *db;                  /* (max D width) init scratch; (R, max D width) gradient ping-pong */
     float *dwk;                           /* (max out * in) weight-norm gradient workspace */
     float *fmean, *dfeat;                 /* (2C), (B, C): feature matching, C = dwid nd */
     float *p;                             /* (R, K) probabilities of a predict chunk */
@@ -93,7 +96,7 @@ static size_t ws_layout(const gan *m, gan_ws *w, float *base)
         w->in[l] = carve(base, &off, R * dwid(a, l));
         w->h[l] = carve(base, &off, R * dwid(a, l + 1));
     }
-    w->eps = carve(base, &off, R * maxd);
+    w->sd = carve(base, &off, (size_t)maxd);
     w->da = carve(base, &off, R * maxd);
     w->db = carve(base, &off, R * maxd);
     w->dwk = carve(base, &off, maxw);
@@ -198,10 +201,16 @@ static int build_tables(gan *m, error *e)
         add(&m->g, e, "g.out", "b", F, 0, 0) || add(&m->eff, e, "g.out", "w", F, in, 0) ||
         add(&m->eff, e, "g.out", "vnorm", F, 0, 0))
         return -1;
+    for (int l = 0; a->ema && l <= a->nd; l++) {
+        int in = dwid(a, l), out = dwid(a, l + 1);
+        snprintf(ln, sizeof ln, "ema.d.l%d", l + 1);
+        if (add(&m->avg, e, ln, "v", out, in, 0) || add(&m->avg, e, ln, "g", out, 0, 0) || add(&m->avg, e, ln, "b", out, 0, 0))
+            return -1;
+    }
     /* a generator without hidden layers has no statistics: keep the table allocatable */
     if (a->ng == 0 && add(&m->stat, e, "g", "none", 1, 0, 0)) return -1;
     if (nn_params_alloc(&m->d, e) || nn_params_alloc(&m->g, e) || nn_params_alloc(&m->stat, e) ||
-        nn_params_alloc(&m->eff, e))
+        nn_params_alloc(&m->eff, e) || (a->ema && nn_params_alloc(&m->avg, e)))
         return -1;
     return 0;
 }
@@ -217,7 +226,9 @@ gan *gan_new(const gan_arch *a, error *e)
     m->a = *a;
     m->gin = a->noise_dim + (a->conditional ? a->classes : 0);
     m->cond_weight = 1.0f;
+    m->unl_weight = 1.0f;
     nn_params_init(&m->d);
+    nn_params_init(&m->avg);
     nn_params_init(&m->g);
     nn_params_init(&m->stat);
     nn_params_init(&m->eff);
@@ -235,17 +246,40 @@ void gan_free(gan *m)
     nn_params_free(&m->g);
     nn_params_free(&m->stat);
     nn_params_free(&m->eff);
+    nn_params_free(&m->avg);
     ws_free(m->ws);
     free(m);
 }
 
-/* Effective weights from (v, g): once per parameter update, before any forward. */
+/* Effective weights from (v, g), once per parameter update, before any forward: D's layers and
+ * G's output layer each when their flag says they changed since (eff_d, eff_g). */
 static void refresh_weights(gan *m)
 {
     const gan_arch *a = &m->a;
-    for (int l = 0; l <= a->nd; l++) norm_wn_weight(Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), dwid(a, l), dwid(a, l + 1));
+    for (int l = 0; !m->eff_d && l <= a->nd; l++)
+        norm_wn_weight(Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), dwid(a, l), dwid(a, l + 1));
     int o = a->nd + 1;
-    norm_wn_weight(Ew(m, o), En(m, o), Gt(m, a->ng, 0), Gt(m, a->ng, 1), gwid(m, a->ng), a->features);
+    if (!m->eff_g) norm_wn_weight(Ew(m, o), En(m, o), Gt(m, a->ng, 0), Gt(m, a->ng, 1), gwid(m, a->ng), a->features);
+    m->eff_d = m->eff_g = 1;
+}
+
+/* Swaps d's values with their average (same layout): predict with the average, then swap back. */
+static void swap_avg(gan *m)
+{
+    float *t = m->d.data;
+    m->d.data = m->avg.data;
+    m->avg.data = t;
+    m->eff_d = 0;
+}
+
+void gan_ema_update(gan *m, double decay, long t)
+{
+    if (!m->a.ema) return;
+    double k = (1.0 + (double)t) / (10.0 + (double)t);
+    float dk = (float)(k < decay ? k : decay), ck = 1.0f - dk;
+    float *avg = m->avg.data;
+    const float *d = m->d.data;
+    for (size_t i = 0; i < m->d.total; i++) avg[i] = dk * avg[i] + ck * d[i];
 }
 
 /* ---- D ---- */
@@ -272,16 +306,12 @@ static void d_forward(gan *m, int n, int noisy, int init, rng *r)
 {
     const gan_arch *a = &m->a;
     gan_ws *w = m->ws;
-    if (noisy && a->input_noise > 0) {
-        size_t k = (size_t)n * a->features;
-        norm_gauss_fill(w->eps, k, r);
-        norm_noise_forward(w->in[0], w->in[0], w->eps, a->input_noise, k);
-    }
+    if (noisy && a->input_noise > 0) norm_noise_add(w->in[0], w->in[0], a->input_noise, (size_t)n * a->features, r);
     w->cur[0] = w->in[0];
     for (int l = 0; l <= a->nd; l++) {
         int in = dwid(a, l), out = dwid(a, l + 1), top = l == a->nd;
         if (init) {
-            float *mu = w->fmean, *sd = w->eps;   /* free at this point */
+            float *mu = w->fmean, *sd = w->sd;
             nn_dense_forward(w->h[l], w->cur[l], Ew(m, l), NULL, n, in, out, NN_ACT_NONE);
             col_stats(w->h[l], n, out, mu, sd);
             for (int j = 0; j < out; j++) {
@@ -293,9 +323,7 @@ static void d_forward(gan *m, int n, int noisy, int init, rng *r)
         nn_dense_forward(w->h[l], w->cur[l], Ew(m, l), Db(m, l), n, in, out, top ? NN_ACT_NONE : NN_ACT_RELU);
         if (top) break;
         if (noisy && a->hidden_noise > 0) {
-            size_t k = (size_t)n * out;
-            norm_gauss_fill(w->eps, k, r);
-            norm_noise_forward(w->in[l + 1], w->h[l], w->eps, a->hidden_noise, k);
+            norm_noise_add(w->in[l + 1], w->h[l], a->hidden_noise, (size_t)n * out, r);
             w->cur[l + 1] = w->in[l + 1];
         } else {
             w->cur[l + 1] = w->h[l];
@@ -359,7 +387,7 @@ static void g_forward(gan *m, int n, int train)
                                   BN_MOMENTUM, n, c);
         else
             norm_bn_forward_eval(w->ga[j], w->gu[j], Gt(m, j, 1), Gt(m, j, 2), mean, var, n, c);
-        nn_act_forward(w->ga[j], w->ga[j], (size_t)n * c, NN_ACT_SOFTPLUS);
+        norm_softplus_forward(w->ga[j], w->ga[j], (size_t)n * c);
         in = w->ga[j];
     }
     int o = a->nd + 1;
@@ -381,7 +409,7 @@ static void g_backward(gan *m, int n)
         d = dn;
         dn = t;
         int c = a->g_hidden[j];
-        nn_act_backward(d, d, w->ga[j], (size_t)n * c, NN_ACT_SOFTPLUS);
+        norm_softplus_backward(d, d, w->ga[j], (size_t)n * c);
         norm_bn_backward(d, Gd(m, j, 1), Gd(m, j, 2), d, w->gxh[j], w->gistd[j], Gt(m, j, 1), n, c);
         nn_dense_backward(j ? dn : NULL, Gd(m, j, 0), NULL, d, j ? w->ga[j - 1] : w->gz, Gt(m, j, 0), NULL, n,
                           gwid(m, j), c, NN_ACT_NONE);
@@ -478,15 +506,38 @@ static void gather(float *dst, const float *x, const int *idx, int n, int F)
     for (int i = 0; i < n; i++) memcpy(dst + (size_t)i * F, x + (size_t)idx[i] * F, (size_t)F * sizeof(float));
 }
 
-double gan_d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const int *idx_unl, rng *r,
-                  gan_stats *st)
+void gan_shift_image(float *dst, const float *src, int H, int W, int dy, int dx)
+{
+    memset(dst, 0, (size_t)H * W * sizeof(float));
+    int c0 = dx > 0 ? dx : 0, c1 = dx < 0 ? W + dx : W;
+    for (int i = dy > 0 ? dy : 0; i < (dy < 0 ? H + dy : H); i++)
+        memcpy(dst + (size_t)i * W + c0, src + (size_t)(i - dy) * W + c0 - dx, (size_t)(c1 - c0) * sizeof(float));
+}
+
+/* The labelled rows, each moved by a random shift in [-shift, shift]^2 when m->shift > 0. */
+static void gather_labelled(gan *m, float *dst, const float *x, const int *idx, int n, rng *r)
+{
+    int F = m->a.features, s = m->shift;
+    if (s <= 0) {
+        gather(dst, x, idx, n, F);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        int dy = (int)rng_below(r, (uint64_t)(2 * s + 1)) - s, dx = (int)rng_below(r, (uint64_t)(2 * s + 1)) - s;
+        gan_shift_image(dst + (size_t)i * F, x + (size_t)idx[i] * F, m->img_h, m->img_w, dy, dx);
+    }
+}
+
+/* gan_d_grad with the effective weights refreshed only where stale (training keeps the flags). */
+static double d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const int *idx_unl, rng *r,
+                     gan_stats *st)
 {
     gan_ws *w = m->ws;
     int B = w->B, F = m->a.features, K = m->a.classes;
     refresh_weights(m);
     generate_batch(m, r);
     /* D's batch: labelled | unlabelled | generated */
-    gather(w->in[0], x, idx_lab, B, F);
+    gather_labelled(m, w->in[0], x, idx_lab, B, r);
     gather(w->in[0] + (size_t)B * F, x, idx_unl, B, F);
     memcpy(w->in[0] + (size_t)2 * B * F, w->gx, (size_t)B * F * sizeof(float));
     for (int i = 0; i < B; i++) w->ylab[i] = y[idx_lab[i]];
@@ -495,17 +546,25 @@ double gan_d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, 
     size_t part = (size_t)B * K;
     float s = 1.0f / (float)B;
     double lab = gan_loss_lab(w->da, l, w->ylab, B, K, s, &st->lab_correct);
-    double real = gan_loss_unl(w->da + part, l + part, B, K, 0, 0.5f * s, &st->real_correct);
-    double fake = gan_loss_unl(w->da + 2 * part, l + 2 * part, B, K, 1, 0.5f * s, &st->fake_correct);
+    float su = 0.5f * s * m->unl_weight;
+    double real = gan_loss_unl(w->da + part, l + part, B, K, 0, su, &st->real_correct);
+    double fake = gan_loss_unl(w->da + 2 * part, l + 2 * part, B, K, 1, su, &st->fake_correct);
     d_backward(m, 0, 3 * B, 1, NULL, NULL);
     double unl = 0.5 * (real + fake) / B;
     st->loss_lab += lab / B;
     st->loss_unl += unl;
     st->rows += B;
-    return lab / B + unl;
+    return lab / B + m->unl_weight * unl;
 }
 
-double gan_g_grad(gan *m, const float *x, const int *idx_unl, rng *r, gan_stats *st)
+double gan_d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const int *idx_unl, rng *r,
+                  gan_stats *st)
+{
+    m->eff_d = m->eff_g = 0;   /* the caller may have changed any parameter */
+    return d_grad(m, x, y, idx_lab, idx_unl, r, st);
+}
+
+static double g_grad(gan *m, const float *x, const int *idx_unl, rng *r, gan_stats *st)
 {
     gan_ws *w = m->ws;
     const gan_arch *a = &m->a;
@@ -530,12 +589,19 @@ double gan_g_grad(gan *m, const float *x, const int *idx_unl, rng *r, gan_stats 
     return loss;
 }
 
+double gan_g_grad(gan *m, const float *x, const int *idx_unl, rng *r, gan_stats *st)
+{
+    m->eff_d = m->eff_g = 0;
+    return g_grad(m, x, idx_unl, r, st);
+}
+
 /* ---- initialisation and training ---- */
 
 int gan_init(gan *m, const float *x, size_t n, int B, rng *r, error *e)
 {
     const gan_arch *a = &m->a;
     if (gan_workspace(m, B, e)) return -1;
+    m->eff_d = m->eff_g = 0;
     for (int l = 0; l <= a->nd; l++) {
         size_t k = (size_t)dwid(a, l) * dwid(a, l + 1);
         norm_gauss_fill(Dv(m, l), k, r);
@@ -561,7 +627,7 @@ int gan_init(gan *m, const float *x, size_t n, int B, rng *r, error *e)
         memcpy(m->ws->in[0] + (size_t)i * a->features, x + (size_t)rng_below(r, n) * a->features,
                (size_t)a->features * sizeof(float));
     d_forward(m, n0, 1, 1, r);
-    refresh_weights(m);
+    if (a->ema) memcpy(m->avg.data, m->d.data, m->d.total * sizeof(float));
     return 0;
 }
 
@@ -644,17 +710,49 @@ static int train_epoch(gan *m, const gan_config *c, const gan_data *tr, train_bu
             b->idx_lab[i] = b->lab[(*lab_pos)++];
         }
         nn_params_zero_grad(&m->d);
-        double ld = gan_d_grad(m, tr->x, tr->y, b->idx_lab, b->perm + (size_t)s * B, r, st);
+        double ld = d_grad(m, tr->x, tr->y, b->idx_lab, b->perm + (size_t)s * B, r, st);
         if (diverged(ld, c->max_loss))
             return error_set(e, "epoch %d, batch %d: discriminator loss is %g: training diverged", epoch, s + 1, ld);
         adam_step(ad, m->d.data, m->d.grad);
+        m->eff_d = 0;
+        gan_ema_update(m, c->ema_decay, (long)(epoch - 1) * steps + s);
         nn_params_zero_grad(&m->g);
-        double lg = gan_g_grad(m, tr->x, b->perm2 + (size_t)s * B, r, st);
+        double lg = g_grad(m, tr->x, b->perm2 + (size_t)s * B, r, st);
         if (diverged(lg, c->max_loss))
             return error_set(e, "epoch %d, batch %d: generator loss is %g: training diverged", epoch, s + 1, lg);
         adam_step(ag, m->g.data, m->g.grad);
-        if (log) trainlog_batch(log, (size_t)s + 1, (size_t)(s + 1) * B, ld);
+        m->eff_g = 0;
+        if (log && trainlog_batch(log, (size_t)s + 1, (size_t)(s + 1) * B, ld)) return 0;   /* interrupted */
     }
+    return 0;
+}
+
+/* The whole training state after an epoch, for trainctl (a checkpoint that also loads as a model). */
+static model_file *state_save(const gan *m, const train_bufs *b, long nlab, long lab_pos, const adam *ad,
+                              const adam *ag, const rng *r, error *e)
+{
+    model_file *f = gan_to_model(m, e);
+    if (!f) return NULL;
+    trainctl_put_rng(f, "rng", r);
+    trainctl_put_num(f, "lab_pos", (double)lab_pos);
+    if (trainctl_put_adam(f, "adam_d", ad, e) || trainctl_put_adam(f, "adam_g", ag, e) ||
+        trainctl_put_ints(f, "lab", b->lab, (size_t)nlab, e))
+        return model_file_free(f), NULL;
+    return f;
+}
+
+static int state_load(gan *m, const model_file *f, train_bufs *b, long nlab, long *lab_pos, adam *ad, adam *ag,
+                      rng *r, error *e)
+{
+    double pos;
+    if (nn_params_load(&m->d, f, e) || nn_params_load(&m->g, f, e) || nn_params_load(&m->stat, f, e) ||
+        (m->a.ema && nn_params_load(&m->avg, f, e)) || trainctl_get_rng(f, "rng", r, e) ||
+        trainctl_get_num(f, "lab_pos", &pos, e) || trainctl_get_adam(f, "adam_d", ad, e) ||
+        trainctl_get_adam(f, "adam_g", ag, e) || trainctl_get_ints(f, "lab", b->lab, (size_t)nlab, e))
+        return error_prefix(e, "checkpoint");
+    *lab_pos = (long)pos;
+    m->eff_d = m->eff_g = 0;
+    refresh_weights(m);
     return 0;
 }
 
@@ -678,15 +776,21 @@ static int train_loop(gan *m, const gan_config *c, const gan_data *tr, const gan
     int steps = (int)tr->n / B;
     if (log) trainlog_plan(log, c->epochs, (size_t)steps * B, (size_t)steps);
     long lab_pos = nlab;
-    for (int epoch = 1; epoch <= c->epochs; epoch++) {
+    trainctl *ctl = log ? log->ctl : NULL;
+    int first = trainctl_resume_epoch(ctl) + 1;
+    if (ctl && ctl->resume ? state_load(m, ctl->resume, b, nlab, &lab_pos, ad, ag, &r, e)
+                           : trainctl_epoch_end(ctl, state_save(m, b, nlab, lab_pos, ad, ag, &r, e), 0, e))
+        return -1;
+    for (int epoch = first; epoch <= c->epochs; epoch++) {
         if (log) trainlog_epoch_begin(log, epoch);
         ad->lr = ag->lr = (float)epoch_lr(c, epoch);
         gan_stats st = {0};
-        if (train_epoch(m, c, tr, b, nlab, &lab_pos, ad, ag, epoch, &st, log, &r, e) ||
-            epoch_metrics(m, &st, steps, data_spread, b->sample, val, log, &r, e))
-            return -1;
+        if (train_epoch(m, c, tr, b, nlab, &lab_pos, ad, ag, epoch, &st, log, &r, e)) return -1;
+        if (trainlog_stopped(log)) return 0;
+        if (epoch_metrics(m, &st, steps, data_spread, b->sample, val, log, &r, e)) return -1;
         if (log && trainlog_epoch_end(log, e)) return -1;
         if (cb && cb(m, epoch, ctx, e)) return -1;
+        if (ctl && trainctl_epoch_end(ctl, state_save(m, b, nlab, lab_pos, ad, ag, &r, e), epoch, e)) return -1;
     }
     if (log) trainlog_finish(log);
     return 0;
@@ -698,7 +802,11 @@ int gan_train(gan *m, const gan_config *c, const gan_data *tr, const gan_data *v
     if (tr->n == 0) return error_set(e, "no rows to train on");
     if (tr->n > (size_t)1 << 30) return error_set(e, "%zu rows: too many", tr->n);
     if (c->batch < 1 || c->epochs < 0) return error_set(e, "bad batch size or epoch count");
+    if (c->shift > 0 && (c->img_h < 1 || c->img_w < 1 || (long)c->img_h * c->img_w != m->a.features))
+        return error_set(e, "shifts need images: %d x %d pixels for %d features", c->img_h, c->img_w, m->a.features);
     m->cond_weight = (float)c->cond_weight;
+    m->unl_weight = (float)c->unl_weight;
+    m->shift = c->shift, m->img_h = c->img_h, m->img_w = c->img_w;
     int B = c->batch < (int)tr->n ? c->batch : (int)tr->n;
     train_bufs b = {0};
     b.lab = malloc(tr->n * sizeof(int));
@@ -721,6 +829,8 @@ int gan_train(gan *m, const gan_config *c, const gan_data *tr, const gan_data *v
 int gan_predict(gan *m, const float *x, size_t n, float *p, error *e)
 {
     if (!m->ws && gan_workspace(m, 100, e)) return -1;
+    m->eff_d = 0;   /* the caller may have changed the parameters */
+    if (m->a.ema) swap_avg(m);
     refresh_weights(m);
     int F = m->a.features, K = m->a.classes, R = m->ws->R;
     for (size_t i = 0; i < n; i += (size_t)R) {
@@ -729,6 +839,7 @@ int gan_predict(gan *m, const float *x, size_t n, float *p, error *e)
         d_forward(m, k, 0, 0, NULL);
         nn_softmax_forward(p + i * K, m->ws->h[m->a.nd], k, K);
     }
+    if (m->a.ema) swap_avg(m);
     return 0;
 }
 
@@ -761,6 +872,7 @@ int gan_sample(gan *m, size_t n, int cls, rng *r, float *x, int32_t *y, error *e
     if (cls >= a->classes) return error_set(e, "class %d out of range: the model has %d classes", cls, a->classes);
     if (cls >= 0 && !a->conditional) return error_set(e, "class %d asked of a generator that is not conditional", cls);
     if (!m->ws && gan_workspace(m, 100, e)) return -1;
+    m->eff_g = 0;
     refresh_weights(m);
     int B = m->ws->B, F = a->features;
     for (size_t i = 0; i < n; i += (size_t)B) {
@@ -810,7 +922,9 @@ model_file *gan_to_model(const gan *m, error *e)
     value_set(f->info, "hidden_noise", value_float(a->hidden_noise));
     value_set(f->info, "conditional", value_bool(a->conditional));
     value_set(f->info, "g_output", value_str(nn_act_name(a->g_out)));
-    if (nn_params_save(&m->d, f, e) || nn_params_save(&m->g, f, e) || nn_params_save(&m->stat, f, e)) {
+    value_set(f->info, "ema", value_bool(a->ema));
+    if (nn_params_save(&m->d, f, e) || nn_params_save(&m->g, f, e) || nn_params_save(&m->stat, f, e) ||
+        (a->ema && nn_params_save(&m->avg, f, e))) {
         model_file_free(f);
         return NULL;
     }
@@ -838,13 +952,15 @@ gan *gan_from_model(const model_file *f, error *e)
     a.input_noise = (float)value_get_num(info, "input_noise", 0);
     a.hidden_noise = (float)value_get_num(info, "hidden_noise", 0);
     a.conditional = value_get_num(info, "conditional", 0) != 0;
+    a.ema = value_get_num(info, "ema", 0) != 0;
     if ((a.nd = info_ints(info, "d_hidden", a.d_hidden, e)) < 0 || (a.ng = info_ints(info, "g_hidden", a.g_hidden, e)) < 0)
         return NULL;
     if (nn_act_parse(value_get_str(info, "g_output", "sigmoid"), &a.g_out))
         return error_set(e, "model info: unknown g_output"), NULL;
     gan *m = gan_new(&a, e);
     if (!m) return error_prefix(e, "model"), NULL;
-    if (nn_params_load(&m->d, f, e) || nn_params_load(&m->g, f, e) || nn_params_load(&m->stat, f, e)) {
+    if (nn_params_load(&m->d, f, e) || nn_params_load(&m->g, f, e) || nn_params_load(&m->stat, f, e) ||
+        (a.ema && nn_params_load(&m->avg, f, e))) {
         gan_free(m);
         return NULL;
     }

@@ -17,6 +17,9 @@
  *   L_G    = mean_j (mean_fake f_j - mean_unl f_j)^2, f = the last hidden layer of D (feature
  *            matching on a second unlabelled batch), + cond_weight * mean_fake [LSE(l) - l_y]
  *            when conditional (the generated row should be classified as its class).
+ *   Options: L_unl weighted (unl_weight); the labelled rows shifted at random by up to `shift`
+ *   pixels (images, zero fill), a regulariser against D memorising few labels; D's prediction from
+ *   an exponential moving average of its weights (Polyak averaging, arch.ema).
  * Hidden layers of D keep their weight-norm scale g fixed at 1 (as the authors do, so the noise
  * keeps its meaning); the output layer trains g. D is initialised from the data (Salimans &
  * Kingma): biases (and the output scale) set so pre-activations start centred (unit variance for
@@ -45,6 +48,7 @@ typedef struct gan_arch {
     float input_noise, hidden_noise;      /* 0.3, 0.5 */
     int conditional;                      /* 0 */
     nn_act g_out;                         /* NN_ACT_SIGMOID or NN_ACT_NONE */
+    int ema;                              /* 0; 1: D keeps a moving average of its weights (predicts with it) */
 } gan_arch;
 
 void gan_arch_default(gan_arch *a);
@@ -56,6 +60,10 @@ typedef struct gan_config {
     double beta1;            /* 0.5 */
     int lr_decay_start;      /* epoch (1-based) from which lr falls linearly to 0 at the end; 0 = never */
     double cond_weight;      /* 1: weight of the class term of a conditional generator's loss */
+    double unl_weight;       /* 1: weight of L_unl in L_D */
+    double ema_decay;        /* 0.999: decay of D's weight average (arch.ema); early steps average faster */
+    int shift;               /* 0: labelled rows moved by up to this many pixels each way (images) */
+    int img_h, img_w;        /* the image shape the shift needs (img_h img_w = features) */
     double max_loss;         /* 1e4: a loss above it (or NaN) stops training as diverged */
     uint64_t seed;           /* 0 */
 } gan_config;
@@ -71,6 +79,10 @@ typedef struct gan {
     nn_params eff;           /* derived: effective weight-normalised weights and row norms */
     int gin;                 /* G's input width: noise_dim (+ classes when conditional) */
     float cond_weight;       /* weight of the class term in L_G (conditional; gan_config) */
+    float unl_weight;        /* weight of L_unl in L_D (gan_config) */
+    int shift, img_h, img_w; /* random shifts of the labelled rows (gan_config) */
+    nn_params avg;           /* arch.ema: the moving average of d, same layout ("ema.d.l1.v", ...) */
+    int eff_d, eff_g;        /* eff holds the weights of the current d (resp. G's output layer) */
     gan_ws *ws;
     int ws_batch;
 } gan;
@@ -80,6 +92,10 @@ gan *gan_new(const gan_arch *a, error *e);
 void gan_free(gan *m);
 /* Sizes the workspace for batches of B rows (training uses 3B rows in D). Idempotent. */
 int gan_workspace(gan *m, int B, error *e);
+
+/* The moving average of D's weights after a step: avg = decay_t avg + (1 - decay_t) d with
+ * decay_t = min(decay, (1 + t) / (10 + t)) at step t (0-based). No-op without arch.ema. */
+void gan_ema_update(gan *m, double decay, long t);
 
 /* Random initialisation (D: v ~ N(0, 0.05^2), G: Glorot uniform), then D's data-dependent init
  * on up to 3B rows of x (n, features), drawn with r. */
@@ -132,13 +148,17 @@ typedef int (*gan_epoch_fn)(gan *m, int epoch, void *ctx, error *e);
 int gan_train(gan *m, const gan_config *c, const gan_data *train, const gan_data *val, trainlog *log,
               gan_epoch_fn cb, void *ctx, error *e);
 
-/* p (n, classes) = softmax(l(x)) with D deterministic (no noise), in chunks. */
+/* p (n, classes) = softmax(l(x)) with D deterministic (no noise), in chunks; D's weight average
+ * when the model has one. */
 int gan_predict(gan *m, const float *x, size_t n, float *p, error *e);
 /* Accuracy of D on the labelled rows of d (NAN if none). */
 int gan_accuracy(gan *m, const gan_data *d, double *acc, error *e);
 /* n rows from G (batch norm in inference mode): x (n, features); y (n) receives the class of each
  * row for a conditional G (cls >= 0: all cls; cls < 0: 0, 1, ..., K-1 in turn), may be NULL. */
 int gan_sample(gan *m, size_t n, int cls, rng *r, float *x, int32_t *y, error *e);
+/* dst (H, W) = src (H, W) moved down dy and right dx pixels (negative: up, left), zeros where
+ * nothing moves in; |dy| < H, |dx| < W. */
+void gan_shift_image(float *dst, const float *src, int H, int W, int dy, int dx);
 /* Mean Euclidean distance between the rows of x (n, d), n >= 2. */
 double gan_mean_pairwise_dist(const float *x, int n, int d);
 

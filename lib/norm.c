@@ -208,15 +208,25 @@ static float zig_slow(zig *z, int32_t hz)
     }
 }
 
+static inline float zig_normal(zig *z)
+{
+    int32_t hz = zig_next(z);
+    int iz = hz & 127;
+    return abs32(hz) < z->k[iz] ? (float)hz * z->w[iz] : zig_slow(z, hz);
+}
+
 void norm_gauss_fill(float *eps, size_t n, rng *r)
 {
     zig z;
     zig_init(&z, r);
-    for (size_t i = 0; i < n; i++) {
-        int32_t hz = zig_next(&z);
-        int iz = hz & 127;
-        eps[i] = abs32(hz) < z.k[iz] ? (float)hz * z.w[iz] : zig_slow(&z, hz);
-    }
+    for (size_t i = 0; i < n; i++) eps[i] = zig_normal(&z);
+}
+
+void norm_noise_add(float *y, const float *x, float sigma, size_t n, rng *r)
+{
+    zig z;
+    zig_init(&z, r);
+    for (size_t i = 0; i < n; i++) y[i] = x[i] + sigma * zig_normal(&z);
 }
 
 void norm_noise_forward(float *y, const float *x, const float *eps, float sigma, size_t n)
@@ -227,4 +237,103 @@ void norm_noise_forward(float *y, const float *x, const float *eps, float sigma,
 void norm_noise_backward(float *dx, const float *dy, size_t n)
 {
     if (dx != dy) memmove(dx, dy, n * sizeof(float));
+}
+
+/* ---- softplus ---- */
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f splat(float a) { return (v4f){a, a, a, a}; }
+static inline v4i splati(int32_t a) { return (v4i){a, a, a, a}; }
+/* mask ? a : b, the mask from a vector comparison (all bits set or clear) */
+static inline v4f blend(v4i mask, v4f a, v4f b) { return (v4f)((mask & (v4i)a) | (~mask & (v4i)b)); }
+
+/* e^x for x <= 0 (Cephes expf: x = k ln2 + r, |r| <= ln2/2, a degree-7 polynomial); 0 below -87 */
+static inline v4f vexp_neg(v4f x)
+{
+    v4i under = x < splat(-87.0f);
+    x = blend(under, splat(-87.0f), x);
+    v4f fx = x * splat(1.44269504088896341f) - splat(0.5f);   /* x <= 0: truncation of fx is ceil */
+    v4i k = __builtin_convertvector(fx, v4i);                 /* round(x log2 e), away from ties */
+    v4f kf = __builtin_convertvector(k, v4f);
+    v4f r = x - kf * splat(0.693359375f) + kf * splat(2.12194440e-4f);
+    v4f p = splat(1.9875691500e-4f);
+    p = p * r + splat(1.3981999507e-3f);
+    p = p * r + splat(8.3334519073e-3f);
+    p = p * r + splat(4.1665795894e-2f);
+    p = p * r + splat(1.6666665459e-1f);
+    p = p * r + splat(5.0000001201e-1f);
+    p = p * r * r + r + splat(1.0f);
+    v4f two_k = (v4f)((k + splati(127)) << 23);
+    return blend(under, splat(0.0f), p * two_k);
+}
+
+/* log(u) for u in [1, 2] (Cephes logf: u = 2^e m, m in [sqrt(1/2), sqrt(2)), a degree-9 polynomial) */
+static inline v4f vlog_1_2(v4f u)
+{
+    v4i bits = (v4i)u;
+    v4i e = ((bits >> 23) & splati(0xff)) - splati(126);
+    v4f m = (v4f)((bits & splati(0x007fffff)) | splati(0x3f000000));   /* [0.5, 1) */
+    v4i small = m < splat(0.707106781186547524f);
+    e = e + small;                                                     /* e - 1 where small */
+    m = blend(small, m + m, m) - splat(1.0f);
+    v4f ef = __builtin_convertvector(e, v4f);
+    v4f z = m * m;
+    v4f y = splat(7.0376836292e-2f);
+    y = y * m - splat(1.1514610310e-1f);
+    y = y * m + splat(1.1676998740e-1f);
+    y = y * m - splat(1.2420140846e-1f);
+    y = y * m + splat(1.4249322787e-1f);
+    y = y * m - splat(1.6668057665e-1f);
+    y = y * m + splat(2.0000714765e-1f);
+    y = y * m - splat(2.4999993993e-1f);
+    y = y * m + splat(3.3333331174e-1f);
+    y = y * m * z;
+    y = y - ef * splat(2.12194440e-4f) - splat(0.5f) * z;
+    return m + y + ef * splat(0.693359375f);
+}
+
+static inline v4f vsoftplus(v4f x)
+{
+    v4f ax = (v4f)((v4i)x & splati(0x7fffffff));
+    v4f t = vexp_neg(-ax);                      /* (0, 1] */
+    v4f u = splat(1.0f) + t;
+    v4f d = u - splat(1.0f);
+    v4i exact = d == splat(0.0f);               /* t below half an ulp of 1: log1p(t) = t */
+    v4f l1p = blend(exact, t, vlog_1_2(u) * (t / blend(exact, splat(1.0f), d)));
+    v4f pos = blend(x > splat(0.0f), x, splat(0.0f));
+    return pos + l1p;
+}
+
+static void softplus4(float *y, const float *x, int k)
+{
+    v4f v = splat(0.0f);
+    memcpy(&v, x, (size_t)k * sizeof(float));
+    v = vsoftplus(v);
+    memcpy(y, &v, (size_t)k * sizeof(float));
+}
+
+static void softplus_grad4(float *dx, const float *dy, const float *y, int k)
+{
+    v4f d = splat(0.0f), h = splat(0.0f);
+    memcpy(&d, dy, (size_t)k * sizeof(float));
+    memcpy(&h, y, (size_t)k * sizeof(float));
+    d = d * (splat(1.0f) - vexp_neg(-h));
+    memcpy(dx, &d, (size_t)k * sizeof(float));
+}
+
+/* the tails of the two loops below go through softplus4's padded copy */
+void norm_softplus_forward(float *y, const float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) softplus4(y + i, x + i, 4);
+    if (i < n) softplus4(y + i, x + i, (int)(n - i));
+}
+
+void norm_softplus_backward(float *dx, const float *dy, const float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) softplus_grad4(dx + i, dy + i, y + i, 4);
+    if (i < n) softplus_grad4(dx + i, dy + i, y + i, (int)(n - i));
 }

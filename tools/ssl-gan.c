@@ -14,6 +14,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "cli_train.h"
 #include "filter.h"
 #include "gan.h"
 #include "imagegrid.h"
@@ -36,6 +37,9 @@ static const char USAGE[] =
     "Holds the training stream in memory. K comes from the stream's class_names, else max(y)+1.\n"
     "The model is written atomically, and after every --checkpoint-every epochs, so a run that\n"
     "diverges (NaN or exploding loss: it stops naming the epoch and batch) keeps its last good model.\n"
+    "SIGINT or SIGTERM stops training at the next step: MODEL.ckpt gets the whole training state\n"
+    "after the last whole epoch (also written every --checkpoint-every epochs, and kept when training\n"
+    "diverges) and the program dies by the signal (status 130 or 143); --resume continues from it.\n"
     "  -o, --output MODEL       model file to write (required)\n"
     "      --d-hidden LIST      D's hidden layers (default 1000,500,250,250,250)\n"
     "      --g-hidden LIST      G's hidden layers (default 500,500)\n"
@@ -51,9 +55,16 @@ static const char USAGE[] =
     "      --lr X               Adam learning rate (default 0.003)\n"
     "      --beta1 X            Adam beta1 (default 0.5)\n"
     "      --lr-decay-start E   from epoch E the rate falls linearly to 0 at the end (default: never)\n"
+    "      --unl-weight X       weight of the real/fake loss in D's loss (default 1)\n"
+    "      --shift N            move each labelled row by up to N pixels each way, at random (images:\n"
+    "                           meta image_shape or square; default 0)\n"
+    "      --ema DECAY          predict with a moving average of D's weights (Polyak averaging),\n"
+    "                           decay per step, e.g. 0.999 (default 0: the last weights)\n"
     "      --val FILE           validation stream: val_accuracy per epoch\n"
     "      --checkpoint-every N write the model every N epochs (default 1; 0 = only at the end)\n"
     "      --max-loss X         a loss above X stops training as diverged (default 10000)\n"
+    "      --resume             continue from MODEL.ckpt (same options and --threads give the same\n"
+    "                           model as an uninterrupted run)\n"
     "      --seed N             seed of every random choice (default 0)\n"
     "      --log FILE           per-epoch metrics as JSON lines: d_loss lab_loss unl_loss g_loss\n"
     "                           train_accuracy d_real_acc d_fake_acc sample_spread [val_accuracy]\n"
@@ -88,7 +99,7 @@ static const char USAGE[] =
 
 enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
        OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
-       OPT_THREADS, OPT_CW };
+       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_SHIFT, OPT_EMA, OPT_RESUME };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},          {"model", required_argument, 0, 'm'},
@@ -103,7 +114,9 @@ static const struct option OPTS[] = {
     {"seed", required_argument, 0, OPT_SEED},       {"log", required_argument, 0, OPT_LOG},
     {"class", required_argument, 0, OPT_CLASS},     {"png", required_argument, 0, OPT_PNG},
     {"threads", required_argument, 0, OPT_THREADS}, {"quiet", no_argument, 0, 'q'},
-    {"cond-weight", required_argument, 0, OPT_CW},
+    {"cond-weight", required_argument, 0, OPT_CW},   {"unl-weight", required_argument, 0, OPT_UNLW},
+    {"shift", required_argument, 0, OPT_SHIFT},     {"ema", required_argument, 0, OPT_EMA},
+    {"resume", no_argument, 0, OPT_RESUME},
     {"help", no_argument, 0, 'h'},                  {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
 };
@@ -112,7 +125,7 @@ typedef struct args {
     const char *out, *model, *val, *log, *png;
     const char *files[2];
     int nfiles;
-    int threads, quiet, ckpt_every, gout_auto, cls, has_cls;
+    int threads, quiet, resume, ckpt_every, gout_auto, cls, has_cls;
     long rows;
     gan_arch arch;
     gan_config cfg;
@@ -136,6 +149,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case 'm': a->model = optarg; break;
         case 'n': a->rows = cli_parse_long(c, "--rows", optarg, 0, 1L << 40); break;
         case 'q': a->quiet = 1; break;
+        case OPT_RESUME: a->resume = 1; break;
         case OPT_DH: h->nd = cli_parse_int_list(c, "--d-hidden", optarg, h->d_hidden, GAN_MAX_LAYERS); break;
         case OPT_GH: h->ng = cli_parse_int_list(c, "--g-hidden", optarg, h->g_hidden, GAN_MAX_LAYERS); break;
         case OPT_NOISE: h->noise_dim = (int)cli_parse_long(c, "--noise-dim", optarg, 1, 1 << 20); break;
@@ -161,6 +175,12 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20), a->has_cls = 1; break;
         case OPT_PNG: a->png = optarg; break;
         case OPT_CW: k->cond_weight = cli_parse_double(c, "--cond-weight", optarg, 0, 1e6); break;
+        case OPT_UNLW: k->unl_weight = cli_parse_double(c, "--unl-weight", optarg, 0, 1e6); break;
+        case OPT_SHIFT: k->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
+        case OPT_EMA:
+            k->ema_decay = cli_parse_double(c, "--ema", optarg, 0, 0.999999999);
+            h->ema = k->ema_decay > 0;
+            break;
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
         default: cli_other_option(c, argv, opt, USAGE);
         }
@@ -240,6 +260,9 @@ static model_file *make_model(gan *m, const train_ctx *t, error *e)
     value_set(f->info, "lr", value_float(k->lr));
     value_set(f->info, "beta1", value_float(k->beta1));
     value_set(f->info, "lr_decay_start", value_int(k->lr_decay_start));
+    value_set(f->info, "unl_weight", value_float(k->unl_weight));
+    value_set(f->info, "shift", value_int(k->shift));
+    if (t->a->arch.ema) value_set(f->info, "ema_decay", value_float(k->ema_decay));
     if (t->a->arch.conditional) value_set(f->info, "cond_weight", value_float(k->cond_weight));
     value_set(f->info, "rows", value_int((int64_t)t->rows));
     value_set(f->info, "labelled_rows", value_int((int64_t)t->labelled));
@@ -325,6 +348,12 @@ static void train_main(cli *c, args *a)
     a->arch.features = F;
     a->arch.classes = class_count(c, h.t, &d, file);
     if (a->gout_auto) a->arch.g_out = auto_output(&d, F);
+    if (a->cfg.shift > 0) {
+        error se;
+        int ch = 1;
+        if (imagegrid_shape(h.t->schema->meta, F, &a->cfg.img_h, &a->cfg.img_w, &ch, &se) < 0 || ch != 1)
+            train_fail(c, &h, "%s: --shift needs one-channel images: %s", file, ch != 1 ? "several channels" : se.msg);
+    }
     gan_data vd;
     if (a->val) {
         h.vt = cli_load_stream(c, a->val);
@@ -338,11 +367,14 @@ static void train_main(cli *c, args *a)
     trainlog_init(&log, c->prog, a->quiet ? NULL : stderr, logf);
     train_ctx tc = {c, a, h.t->schema->meta, d.n, 0, 0, 0, &log};
     for (size_t i = 0; i < d.n; i++) tc.labelled += d.y[i] >= 0;
+    trainctl ctl;
+    cli_train_init(c, &ctl, &log, a->out, a->ckpt_every, a->resume, GAN_KIND);
     if (gan_train(h.m, &a->cfg, &d, h.vt ? &vd : NULL, &log, on_epoch, &tc, &e) < 0) {
         if (tc.last_ckpt)
-            train_fail(c, &h, "%s: %s (%s keeps the model of epoch %d)", file, e.msg, a->out, tc.last_ckpt);
-        train_fail(c, &h, "%s: %s", file, e.msg);
+            cli_train_failed(c, &ctl, "%s: %s (%s keeps the model of epoch %d)", file, e.msg, a->out, tc.last_ckpt);
+        cli_train_failed(c, &ctl, "%s: %s", file, e.msg);
     }
+    if (ctl.sig) cli_train_interrupted(c, &ctl);
     model_file *mf = make_model(h.m, &tc, &e);
     if (!mf) train_fail(c, &h, "%s", e.msg);
     FILE *out = cli_open_out(c, a->out);
@@ -350,6 +382,7 @@ static void train_main(cli *c, args *a)
     model_file_free(mf);
     if (rc < 0) train_fail(c, &h, "%s: %s", a->out, e.msg);
     cli_commit(c);
+    cli_train_done(c, &ctl);
     held_free(&h);
 }
 

@@ -170,3 +170,27 @@ EOF2
     ls "$T" | grep -v ckpt > /dev/null
     [ -z "$(ls "$T" | grep ckpt || true)" ]
 }
+
+@test "--shift, --ema, --unl-weight: deterministic, recorded, and each changes the model" {
+    ssl-gan train $ARCH --epochs 2 --seed 3 --shift 1 --ema 0.99 --unl-weight 0.5 -q "$D/tr5.ssl" -o "$T/o.gan"
+    ssl-gan train $ARCH --epochs 2 --seed 3 --shift 1 --ema 0.99 --unl-weight 0.5 -q "$D/tr5.ssl" -o "$T/o2.gan"
+    cmp "$T/o.gan" "$T/o2.gan"
+    # the model holds the average of D's weights and names the options
+    grep -qa "ema.d.l1.v" "$T/o.gan"
+    grep -qa "unl_weight" "$T/o.gan"
+    ! grep -qa "ema.d.l1.v" "$D/m.gan"
+    for opt in "--shift 1" "--ema 0.99" "--unl-weight 0.5"; do
+        ssl-gan train $ARCH --epochs 2 --seed 3 $opt -q "$D/tr5.ssl" -o "$T/x.gan"
+        ! cmp -s "$T/x.gan" "$D/m.gan"
+    done
+    # the averaged D predicts: a model with --ema 0.99 predicts other probabilities than without
+    ssl-gan predict -m "$T/o.gan" "$D/te.ssl" -o "$T/po.ssl"
+    [ "$(shape_of "$T/po.ssl" p)" = "$(shape_of "$D/te.ssl" y | cut -d' ' -f1) 10" ]
+    run --separate-stderr ssl-gan train $ARCH --shift 1 --ema 0.99 --unl-weight -1 "$D/tr5.ssl" -o "$T/m"
+    assert_fails_with 2 "--unl-weight"
+    # shifts need images: 3 features are no image
+    "$PY" "$ROOT/tests/bats/write_stream.py" 5 > "$T/w3.ssl"
+    run --separate-stderr ssl-gan train $ARCH --shift 1 "$T/w3.ssl" -o "$T/m"
+    [ "$status" -eq 1 ]
+    [ ! -e "$T/m" ]
+}

@@ -2,6 +2,7 @@
  * matching against central finite differences; then a whole tiny D and G: the gradient of L_D
  * w.r.t. every trained parameter of D, and of L_G w.r.t. every parameter of G (through D, batch
  * norm, noise), with the noise held fixed by re-seeding the generator before each evaluation;
+ * the same with the labelled rows shifted and L_unl weighted; image shifts, Polyak averaging;
  * the model file round trip, sampling, and a small training run.
  *
  * Float32 layers, losses summed in double, h = 1e-3. The losses of the whole networks are small
@@ -209,6 +210,7 @@ static gan *tiny(int conditional, net_ctx *c)
     for (size_t i = 0; i < m->d.total; i++) m->d.data[i] += 0.05f * (2.0f * rng_uniform(&r) - 1.0f);
     for (size_t i = 0; i < m->g.total; i++) m->g.data[i] += 0.05f * (2.0f * rng_uniform(&r) - 1.0f);
     m->cond_weight = 0.7f;
+    m->unl_weight = 0.6f;
     c->m = m;
     c->seed = 77;
     return m;
@@ -251,6 +253,80 @@ static void check_net(int conditional)
 }
 
 static void test_net(void) { check_net(0); }
+
+/* With the labelled rows shifted at random (F = 4 as 2 x 2 images): the same draws in every
+ * evaluation, so the check still holds; and the shift really changes the loss. */
+static void test_net_shift(void)
+{
+    net_ctx c;
+    gan *m = tiny(0, &c);
+    double plain = d_loss(&c);
+    m->shift = 1, m->img_h = 2, m->img_w = 2;
+    nn_params_zero_grad(&m->d);
+    double shifted = d_loss(&c);
+    CHECK(fabs(shifted - plain) > 1e-6);
+    check_table("D shifted", &m->d, d_loss, &c, 1, m->a.nd);
+    gan_free(m);
+}
+
+/* Shifts of a 3 x 4 image: content moves, zeros fill in, no shift is a copy. */
+static void test_shift_image(void)
+{
+    float src[12], dst[12];
+    for (int i = 0; i < 12; i++) src[i] = (float)(i + 1);
+    gan_shift_image(dst, src, 3, 4, 0, 0);
+    CHECK(memcmp(dst, src, sizeof src) == 0);
+    gan_shift_image(dst, src, 3, 4, 1, -1);   /* down 1, left 1 */
+    const float want[12] = {0, 0, 0, 0, 2, 3, 4, 0, 6, 7, 8, 0};
+    CHECK(memcmp(dst, want, sizeof want) == 0);
+    gan_shift_image(dst, src, 3, 4, -2, 3);   /* up 2, right 3 */
+    const float want2[12] = {0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0};
+    CHECK(memcmp(dst, want2, sizeof want2) == 0);
+}
+
+/* Polyak averaging: the average starts at D's weights, predict uses it (a change of d alone does
+ * not move predictions), an update with decay 0 copies d, one with decay 0.9 at a late step mixes
+ * 0.9 / 0.1, and the model file keeps it. */
+static void test_ema(void)
+{
+    net_ctx c;
+    gan_arch a;
+    gan *plain = tiny(0, &c);
+    a = plain->a;
+    a.ema = 1;
+    error e;
+    gan *m = gan_new(&a, &e);
+    CHECK(m != NULL);
+    CHECK(gan_workspace(m, BT, &e) == 0);
+    memcpy(m->d.data, plain->d.data, m->d.total * sizeof(float));
+    memcpy(m->g.data, plain->g.data, m->g.total * sizeof(float));
+    memcpy(m->avg.data, plain->d.data, m->d.total * sizeof(float));
+    float p0[NX * 3], p1[NX * 3], p2[NX * 3];
+    CHECK(gan_predict(plain, c.x, NX, p0, &e) == 0);
+    CHECK(gan_predict(m, c.x, NX, p1, &e) == 0);
+    CHECK(memcmp(p0, p1, sizeof p0) == 0);
+    for (size_t i = 0; i < m->d.total; i++) m->d.data[i] *= 1.5f;
+    CHECK(gan_predict(m, c.x, NX, p2, &e) == 0);
+    CHECK(memcmp(p1, p2, sizeof p1) == 0);
+    float keep = m->avg.data[0], cur = m->d.data[0];
+    gan_ema_update(m, 0.9, 1000000);
+    CHECK_NEAR(m->avg.data[0], 0.9 * keep + 0.1 * cur, 1e-6 * (fabs(keep) + fabs(cur)));
+    gan_ema_update(m, 0.0, 0);
+    CHECK(memcmp(m->avg.data, m->d.data, m->d.total * sizeof(float)) == 0);
+    CHECK(gan_predict(m, c.x, NX, p2, &e) == 0);
+    CHECK(memcmp(p1, p2, sizeof p1) != 0);
+    model_file *f = gan_to_model(m, &e);
+    gan *m2 = f ? gan_from_model(f, &e) : NULL;
+    CHECK(m2 != NULL && m2->a.ema == 1);
+    int same = m2 != NULL;   /* tensor by tensor: the padding between them is not saved */
+    for (int t = 0; same && t < m->avg.n; t++)
+        same = memcmp(nn_data(&m2->avg, t), nn_data(&m->avg, t), m->avg.t[t].size * sizeof(float)) == 0;
+    CHECK(same);
+    model_file_free(f);
+    gan_free(m2);
+    gan_free(m);
+    gan_free(plain);
+}
 static void test_net_conditional(void) { check_net(1); }
 
 /* Model file round trip: same predictions, same samples; class checks of gan_sample. */
@@ -341,6 +417,9 @@ int main(void)
     RUN(test_fm);
     RUN(test_net);
     RUN(test_net_conditional);
+    RUN(test_net_shift);
+    RUN(test_shift_image);
+    RUN(test_ema);
     RUN(test_model_roundtrip);
     RUN(test_train_small);
     return check_summary();
