@@ -75,6 +75,27 @@ setup() {
     [ "$(ev "$T/r.ssl" 'int((origin == 2).sum())')" -eq "$last" ]
 }
 
+@test "ssl-augment: any classifier serves: an M2's q(y|x) and an SSL-GAN's D pseudo-label, filter and label" {
+    for m in m2.vae g.gan; do
+        prog=ssl-vae; [ "$m" = g.gan ] && prog=ssl-gan
+        $prog predict -m "$D/$m" "$D/tr5.ssl" -o "$T/p_$m.ssl"
+        ssl-augment -q --pseudo "$D/$m" --threshold 0.2 "$D/tr5.ssl" -o "$T/ps_$m.ssl"
+        want=$(ev "$T/p_$m.ssl" 'int(((y < 0) & (p.max(1) >= np.float32(0.2))).sum())')
+        [ "$want" -gt 0 ]
+        [ "$(ev "$T/ps_$m.ssl" 'int((origin == 2).sum())')" -eq "$want" ]
+        ev "$T/p_$m.ssl" 'dict(zip(id.tolist(), p.argmax(1).tolist()))' > "$T/argmax_$m"
+        [ "$(ev "$T/ps_$m.ssl" "all($(cat "$T/argmax_$m")[i] == c for i, c in zip(id[origin == 2].tolist(), y[origin == 2].tolist()))")" = True ]
+    done
+    # the GAN's D as the filter of jittered M1 rows, the M2 as the labeller of unconditional GAN samples
+    ssl-augment -q --from-vae "$D/m1.vae" --jitter 1 --per-row 2 --filter "$D/g.gan" --filter-threshold 0 "$D/tr5.ssl" -o "$T/fg.ssl"
+    ssl-gan predict -m "$D/g.gan" "$T/fg.ssl" -o "$T/fgp.ssl"
+    [ "$(ev "$T/fgp.ssl" 'bool((p.argmax(1)[origin == 1] == y[origin == 1]).all())')" = True ]
+    [ "$(ev "$T/fg.ssl" 'meta["augment"]["filtered"] + meta["augment"]["generated"]')" -eq 100 ]
+    ssl-augment -q --from-gan "$D/g.gan" --labeller "$D/m2.vae" --per-class 2 "$D/tr5.ssl" -o "$T/gl.ssl"
+    ssl-vae predict -m "$D/m2.vae" "$T/gl.ssl" -o "$T/glp.ssl"
+    [ "$(ev "$T/glp.ssl" 'int((origin == 1).sum()), bool((p.argmax(1)[origin == 1] == y[origin == 1]).all())')" = "(20, True)" ]
+}
+
 @test "ssl-augment: --keep-unlabelled keeps every input row" {
     ssl-augment -q --pseudo "$D/base.mlp" --keep-unlabelled "$D/tr5.ssl" -o "$T/k.ssl"
     [ "$(ev "$T/k.ssl" 'len(y)')" -eq "$(ev "$D/tr5.ssl" 'len(y)')" ]
@@ -150,6 +171,14 @@ setup() {
     ssl-augment -q --from-vae "$D/m1.vae" --jitter 0.5 --pseudo "$D/base.mlp" --rounds 2 --round-epochs 5 --seed 4 \
         "$D/tr5.ssl" > "$T/c.ssl"
     ! cmp -s "$T/a.ssl" "$T/c.ssl"
+    # the class-conditional generators too
+    for g in "--from-gan $D/gc.gan" "--from-vae $D/m2.vae"; do
+        ssl-augment -q $g --per-class 3 --seed 5 "$D/tr5.ssl" > "$T/g1.ssl"
+        ssl-augment -q $g --per-class 3 --seed 5 "$D/tr5.ssl" > "$T/g2.ssl"
+        cmp "$T/g1.ssl" "$T/g2.ssl"
+        ssl-augment -q $g --per-class 3 --seed 6 "$D/tr5.ssl" > "$T/g3.ssl"
+        ! cmp -s "$T/g1.ssl" "$T/g3.ssl"
+    done
 }
 
 @test "ssl-augment: a threshold outside (0, 1] is an error" {
@@ -175,6 +204,9 @@ setup() {
     ssl-vae train -q --hidden 8 --latent 2 --epochs 1 "$T/w3.ssl" -o "$T/m1w3.vae"
     run --separate-stderr ssl-augment --from-vae "$T/m1w3.vae" --jitter 1 "$D/tr5.ssl"
     assert_fails_with 1 'm1w3.vae: the generator makes 3 features, .*tr5.ssl has 64'
+    ssl-gan train -q --conditional --d-hidden 8 --g-hidden 8 --noise-dim 2 --epochs 1 "$T/w3.ssl" -o "$T/gw3.gan"
+    run --separate-stderr ssl-augment --from-gan "$T/gw3.gan" "$D/tr5.ssl"
+    assert_fails_with 1 'gw3.gan: the generator makes 3 features, .*tr5.ssl has 64'
     ssl-fit train -q --epochs 2 "$T/w3.ssl" -o "$T/w3.mlp"
     run --separate-stderr ssl-augment --pseudo "$T/w3.mlp" "$D/tr5.ssl"
     assert_fails_with 1 'w3.mlp: the classifier takes 3 features, .*tr5.ssl has 64'
