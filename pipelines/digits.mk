@@ -1,7 +1,7 @@
 # The digits comparison (the main job, `make demo`): UCI optical digits (embedded, data/digits.csv.gz),
 # a stratified 70/30 split, min-max scaling fitted on the training split, 5 labels per class kept,
 # then every method on the labelled rows, evaluated on the test split over seeds 0-2.
-#   make -f pipelines/digits.mk              builds results/digits/table.md and prints it
+#   make -f pipelines/digits.mk              builds results/digits/table.md and the figures, prints the table
 #   make -f pipelines/digits.mk MLP_ARGS="--hidden 256,128"   reruns the MLP runs only
 DATASET     := digits
 NUM_CLASSES := 10

@@ -1,7 +1,7 @@
 # The Fashion-MNIST comparison: Zalando's Fashion-MNIST from the Debian package dataset-fashion-mnist
 # (installed if missing), 60k training images / 10k test images, pixels scaled to [0,1], 10 and 100 labels
 # per class kept, every method evaluated on the 10k test set over seeds 0-2.
-#   make -f pipelines/fashion-mnist.mk          builds results/fashion-mnist/table.md and prints it
+#   make -f pipelines/fashion-mnist.mk          builds results/fashion-mnist/table.md and the figures, prints the table
 DATASET     := fashion-mnist
 NUM_CLASSES := 10
 LABEL_SETS  ?= 10 100
@@ -11,7 +11,7 @@ FMNIST   ?= /usr/share/datasets/fashion-mnist
 CLASSES  := T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot
 
 .PHONY: all
-all: $(RESULTS)/table.md
+all: $(RESULTS)/table.md figures
 	@cat $<
 
 $(FMNIST)/%.gz:
