@@ -21,7 +21,8 @@ NETS = {
     "mlp": ((60000, 20000), "torch_mlp.py", "ssl-fit MLP 784-128-64-10, batch 200"),
     "mlp-digits": ((1257, 1257), None, "ssl-fit MLP 64-128-64-10 (digits), batch 200"),
     "m1": ((60000, 10000), "torch_vae.py", "ssl-vae M1 784-512-256-32, ReLU, Bernoulli, batch 128"),
-    "m2": ((3000, 1000), None, "ssl-vae M2 (same networks), 100 lab + 128 unl x 10 classes"),
+    "m2": ((3000, 1000), "torch_m2.py", "ssl-vae M2 as fashion-mnist.mk's M2_ARGS: hidden 256, latent 16, softplus, "
+                                        "Bernoulli; 100 lab + 100 unl x 10 classes a step"),
     "gan": ((3000, 1000), "torch_gan.py", "ssl-gan D 784-1000-500-250x3-10, G 100-500-500-784, batch 3x100"),
 }
 TORCH_SETTINGS = [("default", 0, {}), ("1 thread", 1, {}), ("2 thr PASSIVE", 2, {"OMP_WAIT_POLICY": "PASSIVE"})]
