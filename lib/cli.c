@@ -56,7 +56,21 @@ void cli_fail(cli *c, const char *fmt, ...)
     vfail(c, 1, fmt, ap);
 }
 
-void cli_fail_error(cli *c, const error *e) { cli_fail(c, "%s", e->msg); }
+/* The output a write failed on (the library's writers do not know file names): the first with its
+ * error flag set, or stdout; NULL when none is. */
+static const char *failed_output(cli *c)
+{
+    for (int i = 0; i < c->nouts; i++)
+        if (c->outs[i].f && ferror(c->outs[i].f)) return c->outs[i].path;
+    return ferror(stdout) ? "stdout" : NULL;
+}
+
+void cli_fail_error(cli *c, const error *e)
+{
+    const char *out = strncmp(e->msg, "write error", 11) == 0 ? failed_output(c) : NULL;
+    if (out) cli_fail(c, "%s: %s", out, e->msg);
+    cli_fail(c, "%s", e->msg);
+}
 
 void cli_usage_error(cli *c, const char *fmt, ...)
 {

@@ -240,3 +240,18 @@ int trainctl_get_adam(const model_file *f, const char *name, adam *a, error *e)
     a->t = (long)t;
     return 0;
 }
+
+model_file *trainctl_state_new(model_file *model, const adam *opt, const rng *r, error *e)
+{
+    if (!model) return NULL;
+    trainctl_put_rng(model, "rng", r);
+    if (trainctl_put_adam(model, "adam", opt, e) < 0) return model_file_free(model), NULL;
+    return model;
+}
+
+int trainctl_state_restore(const model_file *f, nn_params *p, adam *opt, rng *r, error *e)
+{
+    if (nn_params_load(p, f, e) < 0 || trainctl_get_adam(f, "adam", opt, e) < 0 || trainctl_get_rng(f, "rng", r, e) < 0)
+        return error_prefix(e, "checkpoint");
+    return 0;
+}

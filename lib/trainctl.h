@@ -82,6 +82,10 @@ int trainctl_get_rng(const model_file *f, const char *key, rng *r, error *e);
  * options. */
 int trainctl_put_adam(model_file *f, const char *name, const adam *a, error *e);
 int trainctl_get_adam(const model_file *f, const char *name, adam *a, error *e);
+/* The state most trainers need: model (taken: its save function's file, NULL = error in e) plus
+ * Adam ("adam") and the generator ("rng"); and its restore (parameters by name, checked). */
+model_file *trainctl_state_new(model_file *model, const adam *opt, const rng *r, error *e);
+int trainctl_state_restore(const model_file *f, nn_params *p, adam *opt, rng *r, error *e);
 /* A number of the state map (doubles round-trip exactly), or an error naming the key. */
 void trainctl_put_num(model_file *f, const char *key, double v);
 int trainctl_get_num(const model_file *f, const char *key, double *v, error *e);

@@ -11,6 +11,7 @@
 
 #include "adam.h"
 #include "cli.h"
+#include "cli_train.h"
 #include "datasource.h"
 #include "dist.h"
 #include "filter.h"
@@ -56,6 +57,12 @@ static const char USAGE[] =
     "      --val FILE           per-epoch validation ELBO (and M2 accuracy where y >= 0)\n"
     "      --checkpoint-every N write the model to MODEL every N epochs; a loss that becomes NaN\n"
     "                           stops training (exit 1) and MODEL keeps the last checkpoint\n"
+    "      --resume             continue from MODEL.ckpt: SIGINT or SIGTERM stops training at the\n"
+    "                           next step, writes there the whole training state after the last\n"
+    "                           whole epoch (also written every --checkpoint-every epochs, and\n"
+    "                           kept when training diverges) and dies by the signal (status 130\n"
+    "                           or 143); same options and --threads give the same model as an\n"
+    "                           uninterrupted run\n"
     "      --seed N             seed of weights, batches and noise (default 0)\n"
     "      --log FILE           per-epoch metrics as JSON lines\n"
     "      --stream-data        M1: read FILE every epoch through a shuffle buffer, not into memory\n"
@@ -90,7 +97,7 @@ static const char USAGE[] =
 
 enum { OPT_HIDDEN = 256, OPT_LATENT, OPT_ACT, OPT_LIK, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_ALPHA,
        OPT_CLASSES, OPT_VAL, OPT_CKPT, OPT_SEED, OPT_LOG, OPT_THREADS, OPT_REPLACE, OPT_CLASS, OPT_PNG,
-       OPT_STREAM, OPT_BUFFER, OPT_SD };
+       OPT_STREAM, OPT_BUFFER, OPT_SD, OPT_RESUME };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},         {"model", required_argument, 0, 'm'},
@@ -104,7 +111,7 @@ static const struct option OPTS[] = {
     {"threads", required_argument, 0, OPT_THREADS}, {"replace", no_argument, 0, OPT_REPLACE},
     {"class", required_argument, 0, OPT_CLASS},     {"png", required_argument, 0, OPT_PNG},
     {"stream-data", no_argument, 0, OPT_STREAM},    {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
-    {"sd", no_argument, 0, OPT_SD},
+    {"sd", no_argument, 0, OPT_SD},                 {"resume", no_argument, 0, OPT_RESUME},
     {"quiet", no_argument, 0, 'q'},                 {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},               {0, 0, 0, 0},
 };
@@ -116,7 +123,7 @@ typedef struct args {
     int m2;                 /* train --model m2 */
     vae_arch arch;
     int lik_given;
-    int epochs, batch, warmup, classes, ckpt, threads, quiet, replace, sd, cls;
+    int epochs, batch, warmup, classes, ckpt, threads, quiet, replace, sd, cls, resume;
     long n;
     int stream_data;        /* train --stream-data */
     long buffer;            /* --shuffle-buffer, 0 = not given */
@@ -179,6 +186,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
         case OPT_REPLACE: a->replace = 1; break;
         case OPT_SD: a->sd = 1; break;
+        case OPT_RESUME: a->resume = 1; break;
         case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20); break;
         case OPT_PNG: a->png = optarg; break;
         case OPT_STREAM: a->stream_data = 1; break;
@@ -363,11 +371,25 @@ static float kl_weight(const args *a, int epoch)
 }
 
 /* A failed epoch: the message names the epoch and batch, and what is left in MODEL. */
-static _Noreturn void train_failed(cli *c, const args *a, const char *file, int epoch, const error *e, int ckpt_epoch)
+static _Noreturn void train_failed(cli *c, const args *a, const char *file, int epoch, const error *e, int ckpt_epoch,
+                                   trainctl *ctl)
 {
     if (ckpt_epoch)
-        cli_fail(c, "%s: epoch %d, %s; %s keeps the checkpoint of epoch %d", file, epoch, e->msg, a->out, ckpt_epoch);
-    cli_fail(c, "%s: epoch %d, %s; no model written", file, epoch, e->msg);
+        cli_train_failed(c, ctl, "%s: epoch %d, %s; %s keeps the checkpoint of epoch %d", file, epoch, e->msg, a->out,
+                         ckpt_epoch);
+    cli_train_failed(c, ctl, "%s: epoch %d, %s; no model written", file, epoch, e->msg);
+}
+
+/* The resumed state (trainctl.h) into p, opt, r, or the held state before the first epoch; the
+ * first epoch to run. */
+static int start_state(cli *c, trainctl *ctl, model_file *initial, nn_params *p, adam *opt, rng *r)
+{
+    error e;
+    int rc = ctl->resume ? trainctl_state_restore(ctl->resume, p, opt, r, &e)
+                         : trainctl_epoch_end(ctl, trainctl_state_new(initial, opt, r, &e), 0, &e);
+    if (ctl->resume) model_file_free(initial);
+    if (rc < 0) cli_fail(c, "%s: %s", ctl->path, e.msg);
+    return trainctl_resume_epoch(ctl) + 1;
 }
 
 static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
@@ -388,12 +410,13 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
     trainlog_plan(log, a->epochs, d->n, (d->n + (size_t)a->batch - 1) / (size_t)a->batch);
     set_info(v.info, a, d);
     int ckpt_epoch = 0;
-    for (int ep = 1; ep <= a->epochs; ep++) {
+    for (int ep = start_state(c, log->ctl, vae_save(&v, &e), &v.p, &opt, &r); ep <= a->epochs; ep++) {
         trainlog_epoch_begin(log, ep);
         vae_loss l = {0, 0, 0};
         float beta = kl_weight(a, ep);
         if (vae_train_source(&v, &opt, d->src, a->batch, beta, &r, log, &l, &e) < 0)
-            train_failed(c, a, d->file, ep, &e, ckpt_epoch);
+            train_failed(c, a, d->file, ep, &e, ckpt_epoch, log->ctl);
+        if (trainlog_stopped(log)) cli_train_interrupted(c, log->ctl);
         double elbo = -(l.rec + l.kl) / (double)l.rows;
         trainlog_metric(log, "elbo", elbo);
         trainlog_metric(log, "rec", l.rec / (double)l.rows);
@@ -416,6 +439,8 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
             ckpt_epoch = ep;
             value_remove(v.info, "epochs_done");
         }
+        if (trainctl_epoch_end(log->ctl, trainctl_state_new(vae_save(&v, &e), &opt, &r, &e), ep, &e) < 0)
+            cli_fail_error(c, &e);
     }
     trainlog_finish(log);
     if (rank0) write_final(c, vae_save(&v, &e), &e, a->out);
@@ -455,6 +480,28 @@ static int class_count(cli *c, const args *a, const train_data *d)
     return mx + 1 < 2 ? 2 : mx + 1;
 }
 
+/* M2's model with the cycles over the labelled and unlabelled rows (trainctl.h state), and their
+ * restore from the resumed state. */
+static model_file *m2_state(m2 *m, const m2_data *md, error *e)
+{
+    model_file *f = m2_save(m, e);
+    if (f) trainctl_put_num(f, "lab_pos", (double)md->lab_pos);
+    if (f && (trainctl_put_ints(f, "lab", md->lab, md->nlab, e) < 0 || trainctl_put_ints(f, "unl", md->unl, md->nunl, e) < 0))
+        return model_file_free(f), NULL;
+    return f;
+}
+
+static int m2_resume(const trainctl *ctl, m2_data *md, error *e)
+{
+    double pos;
+    if (!ctl->resume) return 0;
+    if (trainctl_get_num(ctl->resume, "lab_pos", &pos, e) < 0 || trainctl_get_ints(ctl->resume, "lab", md->lab, md->nlab, e) < 0 ||
+        trainctl_get_ints(ctl->resume, "unl", md->unl, md->nunl, e) < 0)
+        return error_prefix(e, "%s", ctl->path);
+    md->lab_pos = (size_t)pos;
+    return 0;
+}
+
 static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
 {
     error e;
@@ -484,12 +531,14 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     value_set(m.info, "alpha", value_float(a->alpha));
     value_set(m.info, "labelled_rows", value_int((int64_t)md.nlab));
     int ckpt_epoch = 0;
-    for (int ep = 1; ep <= a->epochs; ep++) {
+    if (m2_resume(log->ctl, &md, &e) < 0) cli_fail_error(c, &e);
+    for (int ep = start_state(c, log->ctl, m2_state(&m, &md, &e), &m.p, &opt, &r); ep <= a->epochs; ep++) {
         trainlog_epoch_begin(log, ep);
         m2_loss l = {0};
         float beta = kl_weight(a, ep);
         if (m2_train_epoch(&m, &opt, &md, bl, a->batch, alpha, beta, &r, log, &l, &e) < 0)
-            train_failed(c, a, d->file, ep, &e, ckpt_epoch);
+            train_failed(c, a, d->file, ep, &e, ckpt_epoch, log->ctl);
+        if (trainlog_stopped(log)) cli_train_interrupted(c, log->ctl);
         trainlog_metric(log, "loss", l.steps ? l.obj / (double)l.steps : 0);
         if (l.nunl) trainlog_metric(log, "unl_elbo", -l.unl / (double)l.nunl);
         trainlog_metric(log, "lab_elbo", -l.lab / (double)l.nlab);
@@ -509,6 +558,8 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
             write_checkpoint(c, m2_save(&m, &e), &e, a->out);
             ckpt_epoch = ep;
         }
+        if (trainctl_epoch_end(log->ctl, trainctl_state_new(m2_state(&m, &md, &e), &opt, &r, &e), ep, &e) < 0)
+            cli_fail_error(c, &e);
     }
     trainlog_finish(log);
     write_final(c, m2_save(&m, &e), &e, a->out);
@@ -536,8 +587,11 @@ static void train_main(cli *c, args *a)
     trainlog log;
     FILE *logf = a->log && rank0 ? cli_open_out(c, a->log) : NULL;
     trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);
+    trainctl ctl;
+    cli_train_init(c, &ctl, &log, a->out, rank0 ? a->ckpt : 0, a->resume, a->m2 ? "m2" : "vae");
     if (a->m2) train_m2(c, a, &d, &log);
     else train_m1(c, a, &d, &log);
+    cli_train_done(c, &ctl);
     stream_table_free(d.t);
     stream_table_free(d.vt);
     dist_finalize();
