@@ -21,6 +21,7 @@ struct datasource {
     rowset inrows;           /* the file's current message */
     stream_table *held;      /* the rows read from a file that fits, or the one-column table of a raw x */
     int *perm;               /* (N) */
+    int cumulative;          /* perm is shuffled from the last epoch's, not from the identity */
     size_t pos;              /* rows of the epoch handed out (both kinds) */
     /* stream */
     char *path;
@@ -32,6 +33,8 @@ struct datasource {
     int eof;                 /* the reader has verified the end of the file */
     stream_table *buf;       /* the shuffle buffer: fill rows */
     size_t fill;
+    datasource_keep keep;    /* the file's rows the source takes, or NULL: all */
+    void *ctx;
 };
 
 static void copy_row(stream_table *dst, size_t di, const rowset *src, size_t si)
@@ -83,6 +86,7 @@ static int hold_rows(datasource *s, const stream_table *t, size_t N, error *e)
     s->N = N;
     s->perm = malloc((s->N ? s->N : 1) * sizeof *s->perm);
     if (!s->perm) return error_set(e, "out of memory for %zu rows", s->N);
+    for (size_t i = 0; i < s->N; i++) s->perm[i] = (int)i;
     rowset_point(&s->mem, t);
     return 0;
 }
@@ -132,31 +136,54 @@ static void close_file(datasource *s)
     s->rd = NULL, s->f = NULL;
 }
 
-/* The file's next row: 1 with *t, *row set; 0 at its end; -1 on error. */
+static int kept(const datasource *s, const stream_table *t, size_t row)
+{
+    return !s->keep || s->keep(t, row, s->ctx);
+}
+
+/* The file's next kept row: 1 with *t, *row set; 0 at its end; -1 on error. */
 static int next_file_row(datasource *s, const stream_table **t, size_t *row, error *e)
 {
-    while (!s->in || s->in_pos == s->in->nrows) {
-        int got = s->eof ? 0 : stream_reader_next(s->rd, &s->in, e);
-        s->eof = got == 0;
-        if (got <= 0) return got;
-        s->in_pos = 0;
-        rowset_point(&s->inrows, s->in);
-    }
-    *t = s->in, *row = s->in_pos++;
+    do {
+        while (!s->in || s->in_pos == s->in->nrows) {
+            int got = s->eof ? 0 : stream_reader_next(s->rd, &s->in, e);
+            s->eof = got == 0;
+            if (got <= 0) return got;
+            s->in_pos = 0;
+            rowset_point(&s->inrows, s->in);
+        }
+        *t = s->in, *row = s->in_pos++;
+    } while (!kept(s, *t, *row));
     return 1;
+}
+
+/* Counts the kept rows of the message s->in, appending them to *all while they fit the buffer
+ * (runs of consecutive kept rows at a time); past the buffer, *all is dropped. */
+static int take_rows(datasource *s, stream_table **all, error *e)
+{
+    const stream_table *in = s->in;
+    for (size_t i = 0; i < in->nrows;) {
+        size_t j = i;
+        while (j < in->nrows && kept(s, in, j)) j++;
+        s->N += j - i;
+        if (*all && s->N > s->cap) stream_table_free(*all), *all = NULL;
+        if (*all && j > i && stream_table_append(*all, in, i, j - i, e) < 0) return -1;
+        for (i = j; i < in->nrows && !kept(s, in, i); i++) {}
+    }
+    return 0;
 }
 
 /* The first pass: counts the rows, checks each batch, and keeps them all if they fit the buffer. */
 static int first_pass(datasource *s, datasource_check check, void *ctx, error *e)
 {
     stream_table *all = stream_table_new(s->schema);
+    size_t seen = 0;   /* the file's rows, kept or not */
     int got;
     if (!all) return error_set(e, "out of memory");
     while ((got = stream_reader_next(s->rd, &s->in, e)) == 1) {
-        if (check && check(s->in, s->N, ctx, e) < 0) break;
-        s->N += s->in->nrows;
-        if (all && s->N <= s->cap && stream_table_append(all, s->in, 0, s->in->nrows, e) < 0) break;
-        if (all && s->N > s->cap) stream_table_free(all), all = NULL;
+        if (check && check(s->in, seen, ctx, e) < 0) break;
+        seen += s->in->nrows;
+        if (take_rows(s, &all, e) < 0) break;
     }
     close_file(s);
     if (got == 0 && all) {
@@ -168,6 +195,12 @@ static int first_pass(datasource *s, datasource_check check, void *ctx, error *e
 }
 
 datasource *datasource_stream(const char *path, size_t buffer_rows, datasource_check check, void *ctx, error *e)
+{
+    return datasource_stream_where(path, buffer_rows, check, NULL, ctx, e);
+}
+
+datasource *datasource_stream_where(const char *path, size_t buffer_rows, datasource_check check, datasource_keep keep,
+                                    void *ctx, error *e)
 {
     if (!path || !strcmp(path, "-")) return error_set(e, "stdin: a streamed data source must be a file (it is read every epoch)"), NULL;
     if (buffer_rows == 0) return error_set(e, "the shuffle buffer needs at least 1 row"), NULL;
@@ -181,6 +214,7 @@ datasource *datasource_stream(const char *path, size_t buffer_rows, datasource_c
         return NULL;
     }
     s->f = f, s->rd = rd, s->cap = buffer_rows;
+    s->keep = keep, s->ctx = ctx;
     s->path = strdup(path);
     if (!s->path || first_pass(s, check, ctx, e) < 0) {
         datasource_free(s);
@@ -244,6 +278,8 @@ const stream_schema *datasource_schema(const datasource *s) { return s->schema; 
 size_t datasource_rows(const datasource *s) { return s->N; }
 int datasource_streaming(const datasource *s) { return s->perm == NULL; }
 
+void datasource_cumulative_shuffle(datasource *s) { s->cumulative = 1; }
+
 void datasource_shard(datasource *s, int rank, int size)
 {
     s->rank = rank;
@@ -254,7 +290,7 @@ int datasource_epoch(datasource *s, rng *r, error *e)
 {
     s->pos = 0;
     if (!datasource_streaming(s)) {
-        for (size_t i = 0; i < s->N; i++) s->perm[i] = (int)i;
+        for (size_t i = 0; i < s->N && !s->cumulative; i++) s->perm[i] = (int)i;
         rng_shuffle(r, s->perm, s->N);
         return 0;
     }

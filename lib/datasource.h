@@ -36,15 +36,25 @@ typedef int (*datasource_check)(const stream_table *batch, size_t row0, void *ct
 datasource *datasource_memory(const stream_table *t, error *e);
 /* Rows of a raw x (N, D) (one f32 column "x"), which must outlive the source. */
 datasource *datasource_memory_x(const float *x, size_t N, int D, error *e);
+/* Whether a stream source keeps row `row` of a batch read from its file (1) or skips it (0). */
+typedef int (*datasource_keep)(const stream_table *batch, size_t row, void *ctx);
+
 /* The stream file at path, shuffled through a buffer of buffer_rows rows (>= 1). Opens it and reads
  * it once to count its rows, calling check (may be NULL) on each batch. Errors name the file. */
 datasource *datasource_stream(const char *path, size_t buffer_rows, datasource_check check, void *ctx, error *e);
+/* The same over the rows keep (may be NULL: all) accepts, e.g. the labelled ones: the source's rows
+ * are those, in file order (check still sees every row; keep is called after it, with the same ctx). */
+datasource *datasource_stream_where(const char *path, size_t buffer_rows, datasource_check check, datasource_keep keep,
+                                    void *ctx, error *e);
 void datasource_free(datasource *s);
 
 const stream_schema *datasource_schema(const datasource *s);
 size_t datasource_rows(const datasource *s);            /* N */
 /* 1 when the rows are read from the file every epoch (a stream source whose file exceeds the buffer) */
 int datasource_streaming(const datasource *s);
+/* Held rows (memory, or a stream that fits its buffer): each epoch shuffles the previous epoch's
+ * order instead of the rows' own order (ssl-fit's order since its first version). */
+void datasource_cumulative_shuffle(datasource *s);
 /* This process is rank of size (0 <= rank < size); default 0 of 1. */
 void datasource_shard(datasource *s, int rank, int size);
 

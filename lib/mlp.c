@@ -141,6 +141,7 @@ typedef struct train_ws {
     float *wb;                          /* (cap) or NULL */
     int *order;                         /* (n labelled) row indices, shuffled every epoch */
     float *best;                        /* (params total) best weights when validating */
+    datasource *src;                    /* the rows (mlp_train_source), or NULL: order over the mlp_data */
 } train_ws;
 
 static void ws_free(train_ws *w)
@@ -150,11 +151,12 @@ static void ws_free(train_ws *w)
     free(w->yb), free(w->wb), free(w->order), free(w->best);
 }
 
-static int ws_alloc(train_ws *w, const mlp *m, const mlp_config *c, const mlp_data *d, size_t nlab, int cap,
-                    int keep_best, error *e)
+static int ws_alloc(train_ws *w, const mlp *m, const mlp_config *c, const mlp_data *d, datasource *src, size_t nlab,
+                    int cap, int keep_best, error *e)
 {
     memset(w, 0, sizeof *w);
     w->cap = cap;
+    w->src = src;
     nn_params_init(&w->act);
     for (int l = 0; l <= m->nlayers; l++) {
         char name[16];
@@ -167,42 +169,66 @@ static int ws_alloc(train_ws *w, const mlp *m, const mlp_config *c, const mlp_da
     if (c->dropout > 0)
         for (int l = 1; l < m->nlayers; l++) bad |= !(w->mask[l] = malloc((size_t)cap * m->sizes[l] * sizeof(float)));
     bad |= !(w->yb = malloc((size_t)cap * sizeof *w->yb));
-    if (d->w) bad |= !(w->wb = malloc((size_t)cap * sizeof *w->wb));
-    bad |= !(w->order = malloc(nlab * sizeof *w->order));
+    int has_w = src ? stream_schema_find(datasource_schema(src), "w") >= 0 : d->w != NULL;
+    if (has_w) bad |= !(w->wb = malloc((size_t)cap * sizeof *w->wb));
+    if (!src) bad |= !(w->order = malloc(nlab * sizeof *w->order));   /* a source keeps its own order */
     if (keep_best) bad |= !(w->best = malloc(m->params.total * sizeof(float)));
     if (bad) return error_set(e, "out of memory for the training workspace");
     size_t j = 0;
-    for (size_t i = 0; i < d->n; i++)
+    for (size_t i = 0; w->order && i < d->n; i++)
         if (d->y[i] >= 0) w->order[j++] = (int)i;
     return 0;
 }
 
-/* The labelled rows: counted, and checked against K. */
-static int count_labelled(const mlp_data *d, int K, size_t *nlab, error *e)
+int mlp_check_rows(const mlp_data *d, int K, size_t row0, size_t *nlab, error *e)
 {
     *nlab = 0;
     for (size_t i = 0; i < d->n; i++) {
         if (d->y[i] >= K || d->y[i] < -1)
-            return error_set(e, "row %zu: label %d, but the model has %d classes (0..%d)", i + 1, d->y[i], K, K - 1);
+            return error_set(e, "row %zu: label %d, but the model has %d classes (0..%d)", row0 + i + 1, d->y[i], K, K - 1);
         if (d->y[i] < 0) continue;
         if (d->w && !(d->w[i] >= 0 && isfinite(d->w[i])))
-            return error_set(e, "row %zu: weight %g is not a finite non-negative number", i + 1, d->w[i]);
+            return error_set(e, "row %zu: weight %g is not a finite non-negative number", row0 + i + 1, d->w[i]);
         (*nlab)++;
     }
     if (*nlab > (size_t)INT32_MAX) return error_set(e, "too many rows");
     return 0;
 }
 
-/* Copies the batch rows order[0..B) into a0, yb, wb. */
+/* Copies the batch rows rows[0..B) of d (NULL: its rows 0..B-1) into a0, yb, wb. */
 static void gather(const mlp *m, train_ws *w, const mlp_data *d, const int *rows, int B)
 {
     int F = mlp_features(m);
     float *a0 = nn_data(&w->act, w->ia[0]);   // (B, F)
     for (int i = 0; i < B; i++) {
-        memcpy(a0 + (size_t)i * F, d->x + (size_t)rows[i] * F, (size_t)F * sizeof(float));
-        w->yb[i] = d->y[rows[i]];
-        if (w->wb) w->wb[i] = d->w[rows[i]];
+        size_t k = rows ? (size_t)rows[i] : (size_t)i;
+        memcpy(a0 + (size_t)i * F, d->x + k * F, (size_t)F * sizeof(float));
+        w->yb[i] = d->y[k];
+        if (w->wb) w->wb[i] = d->w[k];
     }
+}
+
+/* This process's share of the epoch's next global batch (start rows done) into a0, yb, wb: *G the
+ * global batch's rows, *lo the index of the share's first row in it, *B the share's rows. From the
+ * shuffled order, or from w->src. 1, 0 at the end of the epoch, -1 on error. */
+static int next_batch(const mlp *m, train_ws *w, const mlp_data *d, size_t nlab, size_t start, rng *r,
+                      size_t *G, size_t *lo, size_t *B, error *e)
+{
+    if (!w->src) {
+        size_t rank = (size_t)dist_rank(), P = (size_t)dist_size();
+        *G = nlab - start < (size_t)w->cap ? nlab - start : (size_t)w->cap;
+        *lo = rank * *G / P, *B = (rank + 1) * *G / P - *lo;
+        if (*G) gather(m, w, d, w->order + start + *lo, (int)*B);
+        return *G > 0;
+    }
+    datasource_batch b;
+    int got = datasource_next(w->src, (size_t)w->cap, r, &b, e);
+    if (got <= 0) return got;
+    *G = b.global, *lo = b.first, *B = b.rows->nrows;
+    mlp_data rows = {stream_table_col(b.rows, "x"), stream_table_col(b.rows, "y"),
+                     w->wb ? stream_table_col(b.rows, "w") : NULL, *B};
+    gather(m, w, &rows, NULL, (int)*B);
+    return 1;
 }
 
 /* Forward, backward and the L2 gradient for this process's B rows (already gathered), rows first..
@@ -270,14 +296,11 @@ static int run_epoch(mlp *m, train_ws *w, adam *opt, const mlp_config *c, const 
                      rng *r, trainlog *log, double *mean, error *e)
 {
     *mean = NAN;
-    rng_shuffle(r, w->order, nlab);
-    size_t rank = (size_t)dist_rank(), P = (size_t)dist_size();
+    if (w->src ? datasource_epoch(w->src, r, e) < 0 : (rng_shuffle(r, w->order, nlab), 0)) return -1;
     double total = 0;
-    size_t nb = 0;
-    for (size_t start = 0; start < nlab; start += (size_t)w->cap) {
-        size_t G = nlab - start < (size_t)w->cap ? nlab - start : (size_t)w->cap;
-        size_t lo = rank * G / P, B = (rank + 1) * G / P - lo;
-        gather(m, w, d, w->order + start + lo, (int)B);
+    size_t nb = 0, G, lo, B;
+    int got;
+    for (size_t start = 0; (got = next_batch(m, w, d, nlab, start, r, &G, &lo, &B, e)) == 1; start += G) {
         double loss = train_step(m, w, c, (int)B, (int)G, (int)lo, r);
         if (dist_allreduce_sum(m->params.grad, m->params.total, e) < 0) return -1;
         if (!isfinite(loss)) return error_set(e, "batch %zu: the loss is %g: training diverged; try a smaller --lr", nb + 1, loss);
@@ -285,6 +308,7 @@ static int run_epoch(mlp *m, train_ws *w, adam *opt, const mlp_config *c, const 
         total += loss * (double)G;
         if (log && trainlog_batch(log, ++nb, start + G, total / (double)(start + G))) return 0;   /* interrupted */
     }
+    if (got < 0) return -1;
     if (dist_allreduce_sum_f64(&total, 1, e) < 0) return -1;
     *mean = total / (double)nlab;
     return 0;
@@ -312,8 +336,8 @@ static int stop_on_val(stopper *s, double acc, const mlp_config *c, int *improve
     return s->bad > c->patience;
 }
 
-static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
-                     mlp_result *res, error *e);
+static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, datasource *src, const mlp_data *val,
+                     trainlog *log, mlp_result *res, error *e);
 
 /* The whole training state after an epoch, for trainctl (a checkpoint that also loads as a model). */
 static model_file *state_save(const mlp *m, const mlp_config *c, const train_ws *w, size_t nlab, const adam *opt,
@@ -326,7 +350,7 @@ static model_file *state_save(const mlp *m, const mlp_config *c, const train_ws 
     trainctl_put_num(f, "stop_bad", st->bad);
     trainctl_put_num(f, "best_epoch", res->best_epoch);
     trainctl_put_num(f, "best_val_accuracy", res->best_val_accuracy);
-    if (trainctl_put_adam(f, "adam", opt, e) < 0 || trainctl_put_ints(f, "order", w->order, nlab, e) < 0 ||
+    if (trainctl_put_adam(f, "adam", opt, e) < 0 || (w->order && trainctl_put_ints(f, "order", w->order, nlab, e) < 0) ||
         (w->best && trainctl_put_floats(f, "best", w->best, m->params.total, e) < 0))
         return model_file_free(f), NULL;
     return f;
@@ -337,7 +361,7 @@ static int state_load(mlp *m, const model_file *f, train_ws *w, size_t nlab, ada
 {
     double bad, best_epoch;
     if (nn_params_load(&m->params, f, e) < 0 || trainctl_get_adam(f, "adam", opt, e) < 0 ||
-        trainctl_get_rng(f, "rng", r, e) < 0 || trainctl_get_ints(f, "order", w->order, nlab, e) < 0 ||
+        trainctl_get_rng(f, "rng", r, e) < 0 || (w->order && trainctl_get_ints(f, "order", w->order, nlab, e) < 0) ||
         (w->best && trainctl_get_floats(f, "best", w->best, m->params.total, e) < 0) ||
         trainctl_get_num(f, "stop_best", &st->best, e) < 0 || trainctl_get_num(f, "stop_bad", &bad, e) < 0 ||
         trainctl_get_num(f, "best_epoch", &best_epoch, e) < 0 ||
@@ -349,8 +373,8 @@ static int state_load(mlp *m, const model_file *f, train_ws *w, size_t nlab, ada
 }
 
 /* Training runs on one BLAS thread when every product of a step is small (nn_blas_threads_for). */
-int mlp_train(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
-              mlp_result *res, error *e)
+static int train_blas(mlp *m, const mlp_config *c, const mlp_data *train, datasource *src, const mlp_data *val,
+                      trainlog *log, mlp_result *res, error *e)
 {
     long most = 0;   /* multiply-adds of the largest product */
     for (int l = 0; l < m->nlayers; l++) {
@@ -358,26 +382,43 @@ int mlp_train(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data
         most = mnk > most ? mnk : most;
     }
     int threads = nn_blas_threads_for(most);
-    int rc = train_run(m, c, train, val, log, res, e);
+    int rc = train_run(m, c, train, src, val, log, res, e);
     nn_blas_threads_restore(threads);
     return rc;
 }
 
-static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
+int mlp_train(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
+              mlp_result *res, error *e)
+{
+    return train_blas(m, c, train, NULL, val, log, res, e);
+}
+
+int mlp_train_source(mlp *m, const mlp_config *c, datasource *src, const mlp_data *val, trainlog *log,
                      mlp_result *res, error *e)
 {
+    mlp_data none = {NULL, NULL, NULL, 0};
+    return train_blas(m, c, &none, src, val, log, res, e);
+}
+
+static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, datasource *src, const mlp_data *val,
+                     trainlog *log, mlp_result *res, error *e)
+{
     int K = mlp_classes(m);
-    size_t nlab;
-    if (count_labelled(train, K, &nlab, e) < 0) return -1;
+    size_t nlab = src ? datasource_rows(src) : 0;   /* a source's rows were checked as read */
+    if (!src && mlp_check_rows(train, K, 0, &nlab, e) < 0) return -1;
     if (nlab == 0) return error_set(e, "no labelled rows to train on (every y is -1)");
+    if (src) {
+        datasource_cumulative_shuffle(src);   /* the order of the in-memory rows */
+        datasource_shard(src, dist_rank(), dist_size());
+    }
     size_t nval = 0;
-    if (val && count_labelled(val, K, &nval, e) < 0) return error_prefix(e, "validation data");
+    if (val && mlp_check_rows(val, K, 0, &nval, e) < 0) return error_prefix(e, "validation data");
     if (val && nval == 0) return error_set(e, "validation data: no labelled rows");
     int cap = (int)((size_t)c->batch < nlab ? (size_t)c->batch : nlab);
     train_ws w;
     adam opt;
     memset(&opt, 0, sizeof opt);
-    if (ws_alloc(&w, m, c, train, nlab, cap, val != NULL, e) < 0 || adam_init_params(&opt, &m->params, e) < 0) {
+    if (ws_alloc(&w, m, c, train, src, nlab, cap, val != NULL, e) < 0 || adam_init_params(&opt, &m->params, e) < 0) {
         ws_free(&w);
         return -1;
     }

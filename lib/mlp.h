@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "datasource.h"
 #include "error.h"
 #include "model.h"
 #include "nn.h"
@@ -55,6 +56,10 @@ typedef struct mlp_data {
     size_t n;
 } mlp_data;
 
+/* Checks the rows of d, its first row being row row0 + 1 of its stream: labels in -1..K-1, the
+ * weights of labelled rows finite and >= 0; their number into *nlab. */
+int mlp_check_rows(const mlp_data *d, int K, size_t row0, size_t *nlab, error *e);
+
 /* What training did (provenance for the model file). */
 typedef struct mlp_result {
     int epochs_run;
@@ -73,6 +78,11 @@ static inline int mlp_classes(const mlp *m) { return m->sizes[m->nlayers]; }
 /* Glorot-uniform initialisation from the seed, then training. log may be NULL. */
 int mlp_train(mlp *m, const mlp_config *c, const mlp_data *train, const mlp_data *val, trainlog *log,
               mlp_result *res, error *e);
+/* The same from a source of labelled rows (x f32, y i32, w f32 when present, checked with
+ * mlp_check_rows as they were read), read batch by batch (ssl-fit --stream-data). Its rows held in
+ * memory (a stream that fits its buffer) give mlp_train's model on them, byte for byte. */
+int mlp_train_source(mlp *m, const mlp_config *c, datasource *src, const mlp_data *val, trainlog *log,
+                     mlp_result *res, error *e);
 /* p (n, classes) = softmax of the network on x (n, features), in chunks (memory independent of n). */
 int mlp_predict(const mlp *m, const float *x, size_t n, float *p, error *e);
 /* Mean cross-entropy and accuracy on the labelled rows of d (NAN if none). */

@@ -23,12 +23,14 @@ static const char USAGE[] =
     "train: fits a multilayer perceptron (ReLU hidden layers, softmax output, cross-entropy, Adam)\n"
     "on the labelled rows (y >= 0) of a stream with x (f32 features) and y (i32 labels, -1 =\n"
     "unlabelled); a per-row weight tensor w (f32), when present, weights each row's loss. Holds the\n"
-    "training stream in memory. Defaults follow scikit-learn's MLPClassifier: batch min(200, rows),\n"
-    "Adam lr 1e-3, L2 penalty 1e-4, up to 200 epochs, stop when the training loss has not improved\n"
-    "by 1e-4 for 10 epochs (with --val: when the validation accuracy has not, keeping the best\n"
-    "weights). The number of classes K comes from the stream's class_names, else --classes, else\n"
-    "max(y)+1. The model is written atomically. Under mpirun (the MPI build, make MPI=1), each\n"
-    "process trains on its share of every batch, the same model (docs/scale-out.md).\n"
+    "training stream in memory (--stream-data: reads FILE again every epoch instead, through a\n"
+    "shuffle buffer, keeping its labelled rows only; docs/scale-out.md). Defaults follow\n"
+    "scikit-learn's MLPClassifier: batch min(200, rows), Adam lr 1e-3, L2 penalty 1e-4, up to 200\n"
+    "epochs, stop when the training loss has not improved by 1e-4 for 10 epochs (with --val: when\n"
+    "the validation accuracy has not, keeping the best weights). The number of classes K comes\n"
+    "from the stream's class_names, else --classes, else max(y)+1. The model is written\n"
+    "atomically. Under mpirun (the MPI build, make MPI=1), each process trains on its share of\n"
+    "every batch, the same model (docs/scale-out.md).\n"
     "  -o, --output MODEL     model file to write (required)\n"
     "      --hidden LIST      hidden layer sizes (default 128,64; 0 or none = logistic regression)\n"
     "      --epochs N         at most N epochs (default 200)\n"
@@ -41,6 +43,9 @@ static const char USAGE[] =
     "      --classes K        number of classes when the stream does not name them\n"
     "      --seed N           seed of the initial weights, shuffling and dropout (default 0)\n"
     "      --log FILE         per-epoch metrics as JSON lines\n"
+    "      --stream-data      read FILE every epoch through a shuffle buffer, not into memory\n"
+    "      --shuffle-buffer N labelled rows of that buffer (default 10000); when FILE has at most N\n"
+    "                         labelled rows, training is the in-memory training, byte for byte\n"
     "      --resume           continue an interrupted run from MODEL.ckpt (same options and\n"
     "                         --threads give the same model as an uninterrupted run)\n"
     "  -q, --quiet            no progress on stderr\n"
@@ -64,7 +69,7 @@ static const char USAGE[] =
     "  ssl-fit predict -m digits.mlp test.ssl | ssl-eval\n";
 
 enum { OPT_HIDDEN = 256, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_DROPOUT, OPT_VAL, OPT_PATIENCE,
-       OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME };
+       OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_STREAM, OPT_BUFFER };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},     {"model", required_argument, 0, 'm'},
@@ -76,6 +81,7 @@ static const struct option OPTS[] = {
     {"threads", required_argument, 0, OPT_THREADS}, {"log", required_argument, 0, OPT_LOG},
     {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
     {"resume", no_argument, 0, OPT_RESUME},
+    {"stream-data", no_argument, 0, OPT_STREAM}, {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
     {"version", no_argument, 0, 'V'},            {0, 0, 0, 0},
 };
 
@@ -84,6 +90,8 @@ typedef struct args {
     const char *files[2];
     int nfiles;
     int classes, threads, quiet, resume;
+    int stream_data;         /* --stream-data */
+    long buffer;             /* --shuffle-buffer, 0 = not given */
     mlp_config cfg;
 } args;
 
@@ -111,6 +119,8 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
         case OPT_LOG: a->log = optarg; break;
         case OPT_RESUME: a->resume = 1; break;
+        case OPT_STREAM: a->stream_data = 1; break;
+        case OPT_BUFFER: a->buffer = cli_parse_long(c, "--shuffle-buffer", optarg, 1, 1L << 40); break;
         default: cli_other_option(c, argv, opt, USAGE);
         }
     }
@@ -120,41 +130,96 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
     }
 }
 
-/* x (f32, one row = a vector) and y (i32 scalar) of a training or validation table; w if present. */
+/* x (f32, one row = a vector) and y (i32 scalar) of a table whose first row is row row0 + 1 of
+ * file; w if present. x must be finite. -1 with an error naming file. */
+static int rows_of(const stream_table *t, const char *file, size_t row0, mlp_data *d, error *e)
+{
+    const stream_schema *s = t->schema;
+    error te;
+    memset(d, 0, sizeof *d);
+    int ix = stream_schema_find(s, "x"), iy = stream_schema_find(s, "y"), iw = stream_schema_find(s, "w");
+    if (ix < 0) return error_set(e, "%s: stream has no tensor 'x' (features)", file);
+    if (iy < 0) return error_set(e, "%s: stream has no tensor 'y' (labels are needed to train)", file);
+    if (!(d->x = stream_table_col_typed(t, "x", STREAM_F32, &te))) return error_set(e, "%s: %s", file, te.msg);
+    if (!(d->y = stream_table_col_typed(t, "y", STREAM_I32, &te))) return error_set(e, "%s: %s", file, te.msg);
+    if (s->fields[iy].width != 1) return error_set(e, "%s: tensor 'y' has %zu values per row, expected 1", file, s->fields[iy].width);
+    if (iw >= 0) {
+        if (!(d->w = stream_table_col_typed(t, "w", STREAM_F32, &te))) return error_set(e, "%s: %s", file, te.msg);
+        if (s->fields[iw].width != 1) return error_set(e, "%s: tensor 'w' has %zu values per row, expected 1", file, s->fields[iw].width);
+    }
+    d->n = t->nrows;
+    size_t F = s->fields[ix].width;
+    for (size_t i = 0; i < d->n * F; i++)
+        if (!isfinite(d->x[i])) return error_set(e, "%s: row %zu: x has a non-finite value", file, row0 + i / F + 1);
+    return 0;
+}
+
 static mlp_data table_data(cli *c, const stream_table *t, const char *file)
 {
     error e;
-    const stream_schema *s = t->schema;
-    mlp_data d = {0};
-    int ix = stream_schema_find(s, "x"), iy = stream_schema_find(s, "y"), iw = stream_schema_find(s, "w");
-    if (ix < 0) cli_fail(c, "%s: stream has no tensor 'x' (features)", file);
-    if (iy < 0) cli_fail(c, "%s: stream has no tensor 'y' (labels are needed to train)", file);
-    if (!(d.x = stream_table_col_typed(t, "x", STREAM_F32, &e))) cli_fail(c, "%s: %s", file, e.msg);
-    if (!(d.y = stream_table_col_typed(t, "y", STREAM_I32, &e))) cli_fail(c, "%s: %s", file, e.msg);
-    if (s->fields[iy].width != 1) cli_fail(c, "%s: tensor 'y' has %zu values per row, expected 1", file, s->fields[iy].width);
-    if (iw >= 0) {
-        if (!(d.w = stream_table_col_typed(t, "w", STREAM_F32, &e))) cli_fail(c, "%s: %s", file, e.msg);
-        if (s->fields[iw].width != 1) cli_fail(c, "%s: tensor 'w' has %zu values per row, expected 1", file, s->fields[iw].width);
-    }
-    d.n = t->nrows;
-    size_t F = s->fields[ix].width;
-    for (size_t i = 0; i < d.n * F; i++)
-        if (!isfinite(d.x[i])) cli_fail(c, "%s: row %zu: x has a non-finite value", file, i / F + 1);
+    mlp_data d;
+    if (rows_of(t, file, 0, &d, &e) < 0) cli_fail_error(c, &e);
     return d;
 }
 
-/* K: the stream's class_names, else --classes, else max(y) + 1. */
-static int class_count(cli *c, const args *a, const stream_table *t, const mlp_data *d, const char *file)
+static int max_label(const mlp_data *d)
 {
-    int named = stream_meta_num_classes(t->schema);
+    int mx = -1;
+    for (size_t i = 0; i < d->n; i++) mx = d->y[i] > mx ? d->y[i] : mx;
+    return mx;
+}
+
+/* K: the stream's class_names, else --classes, else max(y) + 1. */
+static int class_count(cli *c, const args *a, const stream_schema *s, int maxy, const char *file)
+{
+    int named = stream_meta_num_classes(s);
     if (named && a->classes && named != a->classes)
         cli_fail(c, "%s: the stream names %d classes, --classes says %d", file, named, a->classes);
     if (named) return named;
     if (a->classes) return a->classes;
-    int mx = -1;
-    for (size_t i = 0; i < d->n; i++) mx = d->y[i] > mx ? d->y[i] : mx;
-    if (mx < 0) cli_fail(c, "%s: no labelled rows to train on (every y is -1)", file);
-    return mx + 1 < 2 ? 2 : mx + 1;
+    if (maxy < 0) cli_fail(c, "%s: no labelled rows to train on (every y is -1)", file);
+    return maxy + 1 < 2 ? 2 : maxy + 1;
+}
+
+enum { SHUFFLE_BUFFER = 10000 };   /* --stream-data's default buffer, in labelled rows */
+
+/* --stream-data's first pass over the file: every batch checked as the in-memory table would be. */
+typedef struct scan {
+    const char *file;
+    int classes;   /* --classes, or 0 */
+    int maxy;      /* the largest label seen */
+} scan;
+
+static int scan_batch(const stream_table *b, size_t row0, void *ctx, error *e)
+{
+    scan *s = ctx;
+    mlp_data d;
+    size_t nlab;
+    int K = stream_meta_num_classes(b->schema);
+    if (rows_of(b, s->file, row0, &d, e) < 0) return -1;
+    if (mlp_check_rows(&d, K ? K : s->classes ? s->classes : INT32_MAX, row0, &nlab, e) < 0)
+        return error_prefix(e, "%s", s->file);
+    int mx = max_label(&d);
+    s->maxy = mx > s->maxy ? mx : s->maxy;
+    return 0;
+}
+
+static int labelled(const stream_table *b, size_t row, void *ctx)
+{
+    (void)ctx;
+    return ((const int32_t *)stream_table_col(b, "y"))[row] >= 0;
+}
+
+/* The training rows (the labelled ones, read every epoch) of --stream-data. */
+static datasource *open_stream(cli *c, const args *a, const char *path, int *maxy)
+{
+    error e;
+    if (!path || strcmp(path, "-") == 0) cli_usage_error(c, "--stream-data needs a FILE (it is read again every epoch), not stdin");
+    scan s = {path, a->classes, -1};
+    datasource *src = datasource_stream_where(path, a->buffer ? (size_t)a->buffer : SHUFFLE_BUFFER, scan_batch, labelled, &s, &e);
+    if (!src) cli_fail_error(c, &e);
+    *maxy = s.maxy;
+    return src;
 }
 
 static void train_main(cli *c, args *a)
@@ -165,11 +230,23 @@ static void train_main(cli *c, args *a)
     error e;
     if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
     int rank0 = dist_rank() == 0;   /* under mpirun (the MPI build), rank 0 alone reports and writes */
+    if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
+    if (a->resume && a->stream_data) cli_usage_error(c, "--resume does not work with --stream-data yet");
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
-    stream_table *t = cli_load_stream(c, path);
-    mlp_data d = table_data(c, t, file);
-    int F = (int)t->schema->fields[stream_schema_find(t->schema, "x")].width;
-    int K = class_count(c, a, t, &d, file);
+    stream_table *t = NULL;
+    datasource *src = NULL;
+    mlp_data d = {0};
+    int maxy;
+    if (a->stream_data) {
+        src = open_stream(c, a, path, &maxy);
+    } else {
+        t = cli_load_stream(c, path);
+        d = table_data(c, t, file);
+        maxy = max_label(&d);
+    }
+    const stream_schema *schema = t ? t->schema : datasource_schema(src);
+    int F = (int)schema->fields[stream_schema_find(schema, "x")].width;
+    int K = class_count(c, a, schema, maxy, file);
     stream_table *vt = NULL;
     mlp_data vd;
     if (a->val) {
@@ -186,10 +263,12 @@ static void train_main(cli *c, args *a)
     trainctl ctl;
     cli_train_init(c, &ctl, &log, rank0 ? a->out : NULL, 0, a->resume, MLP_KIND);
     mlp_result res;
-    if (mlp_train(m, &a->cfg, &d, vt ? &vd : NULL, &log, &res, &e) < 0) cli_train_failed(c, &ctl, "%s: %s", file, e.msg);
+    int rc = src ? mlp_train_source(m, &a->cfg, src, vt ? &vd : NULL, &log, &res, &e)
+                 : mlp_train(m, &a->cfg, &d, vt ? &vd : NULL, &log, &res, &e);
+    if (rc < 0) cli_train_failed(c, &ctl, "%s: %s", file, e.msg);
     if (ctl.sig) cli_train_interrupted(c, &ctl);
     if (rank0) {
-        model_file *mf = mlp_save(m, &a->cfg, &res, t->schema->meta, &e);
+        model_file *mf = mlp_save(m, &a->cfg, &res, schema->meta, &e);
         if (!mf) cli_fail_error(c, &e);
         FILE *out = cli_open_out(c, a->out);
         if (model_file_write(mf, out, &e) < 0) cli_fail(c, "%s: %s", a->out, e.msg);
@@ -198,6 +277,7 @@ static void train_main(cli *c, args *a)
     }
     cli_train_done(c, &ctl);
     mlp_free(m);
+    datasource_free(src);
     stream_table_free(t);
     stream_table_free(vt);
     dist_finalize();

@@ -84,6 +84,41 @@ EOF2
 # order carried from epoch to epoch (ssl-fit shuffles the last epoch's order) is exercised.
 FIT_ARGS=(--hidden 32 --epochs 6 --dropout 0.3 --weight-decay 0.01 --batch 50 --seed 4 --threads 1 -q)
 
+@test "ssl-fit --stream-data, a buffer that holds the labelled rows: the in-memory model, byte for byte" {
+    ssl-fit train "${FIT_ARGS[@]}" "$D/l30.ssl" -o "$T/mem.mlp"
+    ssl-fit train "${FIT_ARGS[@]}" --stream-data --shuffle-buffer 300 "$D/l30.ssl" -o "$T/str.mlp"
+    cmp "$T/mem.mlp" "$T/str.mlp"
+    # one row short of the labelled rows: streamed (a different order), deterministic
+    ssl-fit train "${FIT_ARGS[@]}" --stream-data --shuffle-buffer 299 "$D/l30.ssl" -o "$T/a.mlp"
+    ssl-fit train "${FIT_ARGS[@]}" --stream-data --shuffle-buffer 299 "$D/l30.ssl" -o "$T/b.mlp"
+    cmp "$T/a.mlp" "$T/b.mlp"
+    ! cmp -s "$T/mem.mlp" "$T/a.mlp"
+    # trained on the labelled rows only, as in memory
+    run "$PY" -c 'import sys, msgpack; print(msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False, strict_map_key=False)["info"]["training"]["rows"])' "$T/a.mlp"
+    [ "$output" = 300 ]
+}
+
+@test "ssl-fit --stream-data: usage, and a bad row named by its row in the file" {
+    run --separate-stderr ssl-fit train --stream-data -o "$T/m.mlp" < "$D/l30.ssl"
+    assert_fails_with 2 'stream-data.*FILE'
+    run --separate-stderr ssl-fit train --shuffle-buffer 10 "$D/l30.ssl" -o "$T/m.mlp"
+    assert_fails_with 2 'shuffle-buffer.*--stream-data'
+    run --separate-stderr ssl-fit train --stream-data --resume "$D/l30.ssl" -o "$T/m.mlp"
+    assert_fails_with 2 'resume.*stream-data'
+    "$PY" - "$D/l30.ssl" "$T/bad.ssl" <<'EOF2'
+import sys, msgpack, msgpack_numpy
+msgs = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False, object_hook=msgpack_numpy.decode))
+for m in msgs[1:]:
+    if "tensors" in m:
+        m["tensors"]["y"] = m["tensors"]["y"].copy(); m["tensors"]["y"][4] = 12
+        break
+open(sys.argv[2], "wb").write(b"".join(msgpack.packb(m, default=msgpack_numpy.encode) for m in msgs))
+EOF2
+    run --separate-stderr ssl-fit train --stream-data --shuffle-buffer 100 "$T/bad.ssl" -o "$T/m.mlp"
+    assert_fails_with 1 'bad.ssl: row 5: label 12, but the model has 10 classes'
+    [ ! -e "$T/m.mlp" ]
+}
+
 # MPI: skipped unless OpenMPI's mpirun and the MPI build are there (`make test` builds it when mpicc
 # is on PATH: MPI_BUILD is build-mpi, or build-mpi-san under SANITIZE=1). As root (CI) mpirun needs
 # --allow-run-as-root; in a container without ptrace rights the shared-memory transport's
@@ -135,5 +170,13 @@ mpi_or_skip() {
     [ -x "$MBIN/ssl-fit" ] || skip "no MPI build of ssl-fit"
     "$MBIN/ssl-fit" train "${FIT_ARGS[@]}" "$D/l30.ssl" -o "$T/p1.mlp"
     "${MPIRUN[@]}" "$MBIN/ssl-fit" train "${FIT_ARGS[@]}" "$D/l30.ssl" -o "$T/p2.mlp"
+    params_close "$T/p1.mlp" "$T/p2.mlp"
+}
+
+@test "mpirun -np 2 ssl-fit train --stream-data: the single-process streamed model (1e-5)" {
+    mpi_or_skip
+    [ -x "$MBIN/ssl-fit" ] || skip "no MPI build of ssl-fit"
+    "$MBIN/ssl-fit" train "${FIT_ARGS[@]}" --stream-data --shuffle-buffer 64 "$D/l30.ssl" -o "$T/p1.mlp"
+    "${MPIRUN[@]}" "$MBIN/ssl-fit" train "${FIT_ARGS[@]}" --stream-data --shuffle-buffer 64 "$D/l30.ssl" -o "$T/p2.mlp"
     params_close "$T/p1.mlp" "$T/p2.mlp"
 }

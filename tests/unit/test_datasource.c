@@ -95,6 +95,33 @@ static void test_memory_order_is_rng_shuffle(void)
     stream_table_free(t);
 }
 
+/* datasource_cumulative_shuffle: epoch 2 shuffles epoch 1's order (one perm shuffled twice). */
+static void test_cumulative_shuffle(void)
+{
+    error e;
+    stream_table *t = make_table();
+    datasource *s = datasource_memory(t, &e);
+    datasource_cumulative_shuffle(s);
+    rng r, ref;
+    rng_seed(&r, 9), rng_seed(&ref, 9);
+    int perm[N];
+    for (int i = 0; i < N; i++) perm[i] = i;
+    int same = 1;
+    for (int ep = 0; ep < 2; ep++) {
+        int64_t ids[N];
+        CHECK(datasource_epoch(s, &r, &e) == 0);
+        rng_shuffle(&ref, perm, N);
+        datasource_batch b;
+        size_t n = 0;
+        while (datasource_next(s, 64, &r, &b, &e) == 1)
+            for (size_t i = 0; i < b.rows->nrows; i++) ids[n++] = ((const int64_t *)stream_table_col(b.rows, "id"))[i];
+        for (int i = 0; i < N; i++) same &= n == N && ids[i] == perm[i];
+    }
+    CHECK(same);
+    datasource_free(s);
+    stream_table_free(t);
+}
+
 /* P shards of a global batch, put together in rank order, are the single-process batch. */
 static void check_shards(datasource *(*open)(const stream_table *, const char *), size_t batch)
 {
@@ -226,6 +253,50 @@ static void test_stream_errors(void)
     stream_table_free(t);
 }
 
+static int not_multiple_of_3(const stream_table *batch, size_t row, void *ctx)
+{
+    (void)ctx;
+    return ((const int64_t *)stream_table_col(batch, "id"))[row] % 3 != 0;
+}
+
+/* A row filter (datasource_stream_where): the source's rows are the kept ones; when they fit the
+ * buffer, the memory source over a table of them; otherwise each kept row once an epoch. The check
+ * still sees every row of the file (row numbers of the file). */
+static void test_stream_where(void)
+{
+    error e;
+    stream_table *t = make_table(), *kept = stream_table_new(t->schema);
+    for (size_t i = 0; i < N; i++)
+        if (not_multiple_of_3(t, i, NULL)) stream_table_append(kept, t, i, 1, &e);
+    const size_t NK = kept->nrows;   /* 135 */
+    char path[64];
+    write_file(t, path);
+    int calls = 0;
+    CHECK(datasource_stream_where(path, NK, reject_row_100, not_multiple_of_3, &calls, &e) == NULL &&
+          strcmp(e.msg, "row 101: bad") == 0);
+    datasource *m = datasource_memory(kept, &e), *s = datasource_stream_where(path, NK, NULL, not_multiple_of_3, NULL, &e);
+    CHECK(s && !datasource_streaming(s) && datasource_rows(s) == NK);
+    rng rm, rs;
+    rng_seed(&rm, 3), rng_seed(&rs, 3);
+    int64_t a[N], b[N];
+    size_t nb;
+    CHECK(epoch_ids(m, 32, &rm, a, &nb) == (int)NK && epoch_ids(s, 32, &rs, b, &nb) == (int)NK);
+    CHECK(memcmp(a, b, NK * sizeof *a) == 0);
+    datasource_free(s);
+    s = datasource_stream_where(path, 20, NULL, not_multiple_of_3, NULL, &e);
+    CHECK(s && datasource_streaming(s) && datasource_rows(s) == NK);
+    for (int ep = 0; ep < 2; ep++) {
+        CHECK(epoch_ids(s, 16, &rs, b, &nb) == (int)NK);
+        char seen[N] = {0};
+        int ok = 1;
+        for (size_t i = 0; i < NK; i++) ok &= b[i] % 3 != 0 && !seen[b[i]]++;
+        CHECK(ok);
+    }
+    datasource_free(m), datasource_free(s);
+    unlink(path);
+    stream_table_free(kept), stream_table_free(t);
+}
+
 static void test_dist_single_process(void)
 {
     error e;
@@ -239,12 +310,14 @@ int main(int argc, char **argv)
     error e;
     if (dist_init(&argc, &argv, &e) < 0) return 1;
     RUN(test_memory_order_is_rng_shuffle);
+    RUN(test_cumulative_shuffle);
     RUN(test_shards_memory);
     RUN(test_shards_stream);
     RUN(test_shards_tiny_last_batch);
     RUN(test_stream_that_fits_equals_memory);
     RUN(test_stream_buffer);
     RUN(test_stream_errors);
+    RUN(test_stream_where);
     RUN(test_dist_single_process);
     dist_finalize();
     return check_summary();
