@@ -129,26 +129,34 @@ $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/labelled.ssl $(WORK)/test_s.ssl $(call para
 	cp $$(@D)/$(1)/pred.ssl $$@
 endef
 
+# The rules below are written before a pipeline sets their parameters (M1_ARGS, AUG_M2_ARGS, AUG_CGAN_ARGS):
+# their params files are named in the second expansion ($$(call params,...)), when every variable is set.
+# A params file written that late may be missing from make's view of the folder: this empty rule lets a
+# rule name it all the same (it exists once named).
+$(WORK)/params/%: ;
+#
 # M1 (Kingma et al. 2014): a VAE trained on every training row (labels unused), one per seed; each run
 # gets its labelled rows and the test split as latents (x replaced by mu(x)): m1z.ssl, m1z_test.ssl, and
-# the M1's training time as m1.time. A pipeline using them sets M1_ARGS.
+# the M1's training time as m1.time. A pipeline using them sets M1_ARGS, and may set M1Z_ARGS, the encode
+# options of the run's rows (e.g. --replace --sd: the posterior sd as x_sd too, so that M2 trains on samples).
+M1Z_ARGS ?= --replace
 .SECONDEXPANSION:
-$(WORK)/m1/s%.vae $(WORK)/m1/s%.log: $(WORK)/train_s.ssl $(call params,m1,$(M1_ARGS))
+$(WORK)/m1/s%.vae $(WORK)/m1/s%.log: $(WORK)/train_s.ssl $$(call params,m1,$$(M1_ARGS))
 	@mkdir -p $(@D)
 	$(TIMED) $(WORK)/m1/s$*.time $(VAE) train $(M1_ARGS) $(THREADS_ARG) --seed $* --quiet \
 	  --log $(WORK)/m1/s$*.log $< -o $(WORK)/m1/s$*.vae
-$(WORK)/L%/m1z.ssl: $(WORK)/L%/labelled.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae
-	$(VAE) encode -m $(word 2,$^) --replace $< -o $@
+$(WORK)/L%/m1z.ssl: $(WORK)/L%/labelled.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae $$(call params,m1z,$$(M1Z_ARGS))
+	$(VAE) encode -m $(word 2,$^) $(M1Z_ARGS) $< -o $@
 	cp $(WORK)/m1/s$(call run_seed,$*).time $(@D)/m1.time
 $(WORK)/L%/m1z_test.ssl: $(WORK)/test_s.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae
 	$(VAE) encode -m $(word 2,$^) --replace $< -o $@
 
 # Generators for augmentation, one per run (trained on its labelled + unlabelled rows): a class-conditional
 # M2 (AUG_M2_ARGS) and a conditional GAN (AUG_CGAN_ARGS); their time is NAME.time in the run's folder.
-$(WORK)/L%/aug-m2.vae $(WORK)/L%/aug-m2.log: $(WORK)/L%/labelled.ssl $(call params,aug-m2,$(AUG_M2_ARGS))
+$(WORK)/L%/aug-m2.vae $(WORK)/L%/aug-m2.log: $(WORK)/L%/labelled.ssl $$(call params,aug-m2,$$(AUG_M2_ARGS))
 	$(TIMED) $(@D)/aug-m2.time $(VAE) train $(AUG_M2_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet \
 	  --log $(@D)/aug-m2.log $< -o $(@D)/aug-m2.vae
-$(WORK)/L%/aug-cgan.gan $(WORK)/L%/aug-cgan.log: $(WORK)/L%/labelled.ssl $(call params,aug-cgan,$(AUG_CGAN_ARGS))
+$(WORK)/L%/aug-cgan.gan $(WORK)/L%/aug-cgan.log: $(WORK)/L%/labelled.ssl $$(call params,aug-cgan,$$(AUG_CGAN_ARGS))
 	$(TIMED) $(@D)/aug-cgan.time $(GAN) train $(AUG_CGAN_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet \
 	  --log $(@D)/aug-cgan.log $< -o $(@D)/aug-cgan.gan
 

@@ -73,6 +73,25 @@ digits() {
     [[ "$output" != *"ssl-fit"* ]]
 }
 
+@test "a parameter set in the make file after common.mk (M1_ARGS) reruns its stage when edited" {
+    # M1_ARGS is assigned after the rules that use it were read: an edit must still rerun the M1 and
+    # what uses its latents (the variable comes from the wrapper, not the command line, on purpose)
+    printf 'include %s/pipelines/digits.mk\nM1_ARGS := $(EDITED_M1)\n' "$ROOT" > "$T/edit.mk"
+    m1mlp() {
+        make --no-print-directory -f "$T/edit.mk" BIN="$BUILD_DIR/bin" WORK="$T/work" RESULTS="$T/results" \
+            SEEDS=0 THREADS=1 EDITED_M1="$1" "$T/results/m1-mlp-L5-s0.json"
+    }
+    m1mlp "--hidden 16 --latent 2 --epochs 2" >/dev/null
+    [ "$(cat "$T/work/params/m1")" = "--hidden 16 --latent 2 --epochs 2" ]
+    run m1mlp "--hidden 16 --latent 2 --epochs 3"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ssl-vae train --hidden 16 --latent 2 --epochs 3"* ]]
+    [[ "$output" == *"--tag method=m1-mlp "* ]]
+    [[ "$output" != *"ssl-prep"* ]]
+    run m1mlp "--hidden 16 --latent 2 --epochs 3"
+    [[ "$output" != *"ssl-vae train"* ]]
+}
+
 @test "changing the split reruns everything downstream of the split, but not the CSV import" {
     digits >/dev/null
     run digits SPLIT_ARGS="--test 0.25 --seed 42"
