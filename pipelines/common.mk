@@ -153,9 +153,15 @@ $(WORK)/L%/m1z_test.ssl: $(WORK)/test_s.ssl $$(WORK)/m1/s$$(call run_seed,$$*).v
 
 # Generators for augmentation, one per run (trained on its labelled + unlabelled rows): a class-conditional
 # M2 (AUG_M2_ARGS) and a conditional GAN (AUG_CGAN_ARGS); their time is NAME.time in the run's folder.
-$(WORK)/L%/aug-m2.vae $(WORK)/L%/aug-m2.log: $(WORK)/L%/labelled.ssl $$(call params,aug-m2,$$(AUG_M2_ARGS))
-	$(TIMED) $(@D)/aug-m2.time $(VAE) train $(AUG_M2_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet \
-	  --log $(@D)/aug-m2.log $< -o $(@D)/aug-m2.vae
+# An M2 with the m2 method's very arguments would be that method's model again (same command, same seed):
+# the run's m2.model is copied instead, with its log and time.
+same_words = $(and $(findstring $(strip $(1)),$(strip $(2))),$(findstring $(strip $(2)),$(strip $(1))))
+aug_m2_is_m2 = $(and $(filter m2,$(METHODS)),$(call same_words,$(AUG_M2_ARGS),$(M2_ARGS)))
+$(WORK)/L%/aug-m2.vae $(WORK)/L%/aug-m2.log: $(WORK)/L%/labelled.ssl $$(call params,aug-m2,$$(AUG_M2_ARGS)) \
+    $$(if $$(aug_m2_is_m2),$(WORK)/L$$*/m2.model)
+	$(if $(aug_m2_is_m2),cp $(@D)/m2.model $(@D)/aug-m2.vae && cp $(@D)/m2.log $(@D)/aug-m2.log \
+	  && cp $(@D)/m2.time $(@D)/aug-m2.time,$(TIMED) $(@D)/aug-m2.time $(VAE) train $(AUG_M2_ARGS) $(THREADS_ARG) \
+	  --seed $(call run_seed,$*) --quiet --log $(@D)/aug-m2.log $< -o $(@D)/aug-m2.vae)
 $(WORK)/L%/aug-cgan.gan $(WORK)/L%/aug-cgan.log: $(WORK)/L%/labelled.ssl $$(call params,aug-cgan,$$(AUG_CGAN_ARGS))
 	$(TIMED) $(@D)/aug-cgan.time $(GAN) train $(AUG_CGAN_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet \
 	  --log $(@D)/aug-cgan.log $< -o $(@D)/aug-cgan.gan
