@@ -692,6 +692,13 @@ static int epoch_metrics(gan *m, const gan_stats *st, int steps, double data_spr
         double acc;
         if (gan_accuracy(m, val, &acc, e)) return -1;
         trainlog_metric(log, "val_accuracy", acc);
+        if (m->a.ema) {   /* and the last weights' accuracy, to see what the average buys */
+            m->a.ema = 0;
+            int rc = gan_accuracy(m, val, &acc, e);
+            m->a.ema = 1;
+            if (rc) return -1;
+            trainlog_metric(log, "val_accuracy_last", acc);
+        }
     }
     return 0;
 }

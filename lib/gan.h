@@ -143,7 +143,7 @@ typedef int (*gan_epoch_fn)(gan *m, int epoch, void *ctx, error *e);
  * rows as unlabelled data; the labelled rows are re-drawn in a shuffled cycle. Per-epoch metrics go
  * to log: d_loss, lab_loss, unl_loss, g_loss, train_accuracy, d_real_acc, d_fake_acc,
  * sample_spread (mean pairwise distance of 100 generated rows / that of 100 data rows: near 0 =
- * mode collapse), val_accuracy with val. A NaN or exploding loss stops with "epoch E, batch B: ...".
+ * mode collapse), val_accuracy with val (and val_accuracy_last, the last weights', with arch.ema). A NaN or exploding loss stops with "epoch E, batch B: ...".
  * log, val, cb may be NULL. */
 int gan_train(gan *m, const gan_config *c, const gan_data *train, const gan_data *val, trainlog *log,
               gan_epoch_fn cb, void *ctx, error *e);
