@@ -756,7 +756,7 @@ static int state_load(gan *m, const model_file *f, train_bufs *b, long nlab, lon
         (m->a.ema && nn_params_load(&m->avg, f, e)) || trainctl_get_rng(f, "rng", r, e) ||
         trainctl_get_num(f, "lab_pos", &pos, e) || trainctl_get_adam(f, "adam_d", ad, e) ||
         trainctl_get_adam(f, "adam_g", ag, e) || trainctl_get_ints(f, "lab", b->lab, (size_t)nlab, e))
-        return error_prefix(e, "checkpoint");
+        return -1;
     *lab_pos = (long)pos;
     m->eff_d = m->eff_g = 0;
     refresh_weights(m);
@@ -785,7 +785,7 @@ static int train_loop(gan *m, const gan_config *c, const gan_data *tr, const gan
     long lab_pos = nlab;
     trainctl *ctl = log ? log->ctl : NULL;
     int first = trainctl_resume_epoch(ctl) + 1;
-    if (ctl && ctl->resume ? state_load(m, ctl->resume, b, nlab, &lab_pos, ad, ag, &r, e)
+    if (ctl && ctl->resume ? trainctl_named(ctl, state_load(m, ctl->resume, b, nlab, &lab_pos, ad, ag, &r, e), e)
                            : trainctl_epoch_end(ctl, state_save(m, b, nlab, lab_pos, ad, ag, &r, e), 0, e))
         return -1;
     for (int epoch = first; epoch <= c->epochs; epoch++) {

@@ -366,7 +366,7 @@ static int state_load(mlp *m, const model_file *f, train_ws *w, size_t nlab, ada
         trainctl_get_num(f, "stop_best", &st->best, e) < 0 || trainctl_get_num(f, "stop_bad", &bad, e) < 0 ||
         trainctl_get_num(f, "best_epoch", &best_epoch, e) < 0 ||
         trainctl_get_num(f, "best_val_accuracy", &res->best_val_accuracy, e) < 0)
-        return error_prefix(e, "checkpoint");
+        return -1;
     st->bad = (int)bad;
     res->best_epoch = (int)best_epoch;
     return 0;
@@ -434,7 +434,7 @@ static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, datasou
     trainctl *ctl = log ? log->ctl : NULL;
     if (w.best) memcpy(w.best, m->params.data, m->params.total * sizeof(float));   /* defined bytes in a checkpoint */
     int first = trainctl_resume_epoch(ctl) + 1;
-    int rc = ctl && ctl->resume ? state_load(m, ctl->resume, &w, nlab, &opt, &r, &st, res, e)
+    int rc = ctl && ctl->resume ? trainctl_named(ctl, state_load(m, ctl->resume, &w, nlab, &opt, &r, &st, res, e), e)
                                 : trainctl_epoch_end(ctl, state_save(m, c, &w, nlab, &opt, &r, &st, res, e), 0, e);
     for (int epoch = first; epoch <= c->epochs && rc == 0; epoch++) {
         if (log) trainlog_epoch_begin(log, epoch);

@@ -5,7 +5,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <ucontext.h>
 #include <unistd.h>
+
+/* A thread that does not block the signals (the BLAS library's workers, started before main) would
+ * take the default action, ending the process. This handler, run in such a thread, blocks both
+ * signals in it from the handler's return on (the mask saved in its context) and sends the signal
+ * to the process again: once every thread blocks them, it stays pending for trainctl_step. No
+ * global state: the pending signal is the flag. */
+static void forward(int sig, siginfo_t *info, void *ctx)
+{
+    (void)info;
+    ucontext_t *uc = ctx;
+    sigaddset(&uc->uc_sigmask, SIGINT);
+    sigaddset(&uc->uc_sigmask, SIGTERM);
+    kill(getpid(), sig);
+}
+
+/* The forwarding handler for sig, unless the process was started ignoring it. */
+static void install(int sig)
+{
+    struct sigaction sa;
+    if (sigaction(sig, NULL, &sa) != 0 || sa.sa_handler == SIG_IGN) return;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = forward;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaction(sig, &sa, NULL);
+}
 
 int trainctl_init(trainctl *t, const char *model_path, int every, error *e)
 {
@@ -23,6 +52,8 @@ int trainctl_init(trainctl *t, const char *model_path, int every, error *e)
     sigaddset(&s, SIGINT);
     sigaddset(&s, SIGTERM);
     if (sigprocmask(SIG_BLOCK, &s, &t->old) != 0) return error_set(e, "sigprocmask: %s", strerror(errno));
+    install(SIGINT);
+    install(SIGTERM);
     return 0;
 }
 
@@ -69,6 +100,11 @@ int trainctl_load(trainctl *t, const char *kind, error *e)
     model_file_free(t->resume);
     t->resume = f;
     return 0;
+}
+
+int trainctl_named(const trainctl *t, int rc, error *e)
+{
+    return rc < 0 && t->path ? error_prefix(e, "%s", t->path) : rc;
 }
 
 int trainctl_resume_epoch(const trainctl *t) { return t && t->resume ? state_epoch(t->resume) : 0; }
@@ -252,6 +288,6 @@ model_file *trainctl_state_new(model_file *model, const adam *opt, const rng *r,
 int trainctl_state_restore(const model_file *f, nn_params *p, adam *opt, rng *r, error *e)
 {
     if (nn_params_load(p, f, e) < 0 || trainctl_get_adam(f, "adam", opt, e) < 0 || trainctl_get_rng(f, "rng", r, e) < 0)
-        return error_prefix(e, "checkpoint");
+        return -1;
     return 0;
 }

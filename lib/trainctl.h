@@ -3,7 +3,9 @@
  *
  * Signals without a handler or a global flag: trainctl_init blocks SIGINT and SIGTERM
  * (sigprocmask), and the trainers poll sigpending() between steps (trainctl_step, reached through
- * trainlog_batch). A pending signal stops training at the next step boundary; the tool then writes
+ * trainlog_batch). Threads started before (OpenBLAS's) do not block them: a handler that only
+ * blocks them in such a thread and re-sends the signal to the process leaves it pending for the
+ * poll (no flag, no global state). A pending signal stops training at the next step boundary; the tool then writes
  * the checkpoint and dies by the same signal (cli_train_interrupted), so a shell or make sees
  * status 130 (SIGINT) or 143 (SIGTERM). A signal the process was started ignoring (a background
  * job of a non-interactive shell ignores SIGINT) stays ignored.
@@ -54,6 +56,8 @@ void trainctl_free(trainctl *t);
 int trainctl_step(trainctl *t);
 /* Loads MODEL.ckpt into t->resume, checking its kind; its epoch is trainctl_resume_epoch. */
 int trainctl_load(trainctl *t, const char *kind, error *e);
+/* rc, and when it is < 0 the checkpoint's path before e's message (a failed restore). */
+int trainctl_named(const trainctl *t, int rc, error *e);
 /* The epoch the resumed state ended (0 without a resume state). */
 int trainctl_resume_epoch(const trainctl *t);
 /* Takes ownership of state (the trainer's whole state after `epoch` epochs; NULL: the error in e)
