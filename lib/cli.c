@@ -19,6 +19,7 @@ void cli_init(cli *c, const char *prog)
     c->prog = slash ? slash + 1 : prog;
     /* a closed pipe (`ssl-vae sample | head`) ends us quietly, even when our parent ignored SIGPIPE */
     signal(SIGPIPE, SIG_DFL);
+    opterr = 0; /* getopt's own messages off: cli_bad_option words them */
 }
 
 void cli_abort_outputs(cli *c)
@@ -38,12 +39,23 @@ void cli_abort_outputs(cli *c)
     c->nouts = 0;
 }
 
+/* The output a write failed on (the library's writers do not know file names): the first with its
+ * error flag set, or stdout; NULL when none is. */
+static const char *failed_output(cli *c)
+{
+    for (int i = 0; i < c->nouts; i++)
+        if (c->outs[i].f && ferror(c->outs[i].f)) return c->outs[i].path;
+    return ferror(stdout) ? "stdout" : NULL;
+}
+
+/* A message that begins "write error" gets the name of the output that failed in front. */
 static _Noreturn void vfail(cli *c, int code, const char *fmt, va_list ap)
 {
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    const char *out = strncmp(msg, "write error", 11) == 0 ? failed_output(c) : NULL;
     fflush(stdout);
-    fprintf(stderr, "%s: ", c->prog);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "%s: %s%s%s\n", c->prog, out ? out : "", out ? ": " : "", msg);
     if (code == 2) fprintf(stderr, "Try '%s --help' for more information.\n", c->prog);
     cli_abort_outputs(c);
     exit(code);
@@ -56,21 +68,7 @@ void cli_fail(cli *c, const char *fmt, ...)
     vfail(c, 1, fmt, ap);
 }
 
-/* The output a write failed on (the library's writers do not know file names): the first with its
- * error flag set, or stdout; NULL when none is. */
-static const char *failed_output(cli *c)
-{
-    for (int i = 0; i < c->nouts; i++)
-        if (c->outs[i].f && ferror(c->outs[i].f)) return c->outs[i].path;
-    return ferror(stdout) ? "stdout" : NULL;
-}
-
-void cli_fail_error(cli *c, const error *e)
-{
-    const char *out = strncmp(e->msg, "write error", 11) == 0 ? failed_output(c) : NULL;
-    if (out) cli_fail(c, "%s: %s", out, e->msg);
-    cli_fail(c, "%s", e->msg);
-}
+void cli_fail_error(cli *c, const error *e) { cli_fail(c, "%s", e->msg); }
 
 void cli_usage_error(cli *c, const char *fmt, ...)
 {

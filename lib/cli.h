@@ -27,16 +27,19 @@ typedef struct cli {
     int nouts;
 } cli;
 
-/* Also restores SIGPIPE's default action, so a closed pipe ends the program quietly. */
+/* Also restores SIGPIPE's default action, so a closed pipe ends the program quietly, and turns
+ * getopt's own messages off (opterr = 0). */
 void cli_init(cli *c, const char *prog);
 
-/* "prog: message" on stderr, temporary outputs removed, exit 1. */
+/* "prog: message" on stderr, temporary outputs removed, exit 1. A message beginning "write error"
+ * (the stream and model writers' own, which know no file name) is shown after the name of the
+ * output that failed: "prog: /dev/full: write error: No space left on device". */
 _Noreturn void cli_fail(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void cli_fail_error(cli *c, const error *e);
 /* "prog: message" and a hint to --help on stderr, exit 2. */
 _Noreturn void cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The usage error for what getopt_long returned for a bad option: '?' (unknown) or ':' (value missing;
- * the optstring must start with ':'). Call with getopt's own messages off (opterr = 0). */
+ * the optstring must start with ':'). */
 _Noreturn void cli_bad_option(cli *c, char **argv, int opt);
 /* Prints "prog (ssl-tools) VERSION" and exits 0. */
 _Noreturn void cli_print_version(cli *c);

@@ -274,22 +274,26 @@ EOF
     [ "$cases" -ge 30 ]
 }
 
-@test "-o /dev/full: exit 1, one line saying so, for every program" {
-    bad "/dev/full: write error" ssl-prep csv good.csv -o /dev/full
-    bad "write error" ssl-prep scale --method minmax good.ssl -o /dev/full
-    bad "/dev/full: write error" ssl-prep split --test-out /dev/full good.ssl
-    bad "/dev/full: write error" ssl-prep mask --labels-per-class 1 good.ssl -o /dev/full
-    bad "/dev/full: write error" ssl-fit train -q --hidden 4 --epochs 1 good.ssl -o /dev/full
-    bad "write error" ssl-fit predict -m mlp.model good.ssl -o /dev/full
-    bad "/dev/full: write error" ssl-eval pred.ssl -o /dev/full
-    bad "/dev/full: write error" ssl-show good.ssl -o /dev/full
-    bad "/dev/full: write error" ssl-vae train -q --hidden 4 --latent 2 --epochs 1 good.ssl -o /dev/full
-    bad "write error" ssl-vae encode -m vae.model good.ssl -o /dev/full
-    bad "write error" ssl-vae sample -m vae.model -n 3 -o /dev/full
-    bad "/dev/full: write error" ssl-gan train -q --d-hidden 4 --g-hidden 4 --noise-dim 2 --epochs 1 good.ssl -o /dev/full
-    bad "write error" ssl-gan predict -m gan.model good.ssl -o /dev/full
-    bad "write error" ssl-augment --pseudo mlp.model good.ssl -o /dev/full
-    [ "$cases" -ge 8 ]
+@test "-o /dev/full: exit 1, one line naming /dev/full, for every program" {
+    bad "^[a-z-]+: /dev/full: write error" ssl-prep csv good.csv -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-prep scale --method minmax good.ssl -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-prep split --test-out /dev/full good.ssl
+    bad "^[a-z-]+: /dev/full: write error" ssl-prep mask --labels-per-class 1 good.ssl -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-fit train -q --hidden 4 --epochs 1 good.ssl -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-fit predict -m mlp.model good.ssl -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-eval pred.ssl -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-show good.ssl -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-vae train -q --hidden 4 --latent 2 --epochs 1 good.ssl -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-vae encode -m vae.model good.ssl -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-vae sample -m vae.model -n 3 -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-gan train -q --d-hidden 4 --g-hidden 4 --noise-dim 2 --epochs 1 good.ssl -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-gan predict -m gan.model good.ssl -o /dev/full
+    bad "^[a-z-]+: /dev/full: write error" ssl-augment --pseudo mlp.model good.ssl -o /dev/full
+    bad "^ssl-vae: /dev/full: write error" ssl-vae reconstruct -m vae.model good.ssl -o /dev/full
+    bad "^ssl-gan: /dev/full: write error" ssl-gan sample -m gan.model -n 3 -o /dev/full
+    bad "^ssl-prep: /dev/full: write error" ssl-prep split --train-out /dev/full --test-out "$O/te" good.ssl
+    bad "^ssl-eval: /dev/full: write error" ssl-eval --json pred.ssl -o /dev/full
+    [ "$cases" -ge 18 ]
 }
 
 # closed CMD...: CMD | head -c 1 ends with status 0 or 141 (SIGPIPE) and nothing on stderr.
