@@ -421,7 +421,8 @@ static void generate_batch(gan *m, rng *r)
 {
     gan_ws *w = m->ws;
     if (m->a.conditional)
-        for (int i = 0; i < w->B; i++) w->ycond[i] = (int32_t)rng_below(r, (uint64_t)m->a.classes);
+        for (int i = 0; i < w->B; i++)   /* mode seeking pairs rows 2i, 2i+1: the same class */
+            w->ycond[i] = m->ms_weight > 0 && i % 2 ? w->ycond[i - 1] : (int32_t)rng_below(r, (uint64_t)m->a.classes);
     g_input(m, w->B, r);
     g_forward(m, w->B, 1);
 }
@@ -497,6 +498,33 @@ double gan_loss_fm(float *df, const float *ff, int nf, const float *fr, int nr, 
     for (int i = 0; i < nf; i++)
         for (int j = 0; j < C; j++) df[(size_t)i * C + j] = c * mf[j];
     return loss / C;
+}
+
+#define MS_EPS 1e-3
+
+double gan_loss_ms(float *dx, const float *x, const float *z, int n, int F, int Z, int zstride, float weight)
+{
+    int np = n / 2;
+    double loss = 0;
+    for (int p = 0; p < np; p++) {
+        const float *x1 = x + (size_t)2 * p * F, *x2 = x1 + F;
+        const float *z1 = z + (size_t)2 * p * zstride, *z2 = z1 + zstride;
+        double dz = 0, dd = 0;
+        for (int j = 0; j < Z; j++) dz += fabs((double)z1[j] - z2[j]);
+        for (int k = 0; k < F; k++) dd += fabs((double)x1[k] - x2[k]);
+        dz /= Z, dd /= F;
+        double q = dd + MS_EPS;
+        loss += dz / q;
+        /* d(dz / q)/d x1_k = -dz / q^2 sign(x1_k - x2_k) / F, the opposite for x2 */
+        float c = (float)(weight / np * (-dz / (q * q)) / F);
+        float *d1 = dx + (size_t)2 * p * F, *d2 = d1 + F;
+        for (int k = 0; k < F; k++) {
+            float g = x1[k] > x2[k] ? c : x1[k] < x2[k] ? -c : 0.0f;
+            d1[k] += g;
+            d2[k] -= g;
+        }
+    }
+    return np ? weight * loss / np : 0;
 }
 
 /* ---- the two halves of a step ---- */
@@ -584,6 +612,8 @@ static double g_grad(gan *m, const float *x, const int *idx_unl, rng *r, gan_sta
         memset(w->da, 0, (size_t)B * K * sizeof(float));
     }
     d_backward(m, 0, B, 0, w->dfeat, w->gda);
+    if (m->ms_weight > 0)
+        loss += gan_loss_ms(w->gda, w->gx, w->gz, B, F, a->noise_dim, m->gin, m->ms_weight);
     g_backward(m, B);
     st->loss_g += loss;
     return loss;
@@ -813,6 +843,7 @@ int gan_train(gan *m, const gan_config *c, const gan_data *tr, const gan_data *v
         return error_set(e, "shifts need images: %d x %d pixels for %d features", c->img_h, c->img_w, m->a.features);
     m->cond_weight = (float)c->cond_weight;
     m->unl_weight = (float)c->unl_weight;
+    m->ms_weight = (float)c->ms_weight;
     m->shift = c->shift, m->img_h = c->img_h, m->img_w = c->img_w;
     int B = c->batch < (int)tr->n ? c->batch : (int)tr->n;
     train_bufs b = {0};

@@ -17,7 +17,7 @@
  *   L_G    = mean_j (mean_fake f_j - mean_unl f_j)^2, f = the last hidden layer of D (feature
  *            matching on a second unlabelled batch), + cond_weight * mean_fake [LSE(l) - l_y]
  *            when conditional (the generated row should be classified as its class).
- *   Options: L_unl weighted (unl_weight); the labelled rows shifted at random by up to `shift`
+ *   Options: L_unl weighted (unl_weight); a mode-seeking term in L_G (ms_weight, gan_loss_ms); the labelled rows shifted at random by up to `shift`
  *   pixels (images, zero fill), a regulariser against D memorising few labels; D's prediction from
  *   an exponential moving average of its weights (Polyak averaging, arch.ema).
  * Hidden layers of D keep their weight-norm scale g fixed at 1 (as the authors do, so the noise
@@ -61,6 +61,7 @@ typedef struct gan_config {
     int lr_decay_start;      /* epoch (1-based) from which lr falls linearly to 0 at the end; 0 = never */
     double cond_weight;      /* 1: weight of the class term of a conditional generator's loss */
     double unl_weight;       /* 1: weight of L_unl in L_D */
+    double ms_weight;        /* 0: weight of the mode-seeking term in L_G (gan_loss_ms) */
     double ema_decay;        /* 0.999: decay of D's weight average (arch.ema); early steps average faster */
     int shift;               /* 0: labelled rows moved by up to this many pixels each way (images) */
     int img_h, img_w;        /* the image shape the shift needs (img_h img_w = features) */
@@ -80,6 +81,7 @@ typedef struct gan {
     int gin;                 /* G's input width: noise_dim (+ classes when conditional) */
     float cond_weight;       /* weight of the class term in L_G (conditional; gan_config) */
     float unl_weight;        /* weight of L_unl in L_D (gan_config) */
+    float ms_weight;         /* weight of the mode-seeking term in L_G (gan_config) */
     int shift, img_h, img_w; /* random shifts of the labelled rows (gan_config) */
     nn_params avg;           /* arch.ema: the moving average of d, same layout ("ema.d.l1.v", ...) */
     int eff_d, eff_g;        /* eff holds the weights of the current d (resp. G's output layer) */
@@ -113,6 +115,12 @@ double gan_loss_unl(float *dl, const float *l, int n, int K, int fake, float sca
 /* Feature matching: loss = mean_j (mf_j - mr_j)^2 with mf, mr the column means of ff (nf, C) and
  * fr (nr, C); df (nf, C) = its gradient w.r.t. ff. mean (2C) workspace. */
 double gan_loss_fm(float *df, const float *ff, int nf, const float *fr, int nr, int C, float *mean);
+
+/* Mode seeking (Mao et al. 2019, "Mode Seeking GANs"), for a conditional G that ignores its noise:
+ * rows (2p, 2p+1) of x (n, F) are generated from noises z (rows of stride zstride, the first Z
+ * values compared) and the same class; loss = weight mean_p d_z / (d_x + 1e-3), d the mean absolute
+ * difference, so G gains by making the two rows differ as their noises do. dx += d loss/dx. */
+double gan_loss_ms(float *dx, const float *x, const float *z, int n, int F, int Z, int zstride, float weight);
 
 /* ---- one training step's two halves (gradients ACCUMULATE into m->d.grad / m->g.grad) ---- */
 

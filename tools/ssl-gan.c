@@ -49,6 +49,8 @@ static const char USAGE[] =
     "      --conditional        class-conditional G (one-hot class as an input of G, and a loss\n"
     "                           asking D to classify a generated row as its class)\n"
     "      --cond-weight X      weight of that class loss in G's loss (default 1)\n"
+    "      --mode-seeking X     weight of a term in G's loss asking two rows of the same class from\n"
+    "                           different noise to differ (Mao et al. 2019; default 0)\n"
     "      --g-output ACT       sigmoid, none or auto (default: sigmoid when x is within [0, 1])\n"
     "      --epochs N           epochs (default 10; the authors ran hundreds)\n"
     "      --batch N            rows of each part of a step (default 100)\n"
@@ -100,7 +102,7 @@ static const char USAGE[] =
 
 enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
        OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
-       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_SHIFT, OPT_EMA, OPT_RESUME };
+       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},          {"model", required_argument, 0, 'm'},
@@ -117,6 +119,7 @@ static const struct option OPTS[] = {
     {"threads", required_argument, 0, OPT_THREADS}, {"quiet", no_argument, 0, 'q'},
     {"cond-weight", required_argument, 0, OPT_CW},   {"unl-weight", required_argument, 0, OPT_UNLW},
     {"shift", required_argument, 0, OPT_SHIFT},     {"ema", required_argument, 0, OPT_EMA},
+    {"mode-seeking", required_argument, 0, OPT_MS},
     {"resume", no_argument, 0, OPT_RESUME},
     {"help", no_argument, 0, 'h'},                  {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
@@ -176,6 +179,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20), a->has_cls = 1; break;
         case OPT_PNG: a->png = optarg; break;
         case OPT_CW: k->cond_weight = cli_parse_double(c, "--cond-weight", optarg, 0, 1e6); break;
+        case OPT_MS: k->ms_weight = cli_parse_double(c, "--mode-seeking", optarg, 0, 1e6); break;
         case OPT_UNLW: k->unl_weight = cli_parse_double(c, "--unl-weight", optarg, 0, 1e6); break;
         case OPT_SHIFT: k->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
         case OPT_EMA:
@@ -263,6 +267,7 @@ static model_file *make_model(gan *m, const train_ctx *t, error *e)
     value_set(f->info, "lr_decay_start", value_int(k->lr_decay_start));
     value_set(f->info, "unl_weight", value_float(k->unl_weight));
     value_set(f->info, "shift", value_int(k->shift));
+    if (k->ms_weight > 0) value_set(f->info, "mode_seeking", value_float(k->ms_weight));
     if (t->a->arch.ema) value_set(f->info, "ema_decay", value_float(k->ema_decay));
     if (t->a->arch.conditional) value_set(f->info, "cond_weight", value_float(k->cond_weight));
     value_set(f->info, "rows", value_int((int64_t)t->rows));

@@ -171,7 +171,7 @@ EOF2
     [ -z "$(ls "$T" | grep ckpt || true)" ]
 }
 
-@test "--shift, --ema, --unl-weight: deterministic, recorded, and each changes the model" {
+@test "--shift, --ema, --unl-weight, --mode-seeking: deterministic, recorded, and each changes the model" {
     ssl-gan train $ARCH --epochs 2 --seed 3 --shift 1 --ema 0.99 --unl-weight 0.5 -q "$D/tr5.ssl" -o "$T/o.gan"
     ssl-gan train $ARCH --epochs 2 --seed 3 --shift 1 --ema 0.99 --unl-weight 0.5 -q "$D/tr5.ssl" -o "$T/o2.gan"
     cmp "$T/o.gan" "$T/o2.gan"
@@ -188,6 +188,11 @@ EOF2
     [ "$(shape_of "$T/po.ssl" p)" = "$(shape_of "$D/te.ssl" y | cut -d' ' -f1) 10" ]
     run --separate-stderr ssl-gan train $ARCH --shift 1 --ema 0.99 --unl-weight -1 "$D/tr5.ssl" -o "$T/m"
     assert_fails_with 2 "--unl-weight"
+    # mode seeking (conditional G): deterministic, and it changes the model
+    ssl-gan train $ARCH --epochs 2 --seed 3 --conditional --mode-seeking 0.3 -q "$D/tr5.ssl" -o "$T/ms.gan"
+    ssl-gan train $ARCH --epochs 2 --seed 3 --conditional --mode-seeking 0.3 -q "$D/tr5.ssl" -o "$T/ms2.gan"
+    cmp "$T/ms.gan" "$T/ms2.gan"
+    ! cmp -s "$T/ms.gan" "$D/c.gan"
     # shifts need images: 3 features are no image
     "$PY" "$ROOT/tests/bats/write_stream.py" 5 > "$T/w3.ssl"
     run --separate-stderr ssl-gan train $ARCH --shift 1 "$T/w3.ssl" -o "$T/m"

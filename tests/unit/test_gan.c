@@ -2,7 +2,8 @@
  * matching against central finite differences; then a whole tiny D and G: the gradient of L_D
  * w.r.t. every trained parameter of D, and of L_G w.r.t. every parameter of G (through D, batch
  * norm, noise), with the noise held fixed by re-seeding the generator before each evaluation;
- * the same with the labelled rows shifted and L_unl weighted; image shifts, Polyak averaging;
+ * the same with the labelled rows shifted and L_unl weighted (and mode seeking for the conditional
+ * G, whose term is also checked alone); image shifts, Polyak averaging;
  * the model file round trip, sampling, and a small training run.
  *
  * Float32 layers, losses summed in double, h = 1e-3. The losses of the whole networks are small
@@ -157,6 +158,46 @@ static void test_fm(void)
     CHECK_NEAR(loss, ref / C, 1e-5);
 }
 
+/* ---- mode seeking: 3 pairs of 5-value rows (a 7th row unpaired), noises of 4 of stride 6 ---- */
+
+enum { MSN = 7, MSF = 5, MSZ = 4, MSS = 6 };
+
+typedef struct ms_ctx {
+    float x[MSN * MSF], z[MSN * MSS], dx[MSN * MSF];
+} ms_ctx;
+
+static double ms_loss(void *p)
+{
+    ms_ctx *c = p;
+    memset(c->dx, 0, sizeof c->dx);
+    return gan_loss_ms(c->dx, c->x, c->z, MSN, MSF, MSZ, MSS, 0.7f);
+}
+
+static void test_ms(void)
+{
+    rng r;
+    rng_seed(&r, 43);
+    ms_ctx c;
+    fill(&r, c.x, MSN * MSF, 1.0f);
+    fill(&r, c.z, MSN * MSS, 1.0f);
+    double loss = ms_loss(&c);
+    float g[MSN * MSF];
+    memcpy(g, c.dx, sizeof g);
+    check_grad_rel("ms", ms_loss, &c, c.x, g, MSN * MSF, H);
+    for (int k = 0; k < MSF; k++) CHECK(g[6 * MSF + k] == 0.0f);   /* the unpaired row */
+    /* the value by hand; the values past Z in each noise row are not compared */
+    double ref = 0;
+    for (int p = 0; p < 3; p++) {
+        double dz = 0, dd = 0;
+        for (int j = 0; j < MSZ; j++) dz += fabs(c.z[2 * p * MSS + j] - c.z[(2 * p + 1) * MSS + j]);
+        for (int k = 0; k < MSF; k++) dd += fabs(c.x[2 * p * MSF + k] - c.x[(2 * p + 1) * MSF + k]);
+        ref += (dz / MSZ) / (dd / MSF + 1e-3);
+    }
+    CHECK_NEAR(loss, 0.7 * ref / 3, 1e-5);
+    c.z[MSZ] += 5.0f;
+    CHECK_NEAR(ms_loss(&c), loss, 1e-9);
+}
+
 /* ---- a whole tiny GAN ---- */
 
 enum { F = 4, NX = 12, BT = 3 };
@@ -211,6 +252,7 @@ static gan *tiny(int conditional, net_ctx *c)
     for (size_t i = 0; i < m->g.total; i++) m->g.data[i] += 0.05f * (2.0f * rng_uniform(&r) - 1.0f);
     m->cond_weight = 0.7f;
     m->unl_weight = 0.6f;
+    m->ms_weight = conditional ? 0.5f : 0.0f;
     c->m = m;
     c->seed = 77;
     return m;
@@ -415,6 +457,7 @@ int main(void)
     RUN(test_losses_grad);
     RUN(test_losses_values);
     RUN(test_fm);
+    RUN(test_ms);
     RUN(test_net);
     RUN(test_net_conditional);
     RUN(test_net_shift);
