@@ -257,7 +257,6 @@ int main(int argc, char **argv)
 {
     cli c;
     cli_init(&c, "ssl-augment");
-    opterr = 0;
     args a;
     parse_args(&c, argc, argv, &a);
     check_modes(&c, &a);

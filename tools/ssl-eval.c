@@ -263,7 +263,6 @@ int main(int argc, char **argv)
 {
     cli c;
     cli_init(&c, "ssl-eval");
-    opterr = 0;
     if (argc > 1 && strcmp(argv[1], "table") == 0) {
         table_main(&c, argc - 1, argv + 1);
     } else {

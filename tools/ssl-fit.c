@@ -317,7 +317,6 @@ int main(int argc, char **argv)
 {
     cli c;
     cli_init(&c, "ssl-fit");
-    opterr = 0;
     static const char *const cmds[] = {"train", "predict", NULL};
     int is_train = cli_dispatch(&c, argc, argv, cmds, USAGE) == 0;
     args a;

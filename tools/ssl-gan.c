@@ -503,7 +503,6 @@ int main(int argc, char **argv)
 {
     cli c;
     cli_init(&c, "ssl-gan");
-    opterr = 0;
     static const char *const cmds[] = {"train", "predict", "sample", NULL};
     int which = cli_dispatch(&c, argc, argv, cmds, USAGE);
     args a;

@@ -576,7 +576,6 @@ int main(int argc, char **argv)
     static int (*const run[])(cli *, int, char **, const char *) = {csv_main, idx_main, scale_main, split_main, mask_main};
     cli c;
     cli_init(&c, argv[0]);
-    opterr = 0;
     int k = cli_dispatch(&c, argc, argv, names, USAGE);
     char *history = cli_command_line(&c, argc, argv); /* taken before getopt permutes argv */
     int rc = run[k](&c, argc - 1, argv + 1, history);

@@ -62,7 +62,6 @@ int main(int argc, char **argv)
     };
     cli c;
     cli_init(&c, "ssl-show");
-    opterr = 0;
     int all = 0, header_only = 0, json = 0, opt;
     long head = 3;
     const char *out_path = NULL;

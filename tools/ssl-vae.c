@@ -816,7 +816,6 @@ int main(int argc, char **argv)
 {
     cli c;
     cli_init(&c, "ssl-vae");
-    opterr = 0;
     static const char *const cmds[] = {"train", "encode", "reconstruct", "predict", "sample", NULL};
     int k = cli_dispatch(&c, argc, argv, cmds, USAGE);
     args a;
