@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "names.h"
 #include "stream.h"
 
 #include <errno.h>
@@ -130,8 +131,8 @@ int cli_dispatch(cli *c, int argc, char **argv, const char *const *cmds, const c
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) cli_print_help(c, usage);
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) cli_print_version(c);
-    for (int i = 0; cmds[i]; i++)
-        if (strcmp(cmd, cmds[i]) == 0) return i;
+    int k = names_find(cmds, cmd);
+    if (k >= 0) return k;
     cli_usage_error(c, "unknown command '%s' (%s)", cmd, names);
 }
 
@@ -258,9 +259,10 @@ int cli_parse_int_list(cli *c, const char *opt, const char *s, int *out, int max
 
 int cli_parse_choice(cli *c, const char *opt, const char *s, const char *const *choices)
 {
+    int k = names_find(choices, s);
+    if (k >= 0) return k;
     char list[256] = "";
     for (int i = 0; choices[i]; i++) {
-        if (strcmp(s, choices[i]) == 0) return i;
         strncat(list, i ? "|" : "", sizeof list - strlen(list) - 1);
         strncat(list, choices[i], sizeof list - strlen(list) - 1);
     }

@@ -1,4 +1,5 @@
 #include "nn.h"
+#include "names.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -107,12 +108,9 @@ const char *nn_act_name(nn_act a) { return act_names[a]; }
 
 int nn_act_parse(const char *s, nn_act *out)
 {
-    for (int i = 0; act_names[i]; i++)
-        if (strcmp(s, act_names[i]) == 0) {
-            *out = (nn_act)i;
-            return 0;
-        }
-    return -1;
+    int i = names_find(act_names, s);
+    if (i >= 0) *out = (nn_act)i;
+    return i < 0 ? -1 : 0;
 }
 
 static inline float sigmoidf(float x)

@@ -1,4 +1,5 @@
 #include "prep.h"
+#include "names.h"
 
 #include <errno.h>
 #include <math.h>
@@ -61,12 +62,9 @@ const char *prep_scale_name(prep_scale_method m) { return scale_names[m]; }
 
 int prep_scale_parse(const char *s, prep_scale_method *m)
 {
-    for (int i = 0; scale_names[i]; i++)
-        if (strcmp(s, scale_names[i]) == 0) {
-            *m = (prep_scale_method)i;
-            return 0;
-        }
-    return -1;
+    int i = names_find(scale_names, s);
+    if (i >= 0) *m = (prep_scale_method)i;
+    return i < 0 ? -1 : 0;
 }
 
 int prep_colstats_init(prep_colstats *s, size_t d, error *e)

@@ -1,4 +1,5 @@
 #include "vae.h"
+#include "names.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,12 +16,9 @@ const char *vae_lik_name(vae_lik l) { return lik_names[l]; }
 
 int vae_lik_parse(const char *s, vae_lik *out)
 {
-    for (int i = 0; lik_names[i]; i++)
-        if (strcmp(s, lik_names[i]) == 0) {
-            *out = (vae_lik)i;
-            return 0;
-        }
-    return -1;
+    int i = names_find(lik_names, s);
+    if (i >= 0) *out = (vae_lik)i;
+    return i < 0 ? -1 : 0;
 }
 
 static void clamp_logvar(float *lv, int n)
