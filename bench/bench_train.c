@@ -226,15 +226,16 @@ static void run_mlp(const data *d)
     mlp_free(m);
 }
 
-static void m1_arch(vae_arch *a)
+/* A Bernoulli VAE on 784 pixels with hidden layers h0 (and h1 when > 0). */
+static void image_vae_arch(vae_arch *a, int latent, int h0, int h1, nn_act act)
 {
     memset(a, 0, sizeof *a);
     a->in = 784;
-    a->latent = 32;
-    a->nhidden = 2;
-    a->hidden[0] = 512;
-    a->hidden[1] = 256;
-    a->act = NN_ACT_RELU;
+    a->latent = latent;
+    a->nhidden = h1 > 0 ? 2 : 1;
+    a->hidden[0] = h0;
+    a->hidden[1] = h1;
+    a->act = act;
     a->lik = VAE_BERNOULLI;
 }
 
@@ -242,7 +243,7 @@ static void run_m1(const data *d)
 {
     vae v;
     vae_arch a;
-    m1_arch(&a);
+    image_vae_arch(&a, 32, 512, 256, NN_ACT_RELU);
     error e;
     adam opt;
     if (vae_create(&v, &a, 128, &e) < 0) die(&e);
@@ -258,24 +259,12 @@ static void run_m1(const data *d)
 
 #define NLAB 100
 
-/* The pipeline's M2_ARGS (pipelines/fashion-mnist.mk); the tool's default activation. */
-static void m2_arch(vae_arch *a)
-{
-    memset(a, 0, sizeof *a);
-    a->in = 784;
-    a->latent = 16;
-    a->nhidden = 1;
-    a->hidden[0] = 256;
-    a->act = NN_ACT_SOFTPLUS;
-    a->lik = VAE_BERNOULLI;
-}
-
 static void run_m2(const data *d)
 {
     enum { BATCH = 100 };   /* unlabelled rows per step; labelled: min(BATCH, NLAB), as ssl-vae */
     m2 m;
     vae_arch a;
-    m2_arch(&a);
+    image_vae_arch(&a, 16, 256, 0, NN_ACT_SOFTPLUS);   /* M2_ARGS of pipelines/fashion-mnist.mk; ssl-vae's default activation */
     error e;
     adam opt;
     int *y = malloc(d->n * sizeof(int));
