@@ -201,7 +201,8 @@ int vae_train_source(vae *v, adam *opt, datasource *src, int batch, float beta, 
         vae_loss bl = {0, 0, 0};
         if (train_step(v, opt, &b, beta, r, &bl, e) < 0) return error_prefix(e, "batch %ld", nb);
         ep.rec += bl.rec, ep.kl += bl.kl, ep.rows += bl.rows;
-        if (log && ep.rows) trainlog_batch(log, (size_t)nb, ep.rows, (ep.rec + ep.kl) / (double)ep.rows);
+        if (log && ep.rows && trainlog_batch(log, (size_t)nb, ep.rows, (ep.rec + ep.kl) / (double)ep.rows))
+            break;   /* interrupted: the epoch loop sees trainlog_stopped */
     }
     if (got < 0) return -1;
     double sums[3] = {ep.rec, ep.kl, (double)ep.rows};   /* the epoch's loss over every rank */
