@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
+
 int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *e)
 {
     memset(m, 0, sizeof *m);
@@ -105,8 +107,9 @@ static int expand_rows(m2 *m, const float *x, const int *y, int nl, int nu)
     return R;
 }
 
-/* mean_lab L_beta + mean_unl U_beta + alpha mean_lab [-log q(y|x)], from the forward's buffers */
-static double step_objective(const m2 *m, const int *y, int nl, int nu, float alpha, float beta)
+/* mean_lab L_beta + mean_unl U_beta + alpha mean_lab [-log q(y|x)], from the forward's buffers; the
+ * means over NL labelled and NU unlabelled rows (the global batch's, of which these are a share) */
+static double step_objective(const m2 *m, const int *y, int nl, int nu, int NL, int NU, float alpha, float beta)
 {
     int K = m->K;
     double logK = log((double)K), lab = 0, unl = 0, xent = 0;
@@ -119,11 +122,13 @@ static double step_objective(const m2 *m, const int *y, int nl, int nu, float al
             size_t r = (size_t)nl + (size_t)u * K + k, c = (size_t)(nl + u) * K + k;
             unl += (double)m->q[c] * (m->rec[r] + beta * m->kl[r] + logK + m->logq[c]);
         }
-    return (nl ? (lab + alpha * xent) / nl : 0) + (nu ? unl / nu : 0);
+    return (nl ? (lab + alpha * xent) / NL : 0) + (nu ? unl / NU : 0);
 }
 
-void m2_forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, const float *eps, float alpha,
-                         float beta, int grad, m2_loss *loss)
+/* m2_forward_backward over a share (nl, nu rows) of a global batch of NL labelled and NU unlabelled
+ * rows: the step loss's means and gradients are over the global batch (dist.h). */
+static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, int NL, int NU, const float *eps,
+                             float alpha, float beta, int grad, m2_loss *loss)
 {
     int K = m->K, Z = m->a.latent, D = m->a.in, nin = nl + nu;
     float logK = logf((float)K);
@@ -146,28 +151,28 @@ void m2_forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, co
     }
     loss->nlab += (size_t)nl;
     loss->nunl += (size_t)nu;
-    loss->obj += step_objective(m, y, nl, nu, alpha, beta);
+    loss->obj += step_objective(m, y, nl, nu, NL, NU, alpha, beta);
     loss->steps++;
     if (!grad) return;
 
-    /* per-row weights of L: 1/nl for labelled rows, q(k|x)/nu for the class copies */
-    for (int i = 0; i < nl; i++) m->w[i] = 1.0f / (float)nl;
+    /* per-row weights of L: 1/NL for labelled rows, q(k|x)/NU for the class copies */
+    for (int i = 0; i < nl; i++) m->w[i] = 1.0f / (float)NL;
     for (int u = 0; u < nu; u++)
-        for (int k = 0; k < K; k++) m->w[nl + u * K + k] = m->q[(size_t)(nl + u) * K + k] / (float)nu;
+        for (int k = 0; k < K; k++) m->w[nl + u * K + k] = m->q[(size_t)(nl + u) * K + k] / (float)NU;
     vae_lik_backward(m->a.lik, dnet_dout(&m->dec), o, m->xrep, m->w, 1.0f, R, D);
     dnet_backward(&m->dec, &m->p, m->dz, m->z, R, R, NULL, m->ycls);
     vae_latent_backward(dnet_dout(&m->enc), h, m->dz, eps, m->w, beta, R, Z);
     dnet_backward(&m->enc, &m->p, NULL, x, nin, R, m->src, m->ycls);
 
-    /* classifier: alpha/nl (q - onehot) on labelled rows; on unlabelled rows U = sum_k q_k g_k with
+    /* classifier: alpha/NL (q - onehot) on labelled rows; on unlabelled rows U = sum_k q_k g_k with
      * g_k = L_k + log q_k (the +1 of d(q log q) vanishes since sum_k dq_k = 0), so
-     * dU/dlogit_j = q_j (g_j - sum_k q_k g_k), scaled by 1/nu. */
+     * dU/dlogit_j = q_j (g_j - sum_k q_k g_k), scaled by 1/NU. */
     float *dl = dnet_dout(&m->cls);   // (nin, K)
     for (int i = 0; i < nl; i++) {
         float *d = dl + (size_t)i * K;
         const float *q = m->q + (size_t)i * K;
-        for (int k = 0; k < K; k++) d[k] = alpha / (float)nl * q[k];
-        d[y[i]] -= alpha / (float)nl;
+        for (int k = 0; k < K; k++) d[k] = alpha / (float)NL * q[k];
+        d[y[i]] -= alpha / (float)NL;
     }
     for (int u = 0; u < nu; u++) {
         float *d = dl + (size_t)(nl + u) * K;
@@ -178,9 +183,15 @@ void m2_forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, co
             d[k] = rec[k] + beta * kl[k] + logK + lq[k];
             mean += q[k] * d[k];
         }
-        for (int k = 0; k < K; k++) d[k] = q[k] * (d[k] - mean) / (float)nu;
+        for (int k = 0; k < K; k++) d[k] = q[k] * (d[k] - mean) / (float)NU;
     }
     dnet_backward(&m->cls, &m->p, NULL, x, nin, nin, NULL, NULL);
+}
+
+void m2_forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, const float *eps, float alpha,
+                         float beta, int grad, m2_loss *loss)
+{
+    forward_backward(m, x, y, nl, nu, nl, nu, eps, alpha, beta, grad, loss);
 }
 
 /* ---- training data ---- */
@@ -241,6 +252,32 @@ static void draw_labelled(m2 *m, m2_data *d, int n, rng *r)
     }
 }
 
+/* Keeps this process's share (dist.h) of the step's nl labelled and nu unlabelled rows in xin, yin
+ * and eps, packed as forward_backward wants them (labelled, then unlabelled); the share's counts
+ * into *snl, *snu. Every process drew the whole step, so the shares together are the whole step. */
+static void keep_share(m2 *m, int nl, int nu, int *snl, int *snu)
+{
+    size_t rank = (size_t)dist_rank(), P = (size_t)dist_size(), L = (size_t)nl, U = (size_t)nu;
+    size_t ll = rank * L / P, a = (rank + 1) * L / P - ll, ul = rank * U / P, b = (rank + 1) * U / P - ul;
+    size_t D = (size_t)m->a.in, Z = (size_t)m->a.latent, K = (size_t)m->K;
+    memmove(m->xin, m->xin + ll * D, a * D * sizeof(float));
+    memmove(m->xin + a * D, m->xin + (L + ul) * D, b * D * sizeof(float));
+    memmove(m->yin, m->yin + ll, a * sizeof(int));
+    memmove(m->eps, m->eps + ll * Z, a * Z * sizeof(float));
+    memmove(m->eps + a * Z, m->eps + (L + ul * K) * Z, b * K * Z * sizeof(float));
+    *snl = (int)a, *snu = (int)b;
+}
+
+/* The epoch's sums over every process's share (steps are the same on every process). */
+static int reduce_loss(m2_loss *l, error *e)
+{
+    double v[7] = {l->lab, l->unl, l->xent, l->obj, (double)l->nlab, (double)l->nunl, (double)l->correct};
+    if (dist_allreduce_sum_f64(v, 7, e) < 0) return -1;
+    l->lab = v[0], l->unl = v[1], l->xent = v[2], l->obj = v[3];
+    l->nlab = (size_t)v[4], l->nunl = (size_t)v[5], l->correct = (size_t)v[6];
+    return 0;
+}
+
 int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, float beta, rng *r, trainlog *log,
                    m2_loss *loss, error *e)
 {
@@ -250,24 +287,31 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
     size_t n = from_unl ? d->nunl : d->nlab;
     int step = from_unl ? bu : bl;
     if (from_unl) rng_shuffle(r, d->unl, d->nunl);
+    m2_loss ep = {0};
     long nb = 0;
     for (size_t i0 = 0; i0 < n && step > 0; i0 += (size_t)step, nb++) {
         int b = (int)(n - i0 < (size_t)step ? n - i0 : (size_t)step);
-        int nl = from_unl ? bl : b, nu = from_unl ? b : 0;
+        int nl = from_unl ? bl : b, nu = from_unl ? b : 0, snl, snu;
         draw_labelled(m, d, nl, r);
         if (nu) m2_data_rows(d, d->unl + i0, nu, D, m->xin + (size_t)nl * D, r);
         rng_fill_normal(r, m->eps, (size_t)(nl + nu * m->K) * m->a.latent);
+        keep_share(m, nl, nu, &snl, &snu);
         m2_loss b_loss = {0};
         nn_params_zero_grad(&m->p);
-        m2_forward_backward(m, m->xin, m->yin, nl, nu, m->eps, alpha, beta, 1, &b_loss);
+        if (snl + snu) forward_backward(m, m->xin, m->yin, snl, snu, nl, nu, m->eps, alpha, beta, 1, &b_loss);
+        if (dist_allreduce_sum(m->p.grad, m->p.total, e) < 0) return -1;
         double total = b_loss.lab + b_loss.unl + b_loss.xent;
         if (!isfinite(total)) return error_set(e, "batch %ld: the loss is not finite (%g): lower --lr, or standardise x", nb + 1, total);
         adam_step(opt, m->p.data, m->p.grad);
-        loss->lab += b_loss.lab, loss->unl += b_loss.unl, loss->xent += b_loss.xent;
-        loss->nlab += b_loss.nlab, loss->nunl += b_loss.nunl, loss->correct += b_loss.correct;
-        loss->obj += b_loss.obj, loss->steps++;
-        if (log) trainlog_batch(log, (size_t)nb + 1, i0 + (size_t)b, loss->obj / (double)(nb + 1));
+        ep.lab += b_loss.lab, ep.unl += b_loss.unl, ep.xent += b_loss.xent;
+        ep.nlab += b_loss.nlab, ep.nunl += b_loss.nunl, ep.correct += b_loss.correct;
+        ep.obj += b_loss.obj, ep.steps++;
+        if (log && trainlog_batch(log, (size_t)nb + 1, i0 + (size_t)b, ep.obj / (double)(nb + 1))) break;   /* interrupted */
     }
+    if (reduce_loss(&ep, e) < 0) return -1;
+    loss->lab += ep.lab, loss->unl += ep.unl, loss->xent += ep.xent;
+    loss->nlab += ep.nlab, loss->nunl += ep.nunl, loss->correct += ep.correct;
+    loss->obj += ep.obj, loss->steps += ep.steps;
     return 0;
 }
 

@@ -72,7 +72,9 @@ void m2_data_free(m2_data *d);
 void m2_data_rows(const m2_data *d, const int *idx, int n, int D, float *dst, rng *r);
 
 /* One epoch: a pass over the unlabelled rows in batches of bu (or over the labelled rows when there
- * are none); every step also draws bl labelled rows, cycling through a reshuffled labelled set. */
+ * are none); every step also draws bl labelled rows, cycling through a reshuffled labelled set.
+ * Under mpirun (dist.h) every process draws the whole step (rows, noise) and computes its share of
+ * it, the means over the whole step; one all-reduce of the gradient per step; *loss sums all shares. */
 int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, float beta, rng *r, trainlog *log,
                    m2_loss *loss, error *e);
 /* Every row of x (N, in) as unlabelled (U bound, one noise draw); accuracy against y (N) where y >= 0

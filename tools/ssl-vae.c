@@ -554,7 +554,7 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
             value_set(m.info, "val_elbo", value_float(vl.nunl ? -vl.unl / (double)vl.nunl : 0));
         }
         if (trainlog_epoch_end(log, &e) < 0) cli_fail_error(c, &e);
-        if (a->ckpt && ep % a->ckpt == 0 && ep < a->epochs) {
+        if (a->ckpt && ep % a->ckpt == 0 && ep < a->epochs && dist_rank() == 0) {
             write_checkpoint(c, m2_save(&m, &e), &e, a->out);
             ckpt_epoch = ep;
         }
@@ -562,7 +562,7 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
             cli_fail_error(c, &e);
     }
     trainlog_finish(log);
-    write_final(c, m2_save(&m, &e), &e, a->out);
+    if (dist_rank() == 0) write_final(c, m2_save(&m, &e), &e, a->out);   /* every rank holds the model */
     m2_data_free(&md);
     adam_free(&opt);
     m2_free(&m);
@@ -580,7 +580,6 @@ static void train_main(cli *c, args *a)
     error e;
     if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
     int rank0 = dist_rank() == 0;   /* under mpirun, rank 0 alone reports and writes */
-    if (a->m2 && dist_size() > 1) cli_fail(c, "M2 trains in one process (data-parallel training is M1's): run it without mpirun");
     train_data d;
     load_train_data(c, a, &d);
     choose_likelihood(c, a, &d);
