@@ -816,7 +816,7 @@ static int train_loop(gan *m, const gan_config *c, const gan_data *tr, const gan
     trainctl *ctl = log ? log->ctl : NULL;
     int first = trainctl_resume_epoch(ctl) + 1;
     if (ctl && ctl->resume ? trainctl_named(ctl, state_load(m, ctl->resume, b, nlab, &lab_pos, ad, ag, &r, e), e)
-                           : trainctl_epoch_end(ctl, state_save(m, b, nlab, lab_pos, ad, ag, &r, e), 0, e))
+                           : ctl && trainctl_epoch_end(ctl, state_save(m, b, nlab, lab_pos, ad, ag, &r, e), 0, e))
         return -1;
     for (int epoch = first; epoch <= c->epochs; epoch++) {
         if (log) trainlog_epoch_begin(log, epoch);
