@@ -136,6 +136,18 @@ int cli_dispatch(cli *c, int argc, char **argv, const char *const *cmds, const c
     cli_usage_error(c, "unknown command '%s' (%s)", cmd, names);
 }
 
+int cli_inputs(cli *c, int argc, char **argv, const char **files, int max)
+{
+    static const char *const words[] = {"no", "one", "two", "three"};
+    int n = argc - optind;
+    if (n > max) {
+        if (max < 4) cli_usage_error(c, "expected at most %s input file%s, got %d", words[max], max == 1 ? "" : "s", n);
+        cli_usage_error(c, "expected at most %d input files, got %d", max, n);
+    }
+    for (int i = 0; i < n; i++) files[i] = argv[optind + i];
+    return n;
+}
+
 char *cli_command_line(cli *c, int argc, char **argv)
 {
     size_t len = strlen(c->prog) + 1;

@@ -55,6 +55,9 @@ int cli_dispatch(cli *c, int argc, char **argv, const char *const *cmds, const c
  * then argv[1..argc-1], quoted where a shell would need it. Call before getopt permutes argv; free it. */
 char *cli_command_line(cli *c, int argc, char **argv);
 
+/* The arguments getopt left (argv[optind..argc)) into files (room for max), or a usage error
+ * "expected at most one input file, got 3". Returns how many. */
+int cli_inputs(cli *c, int argc, char **argv, const char **files, int max);
 /* Reads a whole stream from path (NULL or "-" is stdin), or fails naming the file and the problem. */
 struct stream_table *cli_load_stream(cli *c, const char *path);
 /* Opens an input; NULL or "-" is stdin. Failure: cli_fail naming the file. */

@@ -142,8 +142,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         default: cli_other_option(c, argv, opt, USAGE);
         }
     }
-    if (optind < argc) a->in = argv[optind++];
-    if (optind < argc) cli_usage_error(c, "at most one input file");
+    cli_inputs(c, argc, argv, &a->in, 1);
     m->seed = o->seed;
 }
 

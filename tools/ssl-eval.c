@@ -133,8 +133,8 @@ static void eval_main(cli *c, int argc, char **argv)
         default: cli_other_option(c, argv, opt, USAGE);
         }
     }
-    if (argc - optind > 1) cli_usage_error(c, "expected at most one input file, got %d", argc - optind);
-    const char *path = optind < argc ? argv[optind] : NULL;
+    const char *path = NULL;
+    cli_inputs(c, argc, argv, &path, 1);
     error e;
     FILE *in = cli_open_in(c, path);
     stream_reader *r = stream_reader_open(in, path, &e);

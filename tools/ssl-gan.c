@@ -190,10 +190,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         default: cli_other_option(c, argv, opt, USAGE);
         }
     }
-    for (int i = optind; i < argc; i++) {
-        if (a->nfiles == 2) cli_usage_error(c, "too many input files");
-        a->files[a->nfiles++] = argv[i];
-    }
+    a->nfiles = cli_inputs(c, argc, argv, a->files, 2);
 }
 
 /* ---- train ---- */
