@@ -48,7 +48,9 @@ TIMES_m1-m2  := m1-m2.time m1.time
 # An MLP on the labelled rows plus generated ones (class-conditional samples of an M2 or a conditional GAN,
 # kept when the supervised MLP agrees with their label, weighted 0.5).
 AUG_M2_ARGS   ?= --model m2 --hidden 128 --latent 8 --epochs 30 --kl-warmup 10 --batch 64
-AUG_CGAN_ARGS ?= --conditional --d-hidden 500,250,250 --g-hidden 500,500 --epochs 30
+# --mode-seeking 0.3: without it the conditional G draws nearly one image per class (within-class spread
+# 0.29 of the data's; 1.15 with it, class agreement with the MLP 99.9%); mlp-gan-aug 84.9 -> 86.2% (seeds 0-2).
+AUG_CGAN_ARGS ?= --conditional --d-hidden 500,250,250 --g-hidden 500,500 --epochs 30 --mode-seeking 0.3
 VAEAUG_ARGS   ?= --from-vae @RUN@/aug-m2.vae --ratio 10 --filter @RUN@/mlp.model --weight 0.5
 GANAUG_ARGS   ?= --from-gan @RUN@/aug-cgan.gan --ratio 10 --filter @RUN@/mlp.model --weight 0.5
 $(eval $(call aug_method,mlp-vae-aug,$(VAEAUG_ARGS),aug-m2.vae mlp.model))
