@@ -225,13 +225,17 @@ void m2_data_free(m2_data *d)
     d->lab = d->unl = NULL;
 }
 
+/* Copies the row x (D) into dst, plus sd * eps when sd is not NULL. */
+static void copy_noisy(float *dst, const float *x, const float *sd, int D, rng *r)
+{
+    memcpy(dst, x, (size_t)D * sizeof(float));
+    for (int j = 0; sd && j < D; j++) dst[j] += sd[j] * rng_normal(r);
+}
+
 /* Copies row `row` of d->x into dst (D), plus d->xsd * eps when the rows carry an sd. */
 static void copy_row(float *dst, const m2_data *d, size_t row, int D, rng *r)
 {
-    memcpy(dst, d->x + row * (size_t)D, (size_t)D * sizeof(float));
-    if (!d->xsd) return;
-    const float *sd = d->xsd + row * (size_t)D;
-    for (int j = 0; j < D; j++) dst[j] += sd[j] * rng_normal(r);
+    copy_noisy(dst, d->x + row * (size_t)D, d->xsd ? d->xsd + row * (size_t)D : NULL, D, r);
 }
 
 void m2_data_rows(const m2_data *d, const int *idx, int n, int D, float *dst, rng *r)
@@ -268,6 +272,24 @@ static void keep_share(m2 *m, int nl, int nu, int *snl, int *snu)
     *snl = (int)a, *snu = (int)b;
 }
 
+/* The step's nu unlabelled rows (from i0 of the epoch's order) into dst (nu, D): from d->unl, or
+ * the next batch of d->unl_src. */
+static int unlabelled_rows(const m2_data *d, size_t i0, int nu, int D, float *dst, rng *r, error *e)
+{
+    if (!d->unl_src) {
+        m2_data_rows(d, d->unl + i0, nu, D, dst, r);
+        return 0;
+    }
+    datasource_batch b;
+    int got = datasource_next(d->unl_src, (size_t)nu, r, &b, e);
+    if (got < 0) return -1;
+    if (got == 0 || b.global != (size_t)nu) return error_set(e, "the unlabelled rows ran out early");
+    const float *x = stream_table_col(b.rows, "x"), *sd = d->xsd ? stream_table_col(b.rows, "x_sd") : NULL;
+    for (int i = 0; i < nu; i++)
+        copy_noisy(dst + (size_t)i * D, x + (size_t)i * D, sd ? sd + (size_t)i * D : NULL, D, r);
+    return 0;
+}
+
 /* The epoch's sums over every process's share (steps are the same on every process). */
 static int reduce_loss(m2_loss *l, error *e)
 {
@@ -286,14 +308,15 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
     int from_unl = d->nunl > 0;
     size_t n = from_unl ? d->nunl : d->nlab;
     int step = from_unl ? bu : bl;
-    if (from_unl) rng_shuffle(r, d->unl, d->nunl);
+    if (from_unl && d->unl_src && datasource_epoch(d->unl_src, r, e) < 0) return -1;
+    if (from_unl && !d->unl_src) rng_shuffle(r, d->unl, d->nunl);
     m2_loss ep = {0};
     long nb = 0;
     for (size_t i0 = 0; i0 < n && step > 0; i0 += (size_t)step, nb++) {
         int b = (int)(n - i0 < (size_t)step ? n - i0 : (size_t)step);
         int nl = from_unl ? bl : b, nu = from_unl ? b : 0, snl, snu;
         draw_labelled(m, d, nl, r);
-        if (nu) m2_data_rows(d, d->unl + i0, nu, D, m->xin + (size_t)nl * D, r);
+        if (nu && unlabelled_rows(d, i0, nu, D, m->xin + (size_t)nl * D, r, e) < 0) return -1;
         rng_fill_normal(r, m->eps, (size_t)(nl + nu * m->K) * m->a.latent);
         keep_share(m, nl, nu, &snl, &snu);
         m2_loss b_loss = {0};

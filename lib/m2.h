@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "adam.h"
+#include "datasource.h"
 #include "dnet.h"
 #include "error.h"
 #include "model.h"
@@ -63,6 +64,9 @@ typedef struct m2_data {
                           * (x and xsd the mean and sd of M1's q(z|x): M1+M2 on samples, as Kingma's) */
     size_t N, nlab, nunl, lab_pos;
     int *lab, *unl;      /* (nlab), (nunl) row indices, reshuffled as they are used */
+    datasource *unl_src; /* or NULL; else the unlabelled rows come from it (--stream-data: x, and x_sd
+                          * when xsd is set), nunl its rows, unl unused; not sharded (every process
+                          * draws the whole step); not owned */
 } m2_data;
 /* Checks the labels (< K: "row 12: label 10 >= the model's 10 classes"); xsd starts NULL. */
 int m2_data_init(m2_data *d, const float *x, const int *y, size_t N, int K, error *e);

@@ -30,8 +30,8 @@ static const char USAGE[] =
     "       ssl-vae predict -m M2 [FILE] [-o OUT]\n"
     "\n"
     "train: fits a variational autoencoder to a stream with x (f32 features); holds it in memory\n"
-    "  (M1 with --stream-data: reads FILE again every epoch instead; under mpirun, each process\n"
-    "  trains on its share of every batch: docs/scale-out.md).\n"
+    "  (with --stream-data: reads FILE again every epoch instead, M2 holding its labelled rows;\n"
+    "  under mpirun, each process trains on its share of every batch: docs/scale-out.md).\n"
     "  --model m1 (default): the VAE M1 on every row, labelled or not; -ELBO = -log p(x|z) + KL.\n"
     "  --model m2: the semi-supervised M2 with q(y|x), q(z|x,y), p(x|y,z); needs y (i32, -1 =\n"
     "    unlabelled). Each step takes a batch of unlabelled rows, each summed over all K classes,\n"
@@ -65,9 +65,10 @@ static const char USAGE[] =
     "                           uninterrupted run\n"
     "      --seed N             seed of weights, batches and noise (default 0)\n"
     "      --log FILE           per-epoch metrics as JSON lines\n"
-    "      --stream-data        M1: read FILE every epoch through a shuffle buffer, not into memory\n"
-    "      --shuffle-buffer N   rows of that buffer (default 10000); when FILE has at most N rows,\n"
-    "                           training is the in-memory one, byte for byte\n"
+    "      --stream-data        read FILE every epoch through a shuffle buffer, not into memory (M2:\n"
+    "                           its unlabelled rows; the labelled ones are held)\n"
+    "      --shuffle-buffer N   rows of that buffer (default 10000); when FILE has at most N rows\n"
+    "                           (M2: unlabelled rows), training is the in-memory one, byte for byte\n"
     "  -q, --quiet              no progress on stderr\n"
     "\n"
     "encode (M1): streams FILE batch by batch and adds z (f32, the posterior mean mu(x)); with\n"
@@ -274,8 +275,9 @@ static void write_final(cli *c, model_file *mf, error *e, const char *path)
 enum { SHUFFLE_BUFFER = 10000 };   /* --stream-data's default buffer, in rows */
 
 typedef struct train_data {
-    stream_table *t, *vt;       /* t: NULL with --stream-data */
-    datasource *src;            /* M1's batches: t's rows, or the file read every epoch */
+    stream_table *t, *vt;       /* t: NULL with --stream-data (M2: its labelled rows) */
+    datasource *src;            /* M1's batches: t's rows, or the file read every epoch (M2: its unlabelled rows) */
+    int m2_classes;             /* --stream-data M2: the named or --classes K (0: from the labels), else -1 */
     const stream_schema *schema;
     const char *file;
     const float *x, *vx;
@@ -286,6 +288,46 @@ typedef struct train_data {
 } train_data;
 
 /* A batch of the training rows (row0: its first row's index): x finite, its range into d->lo/hi. */
+/* x_sd of t, when present: as wide as x (D), finite, >= 0 (t's first row is row row0 + 1 of file). */
+static int check_x_sd(const stream_table *t, int D, size_t row0, const char *file, error *e)
+{
+    int i = stream_schema_find(t->schema, "x_sd");
+    if (i < 0) return 0;
+    error te;
+    const float *sd = stream_table_col_typed(t, "x_sd", STREAM_F32, &te);
+    if (!sd) return error_set(e, "%s: %s", file, te.msg);
+    if (t->schema->fields[i].width != (size_t)D)
+        return error_set(e, "%s: x_sd has %zu values per row, x has %d", file, t->schema->fields[i].width, D);
+    for (size_t k = 0; k < t->nrows * (size_t)D; k++)
+        if (!(sd[k] >= 0) || !isfinite(sd[k]))
+            return error_set(e, "%s: row %zu: x_sd must be finite and >= 0", file, row0 + k / (size_t)D + 1);
+    return 0;
+}
+
+/* --stream-data M2's first pass: the labelled rows of a batch kept in d->t, their labels checked. */
+static int keep_labelled(train_data *d, const stream_table *b, size_t row0, error *e)
+{
+    error te;
+    if (stream_schema_find(b->schema, "y") < 0)
+        return error_set(e, "%s: stream has no tensor 'y' (M2 needs labels, -1 = unlabelled)", d->file);
+    const int *y = stream_table_col_typed(b, "y", STREAM_I32, &te);
+    if (!y) return error_set(e, "%s: %s", d->file, te.msg);
+    if (!d->t && !(d->t = stream_table_new(b->schema))) return error_set(e, "out of memory");
+    for (size_t i = 0; i < b->nrows; i++) {
+        if (y[i] < -1) return error_set(e, "%s: row %zu: label %d is negative (-1 marks an unlabelled row)", d->file, row0 + i + 1, y[i]);
+        if (d->m2_classes > 0 && y[i] >= d->m2_classes)
+            return error_set(e, "%s: row %zu: label %d >= the model's %d classes", d->file, row0 + i + 1, y[i], d->m2_classes);
+        if (y[i] >= 0 && stream_table_append(d->t, b, i, 1, e) < 0) return -1;
+    }
+    return 0;
+}
+
+static int unlabelled(const stream_table *b, size_t row, void *ctx)
+{
+    (void)ctx;
+    return ((const int *)stream_table_col(b, "y"))[row] < 0;
+}
+
 static int scan_batch(const stream_table *b, size_t row0, void *ctx, error *e)
 {
     train_data *d = ctx;
@@ -296,6 +338,7 @@ static int scan_batch(const stream_table *b, size_t row0, void *ctx, error *e)
         d->lo = x[i] < d->lo ? x[i] : d->lo;
         d->hi = x[i] > d->hi ? x[i] : d->hi;
     }
+    if (d->m2_classes >= 0 && (check_x_sd(b, d->D, row0, d->file, e) < 0 || keep_labelled(d, b, row0, e) < 0)) return -1;
     return 0;
 }
 
@@ -317,13 +360,19 @@ static void load_train_data(cli *c, const args *a, train_data *d)
     error e;
     memset(d, 0, sizeof *d);
     d->lo = INFINITY, d->hi = -INFINITY;
+    d->m2_classes = -1;
     const char *path = a->nfiles ? a->files[0] : NULL;
     d->file = cli_in_name(path);
     if (a->stream_data) {
-        d->src = datasource_stream(path, a->buffer ? (size_t)a->buffer : SHUFFLE_BUFFER, scan_batch, d, &e);
+        /* M2: the labelled rows held (d->t, gathered in the first pass), the unlabelled ones streamed */
+        d->m2_classes = a->m2 ? a->classes : -1;
+        d->src = datasource_stream_where(path, a->buffer ? (size_t)a->buffer : SHUFFLE_BUFFER, scan_batch,
+                                         a->m2 ? unlabelled : NULL, d, &e);
         if (!d->src) cli_fail_error(c, &e);
         d->schema = datasource_schema(d->src);
         d->n = datasource_rows(d->src);
+        if (a->m2 && !d->t) cli_fail(c, "%s: M2 needs some labelled rows (every y is -1)", d->file);
+        if (a->m2) d->x = stream_table_col(d->t, "x"), d->y = stream_table_col(d->t, "y"), d->n += d->t->nrows;
     } else {
         d->t = cli_load_stream(c, path);
         d->schema = d->t->schema;
@@ -450,17 +499,10 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
  * each time a row is used (encode --sd writes it: M2 on samples of M1's posterior). */
 static const float *table_x_sd(cli *c, const train_data *d)
 {
-    int i = stream_schema_find(d->t->schema, "x_sd");
-    if (i < 0) return NULL;
     error e;
-    const float *sd = stream_table_col_typed(d->t, "x_sd", STREAM_F32, &e);
-    if (!sd) cli_fail(c, "%s: %s", d->file, e.msg);
-    if (d->t->schema->fields[i].width != (size_t)d->D)
-        cli_fail(c, "%s: x_sd has %zu values per row, x has %d", d->file, d->t->schema->fields[i].width, d->D);
-    for (size_t k = 0; k < d->n * (size_t)d->D; k++)
-        if (!(sd[k] >= 0) || !isfinite(sd[k]))
-            cli_fail(c, "%s: row %zu: x_sd must be finite and >= 0", d->file, k / (size_t)d->D + 1);
-    return sd;
+    if (d->src) return stream_table_col(d->t, "x_sd");   /* checked in the first pass */
+    if (check_x_sd(d->t, d->D, 0, d->file, &e) < 0) cli_fail_error(c, &e);
+    return stream_table_col(d->t, "x_sd");
 }
 
 /* K: class_names, else --classes, else max(y) + 1. */
@@ -472,7 +514,7 @@ static int class_count(cli *c, const args *a, const train_data *d)
     if (named) return named;
     if (a->classes) return a->classes;
     int mx = -1;
-    for (size_t i = 0; i < d->n; i++) mx = d->y[i] > mx ? d->y[i] : mx;
+    for (size_t i = 0; i < d->t->nrows; i++) mx = d->y[i] > mx ? d->y[i] : mx;
     if (mx < 0) cli_fail(c, "%s: no labelled rows and no class count (use --classes)", d->file);
     return mx + 1 < 2 ? 2 : mx + 1;
 }
@@ -483,7 +525,7 @@ static model_file *m2_state(m2 *m, const m2_data *md, error *e)
 {
     model_file *f = m2_save(m, e);
     if (f) trainctl_put_num(f, "lab_pos", (double)md->lab_pos);
-    if (f && (trainctl_put_ints(f, "lab", md->lab, md->nlab, e) < 0 || trainctl_put_ints(f, "unl", md->unl, md->nunl, e) < 0))
+    if (f && (trainctl_put_ints(f, "lab", md->lab, md->nlab, e) < 0 || (!md->unl_src && trainctl_put_ints(f, "unl", md->unl, md->nunl, e) < 0)))
         return model_file_free(f), NULL;
     return f;
 }
@@ -505,7 +547,11 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     if (!d->y) cli_fail(c, "%s: stream has no tensor 'y' (M2 needs labels, -1 = unlabelled)", d->file);
     int K = class_count(c, a, d);
     m2_data md;
-    if (m2_data_init(&md, d->x, d->y, d->n, K, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    if (m2_data_init(&md, d->x, d->y, d->t->nrows, K, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    if (d->src) {   /* --stream-data: the unlabelled rows, in the in-memory order when they fit the buffer */
+        datasource_cumulative_shuffle(d->src);
+        md.unl_src = d->src, md.nunl = datasource_rows(d->src);
+    }
     if (md.nlab == 0) cli_fail(c, "%s: M2 needs some labelled rows (every y is -1)", d->file);
     md.xsd = table_x_sd(c, d);
     int bl = a->batch < (int)md.nlab ? a->batch : (int)md.nlab;
@@ -561,6 +607,7 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     trainlog_finish(log);
     if (dist_rank() == 0) write_final(c, m2_save(&m, &e), &e, a->out);   /* every rank holds the model */
     m2_data_free(&md);
+    datasource_free(d->src);
     adam_free(&opt);
     m2_free(&m);
 }
@@ -570,7 +617,7 @@ static void train_main(cli *c, args *a)
     if (!a->out) cli_usage_error(c, "train: -o MODEL is required");
     if (a->nfiles > 1) cli_usage_error(c, "train: at most one input file");
     if (a->png || a->replace || a->n || a->cls >= 0) cli_usage_error(c, "train: --png, --replace, -n, --class are for other commands");
-    if (a->stream_data && a->m2) cli_usage_error(c, "--stream-data is for M1 (M2 keeps its labelled rows in memory)");
+    if (a->stream_data && a->m2 && a->resume) cli_usage_error(c, "--resume does not work with --stream-data for M2 yet");
     if (a->stream_data && (!a->nfiles || strcmp(a->files[0], "-") == 0))
         cli_usage_error(c, "--stream-data needs a FILE (it is read again every epoch), not stdin");
     if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
