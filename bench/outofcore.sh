@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Scale-out benchmarks (docs/scale-out.md), on Fashion-MNIST's training images (synthetic images
 # when the data set is not installed):
-#  1. out-of-core: peak RSS (/usr/bin/time's maximum RSS) of one M1 epoch at N and 10N rows, held
-#     in memory and with --stream-data (shuffle buffer 1000 rows); then 20N rows (a stream file
-#     larger than the limit) under an address-space limit (ulimit -v 256 MiB): in memory it must
-#     fail, streamed it must train.
+#  1. out-of-core: peak RSS (/usr/bin/time's maximum RSS) of one epoch at N and 10N rows, held in
+#     memory and with --stream-data (shuffle buffer 1000 rows): ssl-vae M1, ssl-fit (every row
+#     labelled), ssl-vae M2 (10 labels a class, the unlabelled rows streamed); then 20N rows (a
+#     stream file larger than the limit) under an address-space limit (ulimit -v 256 MiB) for M1: in
+#     memory it must fail, streamed it must train.
 #  2. data-parallel: seconds per epoch of the Kingma M1 (784-500-500-50, batch 128) on 10000 rows at
 #     P = 1 (1 and 2 BLAS threads) and P = 2 processes of 1 thread (mpirun, the MPI build), and the
 #     bytes all-reduced per step (the flat gradient buffer).
@@ -22,15 +23,20 @@ N=6000
 if [ -f $DATA/train-images-idx3-ubyte.gz ]; then
     kind=fashion-mnist
     img=$DATA/train-images-idx3-ubyte.gz
+    lab=$DATA/train-labels-idx1-ubyte.gz
 else
     kind=synthetic
-    img=$T/img
+    img=$T/img lab=$T/lab
     /usr/bin/python3 -c '
 import numpy as np, sys
 rs = np.random.RandomState(0)
-open(sys.argv[1], "wb").write(b"\0\0\x08\x03" + np.array([60000, 28, 28], ">i4").tobytes() + rs.randint(0, 256, 60000 * 784).astype(np.uint8).tobytes())' "$img"
+open(sys.argv[1], "wb").write(b"\0\0\x08\x03" + np.array([60000, 28, 28], ">i4").tobytes() + rs.randint(0, 256, 60000 * 784).astype(np.uint8).tobytes())
+open(sys.argv[2], "wb").write(b"\0\0\x08\x01" + np.array([60000], ">i4").tobytes() + rs.randint(0, 10, 60000).astype(np.uint8).tobytes())' "$img" "$lab"
 fi
-for n in $N $((10 * N)); do "$BIN/ssl-prep" idx --limit $n "$img" -o "$T/$n.ssl"; done
+for n in $N $((10 * N)); do
+    "$BIN/ssl-prep" idx --limit $n "$img" "$lab" -o "$T/$n.ssl"
+    "$BIN/ssl-prep" mask --labels-per-class 10 --seed 0 "$T/$n.ssl" > "$T/${n}m.ssl"
+done
 
 rss() {   # peak RSS in MiB of a command
     /usr/bin/time -f %M -o "$T/rss" "$@" 2> "$T/err" || { cat "$T/err" >&2; echo "bench/outofcore.sh: failed: $*" >&2; exit 1; }
@@ -38,16 +44,22 @@ rss() {   # peak RSS in MiB of a command
 }
 TRAIN=(train -q --epochs 1 --hidden 64 --latent 8 --threads 1 --seed 1)
 
-echo "1. peak RSS (MiB) of one ssl-vae M1 epoch, $kind rows (x: 3136 bytes a row)"
-printf '%-44s %10s %10s %8s\n' "" "$N rows" "$((10 * N)) rows" ratio
-row() {
-    local name=$1 a b
-    shift
-    a=$(rss "$@" "$T/$N.ssl" -o "$T/m.vae"); b=$(rss "$@" "$T/$((10 * N)).ssl" -o "$T/m.vae")
-    printf '%-44s %10s %10s %8.2f\n' "$name" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { print b / a }')"
+FIT=(train -q --epochs 1 --hidden 64 --threads 1 --seed 1)
+echo "1. peak RSS (MiB) of one epoch, $kind rows (x: 3136 bytes a row)"
+printf '%-60s %10s %10s %8s\n' "" "$N rows" "$((10 * N)) rows" ratio
+row() {   # NAME FILE-SUFFIX COMMAND...: the command on the N and 10N rows
+    local name=$1 sfx=$2 a b
+    shift 2
+    a=$(rss "$@" "$T/$N$sfx.ssl" -o "$T/m.out"); b=$(rss "$@" "$T/$((10 * N))$sfx.ssl" -o "$T/m.out")
+    printf '%-60s %10s %10s %8.2f\n' "$name" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { print b / a }')"
 }
-row "in memory" "$BIN/ssl-vae" "${TRAIN[@]}"
-row "--stream-data --shuffle-buffer 1000" "$BIN/ssl-vae" "${TRAIN[@]}" --stream-data --shuffle-buffer 1000
+S=(--stream-data --shuffle-buffer 1000)
+row "ssl-vae M1, in memory" "" "$BIN/ssl-vae" "${TRAIN[@]}"
+row "ssl-vae M1, ${S[*]}" "" "$BIN/ssl-vae" "${TRAIN[@]}" "${S[@]}"
+row "ssl-fit, in memory" "" "$BIN/ssl-fit" "${FIT[@]}"
+row "ssl-fit, ${S[*]}" "" "$BIN/ssl-fit" "${FIT[@]}" "${S[@]}"
+row "ssl-vae M2 (10 labels a class), in memory" m "$BIN/ssl-vae" "${TRAIN[@]}" --model m2 --batch 100
+row "ssl-vae M2 (10 labels a class), ${S[*]}" m "$BIN/ssl-vae" "${TRAIN[@]}" --model m2 --batch 100 "${S[@]}"
 
 # Larger than memory: the 10N rows twice over (a stream file of 2 x 10N rows), trained under an
 # address-space limit (ulimit -v) smaller than that file. The limit must leave room for OpenBLAS's
@@ -95,7 +107,7 @@ echo "2. data-parallel ssl-vae M1 784-500-500-50, batch 128, 10000 rows (79 step
      "load average $(cut -d ' ' -f 1 /proc/loadavg) before"
 t1=$(epoch2 "$MBIN/ssl-vae" "${M1[@]}" --threads 1)
 t1b=$(epoch2 "$MBIN/ssl-vae" "${M1[@]}" --threads 2)
-t2=$(epoch2 mpirun --oversubscribe --allow-run-as-root --bind-to none -x OPENBLAS_NUM_THREADS=1 -np 2 "$MBIN/ssl-vae" "${M1[@]}" --threads 1)
+t2=$(epoch2 mpirun --oversubscribe --allow-run-as-root --bind-to none --mca btl_vader_single_copy_mechanism none -x OPENBLAS_NUM_THREADS=1 -np 2 "$MBIN/ssl-vae" "${M1[@]}" --threads 1)
 printf '   %-40s %8s s/epoch %8.1f ms/step\n' "P = 1, 1 BLAS thread" "$t1" "$(awk -v t="$t1" 'BEGIN { print t / 79 * 1000 }')"
 printf '   %-40s %8s s/epoch %8.1f ms/step\n' "P = 1, 2 BLAS threads" "$t1b" "$(awk -v t="$t1b" 'BEGIN { print t / 79 * 1000 }')"
 printf '   %-40s %8s s/epoch %8.1f ms/step  speed-up %.2f\n' "P = 2 (mpirun), 1 BLAS thread each" "$t2" \
