@@ -4,10 +4,9 @@
 # predicted one, each cell the percentage of its true class (recall on the diagonal), the class names
 # of the report on both axes and the accuracy in the title.
 set -eu
-[ $# -ge 3 ] || { echo "usage: plot-confusion.sh OUT.png TITLE REPORT.json..." >&2; exit 2; }
-out=$1 title=$2; shift 2
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/plot-confusion.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+MIN=3 USAGE="plot-confusion.sh OUT.png TITLE REPORT.json..."
+. "$(dirname "$0")/plot-common.sh"
+shift 2
 
 # cells.dat: "pred true percent count rounded-percent" per cell; tics.gp: the class names; acc: the accuracy (%).
 awk -v dir="$tmp" '
@@ -63,5 +62,4 @@ plot '$tmp/cells.dat' using 1:2:3 with image notitle, \
         with labels textcolor rgb variable notitle
 set output
 EOF
-gnuplot "$tmp/plot.gp"
-mv "$out.tmp" "$out"
+draw

@@ -8,13 +8,9 @@
 #                       (-FIELD: its negative, e.g. -elbo)
 # Example: plot-curves.sh curves.png "digits" -p "MLP" -y loss -l -s mlp.log loss mlp -s logreg.log loss logreg
 set -eu
-[ $# -ge 2 ] || { echo "usage: plot-curves.sh OUT.png TITLE PANEL..." >&2; exit 2; }
-out=$1 title=$2; shift 2
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/plot-curves.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-
-# gnuplot strings are single-quoted: a quote inside is doubled.
-q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"; }
+MIN=2 USAGE="plot-curves.sh OUT.png TITLE PANEL..."
+. "$(dirname "$0")/plot-common.sh"
+shift 2
 
 panels=0 lines=0 plot=""
 flush() { [ -n "$plot" ] && printf 'plot %s\n' "$plot" >> "$tmp/body"; plot=""; }
@@ -45,14 +41,6 @@ done
 flush
 [ "$panels" -gt 0 ] || { echo "plot-curves.sh: no panel" >&2; exit 2; }
 
-cols=$(( panels > 1 ? 2 : 1 )) rows=$(( (panels + 1) / 2 ))
-{
-    printf 'set terminal pngcairo noenhanced size %d,%d font "sans,10"\n' $((cols * 560)) $((rows * 380 + 40))
-    printf 'set output %s\n' "$(q "$out.tmp")"
-    printf 'set multiplot layout %d,%d title %s font ",13"\n' "$rows" "$cols" "$(q "$title")"
-    printf 'set xlabel "epoch"\nset grid\nset key top right noopaque\nset border 3\nset tics nomirror\n'
-    cat "$tmp/body"
-    printf 'unset multiplot\nset output\n'
-} > "$tmp/plot.gp"
-gnuplot "$tmp/plot.gp"
-mv "$out.tmp" "$out"
+multiplot "$panels" $(( panels > 1 ? 2 : 1 )) 560 380 \
+    "$(printf 'set xlabel "epoch"\nset grid\nset key top right noopaque\nset border 3\nset tics nomirror')"
+draw

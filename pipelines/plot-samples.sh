@@ -5,11 +5,9 @@
 #   -c NAMES            its columns are the classes NAMES (comma-separated), as in the grid of K x K
 #                       samples of a class-conditional model, whose rows cycle through the classes
 set -eu
-[ $# -ge 2 ] || { echo "usage: plot-samples.sh OUT.png TITLE PANEL..." >&2; exit 2; }
-out=$1 title=$2; shift 2
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/plot-samples.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"; }
+MIN=2 USAGE="plot-samples.sh OUT.png TITLE PANEL..."
+. "$(dirname "$0")/plot-common.sh"
+shift 2
 
 panels=0 png=""
 : > "$tmp/body"
@@ -39,14 +37,6 @@ done
 flush
 [ "$panels" -gt 0 ] || { echo "plot-samples.sh: no panel" >&2; exit 2; }
 
-cols=$(( panels < 3 ? panels : 3 )) rows=$(( (panels + 2) / 3 ))
-{
-    printf 'set terminal pngcairo noenhanced size %d,%d font "sans,10"\n' $((cols * 400)) $((rows * 440 + 40))
-    printf 'set output %s\n' "$(q "$out.tmp")"
-    printf 'set multiplot layout %d,%d title %s font ",13"\n' "$rows" "$cols" "$(q "$title")"
-    printf 'set size ratio -1\nunset border\nunset ytics\nunset xtics\nunset key\n'
-    cat "$tmp/body"
-    printf 'unset multiplot\nset output\n'
-} > "$tmp/plot.gp"
-gnuplot "$tmp/plot.gp"
-mv "$out.tmp" "$out"
+multiplot "$panels" $(( panels < 3 ? panels : 3 )) 400 440 \
+    "$(printf 'set size ratio -1\nunset border\nunset ytics\nunset xtics\nunset key')"
+draw
