@@ -27,3 +27,12 @@ assert_fails_with() {
     if [ "$want" -eq 1 ] && [ "$nl" -ne 1 ]; then echo "expected one line on stderr, got $nl: $stderr"; return 1; fi
     [[ "$stderr" =~ $regex ]] || { echo "stderr '$stderr' does not match /$regex/"; return 1; }
 }
+
+# refute CMD...: fails the test when CMD succeeds. A bare `! CMD` in the middle of a bats test cannot fail it
+# (errexit ignores negated commands), so every "must differ" / "must not exist" check goes through this.
+refute() {
+    if "$@"; then
+        echo "refute: this succeeded but must not: $*" >&2
+        return 1
+    fi
+}

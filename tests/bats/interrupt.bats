@@ -32,7 +32,7 @@ interrupt_resume() {
     [ "$status" -eq 130 ] || { echo "status $status: $stderr"; return 1; }
     [[ "$stderr" == *"interrupted (SIGINT); $m.ckpt holds the state after epoch 2: "*"--resume"* ]]
     [ -s "$m.ckpt" ]
-    ! cmp -s "$m.ckpt" "$m.full"
+    refute cmp -s "$m.ckpt" "$m.full"
     [ "$(cat "$m")" = old ] || [ "$1" = ssl-gan ]   # ssl-gan writes MODEL every epoch (--checkpoint-every 1)
     "$@" --resume -o "$m"
     cmp "$m" "$m.full"

@@ -170,14 +170,14 @@ setup() {
     cmp "$T/a.ssl" "$T/b.ssl"
     ssl-augment -q --from-vae "$D/m1.vae" --jitter 0.5 --pseudo "$D/base.mlp" --rounds 2 --round-epochs 5 --seed 4 \
         "$D/tr5.ssl" > "$T/c.ssl"
-    ! cmp -s "$T/a.ssl" "$T/c.ssl"
+    refute cmp -s "$T/a.ssl" "$T/c.ssl"
     # the class-conditional generators too
     for g in "--from-gan $D/gc.gan" "--from-vae $D/m2.vae"; do
         ssl-augment -q $g --per-class 3 --seed 5 "$D/tr5.ssl" > "$T/g1.ssl"
         ssl-augment -q $g --per-class 3 --seed 5 "$D/tr5.ssl" > "$T/g2.ssl"
         cmp "$T/g1.ssl" "$T/g2.ssl"
         ssl-augment -q $g --per-class 3 --seed 6 "$D/tr5.ssl" > "$T/g3.ssl"
-        ! cmp -s "$T/g1.ssl" "$T/g3.ssl"
+        refute cmp -s "$T/g1.ssl" "$T/g3.ssl"
     done
 }
 

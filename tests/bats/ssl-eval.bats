@@ -93,7 +93,7 @@ example() {
     cd "$T"
     run --separate-stderr ssl-eval -o out.json test.ssl
     assert_fails_with 1 "^ssl-eval: test.ssl: stream has no tensor 'p' \(run ssl-fit predict first\)$"
-    ! compgen -G 'out.json*'   # neither the file nor a temporary one
+    refute compgen -G 'out.json*'   # neither the file nor a temporary one
 }
 
 @test "ssl-eval: a stream without y" {

@@ -110,7 +110,7 @@ EOF
     ssl-fit train -q --epochs 5 --seed 7 - -o "$T/b.mlp" < "$D/train.ssl"
     ssl-fit train -q --epochs 5 --seed 8 "$D/train.ssl" -o "$T/c.mlp"
     cmp "$T/a.mlp" "$T/b.mlp"
-    ! cmp -s "$T/a.mlp" "$T/c.mlp"
+    refute cmp -s "$T/a.mlp" "$T/c.mlp"
 }
 
 @test "ssl-fit train: logistic regression (--hidden 0), dropout, weights w, --val" {
@@ -123,7 +123,7 @@ EOF
     mkdigits "$T/now.ssl" 0 1257
     ssl-fit train -q --epochs 3 "$T/w.ssl" -o "$T/w.mlp"
     ssl-fit train -q --epochs 3 "$T/now.ssl" -o "$T/now.mlp"
-    ! cmp -s "$T/w.mlp" "$T/now.mlp"
+    refute cmp -s "$T/w.mlp" "$T/now.mlp"
     # dropout and early stopping on a validation stream, with metrics in the log
     mkdigits "$T/val.ssl" 1257 1500
     ssl-fit train -q --dropout 0.2 --val "$T/val.ssl" --patience 2 --epochs 50 --log "$T/log.jsonl" \

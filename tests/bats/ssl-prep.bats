@@ -227,7 +227,7 @@ idx_file() { printf "$1" > "$2"; }
     ssl-prep split --test 0.3 --seed 42 --train-out "$T/tr2.ssl" --test-out "$T/te2.ssl" "$T/d.ssl"
     cmp "$T/tr.ssl" "$T/tr2.ssl" && cmp "$T/te.ssl" "$T/te2.ssl"
     ssl-prep split --test 0.3 --seed 7 --train-out "$T/tr3.ssl" --test-out "$T/te3.ssl" "$T/d.ssl"
-    ! cmp -s "$T/te.ssl" "$T/te3.ssl"
+    refute cmp -s "$T/te.ssl" "$T/te3.ssl"
     # train to stdout; from stdin
     ssl-prep split --test 0.5 --test-out "$T/te4.ssl" < "$T/d.ssl" > "$T/tr4.ssl"
     run py "$T/tr4.ssl" "len(t['y'])"
@@ -253,7 +253,7 @@ idx_file() { printf "$1" > "$2"; }
     ssl-prep mask --labels-per-class 5 --seed 0 "$T/d.ssl" > "$T/m5c.ssl"
     cmp "$T/m5.ssl" "$T/m5c.ssl"
     ssl-prep mask --labels-per-class 5 --seed 1 "$T/d.ssl" > "$T/m5d.ssl"
-    ! cmp -s "$T/m5.ssl" "$T/m5d.ssl"
+    refute cmp -s "$T/m5.ssl" "$T/m5d.ssl"
     ssl-prep mask --labels 23 --seed 3 "$T/d.ssl" > "$T/m23.ssl"
     run py "$T/m23.ssl" "sorted(np.bincount(t['y'][t['y'] >= 0], minlength=10).tolist()), m['labels_kept']"
     [ "$output" = "[2, 2, 2, 2, 2, 2, 2, 3, 3, 3] 23" ]
