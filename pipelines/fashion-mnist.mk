@@ -57,7 +57,7 @@ TIMES_m1-m2  := m1-m2.time m1.time
 
 # An MLP on the labelled rows plus generated ones (filtered by the supervised MLP, weighted 0.5).
 AUG_M2_ARGS   ?= $(M2_ARGS)
-AUG_CGAN_ARGS ?= --conditional --epochs 10
+AUG_CGAN_ARGS ?= --conditional --epochs 5 --mode-seeking 0.3
 VAEAUG_ARGS   ?= --from-vae @RUN@/aug-m2.vae --ratio 10 --filter @RUN@/mlp.model --weight 0.5
 GANAUG_ARGS   ?= --from-gan @RUN@/aug-cgan.gan --ratio 10 --filter @RUN@/mlp.model --weight 0.5
 $(eval $(call aug_method,mlp-vae-aug,$(VAEAUG_ARGS),aug-m2.vae mlp.model,$(GEN_LABELS)))
