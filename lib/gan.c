@@ -6,6 +6,7 @@
 
 #include "norm.h"
 #include "trainctl.h"
+#include "vmath.h"
 
 #define BN_MOMENTUM 0.1f
 
@@ -387,7 +388,7 @@ static void g_forward(gan *m, int n, int train)
                                   BN_MOMENTUM, n, c);
         else
             norm_bn_forward_eval(w->ga[j], w->gu[j], Gt(m, j, 1), Gt(m, j, 2), mean, var, n, c);
-        norm_softplus_forward(w->ga[j], w->ga[j], (size_t)n * c);
+        vmath_softplus(w->ga[j], w->ga[j], (size_t)n * c);
         in = w->ga[j];
     }
     int o = a->nd + 1;
@@ -409,7 +410,7 @@ static void g_backward(gan *m, int n)
         d = dn;
         dn = t;
         int c = a->g_hidden[j];
-        norm_softplus_backward(d, d, w->ga[j], (size_t)n * c);
+        vmath_softplus_grad(d, d, w->ga[j], (size_t)n * c);
         norm_bn_backward(d, Gd(m, j, 1), Gd(m, j, 2), d, w->gxh[j], w->gistd[j], Gt(m, j, 1), n, c);
         nn_dense_backward(j ? dn : NULL, Gd(m, j, 0), NULL, d, j ? w->ga[j - 1] : w->gz, Gt(m, j, 0), NULL, n,
                           gwid(m, j), c, NN_ACT_NONE);

@@ -125,6 +125,15 @@ static double step_objective(const m2 *m, const int *y, int nl, int nu, int NL, 
     return (nl ? (lab + alpha * xent) / NL : 0) + (nu ? unl / NU : 0);
 }
 
+/* The per-row weights of L in the gradient: 1/NL for labelled rows, q(k|x)/NU for the class copies. */
+static void lik_weights(m2 *m, int nl, int nu, int NL, int NU)
+{
+    int K = m->K;
+    for (int i = 0; i < nl; i++) m->w[i] = 1.0f / (float)NL;
+    for (int u = 0; u < nu; u++)
+        for (int k = 0; k < K; k++) m->w[nl + u * K + k] = m->q[(size_t)(nl + u) * K + k] / (float)NU;
+}
+
 /* m2_forward_backward over a share (nl, nu rows) of a global batch of NL labelled and NU unlabelled
  * rows: the step loss's means and gradients are over the global batch (dist.h). */
 static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, int NL, int NU, const float *eps,
@@ -138,7 +147,8 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
     float *h = dnet_forward(&m->enc, &m->p, x, nin, R, m->src, m->ycls);     // (R, 2Z)
     vae_latent_forward(m->z, m->kl, h, eps, R, Z);
     float *o = dnet_forward(&m->dec, &m->p, m->z, R, R, NULL, m->ycls);      // (R, width)
-    vae_lik_nll(m->a.lik, m->rec, o, m->xrep, R, D);
+    if (grad) lik_weights(m, nl, nu, NL, NU);
+    vae_lik_nll(m->a.lik, m->rec, grad ? dnet_dout(&m->dec) : NULL, o, m->xrep, m->w, 1.0f, R, D);
     for (int i = 0; i < nl; i++) {
         loss->lab += (double)m->rec[i] + m->kl[i] + logK;
         loss->xent -= m->logq[(size_t)i * K + y[i]];
@@ -155,11 +165,6 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
     loss->steps++;
     if (!grad) return;
 
-    /* per-row weights of L: 1/NL for labelled rows, q(k|x)/NU for the class copies */
-    for (int i = 0; i < nl; i++) m->w[i] = 1.0f / (float)NL;
-    for (int u = 0; u < nu; u++)
-        for (int k = 0; k < K; k++) m->w[nl + u * K + k] = m->q[(size_t)(nl + u) * K + k] / (float)NU;
-    vae_lik_backward(m->a.lik, dnet_dout(&m->dec), o, m->xrep, m->w, 1.0f, R, D);
     dnet_backward(&m->dec, &m->p, m->dz, m->z, R, R, NULL, m->ycls);
     vae_latent_backward(dnet_dout(&m->enc), h, m->dz, eps, m->w, beta, R, Z);
     dnet_backward(&m->enc, &m->p, NULL, x, nin, R, m->src, m->ycls);

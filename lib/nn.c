@@ -1,5 +1,6 @@
 #include "nn.h"
 #include "names.h"
+#include "vmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -113,17 +114,6 @@ int nn_act_parse(const char *s, nn_act *out)
     return i < 0 ? -1 : 0;
 }
 
-static inline float sigmoidf(float x)
-{
-    /* never exp of a large positive number */
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float z = expf(x);
-    return z / (1.0f + z);
-}
-
-/* log(1 + e^x) = max(x, 0) + log1p(e^-|x|) */
-static inline float softplusf(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
-
 /* Element loops that vectorise with GCC's dynamic cost model but not with -O2's "very cheap" one
  * (which refuses any loop whose trip count may not be a multiple of the vector width). clang does
  * not know the attribute (and vectorises at -O2 anyway). */
@@ -166,12 +156,8 @@ void nn_bias_act_forward(float *h, const float *b, int B, int C, nn_act a)
         switch (a) {
         case NN_ACT_NONE:
         case NN_ACT_RELU: break;
-        case NN_ACT_SIGMOID:
-            for (int j = 0; j < C; j++) r[j] = sigmoidf(r[j]);
-            break;
-        case NN_ACT_SOFTPLUS:
-            for (int j = 0; j < C; j++) r[j] = softplusf(r[j]);
-            break;
+        case NN_ACT_SIGMOID: vmath_sigmoid(r, r, (size_t)C); break;
+        case NN_ACT_SOFTPLUS: vmath_softplus(r, r, (size_t)C); break;
         case NN_ACT_TANH:
             for (int j = 0; j < C; j++) r[j] = tanhf(r[j]);
             break;
@@ -202,10 +188,7 @@ NN_VECTORISE static void act_grad_row(float *restrict dh, const float *restrict 
     case NN_ACT_SIGMOID:
         for (int j = 0; j < C; j++) dh[j] *= y[j] * (1.0f - y[j]);
         break;
-    case NN_ACT_SOFTPLUS:
-        /* sigmoid(x) = 1 - e^-y; expm1 keeps precision when y is tiny */
-        for (int j = 0; j < C; j++) dh[j] *= -expm1f(-y[j]);
-        break;
+    case NN_ACT_SOFTPLUS: vmath_softplus_grad(dh, dh, y, (size_t)C); break;
     case NN_ACT_TANH:
         for (int j = 0; j < C; j++) dh[j] *= 1.0f - y[j] * y[j];
         break;

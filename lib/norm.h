@@ -66,14 +66,4 @@ void norm_noise_forward(float *y, const float *x, const float *eps, float sigma,
 /* dx = dy: the noise is additive (dx may equal dy). (n) */
 void norm_noise_backward(float *dx, const float *dy, size_t n);
 
-/* ---- softplus, vectorised ---------------------------------------------------------------------- */
-
-/* y = log(1 + e^x) = max(x, 0) + log1p(e^-|x|), 4 floats at a time with polynomial exp and log
- * (Cephes' expf/logf, relative error ~1e-7; log1p by Goldberg's log(u) t / (u - 1), exact for tiny
- * t): several times faster than libm's scalar log1pf/expf, which GCC cannot vectorise.
- * y may equal x. (n) */
-void norm_softplus_forward(float *y, const float *x, size_t n);
-/* dx = dy sigmoid(x) = dy (1 - e^-y) from the forward's output y. dx may equal dy. (n) */
-void norm_softplus_backward(float *dx, const float *dy, const float *y, size_t n);
-
 #endif

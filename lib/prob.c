@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "vmath.h"
+
 #define LOG_2PI 1.8378770664093453f
 
 void prob_gauss_sample_forward(float *z, const float *mu, const float *logvar, const float *eps, size_t n)
@@ -47,34 +49,44 @@ void prob_kl_normal_backward(float *dmu, float *dlogvar, const float *mu, const 
     }
 }
 
-/* softplus(l) - x l, with softplus(l) = max(l, 0) + log1p(e^-|l|) */
-double prob_bernoulli_nll_forward(float *rows, const float *logits, const float *x, int B, int D)
+/* One element group: softplus(l) - x l = max(l, 0) + log1p(e^-|l|) - x l, and s (sigmoid(l) - x)
+ * into *d, sharing e = e^-|l| and 1 + e between the two. */
+VMATH_INLINE vmath_f8 bernoulli8(vmath_f8 *d, vmath_f8 l, vmath_f8 x, float s)
+{
+    vmath_f8 e = vmath_exp8(-vmath_abs(l)), u = e + 1.0f;
+    *d = s * (vmath_sigmoid_eu(l, e, u) - x);
+    return vmath_max0(l) + vmath_log1p_core(e, u) - x * l;
+}
+
+/* One row: returns its loss (summed in 8 lanes, then vmath_sum), dl = the gradient when not NULL. */
+VMATH_KERNEL static float bernoulli_row(float *dl, const float *l, const float *x, float s, int D)
+{
+    vmath_f8 acc = vmath_splat(0.0f), d;
+    int j = 0;
+    for (; j + 8 <= D; j += 8) {
+        acc += bernoulli8(&d, vmath_load(l + j, 8), vmath_load(x + j, 8), s);
+        if (dl) vmath_store(dl + j, d, 8);
+    }
+    if (j < D) {
+        int k = D - j;
+        vmath_f8 v = bernoulli8(&d, vmath_load(l + j, k), vmath_load(x + j, k), s);
+        acc += vmath_select(vmath_first(k), v, vmath_splat(0.0f));
+        if (dl) vmath_store(dl + j, d, k);
+    }
+    return vmath_sum(acc);
+}
+
+double prob_bernoulli_nll(float *rows, float *dlogits, const float *logits, const float *x, const float *w,
+                          float scale, int B, int D)
 {
     double total = 0;
     for (int i = 0; i < B; i++) {
-        const float *l = logits + (size_t)i * D, *xi = x + (size_t)i * D;   // (D)
-        float s = 0;
-        for (int j = 0; j < D; j++) s += fmaxf(l[j], 0.0f) + log1pf(expf(-fabsf(l[j]))) - xi[j] * l[j];
+        size_t o = (size_t)i * D;
+        float s = bernoulli_row(dlogits ? dlogits + o : NULL, logits + o, x + o, row_scale(w, scale, i), D);
         if (rows) rows[i] = s;
         total += s;
     }
     return total;
-}
-
-static inline float sigmoidf(float x)
-{
-    float e = expf(-fabsf(x));   /* never exp of a large positive number */
-    return x >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
-
-void prob_bernoulli_nll_backward(float *dlogits, const float *logits, const float *x, const float *w,
-                                 float scale, int B, int D)
-{
-    for (int i = 0; i < B; i++) {
-        float s = row_scale(w, scale, i);
-        size_t o = (size_t)i * D;
-        for (int j = 0; j < D; j++) dlogits[o + j] = s * (sigmoidf(logits[o + j]) - x[o + j]);
-    }
 }
 
 double prob_gauss_nll_forward(float *rows, const float *mean, const float *logvar, const float *x, int B, int D)
@@ -106,9 +118,4 @@ void prob_gauss_nll_backward(float *dmean, float *dlogvar, const float *mean, co
             dlogvar[o + j] = s * 0.5f * (1.0f - r * r * iv);
         }
     }
-}
-
-void prob_sigmoid(float *y, const float *l, size_t n)
-{
-    for (size_t i = 0; i < n; i++) y[i] = sigmoidf(l[i]);
 }

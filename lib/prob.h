@@ -27,12 +27,12 @@ void prob_kl_normal_backward(float *dmu, float *dlogvar, const float *mu, const 
                              const float *w, float scale, int B, int Z);
 
 /* Bernoulli with logits l: -log p(x | l) = softplus(l) - x l (stable for any l; x in [0, 1] may be
- * fractional, the usual "continuous Bernoulli-free" relaxation of grey levels).
- * rows (B) or NULL, logits (B, D), x (B, D) */
-double prob_bernoulli_nll_forward(float *rows, const float *logits, const float *x, int B, int D);
-/* dlogits = s_i (sigmoid(l) - x).  w (B) or NULL */
-void prob_bernoulli_nll_backward(float *dlogits, const float *logits, const float *x, const float *w,
-                                 float scale, int B, int D);
+ * fractional, the usual "continuous Bernoulli-free" relaxation of grey levels), per row into rows (B)
+ * or NULL; returns the sum. With dlogits (B, D) not NULL, also its gradient in the same pass:
+ * dlogits = s_i (sigmoid(l) - x), s_i = scale * w_i, w (B) or NULL. One pass, 8 pixels at a time
+ * (vmath.h; each row's sum in 8 lanes). logits (B, D), x (B, D) */
+double prob_bernoulli_nll(float *rows, float *dlogits, const float *logits, const float *x, const float *w,
+                          float scale, int B, int D);
 
 /* Diagonal Gaussian: -log N(x; m, e^lv) = 1/2 (log 2 pi + lv + (x - m)^2 e^-lv), per row.
  * rows (B) or NULL, mean (B, D), logvar (B, D), x (B, D) */
@@ -40,8 +40,5 @@ double prob_gauss_nll_forward(float *rows, const float *mean, const float *logva
 /* dmean = s_i (m - x) e^-lv;  dlogvar = s_i (1 - (x - m)^2 e^-lv) / 2. */
 void prob_gauss_nll_backward(float *dmean, float *dlogvar, const float *mean, const float *logvar,
                              const float *x, const float *w, float scale, int B, int D);
-
-/* Sigmoid of logits, element-wise: the Bernoulli means a decoder shows as data. (n) */
-void prob_sigmoid(float *y, const float *l, size_t n);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "dist.h"
 #include "prob.h"
+#include "vmath.h"
 
 /* ---- shared pieces ---- */
 
@@ -66,25 +67,9 @@ void vae_latent_backward(float *dh, const float *h, const float *dz, const float
 
 int vae_lik_width(vae_lik l, int D) { return l == VAE_GAUSSIAN ? 2 * D : D; }
 
-double vae_lik_nll(vae_lik l, float *rows, float *out, const float *x, int R, int D)
+/* The Gaussian's gradient, from out's clamped logvar. */
+static void gauss_backward(float *dout, const float *out, const float *x, const float *w, float scale, int R, int D)
 {
-    if (l == VAE_BERNOULLI) return prob_bernoulli_nll_forward(rows, out, x, R, D);
-    double total = 0;
-    for (int r = 0; r < R; r++) {
-        float *o = out + (size_t)r * 2 * D;
-        clamp_logvar(o + D, D);
-        total += prob_gauss_nll_forward(rows ? rows + r : NULL, o, o + D, x + (size_t)r * D, 1, D);
-    }
-    return total;
-}
-
-void vae_lik_backward(vae_lik l, float *dout, const float *out, const float *x, const float *w, float scale,
-                      int R, int D)
-{
-    if (l == VAE_BERNOULLI) {
-        prob_bernoulli_nll_backward(dout, out, x, w, scale, R, D);
-        return;
-    }
     for (int r = 0; r < R; r++) {
         size_t o = (size_t)r * 2 * D;
         prob_gauss_nll_backward(dout + o, dout + o + D, out + o, out + o + D, x + (size_t)r * D, NULL,
@@ -93,10 +78,24 @@ void vae_lik_backward(vae_lik l, float *dout, const float *out, const float *x, 
     }
 }
 
+double vae_lik_nll(vae_lik l, float *rows, float *dout, float *out, const float *x, const float *w, float scale,
+                   int R, int D)
+{
+    if (l == VAE_BERNOULLI) return prob_bernoulli_nll(rows, dout, out, x, w, scale, R, D);
+    double total = 0;
+    for (int r = 0; r < R; r++) {
+        float *o = out + (size_t)r * 2 * D;
+        clamp_logvar(o + D, D);
+        total += prob_gauss_nll_forward(rows ? rows + r : NULL, o, o + D, x + (size_t)r * D, 1, D);
+    }
+    if (dout) gauss_backward(dout, out, x, w, scale, R, D);
+    return total;
+}
+
 void vae_lik_mean(vae_lik l, float *mean, const float *out, int R, int D)
 {
     if (l == VAE_BERNOULLI) {
-        prob_sigmoid(mean, out, (size_t)R * D);
+        vmath_sigmoid(mean, out, (size_t)R * D);
         return;
     }
     for (int r = 0; r < R; r++) memcpy(mean + (size_t)r * D, out + (size_t)r * 2 * D, (size_t)D * sizeof(float));
@@ -163,10 +162,9 @@ void vae_forward_backward_scaled(vae *v, const float *x, int B, const float *eps
     float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);   // (B, 2Z)
     loss->kl += vae_latent_forward(v->z, NULL, h, eps, B, Z);
     float *o = dnet_forward(&v->dec, &v->p, v->z, B, B, NULL, NULL);  // (B, width)
-    loss->rec += vae_lik_nll(v->a.lik, NULL, o, x, B, D);
+    loss->rec += vae_lik_nll(v->a.lik, NULL, grad ? dnet_dout(&v->dec) : NULL, o, x, NULL, scale, B, D);
     loss->rows += (size_t)B;
     if (!grad) return;
-    vae_lik_backward(v->a.lik, dnet_dout(&v->dec), o, x, NULL, scale, B, D);
     dnet_backward(&v->dec, &v->p, v->dz, v->z, B, B, NULL, NULL);
     vae_latent_backward(dnet_dout(&v->enc), h, v->dz, eps, NULL, beta * scale, B, Z);
     dnet_backward(&v->enc, &v->p, NULL, x, B, B, NULL, NULL);

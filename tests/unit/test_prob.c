@@ -85,7 +85,7 @@ static double bern_loss(void *p)
 {
     ctx *c = p;
     float rows[B];
-    prob_bernoulli_nll_forward(rows, c->l, c->x, B, D);
+    prob_bernoulli_nll(rows, NULL, c->l, c->x, NULL, 1.0f, B, D);
     double s = 0;
     for (int i = 0; i < B; i++) s += (double)c->w[i] * rows[i];
     return s;
@@ -96,18 +96,43 @@ static void test_bernoulli(void)
     ctx c;
     setup(&c, 3);
     float dl[B * D];
-    prob_bernoulli_nll_backward(dl, c.l, c.x, c.w, 1.0f, B, D);
+    prob_bernoulli_nll(NULL, dl, c.l, c.x, c.w, 1.0f, B, D);
     gc_check("bernoulli.logits", bern_loss, &c, c.l, dl, B * D);
     /* -log sigmoid(l) for x = 1, -log(1 - sigmoid(l)) for x = 0; stable for huge logits */
     float l[3] = {2.0f, -100.0f, 100.0f}, x[3] = {1.0f, 1.0f, 0.0f};
-    CHECK_NEAR(prob_bernoulli_nll_forward(NULL, l, x, 1, 1), log1p(exp(-2.0)), 1e-6);
-    CHECK_NEAR(prob_bernoulli_nll_forward(NULL, l + 1, x + 1, 1, 1), 100.0, 1e-4);
-    CHECK_NEAR(prob_bernoulli_nll_forward(NULL, l + 2, x + 2, 1, 1), 100.0, 1e-4);
+    CHECK_NEAR(prob_bernoulli_nll(NULL, NULL, l, x, NULL, 1.0f, 1, 1), log1p(exp(-2.0)), 1e-6);
+    CHECK_NEAR(prob_bernoulli_nll(NULL, NULL, l + 1, x + 1, NULL, 1.0f, 1, 1), 100.0, 1e-4);
+    CHECK_NEAR(prob_bernoulli_nll(NULL, NULL, l + 2, x + 2, NULL, 1.0f, 1, 1), 100.0, 1e-4);
     float d[2];
-    prob_bernoulli_nll_backward(d, l + 1, x + 1, NULL, 1.0f, 1, 2);
+    prob_bernoulli_nll(NULL, d, l + 1, x + 1, NULL, 1.0f, 1, 2);
     CHECK(isfinite(d[0]) && isfinite(d[1]));
     CHECK_NEAR(d[0], -1.0, 1e-6);
     CHECK_NEAR(d[1], 1.0, 1e-6);
+}
+
+/* Rows wider than a vector (8 lanes) with a tail: each row's loss and gradient against double
+ * precision, and the loss the same bytes with or without the gradient. */
+static void test_bernoulli_wide(void)
+{
+    enum { W = 2, DW = 8 * 5 + 3 };
+    rng r;
+    rng_seed(&r, 9);
+    float l[W * DW], x[W * DW], w[W] = {0.5f, 2.0f}, dl[W * DW], rows[W], rows2[W];
+    gc_fill(&r, l, W * DW, -30.0f, 30.0f);
+    gc_fill(&r, x, W * DW, 0.0f, 1.0f);
+    double total = prob_bernoulli_nll(rows, dl, l, x, w, 0.1f, W, DW);
+    CHECK(prob_bernoulli_nll(rows2, NULL, l, x, NULL, 1.0f, W, DW) == total);
+    for (int i = 0; i < W; i++) {
+        double want = 0;
+        for (int j = 0; j < DW; j++) {
+            double lj = l[i * DW + j], xj = x[i * DW + j];
+            want += fmax(lj, 0) + log1p(exp(-fabs(lj))) - xj * lj;
+            double g = 0.1 * w[i] * (1 / (1 + exp(-lj)) - xj);
+            CHECK_NEAR(dl[i * DW + j], g, 1e-7);
+        }
+        CHECK_NEAR(rows[i], want, 1e-5 * fabs(want));
+        CHECK(rows2[i] == rows[i]);
+    }
 }
 
 /* lv reuses the first B*D entries of a (B, D) array in ctx.l, the mean is ctx.m */
@@ -140,8 +165,8 @@ static void test_scale(void)
     ctx c;
     setup(&c, 5);
     float a[B * D], b[B * D];
-    prob_bernoulli_nll_backward(a, c.l, c.x, NULL, 1.0f, B, D);
-    prob_bernoulli_nll_backward(b, c.l, c.x, NULL, 0.25f, B, D);
+    prob_bernoulli_nll(NULL, a, c.l, c.x, NULL, 1.0f, B, D);
+    prob_bernoulli_nll(NULL, b, c.l, c.x, NULL, 0.25f, B, D);
     for (int i = 0; i < B * D; i++) CHECK_NEAR(b[i], 0.25f * a[i], 1e-6);
 }
 
@@ -150,6 +175,7 @@ int main(void)
     RUN(test_sample);
     RUN(test_kl);
     RUN(test_bernoulli);
+    RUN(test_bernoulli_wide);
     RUN(test_gauss);
     RUN(test_scale);
     return check_summary();

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "gradcheck.h"
 #include "vmath.h"
 
 static uint32_t stride = 509;
@@ -132,6 +132,34 @@ static void test_tail(void)
     for (int i = 0; i < 16; i++) CHECK(y[i] == a[i]);
 }
 
+/* vmath_softplus_grad is the derivative of vmath_softplus: loss = sum c softplus(x) */
+enum { SPN = 23 };   /* not a multiple of 8: the tail too */
+typedef struct sp_ctx {
+    float x[SPN], c[SPN], y[SPN];
+} sp_ctx;
+
+static double sp_loss(void *p)
+{
+    sp_ctx *d = p;
+    vmath_softplus(d->y, d->x, SPN);
+    double s = 0;
+    for (int i = 0; i < SPN; i++) s += (double)d->c[i] * d->y[i];
+    return s;
+}
+
+static void test_softplus_grad(void)
+{
+    rng r;
+    rng_seed(&r, 36);
+    sp_ctx d;
+    gc_fill_sym(&r, d.x, SPN, 6.0f);
+    gc_fill_sym(&r, d.c, SPN, 1.0f);
+    sp_loss(&d);
+    float dx[SPN];
+    vmath_softplus_grad(dx, d.c, d.y, SPN);
+    gc_check_layer("softplus.x", sp_loss, &d, d.x, dx, SPN);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--stride") == 0) stride = (uint32_t)strtoul(argv[2], NULL, 10);
@@ -139,5 +167,6 @@ int main(int argc, char **argv)
     RUN(test_accuracy);
     RUN(test_special);
     RUN(test_tail);
+    RUN(test_softplus_grad);
     return check_summary();
 }
