@@ -24,7 +24,7 @@ int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *
         nn_params_alloc(&m->p, e) < 0 || dnet_alloc(&m->cls, m->max_in, m->max_in, e) < 0 ||
         dnet_alloc(&m->enc, m->max_in, m->max_rows, e) < 0 || dnet_alloc(&m->dec, m->max_rows, m->max_rows, e) < 0)
         goto fail;
-    size_t floats = I * D + R * D + 3 * R * Z + 3 * R + 2 * I * K;
+    size_t floats = I * D + 3 * R * Z + 3 * R + 2 * I * K;
     m->mem = malloc(floats * sizeof(float) + (2 * R + I) * sizeof(int));
     if (!m->mem) {
         error_set(e, "out of memory for the M2 workspace");
@@ -32,7 +32,6 @@ int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *
     }
     float *q = m->mem;
     m->xin = q, q += I * D;
-    m->xrep = q, q += R * D;
     m->z = q, q += R * Z;
     m->dz = q, q += R * Z;
     m->eps = q, q += R * Z;
@@ -95,15 +94,14 @@ static int argmax(const float *p, int K)
     return best;
 }
 
-/* The rows of the expanded batch: labelled row i keeps its label; unlabelled row u becomes K rows. */
-static int expand_rows(m2 *m, const float *x, const int *y, int nl, int nu)
+/* The rows of the expanded batch, as indices into the input rows (src) and classes (ycls): labelled
+ * row i keeps its label; unlabelled row u becomes K rows. */
+static int expand_rows(m2 *m, const int *y, int nl, int nu)
 {
-    int K = m->K, D = m->a.in, R = 0;
+    int K = m->K, R = 0;
     for (int i = 0; i < nl; i++, R++) m->src[R] = i, m->ycls[R] = y[i];
     for (int u = 0; u < nu; u++)
         for (int k = 0; k < K; k++, R++) m->src[R] = nl + u, m->ycls[R] = k;
-    for (int r = 0; r < R; r++)
-        memcpy(m->xrep + (size_t)r * D, x + (size_t)m->src[r] * D, (size_t)D * sizeof(float));
     return R;
 }
 
@@ -143,12 +141,12 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
     float logK = logf((float)K);
     const float *logits = dnet_forward(&m->cls, &m->p, x, nin, nin, NULL, NULL);   // (nin, K)
     log_softmax(m->logq, m->q, logits, nin, K);
-    int R = expand_rows(m, x, y, nl, nu);
+    int R = expand_rows(m, y, nl, nu);
     float *h = dnet_forward(&m->enc, &m->p, x, nin, R, m->src, m->ycls);     // (R, 2Z)
     vae_latent_forward(m->z, m->kl, h, eps, R, Z);
     float *o = dnet_forward(&m->dec, &m->p, m->z, R, R, NULL, m->ycls);      // (R, width)
     if (grad) lik_weights(m, nl, nu, NL, NU);
-    vae_lik_nll(m->a.lik, m->rec, grad ? dnet_dout(&m->dec) : NULL, o, m->xrep, m->w, 1.0f, R, D);
+    vae_lik_nll(m->a.lik, m->rec, grad ? dnet_dout(&m->dec) : NULL, o, x, m->src, m->w, 1.0f, R, D);
     for (int i = 0; i < nl; i++) {
         loss->lab += (double)m->rec[i] + m->kl[i] + logK;
         loss->xent -= m->logq[(size_t)i * K + y[i]];

@@ -32,7 +32,7 @@ typedef struct m2 {
     value *info;
     int max_in, max_rows;   /* rows given (labelled + unlabelled), rows expanded (nl + nu K) */
     float *mem;
-    float *xin, *xrep, *z, *dz, *eps, *rec, *kl, *w, *logq, *q;
+    float *xin, *z, *dz, *eps, *rec, *kl, *w, *logq, *q;
     int *src, *ycls, *yin;
 } m2;
 

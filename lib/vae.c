@@ -67,28 +67,34 @@ void vae_latent_backward(float *dh, const float *h, const float *dz, const float
 
 int vae_lik_width(vae_lik l, int D) { return l == VAE_GAUSSIAN ? 2 * D : D; }
 
-/* The Gaussian's gradient, from out's clamped logvar. */
-static void gauss_backward(float *dout, const float *out, const float *x, const float *w, float scale, int R, int D)
+/* One row of the Gaussian: -log p(x | o), o = [mean | logvar] (2D, logvar clamped in place), and
+ * its gradient scaled by s into d when d is not NULL. */
+static float gauss_row(float *d, float *o, const float *x, float s, int D)
 {
-    for (int r = 0; r < R; r++) {
-        size_t o = (size_t)r * 2 * D;
-        prob_gauss_nll_backward(dout + o, dout + o + D, out + o, out + o + D, x + (size_t)r * D, NULL,
-                                scale * (w ? w[r] : 1.0f), 1, D);
-        mask_logvar_grad(dout + o + D, out + o + D, D);
+    float row;
+    clamp_logvar(o + D, D);
+    prob_gauss_nll_forward(&row, o, o + D, x, 1, D);
+    if (d) {
+        prob_gauss_nll_backward(d, d + D, o, o + D, x, NULL, s, 1, D);
+        mask_logvar_grad(d + D, o + D, D);
     }
+    return row;
 }
 
-double vae_lik_nll(vae_lik l, float *rows, float *dout, float *out, const float *x, const float *w, float scale,
-                   int R, int D)
+double vae_lik_nll(vae_lik l, float *rows, float *dout, float *out, const float *x, const int *src, const float *w,
+                   float scale, int R, int D)
 {
-    if (l == VAE_BERNOULLI) return prob_bernoulli_nll(rows, dout, out, x, w, scale, R, D);
+    size_t W = (size_t)vae_lik_width(l, D);
     double total = 0;
     for (int r = 0; r < R; r++) {
-        float *o = out + (size_t)r * 2 * D;
-        clamp_logvar(o + D, D);
-        total += prob_gauss_nll_forward(rows ? rows + r : NULL, o, o + D, x + (size_t)r * D, 1, D);
+        float *o = out + r * W, *d = dout ? dout + r * W : NULL, row;
+        const float *xr = x + (size_t)(src ? src[r] : r) * D;
+        float s = scale * (w ? w[r] : 1.0f);
+        if (l == VAE_BERNOULLI) prob_bernoulli_nll(&row, d, o, xr, NULL, s, 1, D);
+        else row = gauss_row(d, o, xr, s, D);
+        if (rows) rows[r] = row;
+        total += row;
     }
-    if (dout) gauss_backward(dout, out, x, w, scale, R, D);
     return total;
 }
 
@@ -162,7 +168,7 @@ void vae_forward_backward_scaled(vae *v, const float *x, int B, const float *eps
     float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);   // (B, 2Z)
     loss->kl += vae_latent_forward(v->z, NULL, h, eps, B, Z);
     float *o = dnet_forward(&v->dec, &v->p, v->z, B, B, NULL, NULL);  // (B, width)
-    loss->rec += vae_lik_nll(v->a.lik, NULL, grad ? dnet_dout(&v->dec) : NULL, o, x, NULL, scale, B, D);
+    loss->rec += vae_lik_nll(v->a.lik, NULL, grad ? dnet_dout(&v->dec) : NULL, o, x, NULL, NULL, scale, B, D);
     loss->rows += (size_t)B;
     if (!grad) return;
     dnet_backward(&v->dec, &v->p, v->dz, v->z, B, B, NULL, NULL);

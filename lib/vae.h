@@ -44,10 +44,11 @@ void vae_latent_backward(float *dh, const float *h, const float *dz, const float
 /* Decoder output width for D data columns: D (Bernoulli) or 2D (Gaussian). */
 int vae_lik_width(vae_lik l, int D);
 /* -log p(x | out) per row into rows (R) (or NULL); returns the sum. out (R, width) (Gaussian:
- * logvar clamped in place), x (R, D). With dout (R, width) not NULL, also the gradient
- * dout = scale w_r d(-log p)/d out, w (R) or NULL (Bernoulli: in the same pass over the logits). */
-double vae_lik_nll(vae_lik l, float *rows, float *dout, float *out, const float *x, const float *w, float scale,
-                   int R, int D);
+ * logvar clamped in place); row r's data is x's row src[r] (src (R) or NULL: row r), x (., D).
+ * With dout (R, width) not NULL, also the gradient dout = scale w_r d(-log p)/d out, w (R) or NULL
+ * (Bernoulli: in the same pass over the logits). */
+double vae_lik_nll(vae_lik l, float *rows, float *dout, float *out, const float *x, const int *src, const float *w,
+                   float scale, int R, int D);
 /* The data-space mean of p(x | out): sigmoid(logits) or the Gaussian mean. mean (R, D) */
 void vae_lik_mean(vae_lik l, float *mean, const float *out, int R, int D);
 
