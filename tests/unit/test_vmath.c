@@ -50,7 +50,7 @@ typedef struct fn {
     const char *name;
     void (*f)(float *, const float *, size_t);
     double (*ref)(double);
-    double max_ulps;   /* the bound checked, measured with --stride 1 */
+    double max_ulps;   /* the bound checked: --stride 1 found 1.02, 1.77, 1.44, 1.99, 2.40, 1.77 */
 } fn;
 
 /* The largest error over the sweep; prints it and the argument where it happened. */
@@ -75,12 +75,12 @@ static double sweep(const fn *t)
 }
 
 static const fn FNS[] = {
-    {"vmath_exp", vmath_exp, ref_exp, 2},
-    {"vmath_expm1", vmath_expm1, ref_expm1, 2},
-    {"vmath_log1p", vmath_log1p, ref_log1p, 2},
-    {"vmath_softplus", vmath_softplus, ref_softplus, 3},
-    {"vmath_sigmoid", vmath_sigmoid, ref_sigmoid, 3},
-    {"softplus_grad", grad1, ref_grad, 2},
+    {"vmath_exp", vmath_exp, ref_exp, 1.1},
+    {"vmath_expm1", vmath_expm1, ref_expm1, 1.8},
+    {"vmath_log1p", vmath_log1p, ref_log1p, 1.5},
+    {"vmath_softplus", vmath_softplus, ref_softplus, 2},
+    {"vmath_sigmoid", vmath_sigmoid, ref_sigmoid, 2.5},
+    {"softplus_grad", grad1, ref_grad, 1.8},
 };
 
 static void test_accuracy(void)
