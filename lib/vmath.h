@@ -36,6 +36,7 @@
 
 typedef float vmath_f8 __attribute__((vector_size(32)));
 typedef int32_t vmath_i8 __attribute__((vector_size(32)));
+typedef uint32_t vmath_u8 __attribute__((vector_size(32)));   /* bit arithmetic: no signed overflow */
 
 /* A loop over arrays built on the inline functions below: compiled twice (AVX2 and baseline x86-64,
  * chosen when the program starts), where GCC can (x86-64, ifunc). Same results either way (above). */
@@ -78,7 +79,7 @@ VMATH_INLINE float vmath_sum(vmath_f8 v)
 VMATH_INLINE vmath_f8 vmath_abs(vmath_f8 x) { return (vmath_f8)((vmath_i8)x & 0x7fffffff); }
 VMATH_INLINE vmath_f8 vmath_max0(vmath_f8 x) { return vmath_select(x > 0.0f, x, vmath_splat(0.0f)); }
 /* 2^n for n in [-126, 127] */
-VMATH_INLINE vmath_f8 vmath_pow2i(vmath_i8 n) { return (vmath_f8)((n + 127) << 23); }
+VMATH_INLINE vmath_f8 vmath_pow2i(vmath_i8 n) { return (vmath_f8)(((vmath_u8)n + 127u) << 23); }
 
 /* ---- e^x ---- */
 
@@ -91,7 +92,7 @@ VMATH_INLINE vmath_f8 vmath_reduce(vmath_f8 x, vmath_i8 *n)
     const float shift = 12582912.0f;    /* 1.5 * 2^23: adding it rounds to an integer in the low bits */
     vmath_f8 t = x * 1.44269504088896341f + shift;
     vmath_f8 nf = t - shift;
-    *n = (vmath_i8)t - (vmath_i8)vmath_splat(shift);
+    *n = (vmath_i8)((vmath_u8)t - (vmath_u8)vmath_splat(shift));
     vmath_f8 r = (x - nf * VMATH_LN2_HI) - nf * VMATH_LN2_LO;
     vmath_f8 q = 1.388252014e-3f * r + 8.366513997e-3f;
     q = q * r + 4.166720062e-2f;
@@ -132,10 +133,10 @@ VMATH_INLINE vmath_f8 vmath_expm1_8(vmath_f8 x)
 /* log(u) + the rounding error of u = 1 + t, for t in (-1, FLT_MAX] (no special values). */
 VMATH_INLINE vmath_f8 vmath_log1p_core(vmath_f8 t, vmath_f8 u)
 {
-    const int32_t sqrt_half = 0x3f3504f3;   /* the bits of sqrt(1/2) */
-    vmath_i8 b = (vmath_i8)u - sqrt_half;
+    const uint32_t sqrt_half = 0x3f3504f3;   /* the bits of sqrt(1/2) */
+    vmath_i8 b = (vmath_i8)((vmath_u8)u - sqrt_half);
     vmath_i8 k = b >> 23;                   /* u = 2^k m, m in [sqrt(1/2), sqrt(2)) */
-    vmath_f8 f = (vmath_f8)((b & 0x007fffff) + sqrt_half) - 1.0f;
+    vmath_f8 f = (vmath_f8)(((vmath_u8)b & 0x007fffffu) + sqrt_half) - 1.0f;
     vmath_f8 s = f / (f + 2.0f), z = s * s, hf = 0.5f * f * f;
     vmath_f8 R2 = z * ((2.987173200e-1f * z + 3.997754157e-1f) * z + 6.666677594e-1f);   /* 2 z R(z) */
     /* log(m) = 2s + 2s z R = f - (f^2/2 - s (f^2/2 + 2 z R)), since 2s = f - s f: f is exact, the
