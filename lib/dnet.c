@@ -76,6 +76,15 @@ void dnet_free(dnet *d)
     d->mem = NULL;
 }
 
+/* o = a + b (+ c when not NULL); o may be a (in place). (H) */
+NN_VECTORISE static void pre_row(float *o, const float *a, const float *b, const float *c, int H)
+{
+    if (c)
+        for (int j = 0; j < H; j++) o[j] = a[j] + b[j] + c[j];
+    else
+        for (int j = 0; j < H; j++) o[j] = a[j] + b[j];
+}
+
 /* The first layer's pre-activation h0[r] = (x W0^T)[src[r]] + b0 + wy[cls[r]], then its activation. */
 static void first_forward(dnet *d, const nn_params *p, const float *x, int nin, int rows, const int *src,
                           const int *cls)
@@ -90,15 +99,8 @@ static void first_forward(dnet *d, const nn_params *p, const float *x, int nin, 
     float *xw = src ? d->xw : h0;   // (nin, H)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nin, H, in, 1.0f, x, in, w, in, 0.0f, xw, H);
     const float *wy = cls ? nn_data(p, d->iy) : NULL;   // (ncls, H)
-    for (int r = 0; r < rows; r++) {
-        float *o = h0 + (size_t)r * H;
-        const float *a = xw + (size_t)(src ? src[r] : r) * H;
-        const float *c = wy ? wy + (size_t)cls[r] * H : NULL;
-        if (c)
-            for (int j = 0; j < H; j++) o[j] = a[j] + b[j] + c[j];
-        else
-            for (int j = 0; j < H; j++) o[j] = a[j] + b[j];
-    }
+    for (int r = 0; r < rows; r++)
+        pre_row(h0 + (size_t)r * H, xw + (size_t)(src ? src[r] : r) * H, b, wy ? wy + (size_t)cls[r] * H : NULL, H);
     nn_bias_act_forward(h0, NULL, rows, H, layer_act(d, 0));
 }
 
@@ -123,20 +125,12 @@ void dnet_backward(dnet *d, nn_params *p, float *dx, const float *x, int nin, in
     nn_bias_act_backward(dh0, nn_grad(p, d->ib[0]), d->h[0], rows, H, layer_act(d, 0));
     if (cls) {
         float *dwy = nn_grad(p, d->iy);   // (ncls, H)
-        for (int r = 0; r < rows; r++) {
-            float *g = dwy + (size_t)cls[r] * H;
-            const float *s = dh0 + (size_t)r * H;
-            for (int j = 0; j < H; j++) g[j] += s[j];
-        }
+        for (int r = 0; r < rows; r++) nn_add_row(dwy + (size_t)cls[r] * H, dh0 + (size_t)r * H, H);
     }
     const float *dsum = dh0;   // (nin, H): the gradient of x W0^T
     if (src) {
         memset(d->xw, 0, (size_t)nin * H * sizeof(float));
-        for (int r = 0; r < rows; r++) {
-            float *g = d->xw + (size_t)src[r] * H;
-            const float *s = dh0 + (size_t)r * H;
-            for (int j = 0; j < H; j++) g[j] += s[j];
-        }
+        for (int r = 0; r < rows; r++) nn_add_row(d->xw + (size_t)src[r] * H, dh0 + (size_t)r * H, H);
         dsum = d->xw;
     }
     const float *w = nn_data(p, d->iw[0]);

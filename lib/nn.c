@@ -114,15 +114,6 @@ int nn_act_parse(const char *s, nn_act *out)
     return i < 0 ? -1 : 0;
 }
 
-/* Element loops that vectorise with GCC's dynamic cost model but not with -O2's "very cheap" one
- * (which refuses any loop whose trip count may not be a multiple of the vector width). clang does
- * not know the attribute (and vectorises at -O2 anyway). */
-#if defined(__GNUC__) && !defined(__clang__)
-#define NN_VECTORISE __attribute__((optimize("vect-cost-model=dynamic")))
-#else
-#define NN_VECTORISE
-#endif
-
 /* r = max(r + b, 0): the fused bias + ReLU of a hidden layer, one pass. (C) */
 NN_VECTORISE static void bias_relu_row(float *restrict r, const float *restrict b, int C)
 {
@@ -205,7 +196,7 @@ NN_VECTORISE static void relu_bias_grad_row(float *restrict dh, float *restrict 
     }
 }
 
-NN_VECTORISE static void add_row(float *restrict acc, const float *restrict d, int C)
+NN_VECTORISE void nn_add_row(float *restrict acc, const float *restrict d, int C)
 {
     for (int j = 0; j < C; j++) acc[j] += d[j];
 }
@@ -220,7 +211,7 @@ void nn_bias_act_backward(float *dh, float *db, const float *y, int B, int C, nn
             continue;
         }
         act_grad_row(d, yr, C, a);
-        if (db) add_row(db, d, C);
+        if (db) nn_add_row(db, d, C);
     }
 }
 

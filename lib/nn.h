@@ -27,6 +27,16 @@
 #define NN_MAX_TENSORS 64
 #define NN_NAME_MAX 64   /* same as STREAM_NAME_MAX, so names travel into model files */
 
+/* Element loops that vectorise with GCC's dynamic cost model but not with -O2's "very cheap" one
+ * (which refuses any loop whose trip count may not be a multiple of the vector width), on a function.
+ * The vectorised loops do the same IEEE operations per element (no reassociation), so the results are
+ * the same bytes. clang does not know the attribute (and vectorises at -O2 anyway). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN_VECTORISE __attribute__((optimize("vect-cost-model=dynamic")))
+#else
+#define NN_VECTORISE
+#endif
+
 /* ---- the parameter (or workspace) table ------------------------------------------------------ */
 
 typedef struct nn_tensor {
@@ -81,6 +91,8 @@ void nn_bias_act_forward(float *h, const float *b, int B, int C, nn_act a);
 /* dh *= act'(from y), in place, and db += sum over rows of the result (db may be NULL).
  * dh (B, C), y (B, C) the forward output, db (C) */
 void nn_bias_act_backward(float *dh, float *db, const float *y, int B, int C, nn_act a);
+/* acc += d, vectorised. acc (C), d (C), not overlapping */
+void nn_add_row(float *restrict acc, const float *restrict d, int C);
 /* Element-wise activation alone: y = act(x) (y may equal x). (n) */
 void nn_act_forward(float *y, const float *x, size_t n, nn_act a);
 /* dx = dy * act'(from y) (dx may equal dy). (n) */

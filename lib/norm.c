@@ -19,7 +19,7 @@ static float dotf(const float *a, const float *b, int n)
     return s;
 }
 
-void norm_wn_weight(float *w, float *vnorm, const float *v, const float *g, int in, int out)
+NN_VECTORISE void norm_wn_weight(float *w, float *vnorm, const float *v, const float *g, int in, int out)
 {
     for (int j = 0; j < out; j++) {
         const float *vj = v + (size_t)j * in;   // (in)
@@ -32,7 +32,7 @@ void norm_wn_weight(float *w, float *vnorm, const float *v, const float *g, int 
     }
 }
 
-void norm_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, float *dy, const float *x,
+NN_VECTORISE void norm_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, float *dy, const float *x,
                       const float *w, const float *v, const float *g, const float *vnorm, const float *y,
                       int B, int in, int out, nn_act a)
 {
@@ -55,7 +55,7 @@ void norm_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, flo
 
 /* ---- batch normalisation ---- */
 
-void norm_bn_forward_train(float *y, float *xhat, float *istd, const float *x, const float *gamma,
+NN_VECTORISE void norm_bn_forward_train(float *y, float *xhat, float *istd, const float *x, const float *gamma,
                            const float *beta, float *run_mean, float *run_var, float momentum, int B, int C)
 {
     /* istd doubles as the column accumulator: first the mean, then the variance */
@@ -96,7 +96,7 @@ void norm_bn_forward_train(float *y, float *xhat, float *istd, const float *x, c
     }
 }
 
-void norm_bn_forward_eval(float *y, const float *x, const float *gamma, const float *beta,
+NN_VECTORISE void norm_bn_forward_eval(float *y, const float *x, const float *gamma, const float *beta,
                           const float *run_mean, const float *run_var, int B, int C)
 {
     for (int i = 0; i < B; i++) {
@@ -107,7 +107,7 @@ void norm_bn_forward_eval(float *y, const float *x, const float *gamma, const fl
     }
 }
 
-void norm_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *xhat,
+NN_VECTORISE void norm_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *xhat,
                       const float *istd, const float *gamma, int B, int C)
 {
     /* column sums of dy and dy * xhat (C is a layer width: a few KiB of stack) */
@@ -229,7 +229,7 @@ void norm_noise_add(float *y, const float *x, float sigma, size_t n, rng *r)
     for (size_t i = 0; i < n; i++) y[i] = x[i] + sigma * zig_normal(&z);
 }
 
-void norm_noise_forward(float *y, const float *x, const float *eps, float sigma, size_t n)
+NN_VECTORISE void norm_noise_forward(float *y, const float *x, const float *eps, float sigma, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = x[i] + sigma * eps[i];
 }
