@@ -30,6 +30,7 @@ int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *
         error_set(e, "out of memory for the M2 workspace");
         goto fail;
     }
+    memset(m->mem, 0, floats * sizeof(float) + (2 * R + I) * sizeof(int));   /* mapped now, as dnet_alloc */
     float *q = m->mem;
     m->xin = q, q += I * D;
     m->z = q, q += R * Z;
