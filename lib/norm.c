@@ -8,7 +8,7 @@
 /* ---- weight-normalised dense ---- */
 
 /* sum a[i] b[i] with 8 running sums, a shape the compiler vectorises without -ffast-math */
-static float dotf(const float *a, const float *b, int n)
+NN_VECTORISE static float dotf(const float *a, const float *b, int n)
 {
     float acc[8] = {0};
     int i = 0;
