@@ -750,7 +750,7 @@ static int share_begin(gan *m, int B, error *e)
     int P = dist_size();
     if (P == 1) return 0;
     if (B % P)
-        return error_set(e, "a batch of %d rows does not divide among %d processes (--batch must be a multiple of it)", B, P);
+        return error_set(e, "a step's batch of %d rows (--batch, or every row when fewer) does not divide among %d processes", B, P);
     size_t widest = 0;
     for (int l = 0; l <= m->a.nd + 1; l++) widest = (size_t)dwid(&m->a, l) > widest ? (size_t)dwid(&m->a, l) : widest;
     if (!(m->share.noise = malloc(3 * (size_t)B * widest * sizeof(float)))) return error_set(e, "out of memory");
