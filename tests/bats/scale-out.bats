@@ -48,6 +48,18 @@ small_buffer_as_good() {
     [ "$status" -eq 0 ] || { echo "$output"; false; }
 }
 
+# PROG train's --stream-data usage errors on FILE: stdin, --shuffle-buffer alone, a buffer of 0 rows.
+stream_usage_errors() {
+    local prog=$1 file=$2
+    run --separate-stderr "$prog" train --stream-data -o "$T/m.out" < "$file"
+    assert_fails_with 2 'stream-data.*FILE'
+    run --separate-stderr "$prog" train --shuffle-buffer 10 "$file" -o "$T/m.out"
+    assert_fails_with 2 'shuffle-buffer.*--stream-data'
+    run --separate-stderr "$prog" train --stream-data --shuffle-buffer 0 "$file" -o "$T/m.out"
+    assert_fails_with 2 'shuffle-buffer'
+    [ ! -e "$T/m.out" ]
+}
+
 VAE_ARGS=(--hidden 32 --latent 4 --epochs 2 --batch 64 --seed 5 --threads 1 -q)
 
 @test "--stream-data with a buffer that holds every row: the in-memory model, byte for byte" {
@@ -62,13 +74,7 @@ VAE_ARGS=(--hidden 32 --latent 4 --epochs 2 --batch 64 --seed 5 --threads 1 -q)
 }
 
 @test "--stream-data needs a file; --shuffle-buffer goes with it" {
-    run --separate-stderr ssl-vae train --stream-data -o "$T/m.vae" < "$D/tr.ssl"
-    assert_fails_with 2 'stream-data.*FILE'
-    run --separate-stderr ssl-vae train --shuffle-buffer 10 "$D/tr.ssl" -o "$T/m.vae"
-    assert_fails_with 2 'shuffle-buffer.*--stream-data'
-    run --separate-stderr ssl-vae train --stream-data --shuffle-buffer 0 "$D/tr.ssl" -o "$T/m.vae"
-    assert_fails_with 2 'shuffle-buffer'
-    [ ! -e "$T/m.vae" ]
+    stream_usage_errors ssl-vae "$D/tr.ssl"
 }
 
 @test "--stream-data names the row of a non-finite x found in its first pass" {
@@ -155,12 +161,7 @@ EOF2
 }
 
 @test "ssl-gan --stream-data: usage, no --resume yet, bad rows named by their row in the file" {
-    run --separate-stderr ssl-gan train --stream-data -o "$T/m.gan" < "$D/l30.ssl"
-    assert_fails_with 2 'stream-data.*FILE'
-    run --separate-stderr ssl-gan train --shuffle-buffer 10 "$D/l30.ssl" -o "$T/m.gan"
-    assert_fails_with 2 'shuffle-buffer.*--stream-data'
-    run --separate-stderr ssl-gan train --stream-data --shuffle-buffer 0 "$D/l30.ssl" -o "$T/m.gan"
-    assert_fails_with 2 'shuffle-buffer'
+    stream_usage_errors ssl-gan "$D/l30.ssl"
     run --separate-stderr ssl-gan train --stream-data --resume "$D/l30.ssl" -o "$T/m.gan"
     assert_fails_with 2 'resume.*stream-data'
     row=$(spoil_second_message "$D/l30.ssl" "$T/bad.ssl" 6 -3)
@@ -191,10 +192,7 @@ FIT_ARGS=(--hidden 32 --epochs 6 --dropout 0.3 --weight-decay 0.01 --batch 50 --
 }
 
 @test "ssl-fit --stream-data: usage, and a bad row named by its row in the file" {
-    run --separate-stderr ssl-fit train --stream-data -o "$T/m.mlp" < "$D/l30.ssl"
-    assert_fails_with 2 'stream-data.*FILE'
-    run --separate-stderr ssl-fit train --shuffle-buffer 10 "$D/l30.ssl" -o "$T/m.mlp"
-    assert_fails_with 2 'shuffle-buffer.*--stream-data'
+    stream_usage_errors ssl-fit "$D/l30.ssl"
     run --separate-stderr ssl-fit train --stream-data --resume "$D/l30.ssl" -o "$T/m.mlp"
     assert_fails_with 2 'resume.*stream-data'
     "$PY" - "$D/l30.ssl" "$T/bad.ssl" <<'EOF2'
