@@ -301,21 +301,13 @@ static void col_stats(const float *h, int n, int C, float *mu, float *sd)
     }
 }
 
-/* y = x + sigma eps on n rows of D's layer of the given width. Sharded (gan_share), n is parts of b
- * rows: the noise of the whole parts of B rows is drawn and this process keeps its rows of each. */
+/* y = x + sigma eps on n rows of a layer of D of the given width. Sharded (gan_share), n is parts
+ * of b rows: the noise of the whole parts of B rows is drawn and this process keeps its rows. */
 static void d_noise(gan *m, float *y, const float *x, float sigma, int n, int width, rng *r)
 {
     const gan_share *s = &m->share;
-    if (!s->B) {
-        norm_noise_add(y, x, sigma, (size_t)n * width, r);
-        return;
-    }
-    size_t W = (size_t)width, parts = (size_t)(n / s->b);
-    norm_gauss_fill(s->noise, parts * s->B * W, r);
-    for (size_t p = 0; p < parts; p++) {
-        size_t off = p * s->b * W;
-        norm_noise_forward(y + off, x + off, s->noise + (p * s->B + s->first) * W, sigma, s->b * W);
-    }
+    if (!s->B) norm_noise_add(y, x, sigma, (size_t)n * width, r);
+    else norm_noise_add_share(y, x, sigma, (size_t)(n / s->b), s->B, s->first, s->b, width, r);
 }
 
 /* Forward of D on the first n rows of ws->in[0] (overwritten by the input noise when noisy).
@@ -751,17 +743,8 @@ static int share_begin(gan *m, int B, error *e)
     if (P == 1) return 0;
     if (B % P)
         return error_set(e, "a step's batch of %d rows (--batch, or every row when fewer) does not divide among %d processes", B, P);
-    size_t widest = 0;
-    for (int l = 0; l <= m->a.nd + 1; l++) widest = (size_t)dwid(&m->a, l) > widest ? (size_t)dwid(&m->a, l) : widest;
-    if (!(m->share.noise = malloc(3 * (size_t)B * widest * sizeof(float)))) return error_set(e, "out of memory");
     m->share.B = B, m->share.b = B / P, m->share.first = dist_rank() * (B / P);
     return 0;
-}
-
-static void share_end(gan *m)
-{
-    free(m->share.noise);
-    memset(&m->share, 0, sizeof m->share);
 }
 
 /* The epoch's sums over every process's share. */
@@ -972,7 +955,7 @@ int gan_train_source(gan *m, const gan_config *c, const gan_source *s, const gan
     int rc = -1;
     if (!b.lab || !b.perm || !b.idx_lab || !b.sample) error_set(e, "out of memory");
     else rc = train_loop(m, c, s, val, log, cb, ctx, &b, &ad, &ag, e);
-    share_end(m);
+    memset(&m->share, 0, sizeof m->share);   /* predicting and sampling see every row */
     adam_free(&ad);
     adam_free(&ag);
     bufs_free(&b);

@@ -77,11 +77,10 @@ typedef struct gan_ws gan_ws;   /* activations and gradients, sized for a batch 
 /* Data-parallel training (dist.h): this process feeds D rows [first, first + b) of each part
  * (labelled, unlabelled, generated) of a step whose parts have B rows; G generates all B rows on
  * every process (its batch norm sees the whole batch). D's noise is drawn for the whole batch and
- * sliced (noise: scratch of 3B rows of D's widest layer), so the draws are the single process's.
+ * this process keeps its rows (norm_noise_add_share), so the draws are the single process's.
  * B = 0: one process (set by gan_train for the steps only). */
 typedef struct gan_share {
     int b, B, first;
-    float *noise;
 } gan_share;
 
 typedef struct gan {
