@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "norm.h"
 #include "trainctl.h"
 #include "vmath.h"
@@ -301,13 +302,22 @@ static void col_stats(const float *h, int n, int C, float *mu, float *sd)
     }
 }
 
+/* y = x + sigma eps on n rows of a layer of D of the given width. Sharded (gan_share), n is parts
+ * of b rows: the noise of the whole parts of B rows is drawn and this process keeps its rows. */
+static void d_noise(gan *m, float *y, const float *x, float sigma, int n, int width, rng *r)
+{
+    const gan_share *s = &m->share;
+    if (!s->B) norm_noise_add(y, x, sigma, (size_t)n * width, r);
+    else norm_noise_add_share(y, x, sigma, (size_t)(n / s->b), s->B, s->first, s->b, width, r);
+}
+
 /* Forward of D on the first n rows of ws->in[0] (overwritten by the input noise when noisy).
  * init: data-dependent initialisation of each layer's bias (and the output layer's scale) first. */
 static void d_forward(gan *m, int n, int noisy, int init, rng *r)
 {
     const gan_arch *a = &m->a;
     gan_ws *w = m->ws;
-    if (noisy && a->input_noise > 0) norm_noise_add(w->in[0], w->in[0], a->input_noise, (size_t)n * a->features, r);
+    if (noisy && a->input_noise > 0) d_noise(m, w->in[0], w->in[0], a->input_noise, n, a->features, r);
     w->cur[0] = w->in[0];
     for (int l = 0; l <= a->nd; l++) {
         int in = dwid(a, l), out = dwid(a, l + 1), top = l == a->nd;
@@ -324,7 +334,7 @@ static void d_forward(gan *m, int n, int noisy, int init, rng *r)
         nn_dense_forward(w->h[l], w->cur[l], Ew(m, l), Db(m, l), n, in, out, top ? NN_ACT_NONE : NN_ACT_RELU);
         if (top) break;
         if (noisy && a->hidden_noise > 0) {
-            norm_noise_add(w->in[l + 1], w->h[l], a->hidden_noise, (size_t)n * out, r);
+            d_noise(m, w->in[l + 1], w->h[l], a->hidden_noise, n, out, r);
             w->cur[l + 1] = w->in[l + 1];
         } else {
             w->cur[l + 1] = w->h[l];
@@ -482,23 +492,36 @@ double gan_loss_unl(float *dl, const float *l, int n, int K, int fake, float sca
     return loss;
 }
 
-double gan_loss_fm(float *df, const float *ff, int nf, const float *fr, int nr, int C, float *mean)
+/* s (C) = the column sums of a (n, C) */
+static void col_sums(float *s, const float *a, int n, int C)
 {
-    float *mf = mean, *mr = mean + C;
-    memset(mean, 0, 2 * (size_t)C * sizeof(float));
-    for (int i = 0; i < nf; i++)
-        for (int j = 0; j < C; j++) mf[j] += ff[(size_t)i * C + j];
-    for (int i = 0; i < nr; i++)
-        for (int j = 0; j < C; j++) mr[j] += fr[(size_t)i * C + j];
+    memset(s, 0, (size_t)C * sizeof(float));
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < C; j++) s[j] += a[(size_t)i * C + j];
+}
+
+/* The feature matching loss from sums (2C: the column sums of nf generated rows' features, then of
+ * nr real rows'), and df (n, C) its gradient w.r.t. n generated rows (every row's is the same; n <
+ * nf for a share of the rows). sums is overwritten. */
+static double fm_from_sums(float *df, int n, int nf, int nr, int C, float *sums)
+{
+    float *mf = sums, *mr = sums + C;
     double loss = 0;
     for (int j = 0; j < C; j++) {
         mf[j] = mf[j] / nf - mr[j] / nr;   /* mf now holds the difference */
         loss += (double)mf[j] * mf[j];
     }
     float c = 2.0f / ((float)C * nf);
-    for (int i = 0; i < nf; i++)
+    for (int i = 0; i < n; i++)
         for (int j = 0; j < C; j++) df[(size_t)i * C + j] = c * mf[j];
     return loss / C;
+}
+
+double gan_loss_fm(float *df, const float *ff, int nf, const float *fr, int nr, int C, float *mean)
+{
+    col_sums(mean, ff, nf, C);
+    col_sums(mean + C, fr, nr, C);
+    return fm_from_sums(df, nf, nf, nr, C, mean);
 }
 
 #define MS_EPS 1e-3
@@ -543,87 +566,114 @@ void gan_shift_image(float *dst, const float *src, int H, int W, int dy, int dx)
         memcpy(dst + (size_t)i * W + c0, src + (size_t)(i - dy) * W + c0 - dx, (size_t)(c1 - c0) * sizeof(float));
 }
 
-/* The labelled rows, each moved by a random shift in [-shift, shift]^2 when m->shift > 0. */
-static void gather_labelled(gan *m, float *dst, const float *x, const int *idx, int n, rng *r)
+/* Rows of each part of a step this process feeds D (all B of them on one process), and the first. */
+static int share_rows(const gan *m) { return m->share.B ? m->share.b : m->ws->B; }
+static int share_first(const gan *m) { return m->share.B ? m->share.first : 0; }
+
+/* This process's share of the B labelled rows idx of x into dst, each moved by a random shift in
+ * [-shift, shift]^2 when m->shift > 0 (drawn for every row of the batch, as one process does). */
+static void gather_labelled(gan *m, float *dst, const float *x, const int *idx, rng *r)
 {
-    int F = m->a.features, s = m->shift;
+    int F = m->a.features, s = m->shift, o = share_first(m), b = share_rows(m);
     if (s <= 0) {
-        gather(dst, x, idx, n, F);
+        gather(dst, x, idx + o, b, F);
         return;
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < m->ws->B; i++) {
         int dy = (int)rng_below(r, (uint64_t)(2 * s + 1)) - s, dx = (int)rng_below(r, (uint64_t)(2 * s + 1)) - s;
-        gan_shift_image(dst + (size_t)i * F, x + (size_t)idx[i] * F, m->img_h, m->img_w, dy, dx);
+        if (i >= o && i < o + b)
+            gan_shift_image(dst + (size_t)(i - o) * F, x + (size_t)idx[i] * F, m->img_h, m->img_w, dy, dx);
     }
 }
 
-/* gan_d_grad with the effective weights refreshed only where stale (training keeps the flags). */
-static double d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const int *idx_unl, rng *r,
+/* L_D's gradient on this process's share of the step: of the B labelled rows idx_lab of x (labels
+ * y[idx]), of the unlabelled rows (unl: the share's b rows) and of B generated rows. The effective
+ * weights are refreshed only where stale (training keeps the flags). Returns this share's part. */
+static double d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const float *unl, rng *r,
                      gan_stats *st)
 {
     gan_ws *w = m->ws;
-    int B = w->B, F = m->a.features, K = m->a.classes;
+    int B = w->B, b = share_rows(m), o = share_first(m), F = m->a.features, K = m->a.classes;
+    size_t rows = (size_t)b * F;
     refresh_weights(m);
     generate_batch(m, r);
     /* D's batch: labelled | unlabelled | generated */
-    gather_labelled(m, w->in[0], x, idx_lab, B, r);
-    gather(w->in[0] + (size_t)B * F, x, idx_unl, B, F);
-    memcpy(w->in[0] + (size_t)2 * B * F, w->gx, (size_t)B * F * sizeof(float));
-    for (int i = 0; i < B; i++) w->ylab[i] = y[idx_lab[i]];
-    d_forward(m, 3 * B, 1, 0, r);
+    gather_labelled(m, w->in[0], x, idx_lab, r);
+    if (unl != w->in[0] + rows) memcpy(w->in[0] + rows, unl, rows * sizeof(float));
+    memcpy(w->in[0] + 2 * rows, w->gx + (size_t)o * F, rows * sizeof(float));
+    for (int i = 0; i < b; i++) w->ylab[i] = y[idx_lab[o + i]];
+    d_forward(m, 3 * b, 1, 0, r);
     const float *l = w->h[m->a.nd];
-    size_t part = (size_t)B * K;
-    float s = 1.0f / (float)B;
-    double lab = gan_loss_lab(w->da, l, w->ylab, B, K, s, &st->lab_correct);
+    size_t part = (size_t)b * K;
+    float s = 1.0f / (float)B;   /* the means are over the whole step's rows */
+    double lab = gan_loss_lab(w->da, l, w->ylab, b, K, s, &st->lab_correct);
     float su = 0.5f * s * m->unl_weight;
-    double real = gan_loss_unl(w->da + part, l + part, B, K, 0, su, &st->real_correct);
-    double fake = gan_loss_unl(w->da + 2 * part, l + 2 * part, B, K, 1, su, &st->fake_correct);
-    d_backward(m, 0, 3 * B, 1, NULL, NULL);
-    double unl = 0.5 * (real + fake) / B;
+    double real = gan_loss_unl(w->da + part, l + part, b, K, 0, su, &st->real_correct);
+    double fake = gan_loss_unl(w->da + 2 * part, l + 2 * part, b, K, 1, su, &st->fake_correct);
+    d_backward(m, 0, 3 * b, 1, NULL, NULL);
+    double unl_loss = 0.5 * (real + fake) / B;
     st->loss_lab += lab / B;
-    st->loss_unl += unl;
-    st->rows += B;
-    return lab / B + m->unl_weight * unl;
+    st->loss_unl += unl_loss;
+    st->rows += b;
+    return lab / B + m->unl_weight * unl_loss;
 }
 
 double gan_d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const int *idx_unl, rng *r,
                   gan_stats *st)
 {
     m->eff_d = m->eff_g = 0;   /* the caller may have changed any parameter */
-    return d_grad(m, x, y, idx_lab, idx_unl, r, st);
+    float *unl = m->ws->in[0] + (size_t)m->ws->B * m->a.features;
+    gather(unl, x, idx_unl, m->ws->B, m->a.features);
+    return d_grad(m, x, y, idx_lab, unl, r, st);
 }
 
-static double g_grad(gan *m, const float *x, const int *idx_unl, rng *r, gan_stats *st)
+/* L_G's gradient: B generated rows (on every process: G's batch norm sees them all) against the
+ * unlabelled rows unl (this process's share: b rows). Feature matching compares means over the
+ * whole batch: sharded, the feature sums are all-reduced before the backward. *loss: this
+ * process's part of L_G (the terms of the whole batch counted by the first process). */
+static int g_grad(gan *m, const float *unl, rng *r, gan_stats *st, double *loss, error *e)
 {
     gan_ws *w = m->ws;
     const gan_arch *a = &m->a;
-    int B = w->B, F = a->features, K = a->classes, C = dwid(a, a->nd);
+    int B = w->B, b = share_rows(m), o = share_first(m), F = a->features, K = a->classes, C = dwid(a, a->nd);
+    size_t rows = (size_t)b * F;
     refresh_weights(m);
     generate_batch(m, r);
     /* D's batch: generated | unlabelled */
-    memcpy(w->in[0], w->gx, (size_t)B * F * sizeof(float));
-    gather(w->in[0] + (size_t)B * F, x, idx_unl, B, F);
-    d_forward(m, 2 * B, 1, 0, r);
+    memcpy(w->in[0], w->gx + (size_t)o * F, rows * sizeof(float));
+    if (unl != w->in[0] + rows) memcpy(w->in[0] + rows, unl, rows * sizeof(float));
+    d_forward(m, 2 * b, 1, 0, r);
     const float *f = w->h[a->nd - 1];
-    double loss = gan_loss_fm(w->dfeat, f, B, f + (size_t)B * C, B, C, w->fmean);
+    col_sums(w->fmean, f, b, C);
+    col_sums(w->fmean + C, f + (size_t)b * C, b, C);
+    if (m->share.B && dist_allreduce_sum(w->fmean, 2 * (size_t)C, e) < 0) return -1;
+    double fm = fm_from_sums(w->dfeat, b, B, B, C, w->fmean), l = o == 0 ? fm : 0;
     if (a->conditional) {
         float cw = m->cond_weight;
-        loss += cw * gan_loss_lab(w->da, w->h[a->nd], w->ycond, B, K, cw / (float)B, NULL) / B;
+        l += cw * gan_loss_lab(w->da, w->h[a->nd], w->ycond + o, b, K, cw / (float)B, NULL) / B;
     } else {
-        memset(w->da, 0, (size_t)B * K * sizeof(float));
+        memset(w->da, 0, (size_t)b * K * sizeof(float));
     }
-    d_backward(m, 0, B, 0, w->dfeat, w->gda);
-    if (m->ms_weight > 0)
-        loss += gan_loss_ms(w->gda, w->gx, w->gz, B, F, a->noise_dim, m->gin, m->ms_weight);
+    /* d(gx): this process's rows from D, zero elsewhere (the processes' gradients add up) */
+    if (b < B) memset(w->gda, 0, (size_t)B * F * sizeof(float));
+    d_backward(m, 0, b, 0, w->dfeat, w->gda + (size_t)o * F);
+    if (m->ms_weight > 0 && o == 0)   /* pairs of rows of the whole batch: added by one process */
+        l += gan_loss_ms(w->gda, w->gx, w->gz, B, F, a->noise_dim, m->gin, m->ms_weight);
     g_backward(m, B);
-    st->loss_g += loss;
-    return loss;
+    st->loss_g += l;
+    *loss = l;
+    return 0;
 }
 
 double gan_g_grad(gan *m, const float *x, const int *idx_unl, rng *r, gan_stats *st)
 {
     m->eff_d = m->eff_g = 0;
-    return g_grad(m, x, idx_unl, r, st);
+    float *unl = m->ws->in[0] + (size_t)m->ws->B * m->a.features;
+    gather(unl, x, idx_unl, m->ws->B, m->a.features);
+    double loss = 0;
+    error e;
+    g_grad(m, unl, r, st, &loss, &e);   /* one process: nothing to fail */
+    return loss;
 }
 
 /* ---- initialisation and training ---- */
@@ -674,7 +724,7 @@ static double epoch_lr(const gan_config *c, int epoch)
 }
 
 typedef struct train_bufs {
-    int *lab, *perm, *perm2, *idx_lab;
+    int *lab, *perm, *idx_lab;   /* perm: the rows of the data spread */
     float *sample;
 } train_bufs;
 
@@ -682,9 +732,49 @@ static void bufs_free(train_bufs *b)
 {
     free(b->lab);
     free(b->perm);
-    free(b->perm2);
     free(b->idx_lab);
     free(b->sample);
+}
+
+/* This process's share of every step (dist.h), from the global batch of B rows a part: rows
+ * [rank b, (rank + 1) b) of each part; nothing on one process. */
+static int share_begin(gan *m, int B, error *e)
+{
+    int P = dist_size();
+    if (P == 1) return 0;
+    if (B % P)
+        return error_set(e, "a step's batch of %d rows (--batch, or every row when fewer) does not divide among %d processes", B, P);
+    m->share.B = B, m->share.b = B / P, m->share.first = dist_rank() * (B / P);
+    return 0;
+}
+
+/* The epoch's sums over every process's share. */
+static int reduce_stats(gan_stats *st, error *e)
+{
+    double v[7] = {st->loss_lab, st->loss_unl, st->loss_g, st->lab_correct, st->real_correct, st->fake_correct, st->rows};
+    if (dist_allreduce_sum_f64(v, 7, e) < 0) return -1;
+    st->loss_lab = v[0], st->loss_unl = v[1], st->loss_g = v[2];
+    st->lab_correct = (int)v[3], st->real_correct = (int)v[4], st->fake_correct = (int)v[5], st->rows = (int)v[6];
+    return 0;
+}
+
+/* x of this process's share of src's next batch of B rows, or NULL with e set. */
+static const float *unl_batch(datasource *src, int B, rng *r, error *e)
+{
+    datasource_batch bt;
+    int got = datasource_next(src, (size_t)B, r, &bt, e);
+    if (got == 1 && bt.global == (size_t)B) return stream_table_col(bt.rows, "x");
+    if (got >= 0) error_set(e, "the rows ran out before the end of the epoch");
+    return NULL;
+}
+
+/* The epoch's last rows, short of a batch, go unused; a stream reads them (and checks its end). */
+static int drain(datasource *src, int B, rng *r, error *e)
+{
+    datasource_batch bt;
+    int got;
+    while ((got = datasource_next(src, (size_t)B, r, &bt, e)) == 1) {}
+    return got;
 }
 
 /* Checks the labels and lists the labelled rows into b->lab; returns their count or -1. */
@@ -735,34 +825,38 @@ static int epoch_metrics(gan *m, const gan_stats *st, int steps, double data_spr
 }
 
 /* One epoch of steps; a diverged loss stops with the place named. */
-static int train_epoch(gan *m, const gan_config *c, const gan_data *tr, train_bufs *b, long nlab, long *lab_pos,
+static int train_epoch(gan *m, const gan_config *c, const gan_source *src, train_bufs *b, long nlab, long *lab_pos,
                        adam *ad, adam *ag, int epoch, gan_stats *st, trainlog *log, rng *r, error *e)
 {
-    int B = m->ws->B, n = (int)tr->n, steps = n / B;
-    for (int i = 0; i < n; i++) b->perm[i] = b->perm2[i] = i;
-    rng_shuffle(r, b->perm, (size_t)n);
-    rng_shuffle(r, b->perm2, (size_t)n);
+    int B = m->ws->B, steps = (int)(datasource_rows(src->unl[0]) / (size_t)B);
+    double P = m->share.B ? (double)m->share.B / m->share.b : 1;   /* a share's loss times P: about the step's */
+    if (datasource_epoch(src->unl[0], r, e) < 0 || datasource_epoch(src->unl[1], r, e) < 0) return -1;
     for (int s = 0; s < steps; s++) {
         for (int i = 0; i < B; i++) {
             if (*lab_pos == nlab) rng_shuffle(r, b->lab, (size_t)nlab), *lab_pos = 0;
             b->idx_lab[i] = b->lab[(*lab_pos)++];
         }
+        const float *unl = unl_batch(src->unl[0], B, r, e);
+        if (!unl) return -1;
         nn_params_zero_grad(&m->d);
-        double ld = d_grad(m, tr->x, tr->y, b->idx_lab, b->perm + (size_t)s * B, r, st);
-        if (diverged(ld, c->max_loss))
-            return error_set(e, "epoch %d, batch %d: discriminator loss is %g: training diverged", epoch, s + 1, ld);
+        double ld = d_grad(m, src->lab.x, src->lab.y, b->idx_lab, unl, r, st);
+        if (dist_allreduce_sum(m->d.grad, m->d.total, e) < 0) return -1;
+        if (diverged(ld * P, c->max_loss))
+            return error_set(e, "epoch %d, batch %d: discriminator loss is %g: training diverged", epoch, s + 1, ld * P);
         adam_step(ad, m->d.data, m->d.grad);
         m->eff_d = 0;
         gan_ema_update(m, c->ema_decay, (long)(epoch - 1) * steps + s);
+        if (!(unl = unl_batch(src->unl[1], B, r, e))) return -1;
         nn_params_zero_grad(&m->g);
-        double lg = g_grad(m, tr->x, b->perm2 + (size_t)s * B, r, st);
-        if (diverged(lg, c->max_loss))
-            return error_set(e, "epoch %d, batch %d: generator loss is %g: training diverged", epoch, s + 1, lg);
+        double lg;
+        if (g_grad(m, unl, r, st, &lg, e) < 0 || dist_allreduce_sum(m->g.grad, m->g.total, e) < 0) return -1;
+        if (diverged(lg * P, c->max_loss))
+            return error_set(e, "epoch %d, batch %d: generator loss is %g: training diverged", epoch, s + 1, lg * P);
         adam_step(ag, m->g.data, m->g.grad);
         m->eff_g = 0;
         if (log && trainlog_batch(log, (size_t)s + 1, (size_t)(s + 1) * B, ld)) return 0;   /* interrupted */
     }
-    return 0;
+    return drain(src->unl[0], B, r, e) < 0 || drain(src->unl[1], B, r, e) < 0 ? -1 : 0;
 }
 
 /* The whole training state after an epoch, for trainctl (a checkpoint that also loads as a model). */
@@ -794,24 +888,27 @@ static int state_load(gan *m, const model_file *f, train_bufs *b, long nlab, lon
     return 0;
 }
 
-static int train_loop(gan *m, const gan_config *c, const gan_data *tr, const gan_data *val, trainlog *log,
+static int train_loop(gan *m, const gan_config *c, const gan_source *src, const gan_data *val, trainlog *log,
                       gan_epoch_fn cb, void *ctx, train_bufs *b, adam *ad, adam *ag, error *e)
 {
     const gan_arch *a = &m->a;
+    const gan_data *in = &src->init;
     rng r;
     rng_seed(&r, c->seed);
-    long nlab = list_labelled(m, tr, b->lab, e);
+    long nlab = list_labelled(m, &src->lab, b->lab, e);
     if (nlab < 0) return -1;
-    int B = c->batch < (int)tr->n ? c->batch : (int)tr->n;
-    if (gan_init(m, tr->x, tr->n, B, &r, e) || adam_init_params(ad, &m->d, e) || adam_init_params(ag, &m->g, e))
+    size_t N = datasource_rows(src->unl[0]);
+    int B = c->batch < (int)N ? c->batch : (int)N;
+    if (gan_init(m, in->x, in->n, B, &r, e) || share_begin(m, B, e) || adam_init_params(ad, &m->d, e) ||
+        adam_init_params(ag, &m->g, e))
         return -1;
     ad->beta1 = ag->beta1 = (float)c->beta1;
     /* the data's own spread, the yardstick of the samples' */
-    int ns = tr->n >= 2 ? (int)(tr->n < SPREAD_ROWS ? tr->n : SPREAD_ROWS) : 0;
-    for (int i = 0; i < ns; i++) b->perm[i] = (int)rng_below(&r, tr->n);
-    gather(b->sample, tr->x, b->perm, ns, a->features);
+    int ns = in->n >= 2 ? (int)(in->n < SPREAD_ROWS ? in->n : SPREAD_ROWS) : 0;
+    for (int i = 0; i < ns; i++) b->perm[i] = (int)rng_below(&r, in->n);
+    gather(b->sample, in->x, b->perm, ns, a->features);
     double data_spread = ns == SPREAD_ROWS ? gan_mean_pairwise_dist(b->sample, ns, a->features) : 0;
-    int steps = (int)tr->n / B;
+    int steps = (int)(N / (size_t)B);
     if (log) trainlog_plan(log, c->epochs, (size_t)steps * B, (size_t)steps);
     long lab_pos = nlab;
     trainctl *ctl = log ? log->ctl : NULL;
@@ -823,9 +920,9 @@ static int train_loop(gan *m, const gan_config *c, const gan_data *tr, const gan
         if (log) trainlog_epoch_begin(log, epoch);
         ad->lr = ag->lr = (float)epoch_lr(c, epoch);
         gan_stats st = {0};
-        if (train_epoch(m, c, tr, b, nlab, &lab_pos, ad, ag, epoch, &st, log, &r, e)) return -1;
+        if (train_epoch(m, c, src, b, nlab, &lab_pos, ad, ag, epoch, &st, log, &r, e)) return -1;
         if (trainlog_stopped(log)) return 0;
-        if (epoch_metrics(m, &st, steps, data_spread, b->sample, val, log, &r, e)) return -1;
+        if (reduce_stats(&st, e) || epoch_metrics(m, &st, steps, data_spread, b->sample, val, log, &r, e)) return -1;
         if (log && trainlog_epoch_end(log, e)) return -1;
         if (cb && cb(m, epoch, ctx, e)) return -1;
         if (ctl && trainctl_epoch_end(ctl, state_save(m, b, nlab, lab_pos, ad, ag, &r, e), epoch, e)) return -1;
@@ -834,11 +931,13 @@ static int train_loop(gan *m, const gan_config *c, const gan_data *tr, const gan
     return 0;
 }
 
-int gan_train(gan *m, const gan_config *c, const gan_data *tr, const gan_data *val, trainlog *log,
-              gan_epoch_fn cb, void *ctx, error *e)
+int gan_train_source(gan *m, const gan_config *c, const gan_source *s, const gan_data *val, trainlog *log,
+                     gan_epoch_fn cb, void *ctx, error *e)
 {
-    if (tr->n == 0) return error_set(e, "no rows to train on");
-    if (tr->n > (size_t)1 << 30) return error_set(e, "%zu rows: too many", tr->n);
+    size_t N = datasource_rows(s->unl[0]);
+    if (N == 0 || s->init.n == 0) return error_set(e, "no rows to train on");
+    if (N > (size_t)1 << 30) return error_set(e, "%zu rows: too many", N);
+    if (datasource_rows(s->unl[1]) != N) return error_set(e, "the two passes over the rows differ");
     if (c->batch < 1 || c->epochs < 0) return error_set(e, "bad batch size or epoch count");
     if (c->shift > 0 && (c->img_h < 1 || c->img_w < 1 || (long)c->img_h * c->img_w != m->a.features))
         return error_set(e, "shifts need images: %d x %d pixels for %d features", c->img_h, c->img_w, m->a.features);
@@ -846,20 +945,36 @@ int gan_train(gan *m, const gan_config *c, const gan_data *tr, const gan_data *v
     m->unl_weight = (float)c->unl_weight;
     m->ms_weight = (float)c->ms_weight;
     m->shift = c->shift, m->img_h = c->img_h, m->img_w = c->img_w;
-    int B = c->batch < (int)tr->n ? c->batch : (int)tr->n;
+    int B = c->batch < (int)N ? c->batch : (int)N;
+    for (int k = 0; k < 2; k++) datasource_shard(s->unl[k], dist_rank(), dist_size());
     train_bufs b = {0};
-    b.lab = malloc(tr->n * sizeof(int));
-    b.perm = malloc(tr->n * sizeof(int));
-    b.perm2 = malloc(tr->n * sizeof(int));
+    b.lab = malloc((s->lab.n ? s->lab.n : 1) * sizeof(int));
+    b.perm = malloc((size_t)SPREAD_ROWS * sizeof(int));
     b.idx_lab = malloc((size_t)B * sizeof(int));
     b.sample = malloc((size_t)SPREAD_ROWS * m->a.features * sizeof(float));
     adam ad = {0}, ag = {0};
     int rc = -1;
-    if (!b.lab || !b.perm || !b.perm2 || !b.idx_lab || !b.sample) error_set(e, "out of memory");
-    else rc = train_loop(m, c, tr, val, log, cb, ctx, &b, &ad, &ag, e);
+    if (!b.lab || !b.perm || !b.idx_lab || !b.sample) error_set(e, "out of memory");
+    else rc = train_loop(m, c, s, val, log, cb, ctx, &b, &ad, &ag, e);
+    memset(&m->share, 0, sizeof m->share);   /* predicting and sampling see every row */
     adam_free(&ad);
     adam_free(&ag);
     bufs_free(&b);
+    return rc;
+}
+
+int gan_train(gan *m, const gan_config *c, const gan_data *tr, const gan_data *val, trainlog *log,
+              gan_epoch_fn cb, void *ctx, error *e)
+{
+    if (tr->n == 0) return error_set(e, "no rows to train on");
+    if (tr->n > (size_t)1 << 30) return error_set(e, "%zu rows: too many", tr->n);
+    gan_source s = {*tr, {NULL, NULL}, *tr};
+    int rc = -1;
+    if ((s.unl[0] = datasource_memory_x(tr->x, tr->n, m->a.features, e)) &&
+        (s.unl[1] = datasource_memory_x(tr->x, tr->n, m->a.features, e)))
+        rc = gan_train_source(m, c, &s, val, log, cb, ctx, e);
+    datasource_free(s.unl[0]);
+    datasource_free(s.unl[1]);
     return rc;
 }
 

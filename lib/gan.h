@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "adam.h"
+#include "datasource.h"
 #include "error.h"
 #include "model.h"
 #include "nn.h"
@@ -73,6 +74,15 @@ void gan_config_default(gan_config *c);
 
 typedef struct gan_ws gan_ws;   /* activations and gradients, sized for a batch (gan.c) */
 
+/* Data-parallel training (dist.h): this process feeds D rows [first, first + b) of each part
+ * (labelled, unlabelled, generated) of a step whose parts have B rows; G generates all B rows on
+ * every process (its batch norm sees the whole batch). D's noise is drawn for the whole batch and
+ * this process keeps its rows (norm_noise_add_share), so the draws are the single process's.
+ * B = 0: one process (set by gan_train for the steps only). */
+typedef struct gan_share {
+    int b, B, first;
+} gan_share;
+
 typedef struct gan {
     gan_arch a;
     nn_params d, g;          /* trained parameters of D and G */
@@ -83,6 +93,7 @@ typedef struct gan {
     float unl_weight;        /* weight of L_unl in L_D (gan_config) */
     float ms_weight;         /* weight of the mode-seeking term in L_G (gan_config) */
     int shift, img_h, img_w; /* random shifts of the labelled rows (gan_config) */
+    gan_share share;         /* under mpirun, this process's share of each training step */
     nn_params avg;           /* arch.ema: the moving average of d, same layout ("ema.d.l1.v", ...) */
     int eff_d, eff_g;        /* eff holds the weights of the current d (resp. G's output layer) */
     gan_ws *ws;
@@ -144,6 +155,15 @@ typedef struct gan_data {
     size_t n;
 } gan_data;
 
+/* The training rows as gan_train_source reads them: the labelled rows held, the unlabelled passes
+ * from data sources (in memory, or a file read every epoch: --stream-data). */
+typedef struct gan_source {
+    gan_data lab;            /* rows holding the labelled ones (y >= 0; rows with y = -1 are skipped) */
+    datasource *unl[2];      /* every row (column x f32), one pass each an epoch: D's unlabelled
+                              * batches and G's (feature matching); gan_train_source shards them */
+    gan_data init;           /* rows for D's data-dependent init and the data spread (y unused) */
+} gan_source;
+
 /* Called after each epoch (after the trainlog line): e.g. a checkpoint. Nonzero stops with e set. */
 typedef int (*gan_epoch_fn)(gan *m, int epoch, void *ctx, error *e);
 
@@ -155,6 +175,15 @@ typedef int (*gan_epoch_fn)(gan *m, int epoch, void *ctx, error *e);
  * log, val, cb may be NULL. */
 int gan_train(gan *m, const gan_config *c, const gan_data *train, const gan_data *val, trainlog *log,
               gan_epoch_fn cb, void *ctx, error *e);
+
+/* gan_train over a gan_source. The unlabelled rows are N = datasource_rows(unl[0]) (unl[1] the
+ * same rows); gan_train is this with every row held: lab = init = train, unl = memory sources.
+ * Under mpirun (dist.h) each process takes its share of every step (gan_share; the batch must
+ * divide by the number of processes), D's and G's gradients are all-reduced once a step (and the
+ * feature means of G's step, which compares means over the whole batch), the epoch's metrics summed
+ * over the processes; every process holds the same model. */
+int gan_train_source(gan *m, const gan_config *c, const gan_source *s, const gan_data *val, trainlog *log,
+                     gan_epoch_fn cb, void *ctx, error *e);
 
 /* p (n, classes) = softmax(l(x)) with D deterministic (no noise), in chunks; D's weight average
  * when the model has one. */

@@ -257,6 +257,19 @@ void norm_noise_add(float *y, const float *x, float sigma, size_t n, rng *r)
     }
 }
 
+void norm_noise_add_share(float *y, const float *x, float sigma, size_t parts, size_t B, size_t first, size_t b,
+                          size_t width, rng *r)
+{
+    zig z;
+    zig_init(&z, r);
+    size_t before = first * width, kept = b * width, after = (B - first - b) * width;
+    for (size_t p = 0; p < parts; p++) {
+        for (size_t i = 0; i < before; i++) zig_normal(&z);
+        for (size_t i = 0; i < kept; i++, y++, x++) *y = *x + sigma * zig_normal(&z);
+        for (size_t i = 0; i < after; i++) zig_normal(&z);
+    }
+}
+
 NN_VECTORISE void norm_noise_forward(float *y, const float *x, const float *eps, float sigma, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = x[i] + sigma * eps[i];

@@ -61,6 +61,12 @@ void norm_gauss_fill(float *eps, size_t n, rng *r);
 /* y = x + sigma eps with eps drawn as norm_gauss_fill would (the same values, in the same order),
  * in one pass and without an eps buffer: the layer's forward in training. y may equal x. (n) */
 void norm_noise_add(float *y, const float *x, float sigma, size_t n, rng *r);
+/* A share of norm_noise_add's rows: the noise of `parts` consecutive blocks of B rows of `width`
+ * values is drawn as norm_noise_add would draw it, and y = x + sigma eps is made for rows [first,
+ * first + b) of each block only (y, x: parts blocks of b rows; the other draws are dropped). A
+ * process training on a share of a batch then draws the whole batch's noise (dist.h). y may equal x. */
+void norm_noise_add_share(float *y, const float *x, float sigma, size_t parts, size_t B, size_t first, size_t b,
+                          size_t width, rng *r);
 /* y = x + sigma eps (y may equal x). (n) */
 void norm_noise_forward(float *y, const float *x, const float *eps, float sigma, size_t n);
 /* dx = dy: the noise is additive (dx may equal dy). (n) */

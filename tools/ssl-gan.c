@@ -15,6 +15,8 @@
 
 #include "cli.h"
 #include "cli_train.h"
+#include "datasource.h"
+#include "dist.h"
 #include "filter.h"
 #include "gan.h"
 #include "imagegrid.h"
@@ -34,7 +36,10 @@ static const char USAGE[] =
     "layers with batch norm and softplus, sigmoid output for data in [0, 1]) learns by feature\n"
     "matching on D's last hidden layer. Each step sees B labelled rows (the labelled set re-drawn),\n"
     "B unlabelled rows and B generated rows; an epoch is one pass over all rows as unlabelled data.\n"
-    "Holds the training stream in memory. K comes from the stream's class_names, else max(y)+1.\n"
+    "Holds the training stream in memory (with --stream-data: reads FILE every epoch instead, holding\n"
+    "the labelled rows and the first N rows). K comes from the stream's class_names, else max(y)+1.\n"
+    "Under mpirun (the MPI build, make MPI=1) each process trains on its share of every step's batch\n"
+    "(--batch must divide by the number of processes) and rank 0 writes the model and the log.\n"
     "The model is written atomically, and after every --checkpoint-every epochs, so a run that\n"
     "diverges (NaN or exploding loss: it stops naming the epoch and batch) keeps its last good model.\n"
     "SIGINT or SIGTERM stops training at the next step: MODEL.ckpt gets the whole training state\n"
@@ -68,6 +73,11 @@ static const char USAGE[] =
     "      --resume             continue from MODEL.ckpt (same options and --threads give the same\n"
     "                           model as an uninterrupted run)\n"
     "      --seed N             seed of every random choice (default 0)\n"
+    "      --stream-data        read FILE every epoch (twice: D's and G's unlabelled batches) through\n"
+    "                           shuffle buffers instead of into memory; the labelled rows are held\n"
+    "      --shuffle-buffer N   rows of each buffer (default 10000; D's initialisation uses FILE's\n"
+    "                           first N rows); when FILE has at most N rows, the model is the\n"
+    "                           in-memory one, byte for byte\n"
     "      --log FILE           per-epoch metrics as JSON lines: d_loss lab_loss unl_loss g_loss\n"
     "                           train_accuracy d_real_acc d_fake_acc sample_spread [val_accuracy\n"
     "                           val_accuracy_last (with --ema: without the average)]\n"
@@ -102,7 +112,7 @@ static const char USAGE[] =
 
 enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
        OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
-       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS };
+       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_STREAM, OPT_BUFFER };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},          {"model", required_argument, 0, 'm'},
@@ -121,6 +131,7 @@ static const struct option OPTS[] = {
     {"shift", required_argument, 0, OPT_SHIFT},     {"ema", required_argument, 0, OPT_EMA},
     {"mode-seeking", required_argument, 0, OPT_MS},
     {"resume", no_argument, 0, OPT_RESUME},
+    {"stream-data", no_argument, 0, OPT_STREAM},    {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
     {"help", no_argument, 0, 'h'},                  {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
 };
@@ -130,7 +141,8 @@ typedef struct args {
     const char *files[2];
     int nfiles;
     int threads, quiet, resume, ckpt_every, gout_auto, cls, has_cls;
-    long rows;
+    int stream_data;         /* train --stream-data */
+    long rows, buffer;       /* buffer: --shuffle-buffer, 0 = not given */
     gan_arch arch;
     gan_config cfg;
 } args;
@@ -154,6 +166,8 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case 'n': a->rows = cli_parse_long(c, "--rows", optarg, 0, 1L << 40); break;
         case 'q': a->quiet = 1; break;
         case OPT_RESUME: a->resume = 1; break;
+        case OPT_STREAM: a->stream_data = 1; break;
+        case OPT_BUFFER: a->buffer = cli_parse_long(c, "--shuffle-buffer", optarg, 1, 1L << 40); break;
         case OPT_DH: h->nd = cli_parse_int_list(c, "--d-hidden", optarg, h->d_hidden, GAN_MAX_LAYERS); break;
         case OPT_GH: h->ng = cli_parse_int_list(c, "--g-hidden", optarg, h->g_hidden, GAN_MAX_LAYERS); break;
         case OPT_NOISE: h->noise_dim = (int)cli_parse_long(c, "--noise-dim", optarg, 1, 1 << 20); break;
@@ -195,43 +209,74 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
 
 /* ---- train ---- */
 
-/* x (f32 rows, finite) and y (i32 scalar) of a table. */
-static gan_data table_data(cli *c, const stream_table *t, const char *file, int *features)
+enum { SHUFFLE_BUFFER = 10000 };   /* --stream-data's default buffer, in rows */
+
+/* What a look at the training rows finds, batch by batch: in memory the one table, with
+ * --stream-data the first pass over the file (which also keeps the labelled rows and the first rows). */
+typedef struct scan {
+    const char *file;
+    int F;                       /* x's width */
+    int named;                   /* classes the stream names, 0 = none */
+    int maxy;                    /* the largest label, -1 = none */
+    size_t labelled;
+    float lo, hi;                /* the range of x */
+    int keep;                    /* --stream-data: gather lab and first */
+    stream_table *lab, *first;   /* the labelled rows; the file's first rows, up to first_cap */
+    size_t first_cap;
+} scan;
+
+/* x (f32 rows, finite) and y (i32 scalar, -1 or a class) of a batch whose first row is row0 + 1 of
+ * the file. */
+static int scan_rows(const stream_table *t, size_t row0, void *ctx, error *e)
 {
-    error e;
-    const stream_schema *s = t->schema;
-    gan_data d = {0};
-    int ix = stream_schema_find(s, "x"), iy = stream_schema_find(s, "y");
-    if (ix < 0) cli_fail(c, "%s: stream has no tensor 'x' (features)", file);
-    if (iy < 0) cli_fail(c, "%s: stream has no tensor 'y' (labels are needed to train)", file);
-    if (!(d.x = stream_table_col_typed(t, "x", STREAM_F32, &e))) cli_fail(c, "%s: %s", file, e.msg);
-    if (!(d.y = stream_table_col_typed(t, "y", STREAM_I32, &e))) cli_fail(c, "%s: %s", file, e.msg);
-    if (s->fields[iy].width != 1) cli_fail(c, "%s: tensor 'y' has %zu values per row, expected 1", file, s->fields[iy].width);
-    d.n = t->nrows;
-    *features = (int)s->fields[ix].width;
-    for (size_t i = 0; i < d.n * (size_t)*features; i++)
-        if (!isfinite(d.x[i]))
-            cli_fail(c, "%s: row %zu: x[%zu] is not a finite number", file, i / *features + 1, i % *features);
-    return d;
+    scan *s = ctx;
+    const stream_schema *sc = t->schema;
+    int ix = stream_schema_find(sc, "x"), iy = stream_schema_find(sc, "y");
+    if (ix < 0) return error_set(e, "%s: stream has no tensor 'x' (features)", s->file);
+    if (iy < 0) return error_set(e, "%s: stream has no tensor 'y' (labels are needed to train)", s->file);
+    error te;
+    const float *x = stream_table_col_typed(t, "x", STREAM_F32, &te);
+    const int32_t *y = x ? stream_table_col_typed(t, "y", STREAM_I32, &te) : NULL;
+    if (!y) return error_set(e, "%s: %s", s->file, te.msg);
+    if (sc->fields[iy].width != 1)
+        return error_set(e, "%s: tensor 'y' has %zu values per row, expected 1", s->file, sc->fields[iy].width);
+    size_t F = sc->fields[ix].width;
+    s->F = (int)F;
+    s->named = stream_meta_num_classes(sc);
+    for (size_t i = 0; i < t->nrows * F; i++) {
+        if (!isfinite(x[i])) return error_set(e, "%s: row %zu: x[%zu] is not a finite number", s->file, row0 + i / F + 1, i % F);
+        s->lo = x[i] < s->lo ? x[i] : s->lo;
+        s->hi = x[i] > s->hi ? x[i] : s->hi;
+    }
+    if (s->keep && !s->lab && (!(s->lab = stream_table_new(sc)) || !(s->first = stream_table_new(sc))))
+        return error_set(e, "out of memory");
+    for (size_t i = 0; i < t->nrows; i++) {
+        if (y[i] < -1)
+            return error_set(e, "%s: row %zu: label %d is negative (-1 marks an unlabelled row)", s->file, row0 + i + 1, y[i]);
+        if (s->named && y[i] >= s->named)
+            return error_set(e, "%s: row %zu: label %d, but the model has %d classes", s->file, row0 + i + 1, y[i], s->named);
+        s->maxy = y[i] > s->maxy ? y[i] : s->maxy;
+        s->labelled += y[i] >= 0;
+        if (s->keep && y[i] >= 0 && stream_table_append(s->lab, t, i, 1, e) < 0) return -1;
+    }
+    size_t want = s->keep ? s->first_cap - s->first->nrows : 0;
+    return want && stream_table_append(s->first, t, 0, want < t->nrows ? want : t->nrows, e) < 0 ? -1 : 0;
 }
 
 /* K: the stream's class_names, else max(y) + 1. */
-static int class_count(cli *c, const stream_table *t, const gan_data *d, const char *file)
+static int class_count(cli *c, const scan *s)
 {
-    int named = stream_meta_num_classes(t->schema);
-    if (named) return named;
-    int mx = -1;
-    for (size_t i = 0; i < d->n; i++) mx = d->y[i] > mx ? d->y[i] : mx;
-    if (mx < 0) cli_fail(c, "%s: no labelled rows to train on (every y is -1)", file);
-    return mx + 1 < 2 ? 2 : mx + 1;
+    if (s->named) return s->named;
+    if (s->maxy < 0) cli_fail(c, "%s: no labelled rows to train on (every y is -1)", s->file);
+    return s->maxy + 1 < 2 ? 2 : s->maxy + 1;
 }
 
-/* sigmoid output when every x is within [0, 1] */
-static nn_act auto_output(const gan_data *d, int F)
+/* x and y of a table that scan_rows checked. */
+static gan_data table_data(const stream_table *t)
 {
-    for (size_t i = 0; i < d->n * (size_t)F; i++)
-        if (d->x[i] < 0.0f || d->x[i] > 1.0f) return NN_ACT_NONE;
-    return NN_ACT_SIGMOID;
+    gan_data d = {0};
+    if (t) d.x = stream_table_col(t, "x"), d.y = stream_table_col(t, "y"), d.n = t->nrows;
+    return d;
 }
 
 typedef struct train_ctx {
@@ -307,6 +352,7 @@ static int on_epoch(gan *m, int epoch, void *ctx, error *e)
     const char *out = t->a->out;
     struct stat st;
     if (!every || epoch % every || epoch == t->a->cfg.epochs || strcmp(out, "-") == 0) return 0;
+    if (dist_rank() != 0) return 0;   /* every process holds the model: rank 0 writes it */
     if (stat(out, &st) == 0 && !S_ISREG(st.st_mode)) return 0;   /* a device or a pipe */
     if (write_checkpoint(m, t, out, e)) return -1;
     t->last_ckpt = epoch;
@@ -315,7 +361,9 @@ static int on_epoch(gan *m, int epoch, void *ctx, error *e)
 
 /* What train_main holds, freed before a failure exits (so leak checkers see a clean exit). */
 typedef struct held {
-    stream_table *t, *vt;
+    stream_table *t, *vt;    /* t: NULL with --stream-data */
+    datasource *unl[2];      /* --stream-data: the file's two passes an epoch */
+    scan sc;
     gan *m;
 } held;
 
@@ -323,6 +371,10 @@ static void held_free(held *h)
 {
     stream_table_free(h->t);
     stream_table_free(h->vt);
+    datasource_free(h->unl[0]);
+    datasource_free(h->unl[1]);
+    stream_table_free(h->sc.lab);
+    stream_table_free(h->sc.first);
     gan_free(h->m);
     memset(h, 0, sizeof *h);
 }
@@ -338,55 +390,100 @@ static _Noreturn void __attribute__((format(printf, 3, 4))) train_fail(cli *c, h
     cli_fail(c, "%s", msg);
 }
 
-static void train_main(cli *c, args *a)
+/* The training rows into src: held (every row in h->t), or --stream-data: the file checked in a
+ * first pass that keeps its labelled rows and first rows (D's init), then read every epoch. */
+static const stream_schema *load_train(cli *c, const args *a, const char *path, held *h, gan_source *src)
+{
+    error e;
+    scan *sc = &h->sc;
+    sc->file = cli_in_name(path), sc->maxy = -1, sc->lo = INFINITY, sc->hi = -INFINITY;
+    memset(src, 0, sizeof *src);
+    if (!a->stream_data) {
+        h->t = cli_load_stream(c, path);
+        if (scan_rows(h->t, 0, sc, &e) < 0) train_fail(c, h, "%s", e.msg);
+        src->lab = src->init = table_data(h->t);
+        return h->t->schema;
+    }
+    size_t K = a->buffer ? (size_t)a->buffer : SHUFFLE_BUFFER;
+    sc->keep = 1, sc->first_cap = K;
+    if (!(h->unl[0] = datasource_stream(path, K, scan_rows, sc, &e)) || !(h->unl[1] = datasource_stream(path, K, NULL, NULL, &e)))
+        train_fail(c, h, "%s", e.msg);
+    src->lab = table_data(sc->lab);
+    src->init = table_data(sc->first);
+    src->unl[0] = h->unl[0], src->unl[1] = h->unl[1];
+    return datasource_schema(h->unl[0]);
+}
+
+static void train_usage(cli *c, const args *a)
 {
     if (!a->out) cli_usage_error(c, "train: -o MODEL is required");
     if (a->model || a->png || a->has_cls || a->rows >= 0) cli_usage_error(c, "train: -m, -n, --class and --png are for sample");
     if (a->nfiles > 1) cli_usage_error(c, "train: at most one input file");
+    if (a->stream_data && (!a->nfiles || strcmp(a->files[0], "-") == 0))
+        cli_usage_error(c, "--stream-data needs a FILE (it is read again every epoch), not stdin");
+    if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
+    if (a->stream_data && a->resume) cli_usage_error(c, "--resume does not work with --stream-data yet");
+    if (a->cfg.batch % dist_size())
+        cli_usage_error(c, "--batch %d does not divide among %d processes (each takes an equal share of every step)",
+                        a->cfg.batch, dist_size());
+}
+
+static void train_main(cli *c, args *a)
+{
+    error e;
+    if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
+    int rank0 = dist_rank() == 0;   /* under mpirun, rank 0 alone reports and writes */
+    train_usage(c, a);
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
     held h = {0};
-    h.t = cli_load_stream(c, path);
-    int F, vF;
-    gan_data d = table_data(c, h.t, file, &F);
-    a->arch.features = F;
-    a->arch.classes = class_count(c, h.t, &d, file);
-    if (a->gout_auto) a->arch.g_out = auto_output(&d, F);
+    gan_source src;
+    const stream_schema *schema = load_train(c, a, path, &h, &src);
+    a->arch.features = h.sc.F;
+    a->arch.classes = class_count(c, &h.sc);
+    if (a->gout_auto) a->arch.g_out = h.sc.lo >= 0 && h.sc.hi <= 1 ? NN_ACT_SIGMOID : NN_ACT_NONE;
     if (a->cfg.shift > 0) {
         error se;
         int ch = 1;
-        if (imagegrid_shape(h.t->schema->meta, F, &a->cfg.img_h, &a->cfg.img_w, &ch, &se) < 0 || ch != 1)
+        if (imagegrid_shape(schema->meta, h.sc.F, &a->cfg.img_h, &a->cfg.img_w, &ch, &se) < 0 || ch != 1)
             train_fail(c, &h, "%s: --shift needs one-channel images: %s", file, ch != 1 ? "several channels" : se.msg);
     }
-    gan_data vd;
-    if (a->val) {
+    gan_data vd = {0};
+    if (a->val && rank0) {   /* val_accuracy is rank 0's to log */
+        scan vs = {.file = a->val, .maxy = -1};
         h.vt = cli_load_stream(c, a->val);
-        vd = table_data(c, h.vt, a->val, &vF);
-        if (vF != F) train_fail(c, &h, "%s: %d features, the training data has %d", a->val, vF, F);
+        if (scan_rows(h.vt, 0, &vs, &e) < 0) train_fail(c, &h, "%s", e.msg);
+        if (vs.F != h.sc.F) train_fail(c, &h, "%s: %d features, the training data has %d", a->val, vs.F, h.sc.F);
+        vd = table_data(h.vt);
     }
-    error e;
     if (!(h.m = gan_new(&a->arch, &e))) train_fail(c, &h, "%s: %s", file, e.msg);
-    FILE *logf = a->log ? cli_open_out(c, a->log) : NULL;
+    FILE *logf = a->log && rank0 ? cli_open_out(c, a->log) : NULL;
     trainlog log;
-    trainlog_init(&log, c->prog, a->quiet ? NULL : stderr, logf);
-    train_ctx tc = {c, a, h.t->schema->meta, d.n, 0, 0, 0, &log};
-    for (size_t i = 0; i < d.n; i++) tc.labelled += d.y[i] >= 0;
+    trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);
+    size_t rows = a->stream_data ? datasource_rows(h.unl[0]) : h.t->nrows;
+    train_ctx tc = {c, a, schema->meta, rows, h.sc.labelled, 0, 0, &log};
     trainctl ctl;
-    cli_train_init(c, &ctl, &log, a->out, a->ckpt_every, a->resume, GAN_KIND);
-    if (gan_train(h.m, &a->cfg, &d, h.vt ? &vd : NULL, &log, on_epoch, &tc, &e) < 0) {
+    cli_train_init(c, &ctl, &log, a->out, rank0 ? a->ckpt_every : 0, a->resume, GAN_KIND);
+    const gan_data *val = h.vt ? &vd : NULL;
+    int rc = a->stream_data ? gan_train_source(h.m, &a->cfg, &src, val, &log, on_epoch, &tc, &e)
+                            : gan_train(h.m, &a->cfg, &src.lab, val, &log, on_epoch, &tc, &e);
+    if (rc < 0) {
         if (tc.last_ckpt)
             cli_train_failed(c, &ctl, "%s: %s (%s keeps the model of epoch %d)", file, e.msg, a->out, tc.last_ckpt);
         cli_train_failed(c, &ctl, "%s: %s", file, e.msg);
     }
     if (ctl.sig) cli_train_interrupted(c, &ctl);
-    model_file *mf = make_model(h.m, &tc, &e);
-    if (!mf) train_fail(c, &h, "%s", e.msg);
-    FILE *out = cli_open_out(c, a->out);
-    int rc = model_file_write(mf, out, &e);
-    model_file_free(mf);
-    if (rc < 0) train_fail(c, &h, "%s: %s", a->out, e.msg);
-    cli_commit(c);
+    if (rank0) {
+        model_file *mf = make_model(h.m, &tc, &e);
+        if (!mf) train_fail(c, &h, "%s", e.msg);
+        FILE *out = cli_open_out(c, a->out);
+        rc = model_file_write(mf, out, &e);
+        model_file_free(mf);
+        if (rc < 0) train_fail(c, &h, "%s: %s", a->out, e.msg);
+        cli_commit(c);
+    }
     cli_train_done(c, &ctl);
     held_free(&h);
+    dist_finalize();
 }
 
 /* ---- predict ---- */

@@ -251,7 +251,7 @@ EOF
         bad "^ssl-prep: ${f%.ssl}\.ssl: row [56]: label (7|-5) is not one of the 3 classes" ssl-prep mask --labels-per-class 1 $f -o "$O/m"
         bad "^ssl-fit: ${f%.ssl}\.ssl: row [56]: label (7|-5), but the model has 3 classes" ssl-fit train -q --hidden 4 --epochs 1 $f -o "$O/m"
         bad "^ssl-vae: ${f%.ssl}\.ssl: row [56]: label (7|-5)" ssl-vae train -q --model m2 --hidden 4 --latent 2 --epochs 1 $f -o "$O/m"
-        bad "^ssl-gan: ${f%.ssl}\.ssl: row [56]: label (7|-5), but the model has 3 classes" ssl-gan train -q --d-hidden 4 --g-hidden 4 --noise-dim 2 --epochs 1 $f -o "$O/m"
+        bad "^ssl-gan: ${f%.ssl}\.ssl: row [56]: label (7, but the model has 3 classes|-5 is negative \(-1 marks an unlabelled row\))" ssl-gan train -q --d-hidden 4 --g-hidden 4 --noise-dim 2 --epochs 1 $f -o "$O/m"
     done
     bad "^ssl-prep: yneg\.ssl: row 5: label -5" ssl-prep split --test-out "$O/te" --train-out "$O/tr" yneg.ssl
     bad "^ssl-augment: mlp\.model: the model has 3 classes, y7\.ssl has label 7" ssl-augment --pseudo mlp.model y7.ssl -o "$O/a"

@@ -27,25 +27,37 @@ print(max(float(abs(a[k] - b[k]).max()) for k in a), max(float(abs(a[k]).max()) 
 EOF2
 }
 
-# Every parameter of two model files within 1e-5 (the differences printed for the log).
+# Every parameter of two model files within TOL (default 1e-5; the differences printed for the log).
 params_close() {
     run param_diff "$1" "$2"
     echo "max |p1 - p2|, max |p1|: $output"
     [ "$status" -eq 0 ]
-    awk -v d="${output%% *}" 'BEGIN { exit !(d <= 1e-5) }'
+    awk -v d="${output%% *}" -v tol="${3:-1e-5}" 'BEGIN { exit !(d <= tol) }'
 }
 
-# ssl-vae train ARGS --stream-data with a buffer of 100 rows on FILE: deterministic, another order
-# than in memory ($T/mem.vae), and the last epoch's KEY within 5% of the in-memory run's ($T/mem.log).
+# PROG train ARGS --stream-data with a buffer of 100 rows on FILE: deterministic, another order
+# than in memory ($T/mem.model), and the last epoch's KEY within 5% of the in-memory run's ($T/mem.log).
 small_buffer_as_good() {
-    local key=$1 file=$2
-    shift 2
-    ssl-vae train "$@" --stream-data --shuffle-buffer 100 --log "$T/a.log" "$file" -o "$T/a.vae"
-    ssl-vae train "$@" --stream-data --shuffle-buffer 100 "$file" -o "$T/b.vae"
-    cmp "$T/a.vae" "$T/b.vae"
-    run -1 cmp -s "$T/mem.vae" "$T/a.vae"
+    local prog=$1 key=$2 file=$3
+    shift 3
+    "$prog" train "$@" --stream-data --shuffle-buffer 100 --log "$T/a.log" "$file" -o "$T/a.model"
+    "$prog" train "$@" --stream-data --shuffle-buffer 100 "$file" -o "$T/b.model"
+    cmp "$T/a.model" "$T/b.model"
+    run -1 cmp -s "$T/mem.model" "$T/a.model"
     run "$PY" -c 'import json, sys; a, b = (json.loads(open(f).read().splitlines()[-1])[sys.argv[1]] for f in sys.argv[2:]); print(a, b); sys.exit(abs(a - b) > 0.05 * abs(a))' "$key" "$T/mem.log" "$T/a.log"
     [ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+# PROG train's --stream-data usage errors on FILE: stdin, --shuffle-buffer alone, a buffer of 0 rows.
+stream_usage_errors() {
+    local prog=$1 file=$2
+    run --separate-stderr "$prog" train --stream-data -o "$T/m.out" < "$file"
+    assert_fails_with 2 'stream-data.*FILE'
+    run --separate-stderr "$prog" train --shuffle-buffer 10 "$file" -o "$T/m.out"
+    assert_fails_with 2 'shuffle-buffer.*--stream-data'
+    run --separate-stderr "$prog" train --stream-data --shuffle-buffer 0 "$file" -o "$T/m.out"
+    assert_fails_with 2 'shuffle-buffer'
+    [ ! -e "$T/m.out" ]
 }
 
 VAE_ARGS=(--hidden 32 --latent 4 --epochs 2 --batch 64 --seed 5 --threads 1 -q)
@@ -57,18 +69,12 @@ VAE_ARGS=(--hidden 32 --latent 4 --epochs 2 --batch 64 --seed 5 --threads 1 -q)
 }
 
 @test "--stream-data with a small buffer: deterministic, a different order, a model as good" {
-    ssl-vae train "${VAE_ARGS[@]}" --log "$T/mem.log" "$D/tr.ssl" -o "$T/mem.vae"
-    small_buffer_as_good elbo "$D/tr.ssl" "${VAE_ARGS[@]}"
+    ssl-vae train "${VAE_ARGS[@]}" --log "$T/mem.log" "$D/tr.ssl" -o "$T/mem.model"
+    small_buffer_as_good ssl-vae elbo "$D/tr.ssl" "${VAE_ARGS[@]}"
 }
 
 @test "--stream-data needs a file; --shuffle-buffer goes with it" {
-    run --separate-stderr ssl-vae train --stream-data -o "$T/m.vae" < "$D/tr.ssl"
-    assert_fails_with 2 'stream-data.*FILE'
-    run --separate-stderr ssl-vae train --shuffle-buffer 10 "$D/tr.ssl" -o "$T/m.vae"
-    assert_fails_with 2 'shuffle-buffer.*--stream-data'
-    run --separate-stderr ssl-vae train --stream-data --shuffle-buffer 0 "$D/tr.ssl" -o "$T/m.vae"
-    assert_fails_with 2 'shuffle-buffer'
-    [ ! -e "$T/m.vae" ]
+    stream_usage_errors ssl-vae "$D/tr.ssl"
 }
 
 @test "--stream-data names the row of a non-finite x found in its first pass" {
@@ -91,10 +97,10 @@ M2_ARGS=(--model m2 --hidden 32 --latent 4 --epochs 3 --batch 32 --seed 5 --thre
 
 @test "M2 --stream-data: labelled rows held, unlabelled streamed; a buffer that holds them: the in-memory model" {
     ssl-prep mask --labels-per-class 10 --seed 0 "$D/tr.ssl" > "$T/l10.ssl"   # 100 labelled, 1697 unlabelled
-    ssl-vae train "${M2_ARGS[@]}" --log "$T/mem.log" "$T/l10.ssl" -o "$T/mem.vae"
+    ssl-vae train "${M2_ARGS[@]}" --log "$T/mem.log" "$T/l10.ssl" -o "$T/mem.model"
     ssl-vae train "${M2_ARGS[@]}" --stream-data --shuffle-buffer 1697 "$T/l10.ssl" -o "$T/str.vae"
-    cmp "$T/mem.vae" "$T/str.vae"
-    small_buffer_as_good loss "$T/l10.ssl" "${M2_ARGS[@]}"   # a local shuffle of the unlabelled rows
+    cmp "$T/mem.model" "$T/str.vae"
+    small_buffer_as_good ssl-vae loss "$T/l10.ssl" "${M2_ARGS[@]}"   # a local shuffle of the unlabelled rows
 }
 
 @test "M2 --stream-data: no --resume yet; a bad label named by its row in the file" {
@@ -112,6 +118,59 @@ EOF2
     run --separate-stderr ssl-vae train --model m2 --stream-data --shuffle-buffer 100 "$T/bad.ssl" -o "$T/m.vae"
     assert_fails_with 1 'bad.ssl: row 7: label -3 is negative'
     [ ! -e "$T/m.vae" ]
+}
+
+# ssl-gan: small networks (the defaults are 1000-500-250-250-250 and 500-500); 35 steps an epoch.
+GAN_ARGS=(--d-hidden 64,32 --g-hidden 32 --noise-dim 16 --epochs 2 --batch 50 --seed 3 --threads 1 -q)
+
+# FILE rewritten into OUT as messages of 500 rows, with y[ROW] of the second message set to Y (or
+# x[ROW, 3] to NaN when Y is nan); prints that row's number in the file.
+spoil_second_message() {
+    "$PY" - "$@" <<'EOF2'
+import sys, msgpack, msgpack_numpy, numpy as np
+src, out, row, y = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+msgs = list(msgpack.Unpacker(open(src, "rb"), raw=False, object_hook=msgpack_numpy.decode))
+data = [m["tensors"] for m in msgs[1:] if "tensors" in m]
+t = {k: np.concatenate([d[k] for d in data]) for k in data[0]}
+n = len(t["y"])
+if y == "nan":
+    t["x"][500 + row, 3] = np.nan
+else:
+    t["y"][500 + row] = int(y)
+parts = [msgs[0]] + [{"rows": min(500, n - i), "tensors": {k: v[i:i + 500] for k, v in t.items()}} for i in range(0, n, 500)]
+parts.append({"end": True, "rows": n})
+open(out, "wb").write(b"".join(msgpack.packb(m, default=msgpack_numpy.encode) for m in parts))
+print(500 + row + 1)
+EOF2
+}
+
+@test "ssl-gan --stream-data: a buffer that holds every row gives the in-memory model byte for byte; a small one as good" {
+    ssl-gan train "${GAN_ARGS[@]}" --log "$T/mem.log" "$D/l30.ssl" -o "$T/mem.model"
+    ssl-gan train "${GAN_ARGS[@]}" --stream-data --shuffle-buffer 1797 "$D/l30.ssl" -o "$T/str.gan"
+    cmp "$T/mem.model" "$T/str.gan"
+    # shifted labelled rows, a conditional G with mode seeking, a weight average: the same
+    local more=(--shift 1 --conditional --mode-seeking 0.3 --ema 0.99)
+    ssl-gan train "${GAN_ARGS[@]}" "${more[@]}" "$D/l30.ssl" -o "$T/mem2.gan"
+    ssl-gan train "${GAN_ARGS[@]}" "${more[@]}" --stream-data --shuffle-buffer 1797 "$D/l30.ssl" -o "$T/str2.gan"
+    cmp "$T/mem2.gan" "$T/str2.gan"
+    run -1 cmp -s "$T/mem.model" "$T/mem2.gan"
+    small_buffer_as_good ssl-gan d_loss "$D/l30.ssl" "${GAN_ARGS[@]}"   # a local shuffle of the rows
+    # the model's info counts every row of the file, and the labelled ones
+    run "$PY" -c 'import sys, msgpack; i = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False, strict_map_key=False)["info"]; print(i["rows"], i["labelled_rows"])' "$T/a.model"
+    [ "$output" = "1797 300" ]
+}
+
+@test "ssl-gan --stream-data: usage, no --resume yet, bad rows named by their row in the file" {
+    stream_usage_errors ssl-gan "$D/l30.ssl"
+    run --separate-stderr ssl-gan train --stream-data --resume "$D/l30.ssl" -o "$T/m.gan"
+    assert_fails_with 2 'resume.*stream-data'
+    row=$(spoil_second_message "$D/l30.ssl" "$T/bad.ssl" 6 -3)
+    run --separate-stderr ssl-gan train "${GAN_ARGS[@]}" --stream-data --shuffle-buffer 100 "$T/bad.ssl" -o "$T/m.gan"
+    assert_fails_with 1 "bad.ssl: row $row: label -3 is negative"
+    row=$(spoil_second_message "$D/l30.ssl" "$T/bad.ssl" 9 nan)
+    run --separate-stderr ssl-gan train "${GAN_ARGS[@]}" --stream-data --shuffle-buffer 100 "$T/bad.ssl" -o "$T/m.gan"
+    assert_fails_with 1 "bad.ssl: row $row: x\[3\] is not a finite number"
+    [ ! -e "$T/m.gan" ]
 }
 
 # ssl-fit: dropout and weight decay draw from the same generator as the shuffle; 6 epochs, so that the
@@ -133,10 +192,7 @@ FIT_ARGS=(--hidden 32 --epochs 6 --dropout 0.3 --weight-decay 0.01 --batch 50 --
 }
 
 @test "ssl-fit --stream-data: usage, and a bad row named by its row in the file" {
-    run --separate-stderr ssl-fit train --stream-data -o "$T/m.mlp" < "$D/l30.ssl"
-    assert_fails_with 2 'stream-data.*FILE'
-    run --separate-stderr ssl-fit train --shuffle-buffer 10 "$D/l30.ssl" -o "$T/m.mlp"
-    assert_fails_with 2 'shuffle-buffer.*--stream-data'
+    stream_usage_errors ssl-fit "$D/l30.ssl"
     run --separate-stderr ssl-fit train --stream-data --resume "$D/l30.ssl" -o "$T/m.mlp"
     assert_fails_with 2 'resume.*stream-data'
     "$PY" - "$D/l30.ssl" "$T/bad.ssl" <<'EOF2'
@@ -245,4 +301,62 @@ sys.exit(len(a) != 3 or len(b) != 3 or any(abs(x[k] - y[k]) > 1e-5 * max(1, abs(
     "$MVAE" train "${M2_ARGS[@]}" --stream-data --shuffle-buffer 100 "$T/l10.ssl" -o "$T/p1.vae"
     "${MPIRUN[@]}" "$MVAE" train "${M2_ARGS[@]}" --stream-data --shuffle-buffer 100 "$T/l10.ssl" -o "$T/p2.vae"
     params_close "$T/p1.vae" "$T/p2.vae"
+}
+
+# ssl-gan: G generates the whole batch on every rank (its batch norm sees it all), D takes each
+# rank's share of the three parts with its slice of the whole batch's noise, the feature sums of
+# G's step are all-reduced before its backward. GAN training amplifies rounding: over 2 epochs of 35
+# steps (batch 50), one process at 1 and at 2 BLAS threads ends 2.6e-2 apart on seed 5, and P = 2
+# from P = 1 up to 2.5e-2 (seed 4; 2e-6 on most seeds). So these runs are short, 2 epochs of 8
+# steps (batch 200): seeds 0-9 measured 1.3e-6 to 1.3e-5 (weights up to 1.8), hence a tolerance of
+# 1e-4; slicing D's noise wrongly gives 4.8e-2 and 6.3e-2 (seeds 4, 5), feature matching on each
+# rank's share alone 2.1e-2 and 2.0e-2.
+GAN_MPI_ARGS=(--d-hidden 64,32 --g-hidden 32 --noise-dim 16 --epochs 2 --batch 200 --seed 5 --threads 1 -q)
+
+@test "mpirun -np 2 ssl-gan train: the single-process model (1e-4), the same epoch metrics" {
+    mpi_or_skip
+    [ -x "$MBIN/ssl-gan" ] || skip "no MPI build of ssl-gan"
+    "$MBIN/ssl-gan" train "${GAN_MPI_ARGS[@]}" --log "$T/p1.log" "$D/l30.ssl" -o "$T/p1.gan"
+    if [ -x "$BUILD_DIR/bin/ssl-gan" ]; then   # the MPI build at P = 1 is the plain build
+        "$BUILD_DIR/bin/ssl-gan" train "${GAN_MPI_ARGS[@]}" "$D/l30.ssl" -o "$T/plain.gan"
+        cmp "$T/p1.gan" "$T/plain.gan"
+        rm "$T/plain.gan"
+    fi
+    "${MPIRUN[@]}" "$MBIN/ssl-gan" train "${GAN_MPI_ARGS[@]}" --log "$T/p2.log" "$D/l30.ssl" -o "$T/p2.gan"
+    params_close "$T/p1.gan" "$T/p2.gan" 1e-4
+    # the epoch's sums cover every rank's rows: the one-process numbers
+    run "$PY" -c '
+import json, sys
+a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:])
+print(a, b)
+keys = ["d_loss", "lab_loss", "unl_loss", "g_loss", "train_accuracy", "d_real_acc", "d_fake_acc", "sample_spread"]
+sys.exit(len(a) != 2 or len(b) != 2 or any(abs(x[k] - y[k]) > 1e-5 * max(1, abs(x[k])) for x, y in zip(a, b) for k in keys))' "$T/p1.log" "$T/p2.log"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(ls "$T" | sort | tr '\n' ' ')" = "p1.gan p1.log p2.gan p2.log " ]   # rank 0 alone writes
+}
+
+# measured (seed 5): 1.2e-7 shifted, conditional, mode seeking; 2.7e-6 streamed through 100 rows
+@test "mpirun -np 2 ssl-gan train: shifts, conditional G with mode seeking, --stream-data: the single-process models (1e-4)" {
+    mpi_or_skip
+    [ -x "$MBIN/ssl-gan" ] || skip "no MPI build of ssl-gan"
+    local more=(--shift 1 --conditional --mode-seeking 0.3)
+    "$MBIN/ssl-gan" train "${GAN_MPI_ARGS[@]}" "${more[@]}" "$D/l30.ssl" -o "$T/p1.gan"
+    "${MPIRUN[@]}" "$MBIN/ssl-gan" train "${GAN_MPI_ARGS[@]}" "${more[@]}" "$D/l30.ssl" -o "$T/p2.gan"
+    params_close "$T/p1.gan" "$T/p2.gan" 1e-4
+    "$MBIN/ssl-gan" train "${GAN_MPI_ARGS[@]}" --stream-data --shuffle-buffer 100 "$D/l30.ssl" -o "$T/s1.gan"
+    "${MPIRUN[@]}" "$MBIN/ssl-gan" train "${GAN_MPI_ARGS[@]}" --stream-data --shuffle-buffer 100 "$D/l30.ssl" -o "$T/s2.gan"
+    params_close "$T/s1.gan" "$T/s2.gan" 1e-4
+}
+
+@test "mpirun -np 2 ssl-gan train: a batch that does not divide among the processes" {
+    mpi_or_skip
+    [ -x "$MBIN/ssl-gan" ] || skip "no MPI build of ssl-gan"
+    run --separate-stderr "${MPIRUN[@]}" "$MBIN/ssl-gan" train "${GAN_MPI_ARGS[@]}" --batch 51 "$D/l30.ssl" -o "$T/m.gan"
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"ssl-gan: --batch 51 does not divide among 2 processes"* ]]
+    # a batch larger than the data is all of its 1797 rows: odd
+    run --separate-stderr "${MPIRUN[@]}" "$MBIN/ssl-gan" train "${GAN_MPI_ARGS[@]}" --batch 2000 "$D/l30.ssl" -o "$T/m.gan"
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"batch of 1797 rows (--batch, or every row when fewer) does not divide among 2 processes"* ]]
+    [ ! -e "$T/m.gan" ]
 }

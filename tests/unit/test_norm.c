@@ -244,6 +244,29 @@ static void test_noise_add(void)
     CHECK(memcmp(&a, &b, sizeof a) == 0);   /* the same draws consumed */
 }
 
+/* norm_noise_add_share: this share's rows of norm_noise_add over the whole blocks, the same draws */
+static void test_noise_add_share(void)
+{
+    enum { PARTS = 3, B = 6, W = 17, N = PARTS * B * W };
+    static float x[N], whole[N], xs[N], ys[N];
+    rng r;
+    rng_seed(&r, 36);
+    gc_fill_sym(&r, x, N, 1.0f);
+    rng a = r;
+    norm_noise_add(whole, x, 0.3f, N, &a);
+    for (size_t first = 0; first < B; first += 2) {   /* the shares of 3 processes, 2 rows each */
+        size_t b = 2, k = 0;
+        for (size_t p = 0; p < PARTS; p++)
+            for (size_t i = 0; i < b * W; i++) xs[k++] = x[(p * B + first) * W + i];
+        rng c = r;
+        norm_noise_add_share(ys, xs, 0.3f, PARTS, B, first, b, W, &c);
+        k = 0;
+        for (size_t p = 0; p < PARTS; p++)
+            for (size_t i = 0; i < b * W; i++, k++) CHECK(ys[k] == whole[(p * B + first) * W + i]);
+        CHECK(memcmp(&a, &c, sizeof a) == 0);
+    }
+}
+
 int main(void)
 {
     RUN(test_wn_none);
@@ -254,5 +277,6 @@ int main(void)
     RUN(test_noise);
     RUN(test_gauss);
     RUN(test_noise_add);
+    RUN(test_noise_add_share);
     return check_summary();
 }
