@@ -41,7 +41,13 @@ static const char USAGE[] =
     "after the last whole epoch (also written every --checkpoint-every epochs, and kept when training\n"
     "diverges) and the program dies by the signal (status 130 or 143); --resume continues from it.\n"
     "  -o, --output MODEL       model file to write (required)\n"
-    "      --d-hidden LIST      D's hidden layers (default 1000,500,250,250,250)\n"
+    "      --d-hidden LIST      D's hidden dense layers (default 1000,500,250,250,250)\n"
+    "      --d-conv SPEC        convolutions first in D, on the rows as images (meta image_shape, else\n"
+    "                           square; one channel): channels:kernel:stride per layer, e.g.\n"
+    "                           32:5:2,64:3:2 (odd kernels, zero padding (kernel-1)/2), each with ReLU\n"
+    "                           and the hidden noise; the last flattened into --d-hidden\n"
+    "      --d-pool             with --d-conv: mean-pool the last conv layer over its pixels instead\n"
+    "                           of flattening it\n"
     "      --g-hidden LIST      G's hidden layers (default 500,500)\n"
     "      --noise-dim N        G's noise dimension (default 100)\n"
     "      --input-noise SD     Gaussian noise on D's input (default 0.3)\n"
@@ -102,7 +108,7 @@ static const char USAGE[] =
 
 enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
        OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
-       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS };
+       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_DCONV, OPT_DPOOL };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},          {"model", required_argument, 0, 'm'},
@@ -120,6 +126,7 @@ static const struct option OPTS[] = {
     {"cond-weight", required_argument, 0, OPT_CW},   {"unl-weight", required_argument, 0, OPT_UNLW},
     {"shift", required_argument, 0, OPT_SHIFT},     {"ema", required_argument, 0, OPT_EMA},
     {"mode-seeking", required_argument, 0, OPT_MS},
+    {"d-conv", required_argument, 0, OPT_DCONV},    {"d-pool", no_argument, 0, OPT_DPOOL},
     {"resume", no_argument, 0, OPT_RESUME},
     {"help", no_argument, 0, 'h'},                  {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
@@ -155,6 +162,12 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case 'q': a->quiet = 1; break;
         case OPT_RESUME: a->resume = 1; break;
         case OPT_DH: h->nd = cli_parse_int_list(c, "--d-hidden", optarg, h->d_hidden, GAN_MAX_LAYERS); break;
+        case OPT_DCONV: {
+            error e;
+            if (gan_conv_parse(h, optarg, &e)) cli_usage_error(c, "%s", e.msg);
+            break;
+        }
+        case OPT_DPOOL: h->pool = 1; break;
         case OPT_GH: h->ng = cli_parse_int_list(c, "--g-hidden", optarg, h->g_hidden, GAN_MAX_LAYERS); break;
         case OPT_NOISE: h->noise_dim = (int)cli_parse_long(c, "--noise-dim", optarg, 1, 1 << 20); break;
         case OPT_IN_NOISE: h->input_noise = (float)cli_parse_double(c, "--input-noise", optarg, 0, 100); break;
@@ -191,6 +204,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         }
     }
     a->nfiles = cli_inputs(c, argc, argv, a->files, 2);
+    if (a->arch.pool && !a->arch.nc) cli_usage_error(c, "--d-pool needs --d-conv");
 }
 
 /* ---- train ---- */
@@ -356,6 +370,13 @@ static void train_main(cli *c, args *a)
         int ch = 1;
         if (imagegrid_shape(h.t->schema->meta, F, &a->cfg.img_h, &a->cfg.img_w, &ch, &se) < 0 || ch != 1)
             train_fail(c, &h, "%s: --shift needs one-channel images: %s", file, ch != 1 ? "several channels" : se.msg);
+    }
+    if (a->arch.nc) {   /* D's convolutions see the rows as one-channel images */
+        error se;
+        int ch = 1;
+        if (imagegrid_shape(h.t->schema->meta, F, &a->arch.img_h, &a->arch.img_w, &ch, &se) < 0 || ch != 1)
+            train_fail(c, &h, "%s: --d-conv needs one-channel images: %s", file, ch != 1 ? "several channels" : se.msg);
+        a->arch.img_c = 1;
     }
     gan_data vd;
     if (a->val) {
