@@ -28,17 +28,18 @@ static void col_range(const conv_shape *s, int kj, int *lo, int *hi)
     *hi = h < *lo ? *lo : h < s->OW ? h : s->OW;
 }
 
-/* The walk both directions share: for each kernel offset (c, ki, kj) and output row oh, the col
- * row segment r (OW) and the input row it reads (xr, NULL when the row lies in the padding), with
- * the valid columns [lo, hi). add = 0: col = x (im2col); add = 1: x += col (col2im). */
-static void patches(float *col, float *x, const conv_shape *s, int add)
+/* The walk both directions share, for one image x (C, H, W) and its columns of col (row r at
+ * col + r ld): for each kernel offset (c, ki, kj) and output row oh, the col row segment r (OW) and
+ * the input row it reads (none when the row lies in the padding), with the valid columns [lo, hi).
+ * add = 0: col = x (im2col); add = 1: x += col (col2im). */
+static void patches(float *col, size_t ld, float *x, const conv_shape *s, int add)
 {
-    int P = s->OH * s->OW, st = s->stride;
+    int st = s->stride;
     for (int c = 0; c < s->C; c++)
         for (int ki = 0; ki < s->k; ki++)
             for (int kj = 0; kj < s->k; kj++) {
-                float *row = col + ((size_t)(c * s->k + ki) * s->k + kj) * P;   // (OH, OW)
-                float *xc = x + (size_t)c * s->H * s->W;                         // (H, W)
+                float *row = col + ((size_t)(c * s->k + ki) * s->k + kj) * ld;   // (OH, OW)
+                float *xc = x + (size_t)c * s->H * s->W;                          // (H, W)
                 int lo, hi;
                 col_range(s, kj, &lo, &hi);
                 for (int oh = 0; oh < s->OH; oh++) {
@@ -63,67 +64,70 @@ static void patches(float *col, float *x, const conv_shape *s, int add)
             }
 }
 
-void conv_im2col(float *col, const float *x, const conv_shape *s)
+void conv_im2col(float *col, size_t ld, const float *x, int B, const conv_shape *s)
 {
-    patches(col, (float *)x, s, 0);   /* read only when add = 0 */
+    size_t P = (size_t)s->OH * s->OW;
+    for (int i = 0; i < B; i++)   /* x is only read when add = 0 */
+        patches(col + i * P, ld, (float *)(x + i * conv_in_size(s)), s, 0);
 }
 
-void conv_col2im_add(float *dx, const float *col, const conv_shape *s)
+void conv_col2im(float *dx, const float *col, size_t ld, int B, const conv_shape *s)
 {
-    patches((float *)col, dx, s, 1);   /* read only when add = 1 */
+    size_t P = (size_t)s->OH * s->OW;
+    memset(dx, 0, (size_t)B * conv_in_size(s) * sizeof(float));
+    for (int i = 0; i < B; i++)   /* col is only read when add = 1 */
+        patches((float *)(col + i * P), ld, dx + i * conv_in_size(s), s, 1);
 }
 
-void conv_forward(float *y, float *col, const float *x, const float *w, const float *b, int B, const conv_shape *s)
+void conv_forward(float *y, float *col, float *ws, const float *x, const float *w, const float *b, int B,
+                  const conv_shape *s)
 {
-    int K = s->K, P = s->OH * s->OW, Kp = conv_patch(s);
-    size_t in = conv_in_size(s), out = conv_out_size(s);
-    for (int i = 0; i < B; i++) {
-        float *yi = y + (size_t)i * out;   // (K, P)
-        conv_im2col(col, x + (size_t)i * in, s);
-        /* yi (K, P) = w (K, Kp) . col (Kp, P) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, P, Kp, 1.0f, w, Kp, col, P, 0.0f, yi, P);
-        for (int k = 0; b && k < K; k++)
-            for (int p = 0; p < P; p++) yi[(size_t)k * P + p] += b[k];
-    }
-}
-
-void conv_backward(float *dx, float *dw, float *db, float *col, const float *dy, const float *x, const float *w,
-                   int B, const conv_shape *s)
-{
-    int K = s->K, P = s->OH * s->OW, Kp = conv_patch(s);
-    size_t in = conv_in_size(s), out = conv_out_size(s);
-    for (int i = 0; i < B; i++) {
-        const float *dyi = dy + (size_t)i * out;   // (K, P)
-        for (int k = 0; db && k < K; k++) {
-            float t = 0.0f;
-            for (int p = 0; p < P; p++) t += dyi[(size_t)k * P + p];
-            db[k] += t;
+    int K = s->K, Kp = conv_patch(s);
+    size_t P = (size_t)s->OH * s->OW, N = (size_t)B * P;
+    conv_im2col(col, N, x, B, s);
+    /* t (K, B P) = w (K, Kp) . col (Kp, B P): one product for the batch, then to NCHW with the bias */
+    float *t = ws;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)N, Kp, 1.0f, w, Kp, col, (int)N, 0.0f, t, (int)N);
+    for (int i = 0; i < B; i++)
+        for (int k = 0; k < K; k++) {
+            float *yr = y + ((size_t)i * K + k) * P, bk = b ? b[k] : 0.0f;
+            const float *tr = t + (size_t)k * N + i * P;
+            for (size_t p = 0; p < P; p++) yr[p] = tr[p] + bk;
         }
-        if (dw) {
-            /* dw (K, Kp) += dyi (K, P) . col (Kp, P)^T */
-            conv_im2col(col, x + (size_t)i * in, s);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, Kp, P, 1.0f, dyi, P, col, P, 1.0f, dw, Kp);
-        }
-        if (dx) {
-            /* dcol (Kp, P) = w (K, Kp)^T . dyi (K, P), then back to the pixels */
-            float *dxi = dx + (size_t)i * in;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kp, P, K, 1.0f, w, Kp, dyi, P, 0.0f, col, P);
-            memset(dxi, 0, in * sizeof(float));
-            conv_col2im_add(dxi, col, s);
-        }
-    }
 }
 
-void conv_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, float *col, const float *dy,
-                      const float *x, const float *w, const float *v, const float *g, const float *vnorm, int B,
-                      const conv_shape *s)
+void conv_backward(float *dx, float *dw, float *db, float *ws, const float *dy, const float *col, size_t ld,
+                   const float *w, int B, const conv_shape *s)
+{
+    int K = s->K, Kp = conv_patch(s);
+    size_t P = (size_t)s->OH * s->OW, N = (size_t)B * P;
+    float *t = ws, *dcol = ws + (size_t)K * N;
+    /* t (K, B P) = dy in channel-major order; db += its row sums */
+    for (int i = 0; i < B; i++)
+        for (int k = 0; k < K; k++) {
+            const float *dr = dy + ((size_t)i * K + k) * P;
+            float *tr = t + (size_t)k * N + i * P, sum = 0.0f;
+            for (size_t p = 0; p < P; p++) sum += tr[p] = dr[p];
+            if (db) db[k] += sum;
+        }
+    /* dw (K, Kp) += t (K, B P) . col (Kp, B P)^T */
+    if (dw)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, Kp, (int)N, 1.0f, t, (int)N, col, (int)ld, 1.0f, dw, Kp);
+    if (!dx) return;
+    /* dcol (Kp, B P) = w (K, Kp)^T . t (K, B P), then back to the pixels */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kp, (int)N, K, 1.0f, w, Kp, t, (int)N, 0.0f, dcol, (int)N);
+    conv_col2im(dx, dcol, N, B, s);
+}
+
+void conv_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, float *ws, const float *dy,
+                      const float *col, size_t ld, const float *w, const float *v, const float *g, const float *vnorm,
+                      int B, const conv_shape *s)
 {
     int Kp = conv_patch(s);
     if (dv) memset(dw, 0, (size_t)s->K * Kp * sizeof(float));
-    conv_backward(dx, dv ? dw : NULL, db, col, dy, x, w, B, s);
+    conv_backward(dx, dv ? dw : NULL, db, ws, dy, col, ld, w, B, s);
     if (dv) norm_wn_grad(dv, dg, dw, v, g, vnorm, Kp, s->K);
 }
-
 void conv_gpool_forward(float *y, const float *x, int B, int C, int P)
 {
     float inv = 1.0f / (float)P;

@@ -132,9 +132,10 @@ struct gan_ws {
     const float *cur[GAN_MAX_LAYERS + 1]; /* the input each layer saw in the last forward */
     float *cy[GAN_MAX_LAYERS];            /* (R, conv out c) output of conv layer c (after ReLU) */
     float *cin[GAN_MAX_LAYERS + 1];       /* (R, conv in c) noisy input of conv layer c (cin[0] = in[0]) */
-    const float *ccur[GAN_MAX_LAYERS];    /* the input each conv layer saw in the last forward */
     float *pooled;                        /* (R, channels) the mean-pooled last conv output */
-    float *col;                           /* (max conv_col_size) im2col workspace */
+    float *col[GAN_MAX_LAYERS];           /* (conv patch c, R OH OW) conv layer c's patches (im2col) */
+    float *cws;                           /* (max conv_ws_size for R rows) conv workspace */
+    int crows;                            /* rows of the last forward (the patches' layout) */
     float *sd, *da, *db;                  /* (max D width) init scratch; (R, max D width) gradient ping-pong */
     float *dwk;                           /* (max out * in) weight-norm gradient workspace */
     float *fmean, *dfeat;                 /* (2C), (B, C): feature matching, C = dwid nd */
@@ -168,18 +169,19 @@ static size_t ws_layout(const gan *m, gan_ws *w, float *base)
         w->h[l] = carve(base, &off, R * dwid(m, l + 1));
     }
     w->cin[0] = w->in[0];
-    size_t maxcol = 0;
+    size_t maxcws = 0;
     for (int c = 0; c < a->nc; c++) {
         const conv_shape *s = &m->cs[c];
-        size_t out = conv_out_size(s), k = (size_t)s->K * conv_patch(s);
+        size_t out = conv_out_size(s), k = (size_t)s->K * conv_patch(s), cws = conv_ws_size(s, w->R);
         maxd = (int)out > maxd ? (int)out : maxd;
         maxw = k > maxw ? k : maxw;
-        maxcol = conv_col_size(s) > maxcol ? conv_col_size(s) : maxcol;
+        maxcws = cws > maxcws ? cws : maxcws;
         w->cy[c] = carve(base, &off, R * out);
         w->cin[c + 1] = carve(base, &off, R * out);
+        w->col[c] = carve(base, &off, R * conv_col_size(s));
     }
     w->pooled = carve(base, &off, a->nc && a->pool ? R * dwid(m, 0) : 0);
-    w->col = carve(base, &off, maxcol);
+    w->cws = carve(base, &off, maxcws);
     w->sd = carve(base, &off, (size_t)maxd);
     w->da = carve(base, &off, R * maxd);
     w->db = carve(base, &off, R * maxd);
@@ -417,16 +419,16 @@ static const float *d_conv_forward(gan *m, int n, int noisy, int init, rng *r)
     const gan_arch *a = &m->a;
     gan_ws *w = m->ws;
     const float *x = w->in[0];
+    w->crows = n;
     for (int c = 0; c < a->nc; c++) {
         const conv_shape *s = &m->cs[c];
         size_t out = conv_out_size(s);
-        w->ccur[c] = x;
         if (init) {
-            conv_forward(w->cy[c], w->col, x, Cw(m, c), NULL, n, s);
+            conv_forward(w->cy[c], w->col[c], w->cws, x, Cw(m, c), NULL, n, s);
             chan_stats(w->cy[c], n, s->K, s->OH * s->OW, w->fmean, w->sd);
             for (int j = 0; j < s->K; j++) Cb(m, c)[j] = -w->fmean[j];
         }
-        conv_forward(w->cy[c], w->col, x, Cw(m, c), Cb(m, c), n, s);
+        conv_forward(w->cy[c], w->col[c], w->cws, x, Cw(m, c), Cb(m, c), n, s);
         nn_act_forward(w->cy[c], w->cy[c], (size_t)n * out, NN_ACT_RELU);
         x = w->cy[c];
         if (noisy && a->hidden_noise > 0) {
@@ -456,13 +458,14 @@ static void d_conv_backward(gan *m, int r0, int n, int params, float *d, float *
     }
     for (int c = a->nc - 1; c >= 0; c--) {
         const conv_shape *s = &m->cs[c];
-        size_t in = conv_in_size(s), out = conv_out_size(s);
+        size_t out = conv_out_size(s), P = (size_t)s->OH * s->OW;
         /* the noise passes the gradient through; then the ReLU (from its output) */
         nn_act_backward(d, d, w->cy[c] + (size_t)r0 * out, (size_t)n * out, NN_ACT_RELU);
         if (c == 0 && !params && !dx) break;
         int k = Cidx(m, c);
         conv_wn_backward(c ? spare : dx, params ? nn_grad(&m->d, k) : NULL, NULL, params ? nn_grad(&m->d, k + 2) : NULL,
-                         w->dwk, w->col, d, w->ccur[c] + (size_t)r0 * in, Cw(m, c), Cv(m, c), Cg(m, c), Cn(m, c), n, s);
+                         w->dwk, w->cws, d, w->col[c] + r0 * P, (size_t)w->crows * P, Cw(m, c), Cv(m, c), Cg(m, c),
+                         Cn(m, c), n, s);
         float *t = d;
         d = spare;
         spare = t;

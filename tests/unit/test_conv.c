@@ -21,14 +21,14 @@ typedef struct conv_ctx {
     conv_shape s;
     int wn;                                  /* 1: w = g v / ||v|| */
     float *x, *w, *v, *g, *vnorm, *b, *c;    /* input, weights, bias, loss weights */
-    float *y, *col;
+    float *y, *col, *ws;
 } conv_ctx;
 
 static double conv_loss(void *p)
 {
     conv_ctx *d = p;
     if (d->wn) norm_wn_weight(d->w, d->vnorm, d->v, d->g, conv_patch(&d->s), d->s.K);
-    conv_forward(d->y, d->col, d->x, d->w, d->b, NB, &d->s);
+    conv_forward(d->y, d->col, d->ws, d->x, d->w, d->b, NB, &d->s);
     size_t n = NB * conv_out_size(&d->s);
     nn_act_forward(d->y, d->y, n, NN_ACT_SOFTPLUS);
     double t = 0;
@@ -58,12 +58,13 @@ static void ctx_init(conv_ctx *d, int C, int H, int W, int K, int k, int stride,
     d->b = fill(r, (size_t)K, 0.5f);
     d->c = fill(r, NB * conv_out_size(&d->s), 1.0f);
     d->y = fill(r, NB * conv_out_size(&d->s), 1.0f);
-    d->col = fill(r, conv_col_size(&d->s), 1.0f);
+    d->col = fill(r, NB * conv_col_size(&d->s), 1.0f);
+    d->ws = fill(r, conv_ws_size(&d->s, NB), 1.0f);
 }
 
 static void ctx_free(conv_ctx *d)
 {
-    free(d->x), free(d->w), free(d->v), free(d->g), free(d->vnorm), free(d->b), free(d->c), free(d->y), free(d->col);
+    free(d->x), free(d->w), free(d->v), free(d->g), free(d->vnorm), free(d->b), free(d->c), free(d->y), free(d->col), free(d->ws);
 }
 
 /* y[i, o, oh, ow] = b_o + sum_{c, ki, kj} w[o, c, ki, kj] x[i, c, oh s - p + ki, ow s - p + kj] */
@@ -95,7 +96,7 @@ static void check_forward(int C, int H, int W, int K, int k, int stride, int pad
     size_t n = NB * conv_out_size(&d.s);
     float *want = malloc(n * sizeof(float));
     direct_conv(want, d.x, d.w, d.b, &d.s);
-    conv_forward(d.y, d.col, d.x, d.w, d.b, NB, &d.s);
+    conv_forward(d.y, d.col, d.ws, d.x, d.w, d.b, NB, &d.s);
     for (size_t i = 0; i < n; i++) CHECK_NEAR(d.y[i], want[i], 1e-5);
     free(want);
     ctx_free(&d);
@@ -139,10 +140,11 @@ static void check_grad(int C, int H, int W, int K, int k, int stride, int pad, i
     nn_act_backward(dy, d.c, d.y, nout, NN_ACT_SOFTPLUS);
     for (size_t i = 0; i < nw; i++) dw[i] = dv[i] = 1.0f;
     for (int j = 0; j < K; j++) dg[j] = db[j] = 1.0f;
+    size_t ld = NB * (size_t)d.s.OH * d.s.OW;
     if (wn)
-        conv_wn_backward(dx, dv, dg, db, dw, d.col, dy, d.x, d.w, d.v, d.g, d.vnorm, NB, &d.s);
+        conv_wn_backward(dx, dv, dg, db, dw, d.ws, dy, d.col, ld, d.w, d.v, d.g, d.vnorm, NB, &d.s);
     else
-        conv_backward(dx, dw, db, d.col, dy, d.x, d.w, NB, &d.s);
+        conv_backward(dx, dw, db, d.ws, dy, d.col, ld, d.w, NB, &d.s);
     float *dp = wn ? dv : dw;
     for (size_t i = 0; i < nw; i++) dp[i] -= 1.0f;
     for (int j = 0; j < K; j++) dg[j] -= 1.0f, db[j] -= 1.0f;
@@ -162,22 +164,34 @@ static void test_grad_kernel1(void) { check_grad(4, 3, 4, 2, 1, 1, 0, 0); }
 static void test_wn_grad_stride1(void) { check_grad(2, 6, 6, 3, 3, 1, 1, 1); }
 static void test_wn_grad_stride2(void) { check_grad(3, 8, 8, 2, 5, 2, 2, 1); }
 
-/* Without dw and dx only the bias gradient is computed; dx alone leaves dw untouched. */
+/* The optional gradients are independent of each other; and a backward over the second image
+ * alone, from the patches of a forward over both (col offset, ld of two images), equals the
+ * backward after a forward over that image alone. */
 static void test_optional_grads(void)
 {
     rng r;
     rng_seed(&r, 7);
     conv_ctx d;
     ctx_init(&d, 2, 5, 5, 3, 3, 2, 1, 0, &r);
-    size_t nin = NB * conv_in_size(&d.s), nout = NB * conv_out_size(&d.s);
-    float *dy = fill(&r, nout, 1.0f), *dx1 = malloc(nin * sizeof(float)), *dx2 = malloc(nin * sizeof(float));
+    size_t in = conv_in_size(&d.s), out = conv_out_size(&d.s), nw = 3 * (size_t)conv_patch(&d.s);
+    size_t P = (size_t)d.s.OH * d.s.OW;
+    float *dy = fill(&r, NB * out, 1.0f), *dx1 = malloc(NB * in * sizeof(float)), *dx2 = malloc(NB * in * sizeof(float));
+    float *dw1 = calloc(nw, sizeof(float)), *dw2 = calloc(nw, sizeof(float));
     float db1[3] = {0}, db2[3] = {0};
-    conv_backward(dx1, NULL, db1, d.col, dy, d.x, d.w, NB, &d.s);
-    conv_backward(dx2, NULL, NULL, d.col, dy, NULL, d.w, NB, &d.s);
-    conv_backward(NULL, NULL, db2, d.col, dy, NULL, d.w, NB, &d.s);
-    for (size_t i = 0; i < nin; i++) CHECK(dx1[i] == dx2[i]);
+    conv_forward(d.y, d.col, d.ws, d.x, d.w, d.b, NB, &d.s);
+    conv_backward(dx1, NULL, db1, d.ws, dy, d.col, NB * P, d.w, NB, &d.s);
+    conv_backward(dx2, NULL, NULL, d.ws, dy, d.col, NB * P, d.w, NB, &d.s);
+    conv_backward(NULL, NULL, db2, d.ws, dy, d.col, NB * P, d.w, NB, &d.s);
+    for (size_t i = 0; i < NB * in; i++) CHECK(dx1[i] == dx2[i]);
     for (int j = 0; j < 3; j++) CHECK(db1[j] == db2[j]);
-    free(dy), free(dx1), free(dx2);
+    /* the second image from the two-image forward ... */
+    conv_backward(dx1, dw1, NULL, d.ws, dy + out, d.col + P, NB * P, d.w, 1, &d.s);
+    /* ... and from its own forward */
+    conv_forward(d.y, d.col, d.ws, d.x + in, d.w, d.b, 1, &d.s);
+    conv_backward(dx2, dw2, NULL, d.ws, dy + out, d.col, P, d.w, 1, &d.s);
+    for (size_t i = 0; i < in; i++) CHECK_NEAR(dx1[i], dx2[i], 1e-6);
+    for (size_t i = 0; i < nw; i++) CHECK_NEAR(dw1[i], dw2[i], 1e-5);
+    free(dy), free(dx1), free(dx2), free(dw1), free(dw2);
     ctx_free(&d);
 }
 
