@@ -87,41 +87,51 @@ void conv_col2im(float *dx, const float *col, size_t ld, int B, const conv_shape
 void conv_forward(float *y, float *col, float *ws, const float *x, const float *w, const float *b, int B,
                   const conv_shape *s)
 {
-    int K = s->K, Kp = conv_patch(s);
-    size_t P = (size_t)s->OH * s->OW, N = (size_t)B * P;
-    conv_im2col(col, N, x, B, s);
-    /* t (K, B P) = w (K, Kp) . col (Kp, B P): one product for the batch, then to NCHW with the bias */
+    int K = s->K, Kp = conv_patch(s), nb = conv_chunk(s, B);
+    size_t P = (size_t)s->OH * s->OW, N = (size_t)B * P, in = conv_in_size(s);
     float *t = ws;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)N, Kp, 1.0f, w, Kp, col, (int)N, 0.0f, t, (int)N);
-    for (int i = 0; i < B; i++)
-        for (int k = 0; k < K; k++) {
-            float *yr = y + ((size_t)i * K + k) * P, bk = b ? b[k] : 0.0f;
-            const float *tr = t + (size_t)k * N + i * P;
-            for (size_t p = 0; p < P; p++) yr[p] = tr[p] + bk;
-        }
+    for (int i0 = 0; i0 < B; i0 += nb) {
+        int bn = B - i0 < nb ? B - i0 : nb;
+        size_t n = (size_t)bn * P;
+        float *cc = col + i0 * P;   // (Kp, n) of ld N
+        conv_im2col(cc, N, x + i0 * in, bn, s);
+        /* t (K, n) = w (K, Kp) . cc (Kp, n), then to NCHW with the bias */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)n, Kp, 1.0f, w, Kp, cc, (int)N, 0.0f, t, (int)n);
+        for (int i = 0; i < bn; i++)
+            for (int k = 0; k < K; k++) {
+                float *yr = y + ((size_t)(i0 + i) * K + k) * P, bk = b ? b[k] : 0.0f;
+                const float *tr = t + (size_t)k * n + i * P;
+                for (size_t p = 0; p < P; p++) yr[p] = tr[p] + bk;
+            }
+    }
 }
 
 void conv_backward(float *dx, float *dw, float *db, float *ws, const float *dy, const float *col, size_t ld,
                    const float *w, int B, const conv_shape *s)
 {
-    int K = s->K, Kp = conv_patch(s);
-    size_t P = (size_t)s->OH * s->OW, N = (size_t)B * P;
-    float *t = ws, *dcol = ws + (size_t)K * N;
-    /* t (K, B P) = dy in channel-major order; db += its row sums */
-    for (int i = 0; i < B; i++)
-        for (int k = 0; k < K; k++) {
-            const float *dr = dy + ((size_t)i * K + k) * P;
-            float *tr = t + (size_t)k * N + i * P, sum = 0.0f;
-            for (size_t p = 0; p < P; p++) sum += tr[p] = dr[p];
-            if (db) db[k] += sum;
-        }
-    /* dw (K, Kp) += t (K, B P) . col (Kp, B P)^T */
-    if (dw)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, Kp, (int)N, 1.0f, t, (int)N, col, (int)ld, 1.0f, dw, Kp);
-    if (!dx) return;
-    /* dcol (Kp, B P) = w (K, Kp)^T . t (K, B P), then back to the pixels */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kp, (int)N, K, 1.0f, w, Kp, t, (int)N, 0.0f, dcol, (int)N);
-    conv_col2im(dx, dcol, N, B, s);
+    int K = s->K, Kp = conv_patch(s), nb = conv_chunk(s, B);
+    size_t P = (size_t)s->OH * s->OW, in = conv_in_size(s);
+    float *t = ws, *dcol = ws + (size_t)K * nb * P;
+    for (int i0 = 0; i0 < B; i0 += nb) {
+        int bn = B - i0 < nb ? B - i0 : nb;
+        size_t n = (size_t)bn * P;
+        /* t (K, n) = dy in channel-major order; db += its row sums */
+        for (int i = 0; i < bn; i++)
+            for (int k = 0; k < K; k++) {
+                const float *dr = dy + ((size_t)(i0 + i) * K + k) * P;
+                float *tr = t + (size_t)k * n + i * P, sum = 0.0f;
+                for (size_t p = 0; p < P; p++) sum += tr[p] = dr[p];
+                if (db) db[k] += sum;
+            }
+        /* dw (K, Kp) += t (K, n) . col (Kp, n)^T */
+        if (dw)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, Kp, (int)n, 1.0f, t, (int)n, col + i0 * P, (int)ld,
+                        1.0f, dw, Kp);
+        if (!dx) continue;
+        /* dcol (Kp, n) = w (K, Kp)^T . t (K, n), then back to the pixels */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kp, (int)n, K, 1.0f, w, Kp, t, (int)n, 0.0f, dcol, (int)n);
+        conv_col2im(dx + i0 * in, dcol, n, bn, s);
+    }
 }
 
 void conv_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, float *ws, const float *dy,

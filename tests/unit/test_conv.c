@@ -1,6 +1,6 @@
 /* Tests of lib/conv: the forward against a direct (six-loop) convolution, finite-difference gradient
  * checks of the convolution (w.r.t. x, w, b) for strides 1 and 2, padding 0 and > 0, several
- * channels and non-square images; of the weight-normalised convolution (w.r.t. x, v, g, b); of the
+ * channels, non-square images and batches split into several products; of the weight-normalised convolution (w.r.t. x, v, g, b); of the
  * global mean pool. The loss is sum c * softplus(y), so every gradient is a nonlinear one; parameter
  * gradients start at 1 to check that they accumulate, input gradients at garbage to check that they
  * are overwritten. gradcheck.h's layer tolerance. */
@@ -124,6 +124,7 @@ static void test_forward(void)
     check_forward(2, 8, 8, 4, 5, 2, 2);
     check_forward(2, 5, 4, 3, 2, 3, 0);
     check_forward(1, 3, 3, 2, 5, 1, 2);   /* the kernel sees more padding than image */
+    check_forward(2, 33, 33, 3, 3, 1, 1);  /* 1089 pixels: one image per product (conv_chunk) */
 }
 
 /* Gradients of the plain (wn = 0) or weight-normalised (wn = 1) convolution. */
@@ -161,6 +162,7 @@ static void test_grad_stride1_pad1(void) { check_grad(3, 6, 5, 2, 3, 1, 1, 0); }
 static void test_grad_stride2_pad0(void) { check_grad(2, 7, 7, 3, 3, 2, 0, 0); }
 static void test_grad_stride2_pad2(void) { check_grad(2, 8, 7, 4, 5, 2, 2, 0); }
 static void test_grad_kernel1(void) { check_grad(4, 3, 4, 2, 1, 1, 0, 0); }
+static void test_grad_chunks(void) { check_grad(1, 33, 33, 2, 3, 1, 1, 0); }   /* a product per image */
 static void test_wn_grad_stride1(void) { check_grad(2, 6, 6, 3, 3, 1, 1, 1); }
 static void test_wn_grad_stride2(void) { check_grad(3, 8, 8, 2, 5, 2, 2, 1); }
 
@@ -241,6 +243,7 @@ int main(void)
     RUN(test_grad_stride2_pad0);
     RUN(test_grad_stride2_pad2);
     RUN(test_grad_kernel1);
+    RUN(test_grad_chunks);
     RUN(test_wn_grad_stride1);
     RUN(test_wn_grad_stride2);
     RUN(test_optional_grads);
