@@ -103,6 +103,7 @@ static const char USAGE[] =
     "Examples:\n"
     "  ssl-prep csv data/digits.csv.gz > digits.ssl\n"
     "  ssl-gan train --d-hidden 500,250,250 --epochs 50 --seed 1 train.ssl -o digits.gan\n"
+    "  ssl-gan train --d-conv 32:5:2,64:3:2 --d-hidden 250 --ema 0.999 fashion.ssl -o fashion.gan\n"
     "  ssl-gan predict -m digits.gan test.ssl | ssl-eval\n"
     "  ssl-gan sample -m digits.gan -n 100 --png samples.png\n";
 
