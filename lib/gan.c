@@ -1,6 +1,7 @@
 #include "gan.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,12 +39,69 @@ void gan_config_default(gan_config *c)
     c->max_loss = 1e4;
 }
 
+int gan_conv_parse(gan_arch *a, const char *spec, error *e)
+{
+    a->nc = 0;
+    for (const char *p = spec; *p;) {
+        gan_conv *c = &a->conv[a->nc];
+        int used = 0;
+        if (a->nc == GAN_MAX_LAYERS) return error_set(e, "--d-conv: at most %d layers", GAN_MAX_LAYERS);
+        if (sscanf(p, "%d:%d:%d%n", &c->channels, &c->kernel, &c->stride, &used) != 3 || (p[used] && p[used] != ',') ||
+            (p[used] == ',' && !p[used + 1]))
+            return error_set(e, "--d-conv: '%s' is not a list of channels:kernel:stride (e.g. 32:5:2,64:3:2)", spec);
+        if (c->channels < 1 || c->channels > 1 << 16 || c->kernel < 1 || c->kernel > 99 || c->kernel % 2 == 0 ||
+            c->stride < 1 || c->stride > 99)
+            return error_set(e, "--d-conv: layer %d (%d:%d:%d): channels 1 to 65536, an odd kernel below 100, "
+                             "stride 1 to 99", a->nc + 1, c->channels, c->kernel, c->stride);
+        a->nc++;
+        p += used + (p[used] == ',');
+    }
+    if (!a->nc) return error_set(e, "--d-conv: no layers in '%s'", spec);
+    return 0;
+}
+
+void gan_conv_format(const gan_arch *a, char *buf, size_t size)
+{
+    size_t off = 0;
+    buf[0] = 0;
+    for (int c = 0; c < a->nc && off < size; c++)
+        off += (size_t)snprintf(buf + off, size - off, "%s%d:%d:%d", c ? "," : "", a->conv[c].channels,
+                                a->conv[c].kernel, a->conv[c].stride);
+}
+
 /* ---- layer widths and tensor indices (tables are registered in a fixed order) ---- */
 
-/* width of D's layer boundary l: 0 = input, nd + 1 = logits */
-static int dwid(const gan_arch *a, int l)
+/* The shapes of D's conv layers from the image (img_c, img_h, img_w); -1 with e set when a layer's
+ * input is smaller than its kernel (the spec is too deep for the image). */
+static int conv_plan(const gan_arch *a, conv_shape *cs, error *e)
 {
-    return l == 0 ? a->features : l <= a->nd ? a->d_hidden[l - 1] : a->classes;
+    int C = a->img_c, H = a->img_h, W = a->img_w;
+    if (a->nc && (C < 1 || H < 1 || W < 1 || (long)C * H * W != a->features))
+        return error_set(e, "--d-conv: images of %d x %d x %d values, but rows of %d features", C, H, W, a->features);
+    for (int c = 0; c < a->nc; c++) {
+        const gan_conv *g = &a->conv[c];
+        if (H < g->kernel || W < g->kernel || conv_shape_set(&cs[c], C, H, W, g->channels, g->kernel, g->stride,
+                                                            (g->kernel - 1) / 2))
+            return error_set(e, "--d-conv: layer %d (kernel %d) sees a %d x %d input: too deep for %d x %d images",
+                             c + 1, g->kernel, H, W, a->img_h, a->img_w);
+        C = cs[c].K, H = cs[c].OH, W = cs[c].OW;
+    }
+    return 0;
+}
+
+/* width of the dense layers' input: the pixels, or the last conv layer's output (pooled or not) */
+static int dense_in(const gan *m)
+{
+    if (!m->a.nc) return m->a.features;
+    const conv_shape *s = &m->cs[m->a.nc - 1];
+    return m->a.pool ? s->K : (int)conv_out_size(s);
+}
+
+/* width of D's dense layer boundary l: 0 = their input, nd + 1 = logits */
+static int dwid(const gan *m, int l)
+{
+    const gan_arch *a = &m->a;
+    return l == 0 ? dense_in(m) : l <= a->nd ? a->d_hidden[l - 1] : a->classes;
 }
 static int gwid(const gan *m, int j) { return j == 0 ? m->gin : m->a.g_hidden[j - 1]; }
 
@@ -57,6 +115,14 @@ static float *Gd(const gan *m, int j, int k) { return nn_grad(&m->g, 3 * j + k);
 /* effective weights: D layer l -> 2l (w), 2l + 1 (row norms); G output after them */
 static float *Ew(const gan *m, int l) { return nn_data(&m->eff, 2 * l); }
 static float *En(const gan *m, int l) { return nn_data(&m->eff, 2 * l + 1); }
+/* D conv layer c: v, g, b after the dense layers (so an MLP D keeps its table); effective weights
+ * after G's output layer */
+static int Cidx(const gan *m, int c) { return 3 * (m->a.nd + 1) + 3 * c; }
+static float *Cv(const gan *m, int c) { return nn_data(&m->d, Cidx(m, c)); }
+static float *Cg(const gan *m, int c) { return nn_data(&m->d, Cidx(m, c) + 1); }
+static float *Cb(const gan *m, int c) { return nn_data(&m->d, Cidx(m, c) + 2); }
+static float *Cw(const gan *m, int c) { return nn_data(&m->eff, 2 * (m->a.nd + 2 + c)); }
+static float *Cn(const gan *m, int c) { return nn_data(&m->eff, 2 * (m->a.nd + 2 + c) + 1); }
 
 /* ---- the workspace ---- */
 
@@ -66,6 +132,12 @@ struct gan_ws {
     float *in[GAN_MAX_LAYERS + 1];        /* (R, dwid l) noisy input of D layer l */
     float *h[GAN_MAX_LAYERS + 1];         /* (R, dwid l+1) output of D layer l (logits last) */
     const float *cur[GAN_MAX_LAYERS + 1]; /* the input each layer saw in the last forward */
+    float *cy[GAN_MAX_LAYERS];            /* (R, conv out c) output of conv layer c (after ReLU) */
+    float *cin[GAN_MAX_LAYERS + 1];       /* (R, conv in c) noisy input of conv layer c (cin[0] = in[0]) */
+    float *pooled;                        /* (R, channels) the mean-pooled last conv output */
+    float *col[GAN_MAX_LAYERS];           /* (conv patch c, R OH OW) conv layer c's patches (im2col) */
+    float *cws;                           /* (max conv_ws_size for R rows) conv workspace */
+    int crows;                            /* rows of the last forward (the patches' layout) */
     float *sd, *da, *db;                  /* (max D width) init scratch; (R, max D width) gradient ping-pong */
     float *dwk;                           /* (max out * in) weight-norm gradient workspace */
     float *fmean, *dfeat;                 /* (2C), (B, C): feature matching, C = dwid nd */
@@ -89,21 +161,36 @@ static size_t ws_layout(const gan *m, gan_ws *w, float *base)
 {
     const gan_arch *a = &m->a;
     size_t off = 0, B = (size_t)w->B, R = (size_t)w->R;
-    int maxd = 0, maxg = a->features;
+    int maxd = a->features, maxg = a->features;
     size_t maxw = (size_t)a->features * gwid(m, a->ng);
-    for (int l = 0; l <= a->nd + 1; l++) maxd = dwid(a, l) > maxd ? dwid(a, l) : maxd;
+    for (int l = 0; l <= a->nd + 1; l++) maxd = dwid(m, l) > maxd ? dwid(m, l) : maxd;
     for (int l = 0; l <= a->nd; l++) {
-        size_t s = (size_t)dwid(a, l) * dwid(a, l + 1);
+        size_t s = (size_t)dwid(m, l) * dwid(m, l + 1);
         maxw = s > maxw ? s : maxw;
-        w->in[l] = carve(base, &off, R * dwid(a, l));
-        w->h[l] = carve(base, &off, R * dwid(a, l + 1));
+        w->in[l] = carve(base, &off, R * (l ? dwid(m, l) : a->features));
+        w->h[l] = carve(base, &off, R * dwid(m, l + 1));
     }
+    w->cin[0] = w->in[0];
+    size_t maxcws = 0;
+    for (int c = 0; c < a->nc; c++) {
+        const conv_shape *s = &m->cs[c];
+        size_t out = conv_out_size(s), k = (size_t)s->K * conv_patch(s), cws = conv_ws_size(s, w->R);
+        maxd = (int)out > maxd ? (int)out : maxd;
+        maxw = k > maxw ? k : maxw;
+        maxcws = cws > maxcws ? cws : maxcws;
+        w->cy[c] = carve(base, &off, R * out);
+        w->cin[c + 1] = carve(base, &off, R * out);
+        w->col[c] = carve(base, &off, R * conv_col_size(s));
+    }
+    w->pooled = carve(base, &off, a->nc && a->pool ? R * dwid(m, 0) : 0);
+    w->cws = carve(base, &off, maxcws);
     w->sd = carve(base, &off, (size_t)maxd);
     w->da = carve(base, &off, R * maxd);
     w->db = carve(base, &off, R * maxd);
     w->dwk = carve(base, &off, maxw);
-    w->fmean = carve(base, &off, 2 * (size_t)dwid(a, a->nd));
-    w->dfeat = carve(base, &off, B * dwid(a, a->nd));
+    /* also the column means of the data-dependent init (any layer's width) */
+    w->fmean = carve(base, &off, 2 * (size_t)dwid(m, a->nd) > (size_t)maxd ? 2 * (size_t)dwid(m, a->nd) : (size_t)maxd);
+    w->dfeat = carve(base, &off, B * dwid(m, a->nd));
     w->p = carve(base, &off, R * a->classes);
     w->gz = carve(base, &off, B * m->gin);
     for (int j = 0; j < a->ng; j++) {
@@ -163,12 +250,34 @@ static int add(nn_params *p, error *e, const char *layer, const char *what, int6
     return nn_params_add(p, name, d1 ? 2 : 1, dims, decay, e) < 0 ? -1 : 0;
 }
 
+/* Registers a weight-normalised layer "<layer>.{v,g,b}" into p (v (out, in), decay as given) and,
+ * with eff, its effective weights "<layer>.{w,vnorm}" into eff. */
+static int add_wn(nn_params *p, nn_params *eff, error *e, const char *layer, int out, int in, int decay)
+{
+    if (add(p, e, layer, "v", out, in, decay) || add(p, e, layer, "g", out, 0, 0) || add(p, e, layer, "b", out, 0, 0))
+        return -1;
+    return eff && (add(eff, e, layer, "w", out, in, 0) || add(eff, e, layer, "vnorm", out, 0, 0)) ? -1 : 0;
+}
+
+/* The conv layers of D ("d.cN", after its dense layers "d.lN" so that an MLP D keeps its table),
+ * into p (prefix "d" or "ema.d") and their effective weights into eff (or NULL). */
+static int add_conv(const gan *m, nn_params *p, nn_params *eff, error *e, const char *prefix, int decay)
+{
+    char ln[32];
+    for (int c = 0; c < m->a.nc; c++) {
+        snprintf(ln, sizeof ln, "%s.c%d", prefix, c + 1);
+        if (add_wn(p, eff, e, ln, m->cs[c].K, conv_patch(&m->cs[c]), decay)) return -1;
+    }
+    return 0;
+}
+
 static int check_arch(const gan_arch *a, error *e)
 {
     if (a->features < 1) return error_set(e, "no features");
     if (a->classes < 2) return error_set(e, "%d classes: at least 2 are needed", a->classes);
     if (a->nd < 1 || a->nd > GAN_MAX_LAYERS)
         return error_set(e, "--d-hidden: 1 to %d layers are needed", GAN_MAX_LAYERS);
+    if (a->nc < 0 || a->nc > GAN_MAX_LAYERS) return error_set(e, "--d-conv: at most %d layers", GAN_MAX_LAYERS);
     if (a->ng < 0 || a->ng > GAN_MAX_LAYERS) return error_set(e, "--g-hidden: at most %d layers", GAN_MAX_LAYERS);
     for (int l = 0; l < a->nd; l++)
         if (a->d_hidden[l] < 1) return error_set(e, "--d-hidden: layer %d has no units", l + 1);
@@ -184,11 +293,9 @@ static int build_tables(gan *m, error *e)
     const gan_arch *a = &m->a;
     char ln[32];
     for (int l = 0; l <= a->nd; l++) {
-        int in = dwid(a, l), out = dwid(a, l + 1);
+        int in = dwid(m, l), out = dwid(m, l + 1);
         snprintf(ln, sizeof ln, "d.l%d", l + 1);
-        if (add(&m->d, e, ln, "v", out, in, 1) || add(&m->d, e, ln, "g", out, 0, 0) || add(&m->d, e, ln, "b", out, 0, 0) ||
-            add(&m->eff, e, ln, "w", out, in, 0) || add(&m->eff, e, ln, "vnorm", out, 0, 0))
-            return -1;
+        if (add_wn(&m->d, &m->eff, e, ln, out, in, 1)) return -1;
     }
     for (int j = 0; j < a->ng; j++) {
         int in = gwid(m, j), out = gwid(m, j + 1);
@@ -198,17 +305,14 @@ static int build_tables(gan *m, error *e)
             add(&m->stat, e, ln, "var", out, 0, 0))
             return -1;
     }
-    int in = gwid(m, a->ng), F = a->features;
-    if (add(&m->g, e, "g.out", "v", F, in, 1) || add(&m->g, e, "g.out", "g", F, 0, 0) ||
-        add(&m->g, e, "g.out", "b", F, 0, 0) || add(&m->eff, e, "g.out", "w", F, in, 0) ||
-        add(&m->eff, e, "g.out", "vnorm", F, 0, 0))
+    if (add_wn(&m->g, &m->eff, e, "g.out", a->features, gwid(m, a->ng), 1) || add_conv(m, &m->d, &m->eff, e, "d", 1))
         return -1;
     for (int l = 0; a->ema && l <= a->nd; l++) {
-        int in = dwid(a, l), out = dwid(a, l + 1);
+        int in = dwid(m, l), out = dwid(m, l + 1);
         snprintf(ln, sizeof ln, "ema.d.l%d", l + 1);
-        if (add(&m->avg, e, ln, "v", out, in, 0) || add(&m->avg, e, ln, "g", out, 0, 0) || add(&m->avg, e, ln, "b", out, 0, 0))
-            return -1;
+        if (add_wn(&m->avg, NULL, e, ln, out, in, 0)) return -1;
     }
+    if (a->ema && add_conv(m, &m->avg, NULL, e, "ema.d", 0)) return -1;
     /* a generator without hidden layers has no statistics: keep the table allocatable */
     if (a->ng == 0 && add(&m->stat, e, "g", "none", 1, 0, 0)) return -1;
     if (nn_params_alloc(&m->d, e) || nn_params_alloc(&m->g, e) || nn_params_alloc(&m->stat, e) ||
@@ -219,13 +323,15 @@ static int build_tables(gan *m, error *e)
 
 gan *gan_new(const gan_arch *a, error *e)
 {
-    if (check_arch(a, e)) return NULL;
+    conv_shape cs[GAN_MAX_LAYERS];
+    if (check_arch(a, e) || conv_plan(a, cs, e)) return NULL;
     gan *m = calloc(1, sizeof *m);
     if (!m) {
         error_set(e, "out of memory");
         return NULL;
     }
     m->a = *a;
+    memcpy(m->cs, cs, sizeof cs);
     m->gin = a->noise_dim + (a->conditional ? a->classes : 0);
     m->cond_weight = 1.0f;
     m->unl_weight = 1.0f;
@@ -259,7 +365,9 @@ static void refresh_weights(gan *m)
 {
     const gan_arch *a = &m->a;
     for (int l = 0; !m->eff_d && l <= a->nd; l++)
-        norm_wn_weight(Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), dwid(a, l), dwid(a, l + 1));
+        norm_wn_weight(Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), dwid(m, l), dwid(m, l + 1));
+    for (int c = 0; !m->eff_d && c < a->nc; c++)
+        norm_wn_weight(Cw(m, c), Cn(m, c), Cv(m, c), Cg(m, c), conv_patch(&m->cs[c]), m->cs[c].K);
     int o = a->nd + 1;
     if (!m->eff_g) norm_wn_weight(Ew(m, o), En(m, o), Gt(m, a->ng, 0), Gt(m, a->ng, 1), gwid(m, a->ng), a->features);
     m->eff_d = m->eff_g = 1;
@@ -286,19 +394,22 @@ void gan_ema_update(gan *m, double decay, long t)
 
 /* ---- D ---- */
 
-/* Column mean and standard deviation of h (n, C) into mu, sd (C). */
-static void col_stats(const float *h, int n, int C, float *mu, float *sd)
+/* Mean and standard deviation of each channel of h (n, C, P) over its n P values into mu, sd (C)
+ * (P = 1: the columns of a dense layer's output). */
+static void chan_stats(const float *h, int n, int C, int P, float *mu, float *sd)
 {
     for (int j = 0; j < C; j++) {
         double s = 0, ss = 0;
-        for (int i = 0; i < n; i++) s += h[(size_t)i * C + j];
-        double mean = s / n;
-        for (int i = 0; i < n; i++) {
-            double d = h[(size_t)i * C + j] - mean;
-            ss += d * d;
-        }
+        for (int i = 0; i < n; i++)
+            for (int p = 0; p < P; p++) s += h[((size_t)i * C + j) * P + p];
+        double mean = s / ((double)n * P);
+        for (int i = 0; i < n; i++)
+            for (int p = 0; p < P; p++) {
+                double d = h[((size_t)i * C + j) * P + p] - mean;
+                ss += d * d;
+            }
         mu[j] = (float)mean;
-        sd[j] = (float)sqrt(ss / n + 1e-8);
+        sd[j] = (float)sqrt(ss / ((double)n * P) + 1e-8);
     }
 }
 
@@ -311,6 +422,67 @@ static void d_noise(gan *m, float *y, const float *x, float sigma, int n, int wi
     else norm_noise_add_share(y, x, sigma, (size_t)(n / s->b), s->B, s->first, s->b, width, r);
 }
 
+/* The conv layers of D on the first n rows of ws->in[0] (noise already added), each conv, ReLU
+ * and (noisy) the hidden noise; init: each layer's bias first set to centre its channels.
+ * Returns the dense layers' input (n, dwid 0): the last output, flattened or mean-pooled. */
+static const float *d_conv_forward(gan *m, int n, int noisy, int init, rng *r)
+{
+    const gan_arch *a = &m->a;
+    gan_ws *w = m->ws;
+    const float *x = w->in[0];
+    w->crows = n;
+    for (int c = 0; c < a->nc; c++) {
+        const conv_shape *s = &m->cs[c];
+        size_t out = conv_out_size(s);
+        if (init) {
+            conv_forward(w->cy[c], w->col[c], w->cws, x, Cw(m, c), NULL, n, s);
+            chan_stats(w->cy[c], n, s->K, s->OH * s->OW, w->fmean, w->sd);
+            for (int j = 0; j < s->K; j++) Cb(m, c)[j] = -w->fmean[j];
+        }
+        conv_forward(w->cy[c], w->col[c], w->cws, x, Cw(m, c), Cb(m, c), n, s);
+        nn_act_forward(w->cy[c], w->cy[c], (size_t)n * out, NN_ACT_RELU);
+        x = w->cy[c];
+        if (noisy && a->hidden_noise > 0) {
+            d_noise(m, w->cin[c + 1], x, a->hidden_noise, n, (int)out, r);
+            x = w->cin[c + 1];
+        }
+    }
+    if (!a->pool) return x;
+    const conv_shape *s = &m->cs[a->nc - 1];
+    conv_gpool_forward(w->pooled, x, n, s->K, s->OH * s->OW);
+    return w->pooled;
+}
+
+/* Back through D's conv layers over rows [r0, r0 + n) of the last forward, from d (n, dwid 0), the
+ * gradient of their output; spare: a buffer as large as d (both are overwritten). params:
+ * accumulate into m->d.grad (g stays fixed, as in the hidden dense layers). dx (n, features) or NULL. */
+static void d_conv_backward(gan *m, int r0, int n, int params, float *d, float *spare, float *dx)
+{
+    const gan_arch *a = &m->a;
+    gan_ws *w = m->ws;
+    if (a->pool) {
+        const conv_shape *s = &m->cs[a->nc - 1];
+        conv_gpool_backward(spare, d, n, s->K, s->OH * s->OW);
+        float *t = d;
+        d = spare;
+        spare = t;
+    }
+    for (int c = a->nc - 1; c >= 0; c--) {
+        const conv_shape *s = &m->cs[c];
+        size_t out = conv_out_size(s), P = (size_t)s->OH * s->OW;
+        /* the noise passes the gradient through; then the ReLU (from its output) */
+        nn_act_backward(d, d, w->cy[c] + (size_t)r0 * out, (size_t)n * out, NN_ACT_RELU);
+        if (c == 0 && !params && !dx) break;
+        int k = Cidx(m, c);
+        conv_wn_backward(c ? spare : dx, params ? nn_grad(&m->d, k) : NULL, NULL, params ? nn_grad(&m->d, k + 2) : NULL,
+                         w->dwk, w->cws, d, w->col[c] + r0 * P, (size_t)w->crows * P, Cw(m, c), Cv(m, c), Cg(m, c),
+                         Cn(m, c), n, s);
+        float *t = d;
+        d = spare;
+        spare = t;
+    }
+}
+
 /* Forward of D on the first n rows of ws->in[0] (overwritten by the input noise when noisy).
  * init: data-dependent initialisation of each layer's bias (and the output layer's scale) first. */
 static void d_forward(gan *m, int n, int noisy, int init, rng *r)
@@ -318,13 +490,13 @@ static void d_forward(gan *m, int n, int noisy, int init, rng *r)
     const gan_arch *a = &m->a;
     gan_ws *w = m->ws;
     if (noisy && a->input_noise > 0) d_noise(m, w->in[0], w->in[0], a->input_noise, n, a->features, r);
-    w->cur[0] = w->in[0];
+    w->cur[0] = a->nc ? d_conv_forward(m, n, noisy, init, r) : w->in[0];
     for (int l = 0; l <= a->nd; l++) {
-        int in = dwid(a, l), out = dwid(a, l + 1), top = l == a->nd;
+        int in = dwid(m, l), out = dwid(m, l + 1), top = l == a->nd;
         if (init) {
             float *mu = w->fmean, *sd = w->sd;
             nn_dense_forward(w->h[l], w->cur[l], Ew(m, l), NULL, n, in, out, NN_ACT_NONE);
-            col_stats(w->h[l], n, out, mu, sd);
+            chan_stats(w->h[l], n, out, 1, mu, sd);
             for (int j = 0; j < out; j++) {
                 if (top) Dg(m, l)[j] /= sd[j];
                 Db(m, l)[j] = top ? -mu[j] / sd[j] : -mu[j];
@@ -351,14 +523,17 @@ static void d_backward(gan *m, int r0, int n, int params, const float *dfeat, fl
     gan_ws *w = m->ws;
     float *d = w->da, *dn = w->db;
     for (int l = a->nd; l >= 0; l--) {
-        int in = dwid(a, l), out = dwid(a, l + 1), top = l == a->nd;
+        int in = dwid(m, l), out = dwid(m, l + 1), top = l == a->nd;
         if (l == 0 && !params && !dx) break;
-        float *dxl = l > 0 ? dn : dx;
+        float *dxl = l > 0 || a->nc ? dn : dx;
         norm_wn_backward(dxl, params ? nn_grad(&m->d, 3 * l) : NULL, params && top ? nn_grad(&m->d, 3 * l + 1) : NULL,
                          params ? nn_grad(&m->d, 3 * l + 2) : NULL, w->dwk, d, w->cur[l] + (size_t)r0 * in,
                          Ew(m, l), Dv(m, l), Dg(m, l), En(m, l), w->h[l] + (size_t)r0 * out, n, in, out,
                          top ? NN_ACT_NONE : NN_ACT_RELU);
-        if (l == 0) break;
+        if (l == 0) {
+            if (a->nc) d_conv_backward(m, r0, n, params, dn, d, dx);
+            break;
+        }
         /* the noise layer passes the gradient through: dn is now d(h[l-1]) */
         if (top && dfeat)
             for (size_t i = 0; i < (size_t)n * in; i++) dn[i] += dfeat[i];
@@ -635,7 +810,7 @@ static int g_grad(gan *m, const float *unl, rng *r, gan_stats *st, double *loss,
 {
     gan_ws *w = m->ws;
     const gan_arch *a = &m->a;
-    int B = w->B, b = share_rows(m), o = share_first(m), F = a->features, K = a->classes, C = dwid(a, a->nd);
+    int B = w->B, b = share_rows(m), o = share_first(m), F = a->features, K = a->classes, C = dwid(m, a->nd);
     size_t rows = (size_t)b * F;
     refresh_weights(m);
     generate_batch(m, r);
@@ -684,10 +859,16 @@ int gan_init(gan *m, const float *x, size_t n, int B, rng *r, error *e)
     if (gan_workspace(m, B, e)) return -1;
     m->eff_d = m->eff_g = 0;
     for (int l = 0; l <= a->nd; l++) {
-        size_t k = (size_t)dwid(a, l) * dwid(a, l + 1);
+        size_t k = (size_t)dwid(m, l) * dwid(m, l + 1);
         norm_gauss_fill(Dv(m, l), k, r);
         for (size_t i = 0; i < k; i++) Dv(m, l)[i] *= 0.05f;
-        for (int j = 0; j < dwid(a, l + 1); j++) Dg(m, l)[j] = 1.0f, Db(m, l)[j] = 0.0f;
+        for (int j = 0; j < dwid(m, l + 1); j++) Dg(m, l)[j] = 1.0f, Db(m, l)[j] = 0.0f;
+    }
+    for (int c = 0; c < a->nc; c++) {
+        size_t k = (size_t)m->cs[c].K * conv_patch(&m->cs[c]);
+        norm_gauss_fill(Cv(m, c), k, r);
+        for (size_t i = 0; i < k; i++) Cv(m, c)[i] *= 0.05f;
+        for (int j = 0; j < m->cs[c].K; j++) Cg(m, c)[j] = 1.0f, Cb(m, c)[j] = 0.0f;
     }
     for (int j = 0; j < a->ng; j++) {
         int c = a->g_hidden[j];
@@ -1077,6 +1258,14 @@ model_file *gan_to_model(const gan *m, error *e)
     value_set(f->info, "conditional", value_bool(a->conditional));
     value_set(f->info, "g_output", value_str(nn_act_name(a->g_out)));
     value_set(f->info, "ema", value_bool(a->ema));
+    if (a->nc) {   /* only then, so that an MLP D's model keeps its bytes */
+        char spec[GAN_MAX_LAYERS * 24];
+        gan_conv_format(a, spec, sizeof spec);
+        int img[3] = {a->img_c, a->img_h, a->img_w};
+        value_set(f->info, "d_conv", value_str(spec));
+        value_set(f->info, "d_conv_image", int_array(img, 3));
+        value_set(f->info, "d_pool", value_bool(a->pool));
+    }
     if (nn_params_save(&m->d, f, e) || nn_params_save(&m->g, f, e) || nn_params_save(&m->stat, f, e) ||
         (a->ema && nn_params_save(&m->avg, f, e))) {
         model_file_free(f);
@@ -1095,6 +1284,20 @@ static int info_ints(const value *info, const char *key, int *out, error *e)
     return (int)v->n;
 }
 
+/* D's conv layers from info "d_conv", "d_conv_image", "d_pool" (none when d_conv is absent). */
+static int conv_from_info(const value *info, gan_arch *a, error *e)
+{
+    const char *spec = value_get_str(info, "d_conv", NULL);
+    int img[GAN_MAX_LAYERS], k;
+    if (!spec) return 0;
+    if (gan_conv_parse(a, spec, e)) return error_prefix(e, "model info");
+    if ((k = info_ints(info, "d_conv_image", img, e)) < 0) return -1;
+    if (k != 3) return error_set(e, "model info: 'd_conv_image' is not [channels, height, width]");
+    a->img_c = img[0], a->img_h = img[1], a->img_w = img[2];
+    a->pool = value_get_num(info, "d_pool", 0) != 0;
+    return 0;
+}
+
 gan *gan_from_model(const model_file *f, error *e)
 {
     gan_arch a;
@@ -1111,6 +1314,7 @@ gan *gan_from_model(const model_file *f, error *e)
         return NULL;
     if (nn_act_parse(value_get_str(info, "g_output", "sigmoid"), &a.g_out))
         return error_set(e, "model info: unknown g_output"), NULL;
+    if (conv_from_info(info, &a, e)) return NULL;
     gan *m = gan_new(&a, e);
     if (!m) return error_prefix(e, "model"), NULL;
     if (nn_params_load(&m->d, f, e) || nn_params_load(&m->g, f, e) || nn_params_load(&m->stat, f, e) ||

@@ -3,7 +3,10 @@
  *
  * Discriminator D: Gaussian noise (sd input_noise) on the input, then weight-normalised dense
  * ReLU layers (d_hidden, default 1000-500-250-250-250) each followed by noise (sd hidden_noise),
- * then K logits l(x). p(y|x) = softmax(l); the implicit fake class has logit 0, so
+ * then K logits l(x). Optionally (arch.nc > 0) weight-normalised convolutions come first, on the
+ * rows as images, each followed by ReLU and the hidden noise, their output flattened (or
+ * mean-pooled over the pixels) into the dense layers (lib/conv).
+ * p(y|x) = softmax(l); the implicit fake class has logit 0, so
  * D(x) = Z/(Z+1) with Z = sum_k exp(l_k), i.e. D(x) = sigmoid(LSE(l)).
  * Generator G: noise z ~ U(0,1)^noise_dim (plus one-hot(y) when conditional), dense layers
  * (g_hidden, default 500-500) with batch norm and softplus, then a weight-normalised dense output
@@ -31,6 +34,7 @@
 #include <stdint.h>
 
 #include "adam.h"
+#include "conv.h"
 #include "datasource.h"
 #include "error.h"
 #include "model.h"
@@ -41,8 +45,18 @@
 #define GAN_KIND "gan"
 #define GAN_MAX_LAYERS 8
 
+/* A convolution layer of D: channels out, kernel (odd, kernel x kernel, zero padding (kernel-1)/2
+ * so that stride 1 keeps the size), stride. */
+typedef struct gan_conv {
+    int channels, kernel, stride;
+} gan_conv;
+
 typedef struct gan_arch {
     int features, classes;
+    int nc;                               /* 0: D is an MLP; else its first layers are convolutions */
+    gan_conv conv[GAN_MAX_LAYERS];        /* each: conv, ReLU, hidden noise; NCHW images */
+    int img_c, img_h, img_w;              /* D's input image when nc > 0 (img_c img_h img_w = features) */
+    int pool;                             /* after the last conv: 1 = global mean pool, 0 = flatten */
     int nd, d_hidden[GAN_MAX_LAYERS];     /* default 5: 1000, 500, 250, 250, 250 */
     int ng, g_hidden[GAN_MAX_LAYERS];     /* default 2: 500, 500 */
     int noise_dim;                        /* 100 */
@@ -53,6 +67,11 @@ typedef struct gan_arch {
 } gan_arch;
 
 void gan_arch_default(gan_arch *a);
+/* Parses a --d-conv spec "32:5:2,64:3:2" (channels:kernel:stride per layer) into a->conv, a->nc;
+ * -1 with e set ("--d-conv: ..."). */
+int gan_conv_parse(gan_arch *a, const char *spec, error *e);
+/* The spec of a->conv back as text ("32:5:2,64:3:2"; "" without conv layers). */
+void gan_conv_format(const gan_arch *a, char *buf, size_t size);
 
 typedef struct gan_config {
     int epochs;              /* 10 */
@@ -88,6 +107,7 @@ typedef struct gan {
     nn_params d, g;          /* trained parameters of D and G */
     nn_params stat;          /* batch-norm running statistics of G (saved, not trained) */
     nn_params eff;           /* derived: effective weight-normalised weights and row norms */
+    conv_shape cs[GAN_MAX_LAYERS];   /* derived: the shapes of D's conv layers */
     int gin;                 /* G's input width: noise_dim (+ classes when conditional) */
     float cond_weight;       /* weight of the class term in L_G (conditional; gan_config) */
     float unl_weight;        /* weight of L_unl in L_D (gan_config) */

@@ -32,6 +32,19 @@ NN_VECTORISE void norm_wn_weight(float *w, float *vnorm, const float *v, const f
     }
 }
 
+NN_VECTORISE void norm_wn_grad(float *dv, float *dg, const float *dw, const float *v, const float *g, const float *vnorm, int in,
+                  int out)
+{
+    for (int j = 0; j < out; j++) {
+        const float *dwj = dw + (size_t)j * in, *vj = v + (size_t)j * in;   // (in)
+        float *dvj = dv + (size_t)j * in;                                   // (in)
+        float s = dotf(dwj, vj, in), n = vnorm[j];
+        if (dg) dg[j] += s / n;
+        float c = g[j] / n, r = s / (n * n);
+        for (int i = 0; i < in; i++) dvj[i] += c * (dwj[i] - r * vj[i]);
+    }
+}
+
 NN_VECTORISE void norm_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, float *dy, const float *x,
                       const float *w, const float *v, const float *g, const float *vnorm, const float *y,
                       int B, int in, int out, nn_act a)
@@ -40,14 +53,7 @@ NN_VECTORISE void norm_wn_backward(float *dx, float *dv, float *dg, float *db, f
     if (dv) {
         /* dw (out, in) = dy^T (out, B) . x (B, in) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 0.0f, dw, in);
-        for (int j = 0; j < out; j++) {
-            const float *dwj = dw + (size_t)j * in, *vj = v + (size_t)j * in;   // (in)
-            float *dvj = dv + (size_t)j * in;                                   // (in)
-            float s = dotf(dwj, vj, in), n = vnorm[j];
-            if (dg) dg[j] += s / n;
-            float c = g[j] / n, r = s / (n * n);
-            for (int i = 0; i < in; i++) dvj[i] += c * (dwj[i] - r * vj[i]);
-        }
+        norm_wn_grad(dv, dg, dw, v, g, vnorm, in, out);
     }
     /* dx (B, in) = dy (B, out) . w (out, in) */
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);

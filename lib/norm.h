@@ -25,6 +25,11 @@
 /* w = g v / ||v|| row by row; vnorm (out) keeps ||v_j|| for the backward.
  * w (out, in), vnorm (out), v (out, in), g (out) */
 void norm_wn_weight(float *w, float *vnorm, const float *v, const float *g, int in, int out);
+/* From dw (out, in), the gradient of the effective weights: dg_j += dw_j . v_j / ||v_j|| (dg may be
+ * NULL when g is held fixed), dv_j += (g_j / ||v_j||) (dw_j - (dw_j . v_j / ||v_j||^2) v_j).
+ * dv (out, in), dg (out) or NULL, dw (out, in), v (out, in), g (out), vnorm (out) */
+void norm_wn_grad(float *dv, float *dg, const float *dw, const float *v, const float *g, const float *vnorm, int in,
+                  int out);
 /* The forward is nn_dense_forward(y, x, w, b, ...) with the w above.
  * Backward: dy becomes the pre-activation gradient (in place); dx = dy W;
  * with dv != NULL: dw = dy^T x (a workspace, overwritten), then

@@ -46,7 +46,13 @@ static const char USAGE[] =
     "after the last whole epoch (also written every --checkpoint-every epochs, and kept when training\n"
     "diverges) and the program dies by the signal (status 130 or 143); --resume continues from it.\n"
     "  -o, --output MODEL       model file to write (required)\n"
-    "      --d-hidden LIST      D's hidden layers (default 1000,500,250,250,250)\n"
+    "      --d-hidden LIST      D's hidden dense layers (default 1000,500,250,250,250)\n"
+    "      --d-conv SPEC        convolutions first in D, on the rows as images (meta image_shape, else\n"
+    "                           square; one channel): channels:kernel:stride per layer, e.g.\n"
+    "                           32:5:2,64:3:2 (odd kernels, zero padding (kernel-1)/2), each with ReLU\n"
+    "                           and the hidden noise; the last flattened into --d-hidden\n"
+    "      --d-pool             with --d-conv: mean-pool the last conv layer over its pixels instead\n"
+    "                           of flattening it\n"
     "      --g-hidden LIST      G's hidden layers (default 500,500)\n"
     "      --noise-dim N        G's noise dimension (default 100)\n"
     "      --input-noise SD     Gaussian noise on D's input (default 0.3)\n"
@@ -107,12 +113,14 @@ static const char USAGE[] =
     "Examples:\n"
     "  ssl-prep csv data/digits.csv.gz > digits.ssl\n"
     "  ssl-gan train --d-hidden 500,250,250 --epochs 50 --seed 1 train.ssl -o digits.gan\n"
+    "  ssl-gan train --d-conv 32:5:2,64:3:2 --d-hidden 250 --ema 0.999 fashion.ssl -o fashion.gan\n"
     "  ssl-gan predict -m digits.gan test.ssl | ssl-eval\n"
     "  ssl-gan sample -m digits.gan -n 100 --png samples.png\n";
 
 enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
        OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
-       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_STREAM, OPT_BUFFER };
+       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_STREAM, OPT_BUFFER, OPT_DCONV,
+       OPT_DPOOL };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},          {"model", required_argument, 0, 'm'},
@@ -130,6 +138,7 @@ static const struct option OPTS[] = {
     {"cond-weight", required_argument, 0, OPT_CW},   {"unl-weight", required_argument, 0, OPT_UNLW},
     {"shift", required_argument, 0, OPT_SHIFT},     {"ema", required_argument, 0, OPT_EMA},
     {"mode-seeking", required_argument, 0, OPT_MS},
+    {"d-conv", required_argument, 0, OPT_DCONV},    {"d-pool", no_argument, 0, OPT_DPOOL},
     {"resume", no_argument, 0, OPT_RESUME},
     {"stream-data", no_argument, 0, OPT_STREAM},    {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
     {"help", no_argument, 0, 'h'},                  {"version", no_argument, 0, 'V'},
@@ -169,6 +178,12 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_STREAM: a->stream_data = 1; break;
         case OPT_BUFFER: a->buffer = cli_parse_long(c, "--shuffle-buffer", optarg, 1, 1L << 40); break;
         case OPT_DH: h->nd = cli_parse_int_list(c, "--d-hidden", optarg, h->d_hidden, GAN_MAX_LAYERS); break;
+        case OPT_DCONV: {
+            error e;
+            if (gan_conv_parse(h, optarg, &e)) cli_usage_error(c, "%s", e.msg);
+            break;
+        }
+        case OPT_DPOOL: h->pool = 1; break;
         case OPT_GH: h->ng = cli_parse_int_list(c, "--g-hidden", optarg, h->g_hidden, GAN_MAX_LAYERS); break;
         case OPT_NOISE: h->noise_dim = (int)cli_parse_long(c, "--noise-dim", optarg, 1, 1 << 20); break;
         case OPT_IN_NOISE: h->input_noise = (float)cli_parse_double(c, "--input-noise", optarg, 0, 100); break;
@@ -205,6 +220,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         }
     }
     a->nfiles = cli_inputs(c, argc, argv, a->files, 2);
+    if (a->arch.pool && !a->arch.nc) cli_usage_error(c, "--d-pool needs --d-conv");
 }
 
 /* ---- train ---- */
@@ -390,6 +406,15 @@ static _Noreturn void __attribute__((format(printf, 3, 4))) train_fail(cli *c, h
     cli_fail(c, "%s", msg);
 }
 
+/* The one-channel image shape an option (--shift, --d-conv) needs: image_shape, else square. */
+static void image_shape(cli *c, held *h, const value *meta, const char *file, const char *opt, int *img_h, int *img_w)
+{
+    error e;
+    int ch = 1;
+    if (imagegrid_shape(meta, h->sc.F, img_h, img_w, &ch, &e) < 0 || ch != 1)
+        train_fail(c, h, "%s: %s needs one-channel images: %s", file, opt, ch != 1 ? "several channels" : e.msg);
+}
+
 /* The training rows into src: held (every row in h->t), or --stream-data: the file checked in a
  * first pass that keeps its labelled rows and first rows (D's init), then read every epoch. */
 static const stream_schema *load_train(cli *c, const args *a, const char *path, held *h, gan_source *src)
@@ -441,11 +466,10 @@ static void train_main(cli *c, args *a)
     a->arch.features = h.sc.F;
     a->arch.classes = class_count(c, &h.sc);
     if (a->gout_auto) a->arch.g_out = h.sc.lo >= 0 && h.sc.hi <= 1 ? NN_ACT_SIGMOID : NN_ACT_NONE;
-    if (a->cfg.shift > 0) {
-        error se;
-        int ch = 1;
-        if (imagegrid_shape(schema->meta, h.sc.F, &a->cfg.img_h, &a->cfg.img_w, &ch, &se) < 0 || ch != 1)
-            train_fail(c, &h, "%s: --shift needs one-channel images: %s", file, ch != 1 ? "several channels" : se.msg);
+    if (a->cfg.shift > 0) image_shape(c, &h, schema->meta, file, "--shift", &a->cfg.img_h, &a->cfg.img_w);
+    if (a->arch.nc) {   /* D's convolutions see the rows as one-channel images */
+        image_shape(c, &h, schema->meta, file, "--d-conv", &a->arch.img_h, &a->arch.img_w);
+        a->arch.img_c = 1;
     }
     gan_data vd = {0};
     if (a->val && rank0) {   /* val_accuracy is rank 0's to log */

@@ -200,3 +200,60 @@ EOF2
     [ "$status" -eq 1 ]
     [ ! -e "$T/m" ]
 }
+
+CONV="--d-conv 8:3:1,16:3:2 --d-hidden 32 --g-hidden 32 --noise-dim 16 --batch 50"
+
+@test "--d-conv: a convolutional D on the 8x8 digits trains, predicts, reloads; same seed, same bytes" {
+    run ssl-gan train $CONV --epochs 2 --seed 3 --val "$D/te.ssl" --log "$T/log.json" "$D/tr5.ssl" -o "$T/cv.gan"
+    [ "$status" -eq 0 ]
+    "$PY" -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; assert r[-1]['val_accuracy'] > 0.3, r[-1]" "$T/log.json"
+    # the conv tensors (channels, in-channels x kernel x kernel) and the spec are in the model
+    grep -qa "d.c1.v" "$T/cv.gan"
+    grep -qa "d.c2.v" "$T/cv.gan"
+    grep -qa "8:3:1,16:3:2" "$T/cv.gan"
+    refute grep -qa "d.c1.v" "$D/m.gan"
+    ssl-gan train $CONV --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$T/cv2.gan"
+    ssl-gan train $CONV --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$T/cv3.gan"
+    cmp "$T/cv2.gan" "$T/cv3.gan"
+    # predict rebuilds D from the model file: probabilities for every test row, better than chance
+    ssl-gan predict -m "$T/cv.gan" "$D/te.ssl" > "$T/p.ssl"
+    read -r rows w <<< "$(shape_of "$D/te.ssl" x)"
+    [ "$(shape_of "$T/p.ssl" p)" = "$rows 10" ]
+    ssl-eval --json "$T/p.ssl" | "$PY" -c "import json,sys; assert json.load(sys.stdin)['accuracy'] > 0.3"
+    ssl-gan predict -m "$T/cv.gan" "$D/te.ssl" | cmp - "$T/p.ssl"
+    ssl-gan sample -m "$T/cv.gan" -n 5 > "$T/s.ssl"
+    [ "$(shape_of "$T/s.ssl" x)" = "5 64" ]
+    # checkpoints and the final model agree (the checkpoint reloads the conv layers)
+    ssl-gan train $CONV --epochs 2 --seed 3 --checkpoint-every 1 -q "$D/tr5.ssl" -o "$T/k.gan"
+    cmp "$T/k.gan" "$T/cv2.gan"
+}
+
+@test "--d-conv with --d-pool and --ema: the average covers the conv layers; pooling changes D" {
+    ssl-gan train $CONV --epochs 2 --seed 3 --ema 0.99 -q "$D/tr5.ssl" -o "$T/e.gan"
+    grep -qa "ema.d.c1.v" "$T/e.gan"
+    grep -qa "ema.d.c2.b" "$T/e.gan"
+    ssl-gan predict -m "$T/e.gan" "$D/te.ssl" -o "$T/pe.ssl"
+    ssl-gan train $CONV --d-pool --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$T/pool.gan"
+    ssl-gan train $CONV --d-pool --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$T/pool2.gan"
+    cmp "$T/pool.gan" "$T/pool2.gan"
+    ssl-gan train $CONV --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$T/flat.gan"
+    refute cmp -s "$T/pool.gan" "$T/flat.gan"
+    ssl-gan predict -m "$T/pool.gan" "$D/te.ssl" -o "$T/pp.ssl"
+    [ "$(shape_of "$T/pp.ssl" p | cut -d' ' -f2)" = "10" ]
+}
+
+@test "--d-conv errors: a bad spec (exit 2); rows that are no image, a spec too deep for the image (exit 1)" {
+    for spec in "8:4:2" "abc" "8:3" "8:3:0" "0:3:1" "8:3:1,"; do
+        run --separate-stderr ssl-gan train --d-conv "$spec" "$D/tr5.ssl" -o "$T/m"
+        assert_fails_with 2 "--d-conv"
+    done
+    run --separate-stderr ssl-gan train --d-pool "$D/tr5.ssl" -o "$T/m"
+    assert_fails_with 2 "--d-pool needs --d-conv"
+    "$PY" "$ROOT/tests/bats/write_stream.py" 5 > "$T/w3.ssl"
+    run --separate-stderr ssl-gan train --d-conv 4:3:1 "$T/w3.ssl" -o "$T/m"
+    assert_fails_with 1 "w3.ssl: --d-conv needs one-channel images"
+    # 8x8 -> 4x4 -> 2x2: a third 3x3 kernel is larger than its input
+    run --separate-stderr ssl-gan train --d-conv 4:3:2,4:3:2,4:3:1 "$D/tr5.ssl" -o "$T/m"
+    assert_fails_with 1 "layer 3 \(kernel 3\) sees a 2 x 2 input: too deep for 8 x 8 images"
+    [ ! -e "$T/m" ]
+}

@@ -200,11 +200,11 @@ static void test_ms(void)
 
 /* ---- a whole tiny GAN ---- */
 
-enum { F = 4, NX = 12, BT = 3 };
+enum { F = 4, NX = 12, BT = 3, FI = 16 /* 4 x 4 images for a conv D */ };
 
 typedef struct net_ctx {
     gan *m;
-    float x[NX * F];
+    float x[NX * FI];
     int32_t y[NX];
     int lab[BT], unl[BT];
     uint64_t seed;
@@ -228,22 +228,28 @@ static double g_loss(void *p)
     return gan_g_grad(c->m, c->x, c->unl, &r, &st);
 }
 
-static gan *tiny(int conditional, net_ctx *c)
+/* conv: NULL, or a --d-conv spec for a D on 4 x 4 images (pool: mean-pooled) */
+static gan *tiny_arch(int conditional, const char *conv, int pool, int ema, net_ctx *c)
 {
     gan_arch a;
     gan_arch_default(&a);
-    a.features = F;
+    a.features = conv ? FI : F;
+    error e;
+    if (conv) {
+        CHECK(gan_conv_parse(&a, conv, &e) == 0);
+        a.img_c = 1, a.img_h = a.img_w = 4, a.pool = pool;
+    }
+    a.ema = ema;
     a.classes = 3;
     a.nd = 2, a.d_hidden[0] = 6, a.d_hidden[1] = 5;
     a.ng = 1, a.g_hidden[0] = 5;
     a.noise_dim = 3;
     a.conditional = conditional;
-    error e;
     gan *m = gan_new(&a, &e);
     CHECK(m != NULL);
     rng r;
     rng_seed(&r, 42 + conditional);
-    for (int i = 0; i < NX * F; i++) c->x[i] = rng_uniform(&r);
+    for (int i = 0; i < NX * a.features; i++) c->x[i] = rng_uniform(&r);
     for (int i = 0; i < NX; i++) c->y[i] = i % 3;
     for (int i = 0; i < BT; i++) c->lab[i] = 2 * i, c->unl[i] = NX - 1 - i;
     CHECK(gan_init(m, c->x, NX, BT, &r, &e) == 0);
@@ -258,13 +264,15 @@ static gan *tiny(int conditional, net_ctx *c)
     return m;
 }
 
+static gan *tiny(int conditional, net_ctx *c) { return tiny_arch(conditional, NULL, 0, 0, c); }
+
 static void check_table(const char *what, nn_params *p, loss_fn f, net_ctx *c, int skip_hidden_g, int nd)
 {
     float *g = malloc(p->total * sizeof(float));
     memcpy(g, p->grad, p->total * sizeof(float));
     for (int t = 0; t < p->n; t++) {
-        /* D's hidden layers hold their weight-norm scale fixed: no gradient by design */
-        if (skip_hidden_g && t % 3 == 1 && t / 3 < nd) {
+        /* D's hidden layers (dense, then conv) hold their weight-norm scale fixed: no gradient by design */
+        if (skip_hidden_g && t % 3 == 1 && t / 3 != nd) {
             for (size_t i = 0; i < p->t[t].size; i++) CHECK(g[p->t[t].offset + i] == 0.0f);
             continue;
         }
@@ -275,10 +283,85 @@ static void check_table(const char *what, nn_params *p, loss_fn f, net_ctx *c, i
     free(g);
 }
 
+static void check_gan(gan *m, net_ctx *c);
+
 static void check_net(int conditional)
 {
     net_ctx c;
-    gan *m = tiny(conditional, &c);
+    check_gan(tiny(conditional, &c), &c);
+}
+
+/* D with convolutions first (stride 1 then 2, flattened or pooled): the same checks, through the
+ * conv layers (D's parameters) and back to G (their input gradient). */
+static void test_net_conv(void)
+{
+    net_ctx c;
+    gan *m = tiny_arch(0, "3:3:1,2:3:2", 0, 0, &c);
+    CHECK(m->d.n == 3 * 3 + 3 * 2);   /* d.l1..3, then d.c1, d.c2 */
+    CHECK(strcmp(m->d.t[9].name, "d.c1.v") == 0 && m->d.t[9].dims[0] == 3 && m->d.t[9].dims[1] == 9);
+    CHECK(m->d.t[12].dims[0] == 2 && m->d.t[12].dims[1] == 27);
+    CHECK(m->d.t[0].dims[1] == 8);   /* 2 channels of 2 x 2 flattened */
+    check_gan(m, &c);
+    m = tiny_arch(0, "3:3:1,4:3:2", 1, 0, &c);
+    CHECK(m->d.t[0].dims[1] == 4);   /* pooled: one value per channel */
+    check_gan(m, &c);
+}
+
+/* Specs that do not fit the image, and spec parsing. */
+static void test_conv_arch(void)
+{
+    gan_arch a;
+    error e;
+    gan_arch_default(&a);
+    a.features = 16, a.classes = 3, a.img_c = 1, a.img_h = a.img_w = 4;
+    CHECK(gan_conv_parse(&a, "8:3:2,8:3:2,8:3:2", &e) == 0 && a.nc == 3);
+    CHECK(gan_new(&a, &e) == NULL && strstr(e.msg, "too deep") != NULL);   /* 4 -> 2 -> 1 < 3 */
+    CHECK(gan_conv_parse(&a, "8:3:2", &e) == 0 && a.nc == 1);
+    a.img_w = 5;
+    CHECK(gan_new(&a, &e) == NULL && strstr(e.msg, "16 features") != NULL);
+    CHECK(gan_conv_parse(&a, "8:4:2", &e) == -1 && strstr(e.msg, "odd kernel") != NULL);
+    CHECK(gan_conv_parse(&a, "8:3", &e) == -1 && strstr(e.msg, "channels:kernel:stride") != NULL);
+    CHECK(gan_conv_parse(&a, "8:3:1x", &e) == -1);
+    CHECK(gan_conv_parse(&a, "", &e) == -1);
+    CHECK(gan_conv_parse(&a, "8:3:0", &e) == -1);
+    CHECK(gan_conv_parse(&a, "32:5:2,64:3:1", &e) == 0);
+    char buf[64];
+    gan_conv_format(&a, buf, sizeof buf);
+    CHECK(strcmp(buf, "32:5:2,64:3:1") == 0);
+}
+
+/* A conv D with a weight average through a model file: same predictions, shapes checked on load. */
+static void test_conv_roundtrip(void)
+{
+    net_ctx c;
+    gan *m = tiny_arch(0, "3:3:1,2:3:2", 1, 1, &c);
+    for (size_t i = 0; i < m->avg.total; i++) m->avg.data[i] = m->d.data[i] * 0.9f;
+    error e;
+    model_file *f = gan_to_model(m, &e);
+    CHECK(f != NULL);
+    gan *m2 = gan_from_model(f, &e);
+    CHECK(m2 != NULL && m2->a.nc == 2 && m2->a.pool == 1 && m2->a.img_h == 4);
+    float p1[NX * 3], p2[NX * 3];
+    CHECK(gan_predict(m, c.x, NX, p1, &e) == 0);
+    CHECK(gan_predict(m2, c.x, NX, p2, &e) == 0);
+    CHECK(memcmp(p1, p2, sizeof p1) == 0);
+    /* the average is what predicts: the last weights give other probabilities */
+    m->a.ema = 0;
+    CHECK(gan_predict(m, c.x, NX, p2, &e) == 0);
+    CHECK(memcmp(p1, p2, sizeof p1) != 0);
+    gan_free(m2);
+    /* a model whose conv tensor has another shape than its spec says */
+    value_set(f->info, "d_conv", value_str("4:3:1,2:3:2"));
+    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, "d.c1.v") != NULL);
+    value_set(f->info, "d_conv", value_str("4:3"));
+    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, "model info") != NULL);
+    model_file_free(f);
+    gan_free(m);
+}
+
+static void check_gan(gan *m, net_ctx *c0)
+{
+    net_ctx c = *c0;
     nn_params_zero_grad(&m->d);
     d_loss(&c);
     check_table("D", &m->d, d_loss, &c, 1, m->a.nd);
@@ -460,6 +543,9 @@ int main(void)
     RUN(test_ms);
     RUN(test_net);
     RUN(test_net_conditional);
+    RUN(test_net_conv);
+    RUN(test_conv_arch);
+    RUN(test_conv_roundtrip);
     RUN(test_net_shift);
     RUN(test_shift_image);
     RUN(test_ema);
