@@ -28,7 +28,7 @@ else
 endif
 
 CC      ?= gcc
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -DSSL_VERSION='"$(VERSION)"' -Ilib $(EXTRA_CFLAGS)
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-psabi -DSSL_VERSION='"$(VERSION)"' -Ilib $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
 LDLIBS  := -lcsv -lmsgpackc -lopenblas -lpng -lz -lm -lpthread
 

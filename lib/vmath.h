@@ -27,9 +27,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The 8-lane vectors are twice SSE's width: GCC warns that passing them to a function would change
+/* The 8-lane vectors are twice SSE's width: GCC notes that passing them to a function would change
  * the ABI without AVX. They never cross a call (every function taking one is always inlined), so the
- * warning is off in the files that include this header. */
+ * Makefile builds with -Wno-psabi (a pragma silences the warning but not GCC's "note"). */
 #if defined(__GNUC__)   /* GCC and clang */
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
