@@ -348,6 +348,16 @@ sys.exit(len(a) != 2 or len(b) != 2 or any(abs(x[k] - y[k]) > 1e-5 * max(1, abs(
     params_close "$T/s1.gan" "$T/s2.gan" 1e-4
 }
 
+@test "mpirun -np 2 ssl-gan train --d-conv: the conv layers' noise shared like the dense layers' (1e-4)" {
+    mpi_or_skip
+    [ -x "$MBIN/ssl-gan" ] || skip "no MPI build of ssl-gan"
+    # digits rows are 8x8 images; a rank drawing its own conv noise instead of its share ends ~1e-1 off
+    local conv=(--d-conv 4:3:2 --hidden-noise 0.5)
+    "$MBIN/ssl-gan" train "${GAN_MPI_ARGS[@]}" "${conv[@]}" "$D/l30.ssl" -o "$T/c1.gan"
+    "${MPIRUN[@]}" "$MBIN/ssl-gan" train "${GAN_MPI_ARGS[@]}" "${conv[@]}" "$D/l30.ssl" -o "$T/c2.gan"
+    params_close "$T/c1.gan" "$T/c2.gan" 1e-4
+}
+
 @test "mpirun -np 2 ssl-gan train: a batch that does not divide among the processes" {
     mpi_or_skip
     [ -x "$MBIN/ssl-gan" ] || skip "no MPI build of ssl-gan"
