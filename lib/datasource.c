@@ -280,6 +280,12 @@ int datasource_streaming(const datasource *s) { return s->perm == NULL; }
 
 void datasource_cumulative_shuffle(datasource *s) { s->cumulative = 1; }
 
+int *datasource_order(const datasource *s, size_t *n)
+{
+    *n = s->perm ? s->N : 0;
+    return s->perm;
+}
+
 void datasource_shard(datasource *s, int rank, int size)
 {
     s->rank = rank;

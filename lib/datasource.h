@@ -55,6 +55,10 @@ int datasource_streaming(const datasource *s);
 /* Held rows (memory, or a stream that fits its buffer): each epoch shuffles the previous epoch's
  * order instead of the rows' own order (ssl-fit's order since its first version). */
 void datasource_cumulative_shuffle(datasource *s);
+/* Held rows: their order of the last epoch (N entries), which a checkpoint saves and a resumed run
+ * restores before the next epoch (a cumulative shuffle goes on from it); NULL when streaming (each
+ * epoch's order then depends on the rng alone). */
+int *datasource_order(const datasource *s, size_t *n);
 /* This process is rank of size (0 <= rank < size); default 0 of 1. */
 void datasource_shard(datasource *s, int rank, int size);
 

@@ -339,18 +339,28 @@ static int stop_on_val(stopper *s, double acc, const mlp_config *c, int *improve
 static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, datasource *src, const mlp_data *val,
                      trainlog *log, mlp_result *res, error *e);
 
+/* The row order a checkpoint keeps: the labelled rows' (in memory) or the source's held rows'. */
+static int *saved_order(const train_ws *w, size_t nlab, size_t *n)
+{
+    if (w->src) return datasource_order(w->src, n);
+    *n = nlab;
+    return w->order;
+}
+
 /* The whole training state after an epoch, for trainctl (a checkpoint that also loads as a model). */
 static model_file *state_save(const mlp *m, const mlp_config *c, const train_ws *w, size_t nlab, const adam *opt,
                               const rng *r, const stopper *st, const mlp_result *res, error *e)
 {
     model_file *f = mlp_save(m, c, res, NULL, e);
     if (!f) return NULL;
+    size_t norder;
+    int *order = saved_order(w, nlab, &norder);
     trainctl_put_rng(f, "rng", r);
     trainctl_put_num(f, "stop_best", st->best);
     trainctl_put_num(f, "stop_bad", st->bad);
     trainctl_put_num(f, "best_epoch", res->best_epoch);
     trainctl_put_num(f, "best_val_accuracy", res->best_val_accuracy);
-    if (trainctl_put_adam(f, "adam", opt, e) < 0 || (w->order && trainctl_put_ints(f, "order", w->order, nlab, e) < 0) ||
+    if (trainctl_put_adam(f, "adam", opt, e) < 0 || (order && trainctl_put_ints(f, "order", order, norder, e) < 0) ||
         (w->best && trainctl_put_floats(f, "best", w->best, m->params.total, e) < 0))
         return model_file_free(f), NULL;
     return f;
@@ -360,8 +370,10 @@ static int state_load(mlp *m, const model_file *f, train_ws *w, size_t nlab, ada
                       mlp_result *res, error *e)
 {
     double bad, best_epoch;
+    size_t norder;
+    int *order = saved_order(w, nlab, &norder);
     if (nn_params_load(&m->params, f, e) < 0 || trainctl_get_adam(f, "adam", opt, e) < 0 ||
-        trainctl_get_rng(f, "rng", r, e) < 0 || (w->order && trainctl_get_ints(f, "order", w->order, nlab, e) < 0) ||
+        trainctl_get_rng(f, "rng", r, e) < 0 || (order && trainctl_get_ints(f, "order", order, norder, e) < 0) ||
         (w->best && trainctl_get_floats(f, "best", w->best, m->params.total, e) < 0) ||
         trainctl_get_num(f, "stop_best", &st->best, e) < 0 || trainctl_get_num(f, "stop_bad", &bad, e) < 0 ||
         trainctl_get_num(f, "best_epoch", &best_epoch, e) < 0 ||

@@ -228,7 +228,6 @@ static void train_main(cli *c, args *a)
     if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
     int rank0 = dist_rank() == 0;   /* under mpirun (the MPI build), rank 0 alone reports and writes */
     if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
-    if (a->resume && a->stream_data) cli_usage_error(c, "--resume does not work with --stream-data yet");
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
     stream_table *t = NULL;
     datasource *src = NULL;

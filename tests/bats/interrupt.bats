@@ -47,6 +47,12 @@ interrupt_resume() {
     interrupt_resume "$T/m" $FIT --val "$D/te.ssl" "$D/tr.ssl"
 }
 
+@test "ssl-fit train --stream-data: --resume gives the uninterrupted bytes, rows held or streamed" {
+    # the default buffer holds the 540 rows (a cumulative shuffle the checkpoint keeps); 100 streams them
+    interrupt_resume "$T/h" $FIT --stream-data "$D/tr.ssl"
+    interrupt_resume "$T/s" $FIT --stream-data --shuffle-buffer 100 "$D/tr.ssl"
+}
+
 @test "ssl-vae train (M1): interrupted, then --resume: the uninterrupted run's bytes" {
     interrupt_resume "$T/m" $M1 --kl-warmup 2 "$D/tr.ssl"
 }

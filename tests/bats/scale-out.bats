@@ -193,8 +193,6 @@ FIT_ARGS=(--hidden 32 --epochs 6 --dropout 0.3 --weight-decay 0.01 --batch 50 --
 
 @test "ssl-fit --stream-data: usage, and a bad row named by its row in the file" {
     stream_usage_errors ssl-fit "$D/l30.ssl"
-    run --separate-stderr ssl-fit train --stream-data --resume "$D/l30.ssl" -o "$T/m.mlp"
-    assert_fails_with 2 'resume.*stream-data'
     "$PY" - "$D/l30.ssl" "$T/bad.ssl" <<'EOF2'
 import sys, msgpack, msgpack_numpy
 msgs = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False, object_hook=msgpack_numpy.decode))
