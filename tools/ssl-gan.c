@@ -447,7 +447,6 @@ static void train_usage(cli *c, const args *a)
     if (a->stream_data && (!a->nfiles || strcmp(a->files[0], "-") == 0))
         cli_usage_error(c, "--stream-data needs a FILE (it is read again every epoch), not stdin");
     if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
-    if (a->stream_data && a->resume) cli_usage_error(c, "--resume does not work with --stream-data yet");
     if (a->cfg.batch % dist_size())
         cli_usage_error(c, "--batch %d does not divide among %d processes (each takes an equal share of every step)",
                         a->cfg.batch, dist_size());

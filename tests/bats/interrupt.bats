@@ -53,6 +53,11 @@ interrupt_resume() {
     interrupt_resume "$T/s" $FIT --stream-data --shuffle-buffer 100 "$D/tr.ssl"
 }
 
+@test "ssl-gan train --stream-data: --resume gives the uninterrupted bytes, rows held or streamed" {
+    interrupt_resume "$T/h" $GAN --stream-data "$D/tr5.ssl"
+    interrupt_resume "$T/s" $GAN --stream-data --shuffle-buffer 100 "$D/tr5.ssl"
+}
+
 @test "ssl-vae train (M1): interrupted, then --resume: the uninterrupted run's bytes" {
     interrupt_resume "$T/m" $M1 --kl-warmup 2 "$D/tr.ssl"
 }

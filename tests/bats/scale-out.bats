@@ -160,10 +160,8 @@ EOF2
     [ "$output" = "1797 300" ]
 }
 
-@test "ssl-gan --stream-data: usage, no --resume yet, bad rows named by their row in the file" {
+@test "ssl-gan --stream-data: usage, bad rows named by their row in the file" {
     stream_usage_errors ssl-gan "$D/l30.ssl"
-    run --separate-stderr ssl-gan train --stream-data --resume "$D/l30.ssl" -o "$T/m.gan"
-    assert_fails_with 2 'resume.*stream-data'
     row=$(spoil_second_message "$D/l30.ssl" "$T/bad.ssl" 6 -3)
     run --separate-stderr ssl-gan train "${GAN_ARGS[@]}" --stream-data --shuffle-buffer 100 "$T/bad.ssl" -o "$T/m.gan"
     assert_fails_with 1 "bad.ssl: row $row: label -3 is negative"
