@@ -92,7 +92,7 @@ $(WORK)/L%/$(1).model $(WORK)/L%/$(1).log: $(WORK)/L%/$(or $(5),labelled.ssl) $(
 	$(TIMED) $$(@D)/$(1).time $(2) train $(3) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet \
 	  --log $$(@D)/$(1).log $$< -o $$(@D)/$(1).model
 $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(if $(6),$(WORK)/L%/$(6),$(WORK)/test_s.ssl)
-	$(2) predict -m $$< $$(word 2,$$^) -o $$@
+	$(2) predict $(THREADS_ARG) -m $$< $$(word 2,$$^) -o $$@
 endef
 
 # $(call fit_method,NAME,SSL_FIT_TRAIN_ARGS[,LABEL_SETS]): a classifier trained by ssl-fit on the labelled
@@ -116,7 +116,7 @@ $(WORK)/L%/$(1).model $(WORK)/L%/$(1).log: $(WORK)/L%/$(1).aug.ssl $(call params
 	cat $$(@D)/$(1).aug.time $$(@D)/$(1).fit.time $(foreach f,$(basename $(3)),$$(@D)/$(f).time) \
 	  | awk '{ s += $$$$1 } END { printf "%.2f\n", s }' > $$(@D)/$(1).time
 $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(WORK)/test_s.ssl
-	$(FIT) predict -m $$< $(WORK)/test_s.ssl -o $$@
+	$(FIT) predict $(THREADS_ARG) -m $$< $(WORK)/test_s.ssl -o $$@
 endef
 
 # $(call sweep_method,NAME,PARAM,VALUES,SSL_AUGMENT_ARGS): pipelines/sweep.sh picks PARAM among VALUES on a
@@ -124,7 +124,8 @@ endef
 define sweep_method
 $(eval $(call declare_method,$(1)))
 $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/labelled.ssl $(WORK)/test_s.ssl $(call params,$(1),$(2) $(3) $(4) $(MLP_ARGS))
-	$(TIMED) $$(@D)/$(1).time env BIN=$(BIN) PARAM='$(2)' VALUES='$(3)' AUG_ARGS='$(4)' FIT_ARGS='$(MLP_ARGS)' \
+	$(TIMED) $$(@D)/$(1).time env BIN=$(BIN) PARAM='$(2)' VALUES='$(3)' AUG_ARGS='$(4) $(THREADS_ARG)' \
+	  FIT_ARGS='$(MLP_ARGS) $(THREADS_ARG)' \
 	  SEED=$$(call run_seed,$$*) sh $(ROOT)/pipelines/sweep.sh $$< $(WORK)/test_s.ssl $$(@D)/$(1)
 	cp $$(@D)/$(1)/pred.ssl $$@
 endef
@@ -146,10 +147,10 @@ $(WORK)/m1/s%.vae $(WORK)/m1/s%.log: $(WORK)/train_s.ssl $$(call params,m1,$$(M1
 	$(TIMED) $(WORK)/m1/s$*.time $(VAE) train $(M1_ARGS) $(THREADS_ARG) --seed $* --quiet \
 	  --log $(WORK)/m1/s$*.log $< -o $(WORK)/m1/s$*.vae
 $(WORK)/L%/m1z.ssl: $(WORK)/L%/labelled.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae $$(call params,m1z,$$(M1Z_ARGS))
-	$(VAE) encode -m $(word 2,$^) $(M1Z_ARGS) $< -o $@
+	$(VAE) encode $(THREADS_ARG) -m $(word 2,$^) $(M1Z_ARGS) $< -o $@
 	cp $(WORK)/m1/s$(call run_seed,$*).time $(@D)/m1.time
 $(WORK)/L%/m1z_test.ssl: $(WORK)/test_s.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae
-	$(VAE) encode -m $(word 2,$^) --replace $< -o $@
+	$(VAE) encode $(THREADS_ARG) -m $(word 2,$^) --replace $< -o $@
 
 # Generators for augmentation, one per run (trained on its labelled + unlabelled rows): a class-conditional
 # M2 (AUG_M2_ARGS) and a conditional GAN (AUG_CGAN_ARGS); their time is NAME.time in the run's folder.
