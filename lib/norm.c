@@ -45,11 +45,11 @@ NN_VECTORISE void norm_wn_grad(float *dv, float *dg, const float *dw, const floa
     }
 }
 
-NN_VECTORISE void norm_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, float *dy, const float *x,
+NN_VECTORISE void norm_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db, float *dw, float *dy, const float *x,
                       const float *w, const float *v, const float *g, const float *vnorm, const float *y,
                       int B, int in, int out, nn_act a)
 {
-    nn_bias_act_backward(dy, db, y, B, out, a);
+    nn_bias_act_backward(pool, dy, db, y, B, out, a);
     if (dv) {
         /* dw (out, in) = dy^T (out, B) . x (B, in) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 0.0f, dw, in);

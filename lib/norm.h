@@ -37,7 +37,7 @@ void norm_wn_grad(float *dv, float *dg, const float *dw, const float *v, const f
  *   db += sum_rows dy (db may be NULL; dg may be NULL when g is held fixed).
  * dx (B, in) or NULL, dv (out, in) or NULL, dg (out) or NULL, db (out) or NULL, dw (out, in)
  * workspace, dy (B, out), x (B, in), w (out, in), v (out, in), g (out), vnorm (out), y (B, out) */
-void norm_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, float *dy, const float *x,
+void norm_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db, float *dw, float *dy, const float *x,
                       const float *w, const float *v, const float *g, const float *vnorm, const float *y,
                       int B, int in, int out, nn_act a);
 

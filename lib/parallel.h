@@ -1,0 +1,46 @@
+/* parallel: a small persistent thread pool for the element-wise work between a training step's
+ * matrix products (bias + activation, the likelihood, Adam), which otherwise runs on one thread while
+ * OpenBLAS uses several.
+ *
+ * The pool belongs to whoever owns the training (a tool's main, bench_train) and is handed to the
+ * model it trains (vae.pool, m2.pool, gan.pool, mlp_config.pool); NULL everywhere means "run on the
+ * calling thread". Workers sleep on a condition variable between jobs (after a short spin), so
+ * OpenBLAS's threads get the cores during a product.
+ *
+ * par_for splits [0, n) into contiguous chunks, one per thread, each boundary a multiple of `grain`.
+ * The chunks depend on the thread count, so a caller whose result must not depend on it gives each
+ * index its own output (element-wise work, per-row losses summed afterwards in order, column sums
+ * split over columns): every thread count then computes the same bytes. */
+#ifndef SSL_PARALLEL_H
+#define SSL_PARALLEL_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* Below this much work (n x cost per index, about the nanoseconds on one thread) par_for runs
+ * inline: waking a worker costs a few microseconds. */
+#define PAR_MIN_WORK 16384
+
+typedef struct par_pool par_pool;
+
+/* fn(ctx, begin, end) handles the indices [begin, end). */
+typedef void (*par_fn)(void *ctx, size_t begin, size_t end);
+
+/* A pool of `threads` threads in all, the caller included (threads - 1 workers); threads >= 1.
+ * NULL with e set when a thread cannot be started. */
+par_pool *par_new(int threads, error *e);
+/* Stops and joins the workers; p may be NULL. */
+void par_free(par_pool *p);
+/* Threads of the pool (1 for NULL). */
+int par_threads(const par_pool *p);
+/* The chunk boundaries par_for uses for T threads: chunk t is [par_chunk(n, T, grain, t),
+ * par_chunk(n, T, grain, t + 1)); empty chunks are skipped. */
+size_t par_chunk(size_t n, int T, size_t grain, int t);
+/* Runs fn over [0, n) split into par_threads(p) contiguous chunks (boundaries multiples of grain,
+ * grain >= 1), the caller taking the first; returns when every chunk is done. Inline (one call
+ * fn(ctx, 0, n)) when p is NULL, has one thread, or n * cost < PAR_MIN_WORK. Not reentrant: fn must not
+ * call par_for on the same pool. */
+void par_for(par_pool *p, size_t n, size_t grain, size_t cost, par_fn fn, void *ctx);
+
+#endif

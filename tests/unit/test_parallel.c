@@ -1,0 +1,177 @@
+/* lib/parallel: the chunking, the inline threshold, n smaller than the thread count, n = 0, many jobs
+ * in a row, and shutdown; the nn kernels that use the pool give the same bytes at every thread count. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "nn.h"
+#include "parallel.h"
+
+/* every index written by exactly one chunk; records the chunks and the threads that ran them */
+typedef struct marks {
+    int *hits;            /* (n) */
+    size_t begin[16], end[16];
+    pthread_t who[16];
+    atomic_int calls;
+} marks;
+
+static void mark(void *ctx, size_t b, size_t e)
+{
+    marks *m = ctx;
+    int c = atomic_fetch_add(&m->calls, 1);
+    if (c < 16) m->begin[c] = b, m->end[c] = e, m->who[c] = pthread_self();
+    for (size_t i = b; i < e; i++) m->hits[i]++;
+}
+
+static int covered_once(const marks *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m->hits[i] != 1) return 0;
+    return 1;
+}
+
+static void run_marks(par_pool *p, marks *m, size_t n, size_t grain, size_t cost)
+{
+    memset(m->hits, 0, (n + 1) * sizeof(int));
+    atomic_store(&m->calls, 0);
+    par_for(p, n, grain, cost, mark, m);
+}
+
+static void test_chunks(void)
+{
+    /* 3 threads, 100 indices in grains of 16 (7 units): [0, 32), [32, 64), [64, 100) */
+    CHECK(par_chunk(100, 3, 16, 0) == 0);
+    CHECK(par_chunk(100, 3, 16, 1) == 32);
+    CHECK(par_chunk(100, 3, 16, 2) == 64);
+    CHECK(par_chunk(100, 3, 16, 3) == 100);
+    /* more threads than units: empty chunks */
+    CHECK(par_chunk(5, 4, 1, 1) == 1);
+    CHECK(par_chunk(2, 4, 1, 1) == 0 && par_chunk(2, 4, 1, 2) == 1 && par_chunk(2, 4, 1, 4) == 2);
+    error e;
+    par_pool *p = par_new(3, &e);
+    CHECK(p && par_threads(p) == 3);
+    marks m = {.hits = calloc(101, sizeof(int))};
+    run_marks(p, &m, 100, 16, 1000);
+    CHECK(covered_once(&m, 100) && m.hits[100] == 0);
+    CHECK(atomic_load(&m.calls) == 3);
+    int other = 0;
+    for (int c = 0; c < 3; c++) {
+        CHECK(m.begin[c] % 16 == 0);
+        other += !pthread_equal(m.who[c], pthread_self());
+    }
+    CHECK(other == 2);   /* the caller ran one chunk, the two workers the others */
+    par_free(p);
+    free(m.hits);
+}
+
+static void test_inline(void)
+{
+    error e;
+    par_pool *p = par_new(2, &e);
+    marks m = {.hits = calloc(1001, sizeof(int))};
+    /* below the work threshold: one call, on the caller */
+    run_marks(p, &m, 1000, 1, PAR_MIN_WORK / 1000 - 1);
+    CHECK(covered_once(&m, 1000) && atomic_load(&m.calls) == 1);
+    CHECK(pthread_equal(m.who[0], pthread_self()) && m.begin[0] == 0 && m.end[0] == 1000);
+    /* at it: split */
+    run_marks(p, &m, 1000, 1, PAR_MIN_WORK);
+    CHECK(covered_once(&m, 1000) && atomic_load(&m.calls) == 2);
+    /* NULL pool and a 1-thread pool: inline */
+    run_marks(NULL, &m, 1000, 1, PAR_MIN_WORK);
+    CHECK(covered_once(&m, 1000) && atomic_load(&m.calls) == 1);
+    par_pool *one = par_new(1, &e);
+    CHECK(one && par_threads(one) == 1 && par_threads(NULL) == 1);
+    run_marks(one, &m, 1000, 1, PAR_MIN_WORK);
+    CHECK(covered_once(&m, 1000) && atomic_load(&m.calls) == 1);
+    par_free(one);
+    par_free(NULL);
+    par_free(p);
+    free(m.hits);
+}
+
+static void test_small_n(void)
+{
+    error e;
+    par_pool *p = par_new(4, &e);
+    marks m = {.hits = calloc(4, sizeof(int))};
+    /* n = 0: nothing called */
+    run_marks(p, &m, 0, 1, 1 << 20);
+    CHECK(atomic_load(&m.calls) == 0);
+    /* n = 3 < 4 threads: three chunks of one, no empty call */
+    run_marks(p, &m, 3, 1, 1 << 20);
+    CHECK(covered_once(&m, 3) && atomic_load(&m.calls) == 3);
+    /* n within one grain: inline */
+    run_marks(p, &m, 3, 16, 1 << 20);
+    CHECK(covered_once(&m, 3) && atomic_load(&m.calls) == 1);
+    par_free(p);
+    free(m.hits);
+}
+
+/* many jobs back to back (workers asleep or spinning in between): every one complete */
+static void add_one(void *ctx, size_t b, size_t e)
+{
+    long *v = ctx;
+    for (size_t i = b; i < e; i++) v[i]++;
+}
+
+static void test_many_jobs(void)
+{
+    error e;
+    par_pool *p = par_new(2, &e);
+    enum { N = 4096, JOBS = 20000 };
+    long *v = calloc(N, sizeof(long));
+    for (int j = 0; j < JOBS; j++) par_for(p, N, 1, PAR_MIN_WORK, add_one, v);
+    int ok = 1;
+    for (int i = 0; i < N; i++) ok &= v[i] == JOBS;
+    CHECK(ok);
+    par_free(p);
+    /* a pool that never ran a job shuts down too */
+    par_free(par_new(3, &e));
+    free(v);
+}
+
+/* nn's pooled kernels: the same bytes at 1, 2 and 3 threads (and as without a pool) */
+static void fill(float *x, size_t n, unsigned s)
+{
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1103515245u + 12345u;
+        x[i] = (float)((int)(s >> 9) % 2001 - 1000) / 250.0f;
+    }
+}
+
+static void test_nn_kernels(void)
+{
+    enum { B = 300, C = 257 };
+    error e;
+    par_pool *pools[4] = {NULL, par_new(1, &e), par_new(2, &e), par_new(3, &e)};
+    nn_act acts[] = {NN_ACT_RELU, NN_ACT_SOFTPLUS, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_NONE};
+    float *h = malloc(4 * B * C * sizeof(float)), *dh = malloc(4 * B * C * sizeof(float)), b[C], db[4][C];
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+        for (int t = 0; t < 4; t++) {
+            float *ht = h + (size_t)t * B * C, *dt = dh + (size_t)t * B * C;
+            fill(ht, (size_t)B * C, 1), fill(dt, (size_t)B * C, 2), fill(b, C, 3), fill(db[t], C, 4);
+            nn_bias_act_forward(pools[t], ht, b, B, C, acts[a]);
+            nn_bias_act_backward(pools[t], dt, db[t], ht, B, C, acts[a]);
+        }
+        for (int t = 1; t < 4; t++) {
+            CHECK(memcmp(h, h + (size_t)t * B * C, (size_t)B * C * sizeof(float)) == 0);
+            CHECK(memcmp(dh, dh + (size_t)t * B * C, (size_t)B * C * sizeof(float)) == 0);
+            CHECK(memcmp(db[0], db[t], sizeof db[0]) == 0);
+        }
+    }
+    for (int t = 0; t < 4; t++) par_free(pools[t]);
+    free(h);
+    free(dh);
+}
+
+int main(void)
+{
+    RUN(test_chunks);
+    RUN(test_inline);
+    RUN(test_small_n);
+    RUN(test_many_jobs);
+    RUN(test_nn_kernels);
+    return check_summary();
+}
