@@ -365,11 +365,11 @@ static void refresh_weights(gan *m)
 {
     const gan_arch *a = &m->a;
     for (int l = 0; !m->eff_d && l <= a->nd; l++)
-        norm_wn_weight(Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), dwid(m, l), dwid(m, l + 1));
+        norm_wn_weight(m->pool, Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), dwid(m, l), dwid(m, l + 1));
     for (int c = 0; !m->eff_d && c < a->nc; c++)
-        norm_wn_weight(Cw(m, c), Cn(m, c), Cv(m, c), Cg(m, c), conv_patch(&m->cs[c]), m->cs[c].K);
+        norm_wn_weight(m->pool, Cw(m, c), Cn(m, c), Cv(m, c), Cg(m, c), conv_patch(&m->cs[c]), m->cs[c].K);
     int o = a->nd + 1;
-    if (!m->eff_g) norm_wn_weight(Ew(m, o), En(m, o), Gt(m, a->ng, 0), Gt(m, a->ng, 1), gwid(m, a->ng), a->features);
+    if (!m->eff_g) norm_wn_weight(m->pool, Ew(m, o), En(m, o), Gt(m, a->ng, 0), Gt(m, a->ng, 1), gwid(m, a->ng), a->features);
     m->eff_d = m->eff_g = 1;
 }
 
@@ -501,7 +501,7 @@ static void d_forward(gan *m, int n, int noisy, int init, rng *r)
                 if (top) Dg(m, l)[j] /= sd[j];
                 Db(m, l)[j] = top ? -mu[j] / sd[j] : -mu[j];
             }
-            norm_wn_weight(Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), in, out);
+            norm_wn_weight(m->pool, Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), in, out);
         }
         nn_dense_forward(m->pool, w->h[l], w->cur[l], Ew(m, l), Db(m, l), n, in, out, top ? NN_ACT_NONE : NN_ACT_RELU);
         if (top) break;

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,11 @@
  * element-wise loops come in bursts between products, and a wake-up through the condition variable
  * costs more than the loop in between. Short, so that a worker does not hold a core that one of
  * OpenBLAS's threads needs in the next product. */
+#ifndef PAR_SPIN
 #define PAR_SPIN 2000
+#endif
+/* chunks per thread of a job (at most): the threads take them in turn */
+#define PAR_CHUNKS_PER_THREAD 4
 
 struct par_pool {
     int threads;               /* in all: workers + the caller */
@@ -17,19 +22,20 @@ struct par_pool {
     pthread_t *tid;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    atomic_ulong gen;          /* job number: a worker runs a job when it changes */
-    atomic_int pending;        /* workers still running the current job */
     int stop;                  /* under mu */
-    /* the current job, written before gen is bumped */
-    par_fn fn;
-    void *ctx;
-    size_t n, grain;
+    atomic_ulong gen;          /* job number: a worker looks for chunks to run when it changes */
+    /* the current job's chunks: job number (32 bits) | chunks (16) | next chunk to claim (16). A
+     * thread claims a chunk by a compare-and-swap on the whole word, so a worker that wakes late (or
+     * was descheduled: the machine may be shared) finds the job done or gone and claims nothing, while
+     * the caller runs whatever no worker has claimed: it never waits for a thread that did not start. */
+    _Atomic uint64_t claim;
+    atomic_uint finished;      /* chunks of the current job done */
+    /* the current job, written before claim is published; atomics because a late worker may read them
+     * while the next job is being written (its claim then fails, and it discards what it read) */
+    _Atomic(par_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_size_t n, grain;
 };
-
-typedef struct worker_arg {
-    par_pool *p;
-    int index;
-} worker_arg;
 
 static inline void cpu_relax(void)
 {
@@ -45,13 +51,34 @@ size_t par_chunk(size_t n, int T, size_t grain, int t)
     return b < n ? b : n;
 }
 
-static void run_chunk(par_pool *p, int t)
+#define CLAIM(job, chunks, next) (((uint64_t)(uint32_t)(job) << 32) | ((uint64_t)(chunks) << 16) | (uint64_t)(next))
+
+/* Claims and runs chunks of job number `job` until none is left (or the job is no longer current). */
+static void help(par_pool *p, uint32_t job)
 {
-    size_t b = par_chunk(p->n, p->threads, p->grain, t), e = par_chunk(p->n, p->threads, p->grain, t + 1);
-    if (b < e) p->fn(p->ctx, b, e);
+    uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
+    for (;;) {
+        unsigned chunks = (unsigned)(c >> 16) & 0xffff, k = (unsigned)c & 0xffff;
+        if ((uint32_t)(c >> 32) != job || k >= chunks) return;
+        par_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
+        size_t n = atomic_load_explicit(&p->n, memory_order_relaxed);
+        size_t grain = atomic_load_explicit(&p->grain, memory_order_relaxed);
+        /* success: the word did not change since it was read, so neither did the job */
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acq_rel, memory_order_acquire))
+            continue;
+        size_t b = par_chunk(n, (int)chunks, grain, (int)k), e = par_chunk(n, (int)chunks, grain, (int)k + 1);
+        if (b < e) fn(ctx, b, e);
+        if (atomic_fetch_add_explicit(&p->finished, 1, memory_order_acq_rel) + 1 == chunks) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+        c = atomic_load_explicit(&p->claim, memory_order_acquire);
+    }
 }
 
-/* The next job number after seen (or seen itself when stopping). */
+/* The next job number after seen; *stop when the pool is shutting down. */
 static unsigned long wait_job(par_pool *p, unsigned long seen, int *stop)
 {
     unsigned long g = seen;
@@ -69,20 +96,13 @@ static unsigned long wait_job(par_pool *p, unsigned long seen, int *stop)
 
 static void *worker(void *arg)
 {
-    worker_arg a = *(worker_arg *)arg;
-    free(arg);
-    par_pool *p = a.p;
+    par_pool *p = arg;
     unsigned long seen = 0;
     for (;;) {
         int stop;
         seen = wait_job(p, seen, &stop);
         if (stop) return NULL;
-        run_chunk(p, a.index);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        help(p, (uint32_t)seen);
     }
 }
 
@@ -101,14 +121,17 @@ par_pool *par_new(int threads, error *e)
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->gen, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->claim, CLAIM(0, 0, 0));
+    atomic_init(&p->finished, 0);
+    atomic_init(&p->fn, NULL);
+    atomic_init(&p->ctx, NULL);
+    atomic_init(&p->n, 0);
+    atomic_init(&p->grain, 1);
     for (int i = 1; i < threads; i++) {
-        worker_arg *a = malloc(sizeof *a);
-        int rc = a ? (a->p = p, a->index = i, pthread_create(&p->tid[i], NULL, worker, a)) : -1;
+        int rc = pthread_create(&p->tid[i], NULL, worker, p);
         if (rc != 0) {
-            free(a);
             par_free(p);
-            error_set(e, "cannot start thread %d of %d: %s", i + 1, threads, rc > 0 ? strerror(rc) : "out of memory");
+            error_set(e, "cannot start thread %d of %d: %s", i + 1, threads, strerror(rc));
             return NULL;
         }
         p->started++;
@@ -133,13 +156,14 @@ void par_free(par_pool *p)
 
 int par_threads(const par_pool *p) { return p ? p->threads : 1; }
 
-/* Waits until every worker has finished the current job. */
-static void wait_done(par_pool *p)
+/* Waits until the chunks still running on workers are done. */
+static void wait_done(par_pool *p, unsigned chunks)
 {
-    for (int i = 0; i < PAR_SPIN && atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) cpu_relax();
-    if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
+    for (int i = 0; i < PAR_SPIN && atomic_load_explicit(&p->finished, memory_order_acquire) < chunks; i++)
+        cpu_relax();
+    if (atomic_load_explicit(&p->finished, memory_order_acquire) == chunks) return;
     pthread_mutex_lock(&p->mu);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (atomic_load_explicit(&p->finished, memory_order_acquire) < chunks) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -147,19 +171,27 @@ void par_for(par_pool *p, size_t n, size_t grain, size_t cost, par_fn fn, void *
 {
     if (grain < 1) grain = 1;
     if (n == 0) return;
-    if (!p || p->threads < 2 || n <= grain || n * cost < PAR_MIN_WORK) {
+    size_t units = (n + grain - 1) / grain;
+    if (!p || p->threads < 2 || units < 2 || n * cost < PAR_MIN_WORK) {
         fn(ctx, 0, n);
         return;
     }
+    /* a few chunks per thread: whoever is running takes the next, so a late thread costs little */
+    size_t want = (size_t)PAR_CHUNKS_PER_THREAD * (size_t)p->threads;
+    unsigned chunks = (unsigned)(units < want ? units : want);
+    if (chunks > 0xffff) chunks = 0xffff;
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&p->n, n, memory_order_relaxed);
+    atomic_store_explicit(&p->grain, grain, memory_order_relaxed);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
     pthread_mutex_lock(&p->mu);
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n = n;
-    p->grain = grain;
-    atomic_store_explicit(&p->pending, p->threads - 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    unsigned long job = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
+    /* the chunks first, then the job number the workers watch: a worker that sees the number sees them */
+    atomic_store_explicit(&p->claim, CLAIM(job, chunks, 0), memory_order_release);
+    atomic_store_explicit(&p->gen, job, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    run_chunk(p, 0);
-    wait_done(p);
+    help(p, (uint32_t)job);
+    wait_done(p, chunks);
 }

@@ -7,9 +7,11 @@
  * calling thread". Workers sleep on a condition variable between jobs (after a short spin), so
  * OpenBLAS's threads get the cores during a product.
  *
- * par_for splits [0, n) into contiguous chunks, one per thread, each boundary a multiple of `grain`.
- * The chunks depend on the thread count, so a caller whose result must not depend on it gives each
- * index its own output (element-wise work, per-row losses summed afterwards in order, column sums
+ * par_for splits [0, n) into contiguous chunks, a few per thread, each boundary a multiple of `grain`;
+ * the caller and the workers take the chunks in turn, so a worker that is slow to wake (the machine may
+ * be shared) delays nothing: the caller runs what no worker has taken. Which thread runs which chunk,
+ * and the chunks themselves, vary; so a caller whose result must not depend on the thread count gives
+ * each index its own output (element-wise work, per-row losses summed afterwards in order, column sums
  * split over columns): every thread count then computes the same bytes. */
 #ifndef SSL_PARALLEL_H
 #define SSL_PARALLEL_H
@@ -34,13 +36,13 @@ par_pool *par_new(int threads, error *e);
 void par_free(par_pool *p);
 /* Threads of the pool (1 for NULL). */
 int par_threads(const par_pool *p);
-/* The chunk boundaries par_for uses for T threads: chunk t is [par_chunk(n, T, grain, t),
- * par_chunk(n, T, grain, t + 1)); empty chunks are skipped. */
+/* Chunk t of T over [0, n): [par_chunk(n, T, grain, t), par_chunk(n, T, grain, t + 1)), boundaries
+ * multiples of grain; par_for cuts min(units, 4 x threads) chunks, units = ceil(n / grain). */
 size_t par_chunk(size_t n, int T, size_t grain, int t);
-/* Runs fn over [0, n) split into par_threads(p) contiguous chunks (boundaries multiples of grain,
- * grain >= 1), the caller taking the first; returns when every chunk is done. Inline (one call
- * fn(ctx, 0, n)) when p is NULL, has one thread, or n * cost < PAR_MIN_WORK. Not reentrant: fn must not
- * call par_for on the same pool. */
+/* Runs fn over [0, n) in contiguous chunks on the pool's threads, the caller among them; returns when
+ * every chunk is done. Inline (one call fn(ctx, 0, n)) when p is NULL, has one thread, n is within
+ * one grain, or n * cost < PAR_MIN_WORK. One caller at a time, and fn must not call par_for on the same
+ * pool. */
 void par_for(par_pool *p, size_t n, size_t grain, size_t cost, par_fn fn, void *ctx);
 
 #endif

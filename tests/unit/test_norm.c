@@ -31,7 +31,7 @@ typedef struct wn_ctx {
 static double wn_loss(void *p)
 {
     wn_ctx *d = p;
-    norm_wn_weight(d->w, d->vnorm, d->v, d->g, IN, OUT);
+    norm_wn_weight(NULL, d->w, d->vnorm, d->v, d->g, IN, OUT);
     nn_dense_forward(NULL, d->y, d->x, d->w, d->b, B, IN, OUT, d->a);
     return weighted_sum(d->c, d->y, B * OUT);
 }
@@ -49,7 +49,7 @@ static void check_wn(nn_act a)
     gc_fill_sym(&r, d.c, B * OUT, 1.0f);
     for (int again = 1; a == NN_ACT_RELU && again;) {
         float pre[B * OUT];
-        norm_wn_weight(d.w, d.vnorm, d.v, d.g, IN, OUT);
+        norm_wn_weight(NULL, d.w, d.vnorm, d.v, d.g, IN, OUT);
         nn_dense_forward(NULL, pre, d.x, d.w, d.b, B, IN, OUT, NN_ACT_NONE);
         again = 0;
         for (int i = 0; i < B * OUT; i++)

@@ -41,29 +41,53 @@ static void run_marks(par_pool *p, marks *m, size_t n, size_t grain, size_t cost
 
 static void test_chunks(void)
 {
-    /* 3 threads, 100 indices in grains of 16 (7 units): [0, 32), [32, 64), [64, 100) */
+    /* 3 chunks of 100 indices in grains of 16 (7 units): [0, 32), [32, 64), [64, 100) */
     CHECK(par_chunk(100, 3, 16, 0) == 0);
     CHECK(par_chunk(100, 3, 16, 1) == 32);
     CHECK(par_chunk(100, 3, 16, 2) == 64);
     CHECK(par_chunk(100, 3, 16, 3) == 100);
-    /* more threads than units: empty chunks */
+    /* more chunks than units: empty chunks */
     CHECK(par_chunk(5, 4, 1, 1) == 1);
     CHECK(par_chunk(2, 4, 1, 1) == 0 && par_chunk(2, 4, 1, 2) == 1 && par_chunk(2, 4, 1, 4) == 2);
     error e;
     par_pool *p = par_new(3, &e);
     CHECK(p && par_threads(p) == 3);
-    marks m = {.hits = calloc(101, sizeof(int))};
+    marks m = {.hits = calloc(1001, sizeof(int))};
+    /* 7 units, fewer than 4 x 3 chunks: one chunk per unit, each starting on a grain */
     run_marks(p, &m, 100, 16, 1000);
     CHECK(covered_once(&m, 100) && m.hits[100] == 0);
-    CHECK(atomic_load(&m.calls) == 3);
-    int other = 0;
-    for (int c = 0; c < 3; c++) {
-        CHECK(m.begin[c] % 16 == 0);
-        other += !pthread_equal(m.who[c], pthread_self());
-    }
-    CHECK(other == 2);   /* the caller ran one chunk, the two workers the others */
+    CHECK(atomic_load(&m.calls) == 7);
+    for (int c = 0; c < 7; c++) CHECK(m.begin[c] % 16 == 0 && m.end[c] - m.begin[c] <= 32);
+    /* 1000 units: 12 chunks */
+    run_marks(p, &m, 1000, 1, 1000);
+    CHECK(covered_once(&m, 1000) && atomic_load(&m.calls) == 12);
     par_free(p);
     free(m.hits);
+}
+
+/* the workers take part: over many jobs, some chunks run off the calling thread */
+typedef struct spread {
+    pthread_t caller;
+    atomic_int off;
+} spread;
+
+static void note_thread(void *ctx, size_t b, size_t e)
+{
+    spread *s = ctx;
+    volatile double x = 0;
+    for (size_t i = b; i < e; i++) x += (double)i;   /* a little work, so that the workers catch up */
+    if (!pthread_equal(pthread_self(), s->caller)) atomic_fetch_add(&s->off, 1);
+}
+
+static void test_workers_help(void)
+{
+    error e;
+    par_pool *p = par_new(2, &e);
+    spread s = {.caller = pthread_self()};
+    atomic_init(&s.off, 0);
+    for (int j = 0; j < 2000 && atomic_load(&s.off) == 0; j++) par_for(p, 1 << 16, 1, 1, note_thread, &s);
+    CHECK(atomic_load(&s.off) > 0);
+    par_free(p);
 }
 
 static void test_inline(void)
@@ -75,9 +99,9 @@ static void test_inline(void)
     run_marks(p, &m, 1000, 1, PAR_MIN_WORK / 1000 - 1);
     CHECK(covered_once(&m, 1000) && atomic_load(&m.calls) == 1);
     CHECK(pthread_equal(m.who[0], pthread_self()) && m.begin[0] == 0 && m.end[0] == 1000);
-    /* at it: split */
+    /* at it: split (8 chunks for 2 threads) */
     run_marks(p, &m, 1000, 1, PAR_MIN_WORK);
-    CHECK(covered_once(&m, 1000) && atomic_load(&m.calls) == 2);
+    CHECK(covered_once(&m, 1000) && atomic_load(&m.calls) == 8);
     /* NULL pool and a 1-thread pool: inline */
     run_marks(NULL, &m, 1000, 1, PAR_MIN_WORK);
     CHECK(covered_once(&m, 1000) && atomic_load(&m.calls) == 1);
@@ -169,6 +193,7 @@ static void test_nn_kernels(void)
 int main(void)
 {
     RUN(test_chunks);
+    RUN(test_workers_help);
     RUN(test_inline);
     RUN(test_small_n);
     RUN(test_many_jobs);
