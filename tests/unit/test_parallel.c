@@ -5,9 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
+#include "adam.h"
 #include "check.h"
+#include "gan.h"
+#include "m2.h"
+#include "mlp.h"
 #include "nn.h"
 #include "parallel.h"
+#include "vae.h"
 
 /* every index written by exactly one chunk; records the chunks and the threads that ran them */
 typedef struct marks {
@@ -190,6 +197,157 @@ static void test_nn_kernels(void)
     free(dh);
 }
 
+/* ---- the trainers: the same parameters with no pool and with pools of 2 and 3 threads ----
+ * OpenBLAS runs on one thread here: its products at 2 threads already differ in the last bits from
+ * 1 thread (before the pool too), so the tools' models at --threads 1 and 2 are not comparable; what
+ * this checks is that the pool's share of the work never changes a byte. The sizes put every pooled
+ * loop above PAR_MIN_WORK. */
+
+enum { NX = 400, F = 64, K = 10 };
+
+static float *data_x(void)
+{
+    float *x = malloc((size_t)NX * F * sizeof(float));
+    rng r;
+    rng_seed(&r, 11);
+    rng_fill_uniform(&r, x, (size_t)NX * F);
+    return x;
+}
+
+static void vae_arch_for(vae_arch *a, nn_act act)
+{
+    memset(a, 0, sizeof *a);
+    a->in = F, a->latent = 8, a->nhidden = 1, a->hidden[0] = 256, a->act = act, a->lik = VAE_BERNOULLI;
+}
+
+/* three M1 steps of 100 rows; the parameters into out (size of the table) */
+static size_t train_m1(par_pool *pool, const float *x, float *out)
+{
+    vae v;
+    vae_arch a;
+    vae_arch_for(&a, NN_ACT_RELU);
+    error e;
+    adam opt;
+    rng r;
+    rng_seed(&r, 1);
+    CHECK(vae_create(&v, &a, 100, &e) == 0 && adam_init_params(&opt, &v.p, &e) == 0);
+    vae_init_weights(&v, &r);
+    vae_set_pool(&v, pool);
+    float eps[100 * 8];
+    for (int s = 0; s < 3; s++) {
+        vae_loss l = {0, 0, 0};
+        rng_fill_normal(&r, eps, sizeof eps / sizeof eps[0]);
+        nn_params_zero_grad(&v.p);
+        vae_forward_backward(&v, x + (size_t)s * 100 * F, 100, eps, 1.0f, 1, &l);
+        adam_step(&opt, pool, v.p.data, v.p.grad);
+    }
+    size_t n = v.p.total;
+    memcpy(out, v.p.data, n * sizeof(float));
+    adam_free(&opt);
+    vae_free(&v);
+    return n;
+}
+
+/* three M2 steps of 20 labelled + 20 unlabelled rows (220 expanded rows), softplus */
+static size_t train_m2(par_pool *pool, const float *x, float *out)
+{
+    m2 m;
+    vae_arch a;
+    vae_arch_for(&a, NN_ACT_SOFTPLUS);
+    error e;
+    adam opt;
+    rng r;
+    rng_seed(&r, 2);
+    CHECK(m2_create(&m, &a, K, 20, 20, &e) == 0 && adam_init_params(&opt, &m.p, &e) == 0);
+    m2_init_weights(&m, &r);
+    m2_set_pool(&m, pool);
+    int y[20];
+    for (int i = 0; i < 20; i++) y[i] = i % K;
+    float eps[(20 + 20 * K) * 8];
+    for (int s = 0; s < 3; s++) {
+        m2_loss l;
+        memset(&l, 0, sizeof l);
+        rng_fill_normal(&r, eps, sizeof eps / sizeof eps[0]);
+        nn_params_zero_grad(&m.p);
+        m2_forward_backward(&m, x + (size_t)s * 40 * F, y, 20, 20, eps, 1.0f, 1.0f, 1, &l);
+        adam_step(&opt, pool, m.p.data, m.p.grad);
+    }
+    size_t n = m.p.total;
+    memcpy(out, m.p.data, n * sizeof(float));
+    adam_free(&opt);
+    m2_free(&m);
+    return n;
+}
+
+/* two epochs of the MLP F-256-256-K on 400 rows, batch 200 (products above NN_SMALL_PRODUCT, so the
+ * pool is used) */
+static size_t train_mlp(par_pool *pool, const float *x, float *out)
+{
+    int32_t y[NX];
+    for (int i = 0; i < NX; i++) y[i] = i % K;
+    mlp_config c;
+    mlp_config_default(&c);
+    c.nhidden = 2, c.hidden[0] = c.hidden[1] = 256, c.epochs = 2, c.pool = pool;
+    error e;
+    mlp *m = mlp_new(F, K, c.nhidden, c.hidden, &e);
+    mlp_data d = {x, y, NULL, NX};
+    mlp_result res;
+    CHECK(m && mlp_train(m, &c, &d, NULL, NULL, &res, &e) == 0);
+    size_t n = m->params.total;
+    memcpy(out, m->params.data, n * sizeof(float));
+    mlp_free(m);
+    return n;
+}
+
+/* one epoch of the GAN (default D and G) on 400 rows, 100 labelled */
+static size_t train_gan(par_pool *pool, const float *x, float *out)
+{
+    int32_t y[NX];
+    for (int i = 0; i < NX; i++) y[i] = i < 100 ? i % K : -1;
+    gan_arch a;
+    gan_arch_default(&a);
+    a.features = F, a.classes = K;
+    gan_config c;
+    gan_config_default(&c);
+    c.epochs = 1;
+    error e;
+    gan *m = gan_new(&a, &e);
+    CHECK(m != NULL);
+    m->pool = pool;
+    gan_data d = {x, y, NX};
+    CHECK(gan_train(m, &c, &d, NULL, NULL, NULL, NULL, &e) == 0);
+    memcpy(out, m->d.data, m->d.total * sizeof(float));
+    memcpy(out + m->d.total, m->g.data, m->g.total * sizeof(float));
+    size_t n = m->d.total + m->g.total;
+    gan_free(m);
+    return n;
+}
+
+static void test_trainers(void)
+{
+    size_t (*train[])(par_pool *, const float *, float *) = {train_m1, train_m2, train_mlp, train_gan};
+    const char *names[] = {"m1", "m2", "mlp", "gan"};
+    int blas = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    float *x = data_x();
+    error e;
+    par_pool *pools[3] = {NULL, par_new(2, &e), par_new(3, &e)};
+    enum { MAXP = 4 << 20 };
+    float *ref = malloc(MAXP * sizeof(float)), *got = malloc(MAXP * sizeof(float));
+    for (int k = 0; k < 4; k++) {
+        size_t n = train[k](NULL, x, ref);
+        for (int t = 1; t < 3; t++) {
+            size_t n2 = train[k](pools[t], x, got);
+            int same = n2 == n && memcmp(ref, got, n * sizeof(float)) == 0;
+            if (!same) fprintf(stderr, "%s: %d threads differ\n", names[k], par_threads(pools[t]));
+            CHECK(same);
+        }
+    }
+    for (int t = 0; t < 3; t++) par_free(pools[t]);
+    free(ref), free(got), free(x);
+    openblas_set_num_threads(blas);
+}
+
 int main(void)
 {
     RUN(test_chunks);
@@ -198,5 +356,6 @@ int main(void)
     RUN(test_small_n);
     RUN(test_many_jobs);
     RUN(test_nn_kernels);
+    RUN(test_trainers);
     return check_summary();
 }
