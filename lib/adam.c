@@ -120,5 +120,5 @@ void adam_step(adam *a, par_pool *pool, float *restrict p, const float *restrict
     adam_job j = {a, p, g, (float)(1.0 / (1.0 - pow(a->beta1, (double)a->t))),
                   (float)(1.0 / (1.0 - pow(a->beta2, (double)a->t)))};
     /* every element on its own: any split gives the same bytes; chunks of whole cache lines */
-    par_for(pool, a->n, 16, 2, step_range, &j);
+    par_for(pool, a->n, 16, 10, step_range, &j);
 }

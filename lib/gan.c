@@ -1019,7 +1019,7 @@ static int train_epoch(gan *m, const gan_config *c, const gan_source *src, train
         }
         const float *unl = unl_batch(src->unl[0], B, r, e);
         if (!unl) return -1;
-        nn_params_zero_grad(&m->d);
+        nn_params_zero_grad(m->pool, &m->d);
         double ld = d_grad(m, src->lab.x, src->lab.y, b->idx_lab, unl, r, st);
         if (dist_allreduce_sum(m->d.grad, m->d.total, e) < 0) return -1;
         if (diverged(ld * P, c->max_loss))
@@ -1028,7 +1028,7 @@ static int train_epoch(gan *m, const gan_config *c, const gan_source *src, train
         m->eff_d = 0;
         gan_ema_update(m, c->ema_decay, (long)(epoch - 1) * steps + s);
         if (!(unl = unl_batch(src->unl[1], B, r, e))) return -1;
-        nn_params_zero_grad(&m->g);
+        nn_params_zero_grad(m->pool, &m->g);
         double lg;
         if (g_grad(m, unl, r, st, &lg, e) < 0 || dist_allreduce_sum(m->g.grad, m->g.total, e) < 0) return -1;
         if (diverged(lg * P, c->max_loss))

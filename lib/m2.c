@@ -329,7 +329,7 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
         rng_fill_normal(r, m->eps, (size_t)(nl + nu * m->K) * m->a.latent);
         keep_share(m, nl, nu, &snl, &snu);
         m2_loss b_loss = {0};
-        nn_params_zero_grad(&m->p);
+        nn_params_zero_grad(m->pool, &m->p);
         if (snl + snu) forward_backward(m, m->xin, m->yin, snl, snu, nl, nu, m->eps, alpha, beta, 1, &b_loss);
         if (dist_allreduce_sum(m->p.grad, m->p.total, e) < 0) return -1;
         double total = b_loss.lab + b_loss.unl + b_loss.xent;

@@ -253,7 +253,7 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G,
     float *probs = nn_data(A, w->ia[L]);              // (B, K), the logits replaced in place
     double loss = nn_softmax_xent_forward(probs, probs, w->yb, w->wb, B, K) / G;
 
-    nn_params_zero_grad(P);
+    nn_params_zero_grad(c->pool, P);
     nn_softmax_xent_backward(nn_grad(A, w->ia[L]), probs, w->yb, w->wb, B, K, 1.0f / (float)G);
     for (int l = L; l >= 1; l--) {
         float *dout = nn_grad(A, w->ia[l]);           // (B, sizes[l])

@@ -67,7 +67,17 @@ int nn_params_find(const nn_params *p, const char *name)
     return -1;
 }
 
-void nn_params_zero_grad(nn_params *p) { memset(p->grad, 0, p->total * sizeof(float)); }
+static void zero_range(void *ctx, size_t lo, size_t hi)
+{
+    float *g = ctx;
+    memset(g + lo, 0, (hi - lo) * sizeof(float));
+}
+
+void nn_params_zero_grad(par_pool *pool, nn_params *p)
+{
+    /* a million gradients (M1) take as long to clear as one of the step's small products */
+    par_for(pool, p->total, 16, 1, zero_range, p->grad);
+}
 
 int nn_params_save(const nn_params *p, model_file *m, error *e)
 {
@@ -156,8 +166,8 @@ static void bias_act_rows(float *h, const float *b, int B, int C, nn_act a)
     }
 }
 
-/* Work per element for par_for, in units of a simple vectorised loop's element. */
-static size_t act_cost(nn_act a) { return a == NN_ACT_NONE || a == NN_ACT_RELU ? 1 : 8; }
+/* Work per element for par_for (parallel.h's units): a vectorised loop's element, or a transcendental */
+static size_t act_cost(nn_act a) { return a == NN_ACT_NONE || a == NN_ACT_RELU ? 1 : 16; }
 
 /* one bias + activation job over rows (forward) or columns (backward) */
 typedef struct act_job {

@@ -65,7 +65,8 @@ void nn_params_free(nn_params *p);
 static inline float *nn_data(const nn_params *p, int i) { return p->data + p->t[i].offset; }
 static inline float *nn_grad(const nn_params *p, int i) { return p->grad + p->t[i].offset; }
 int nn_params_find(const nn_params *p, const char *name);     /* index or -1 */
-void nn_params_zero_grad(nn_params *p);
+/* grad = 0, split over the pool's threads (pool may be NULL). */
+void nn_params_zero_grad(par_pool *pool, nn_params *p);
 /* Copies every tensor into m (in table order, so the same parameters give the same bytes). */
 int nn_params_save(const nn_params *p, model_file *m, error *e);
 /* Fills every tensor of p from m by name, checking shapes: "layer1.w: shape (64, 784) in the model,

@@ -11,7 +11,7 @@
  * costs more than the loop in between. Short, so that a worker does not hold a core that one of
  * OpenBLAS's threads needs in the next product. */
 #ifndef PAR_SPIN
-#define PAR_SPIN 2000
+#define PAR_SPIN 200
 #endif
 /* chunks per thread of a job (at most): the threads take them in turn */
 #define PAR_CHUNKS_PER_THREAD 4
@@ -23,6 +23,7 @@ struct par_pool {
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     int stop;                  /* under mu */
+    size_t min_work;           /* inline below this (par_set_min_work) */
     atomic_ulong gen;          /* job number: a worker looks for chunks to run when it changes */
     /* the current job's chunks: job number (32 bits) | chunks (16) | next chunk to claim (16). A
      * thread claims a chunk by a compare-and-swap on the whole word, so a worker that wakes late (or
@@ -117,6 +118,7 @@ par_pool *par_new(int threads, error *e)
         return NULL;
     }
     p->threads = threads;
+    p->min_work = PAR_MIN_WORK;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -156,6 +158,8 @@ void par_free(par_pool *p)
 
 int par_threads(const par_pool *p) { return p ? p->threads : 1; }
 
+void par_set_min_work(par_pool *p, size_t work) { p->min_work = work; }
+
 /* Waits until the chunks still running on workers are done. */
 static void wait_done(par_pool *p, unsigned chunks)
 {
@@ -172,7 +176,7 @@ void par_for(par_pool *p, size_t n, size_t grain, size_t cost, par_fn fn, void *
     if (grain < 1) grain = 1;
     if (n == 0) return;
     size_t units = (n + grain - 1) / grain;
-    if (!p || p->threads < 2 || units < 2 || n * cost < PAR_MIN_WORK) {
+    if (!p || p->threads < 2 || units < 2 || n * cost < p->min_work) {
         fn(ctx, 0, n);
         return;
     }

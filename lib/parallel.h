@@ -20,9 +20,10 @@
 
 #include "error.h"
 
-/* Below this much work (n x cost per index, about the nanoseconds on one thread) par_for runs
- * inline: waking a worker costs a few microseconds. */
-#define PAR_MIN_WORK 16384
+/* Below this much work (n x cost per index, in units of about 0.1 ns on one thread: a vectorised
+ * ReLU is 1 per element, a transcendental function 16, an Adam update 10) par_for runs inline:
+ * handing a chunk to a worker costs microseconds, so a job is split from about 50 us up. */
+#define PAR_MIN_WORK (1 << 19)
 
 typedef struct par_pool par_pool;
 
@@ -34,6 +35,9 @@ typedef void (*par_fn)(void *ctx, size_t begin, size_t end);
 par_pool *par_new(int threads, error *e);
 /* Stops and joins the workers; p may be NULL. */
 void par_free(par_pool *p);
+/* Sets the pool's inline threshold (PAR_MIN_WORK by default); 0 splits every job of more than one
+ * grain (tests use it, to run small networks through the workers). */
+void par_set_min_work(par_pool *p, size_t work);
 /* Threads of the pool (1 for NULL). */
 int par_threads(const par_pool *p);
 /* Chunk t of T over [0, n): [par_chunk(n, T, grain, t), par_chunk(n, T, grain, t + 1)), boundaries
@@ -41,7 +45,7 @@ int par_threads(const par_pool *p);
 size_t par_chunk(size_t n, int T, size_t grain, int t);
 /* Runs fn over [0, n) in contiguous chunks on the pool's threads, the caller among them; returns when
  * every chunk is done. Inline (one call fn(ctx, 0, n)) when p is NULL, has one thread, n is within
- * one grain, or n * cost < PAR_MIN_WORK. One caller at a time, and fn must not call par_for on the same
+ * one grain, or n * cost is below the threshold (PAR_MIN_WORK). One caller at a time, and fn must not call par_for on the same
  * pool. */
 void par_for(par_pool *p, size_t n, size_t grain, size_t cost, par_fn fn, void *ctx);
 

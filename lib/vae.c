@@ -118,7 +118,7 @@ double vae_lik_nll(par_pool *pool, vae_lik l, float *rows, float *dout, float *o
         return total;
     }
     /* the rows on the pool's threads, each into its own slot; the sum in row order, as without a pool */
-    par_for(pool, (size_t)R, 1, (size_t)D * 8, lik_rows, &j);
+    par_for(pool, (size_t)R, 1, (size_t)D * 16, lik_rows, &j);
     for (int r = 0; r < R; r++) total += rows[r];
     return total;
 }
@@ -213,7 +213,7 @@ static int train_step(vae *v, adam *opt, const datasource_batch *b, float beta, 
 {
     int Z = v->a.latent, B = (int)b->rows->nrows;
     rng_fill_normal(r, v->eps, b->global * (size_t)Z);
-    nn_params_zero_grad(&v->p);
+    nn_params_zero_grad(v->pool, &v->p);
     if (B > 0)
         vae_forward_backward_scaled(v, stream_table_col(b->rows, "x"), B, v->eps + b->first * (size_t)Z, beta,
                                     1.0f / (float)b->global, 1, loss);

@@ -269,7 +269,7 @@ static void test_small_mlp(void)
 
     net_loss(&n);
     float dl[B * K], dh[B * H1];
-    nn_params_zero_grad(&n.p);
+    nn_params_zero_grad(NULL, &n.p);
     nn_softmax_xent_backward(dl, n.prob, n.y, NULL, B, K, 1.0f / B);
     nn_dense_backward(NULL, dh, nn_grad(&n.p, n.w2), nn_grad(&n.p, n.b2), dl, n.h, nn_data(&n.p, n.w2), n.l, B, H1, K,
                       NN_ACT_NONE);

@@ -61,12 +61,12 @@ static void test_chunks(void)
     CHECK(p && par_threads(p) == 3);
     marks m = {.hits = calloc(1001, sizeof(int))};
     /* 7 units, fewer than 4 x 3 chunks: one chunk per unit, each starting on a grain */
-    run_marks(p, &m, 100, 16, 1000);
+    run_marks(p, &m, 100, 16, PAR_MIN_WORK);
     CHECK(covered_once(&m, 100) && m.hits[100] == 0);
     CHECK(atomic_load(&m.calls) == 7);
     for (int c = 0; c < 7; c++) CHECK(m.begin[c] % 16 == 0 && m.end[c] - m.begin[c] <= 32);
     /* 1000 units: 12 chunks */
-    run_marks(p, &m, 1000, 1, 1000);
+    run_marks(p, &m, 1000, 1, PAR_MIN_WORK);
     CHECK(covered_once(&m, 1000) && atomic_load(&m.calls) == 12);
     par_free(p);
     free(m.hits);
@@ -92,7 +92,7 @@ static void test_workers_help(void)
     par_pool *p = par_new(2, &e);
     spread s = {.caller = pthread_self()};
     atomic_init(&s.off, 0);
-    for (int j = 0; j < 2000 && atomic_load(&s.off) == 0; j++) par_for(p, 1 << 16, 1, 1, note_thread, &s);
+    for (int j = 0; j < 2000 && atomic_load(&s.off) == 0; j++) par_for(p, 1 << 16, 1, PAR_MIN_WORK, note_thread, &s);
     CHECK(atomic_load(&s.off) > 0);
     par_free(p);
 }
@@ -103,7 +103,7 @@ static void test_inline(void)
     par_pool *p = par_new(2, &e);
     marks m = {.hits = calloc(1001, sizeof(int))};
     /* below the work threshold: one call, on the caller */
-    run_marks(p, &m, 1000, 1, PAR_MIN_WORK / 1000 - 1);
+    run_marks(p, &m, 1000, 1, PAR_MIN_WORK / 1000 - 1);   /* just below it */
     CHECK(covered_once(&m, 1000) && atomic_load(&m.calls) == 1);
     CHECK(pthread_equal(m.who[0], pthread_self()) && m.begin[0] == 0 && m.end[0] == 1000);
     /* at it: split (8 chunks for 2 threads) */
@@ -136,6 +136,10 @@ static void test_small_n(void)
     /* n within one grain: inline */
     run_marks(p, &m, 3, 16, 1 << 20);
     CHECK(covered_once(&m, 3) && atomic_load(&m.calls) == 1);
+    /* a threshold of 0 splits any job of two grains or more */
+    par_set_min_work(p, 0);
+    run_marks(p, &m, 2, 1, 0);
+    CHECK(covered_once(&m, 2) && atomic_load(&m.calls) == 2);
     par_free(p);
     free(m.hits);
 }
@@ -177,6 +181,7 @@ static void test_nn_kernels(void)
     enum { B = 300, C = 257 };
     error e;
     par_pool *pools[4] = {NULL, par_new(1, &e), par_new(2, &e), par_new(3, &e)};
+    for (int t = 1; t < 4; t++) par_set_min_work(pools[t], 0);
     nn_act acts[] = {NN_ACT_RELU, NN_ACT_SOFTPLUS, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_NONE};
     float *h = malloc(4 * B * C * sizeof(float)), *dh = malloc(4 * B * C * sizeof(float)), b[C], db[4][C];
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
@@ -200,8 +205,8 @@ static void test_nn_kernels(void)
 /* ---- the trainers: the same parameters with no pool and with pools of 2 and 3 threads ----
  * OpenBLAS runs on one thread here: its products at 2 threads already differ in the last bits from
  * 1 thread (before the pool too), so the tools' models at --threads 1 and 2 are not comparable; what
- * this checks is that the pool's share of the work never changes a byte. The sizes put every pooled
- * loop above PAR_MIN_WORK. */
+ * this checks is that the pool's share of the work never changes a byte. The pools split every job
+ * (par_set_min_work 0), however small. */
 
 enum { NX = 400, F = 64, K = 10 };
 
@@ -237,7 +242,7 @@ static size_t train_m1(par_pool *pool, const float *x, float *out)
     for (int s = 0; s < 3; s++) {
         vae_loss l = {0, 0, 0};
         rng_fill_normal(&r, eps, sizeof eps / sizeof eps[0]);
-        nn_params_zero_grad(&v.p);
+        nn_params_zero_grad(pool, &v.p);
         vae_forward_backward(&v, x + (size_t)s * 100 * F, 100, eps, 1.0f, 1, &l);
         adam_step(&opt, pool, v.p.data, v.p.grad);
     }
@@ -268,7 +273,7 @@ static size_t train_m2(par_pool *pool, const float *x, float *out)
         m2_loss l;
         memset(&l, 0, sizeof l);
         rng_fill_normal(&r, eps, sizeof eps / sizeof eps[0]);
-        nn_params_zero_grad(&m.p);
+        nn_params_zero_grad(pool, &m.p);
         m2_forward_backward(&m, x + (size_t)s * 40 * F, y, 20, 20, eps, 1.0f, 1.0f, 1, &l);
         adam_step(&opt, pool, m.p.data, m.p.grad);
     }
@@ -332,6 +337,8 @@ static void test_trainers(void)
     float *x = data_x();
     error e;
     par_pool *pools[3] = {NULL, par_new(2, &e), par_new(3, &e)};
+    par_set_min_work(pools[1], 0);
+    par_set_min_work(pools[2], 0);
     enum { MAXP = 4 << 20 };
     float *ref = malloc(MAXP * sizeof(float)), *got = malloc(MAXP * sizeof(float));
     for (int k = 0; k < 4; k++) {
