@@ -225,64 +225,55 @@ static void vae_arch_for(vae_arch *a, nn_act act)
     a->in = F, a->latent = 8, a->nhidden = 1, a->hidden[0] = 256, a->act = act, a->lik = VAE_BERNOULLI;
 }
 
-/* three M1 steps of 100 rows; the parameters into out (size of the table) */
-static size_t train_m1(par_pool *pool, const float *x, float *out)
+/* three steps of M1 (100 rows, ReLU) or of M2 (20 labelled + 20 unlabelled rows, 220 expanded rows,
+ * softplus); the parameters into out, their number returned */
+static size_t train_vae_kind(par_pool *pool, const float *x, float *out, int is_m2)
 {
     vae v;
-    vae_arch a;
-    vae_arch_for(&a, NN_ACT_RELU);
-    error e;
-    adam opt;
-    rng r;
-    rng_seed(&r, 1);
-    CHECK(vae_create(&v, &a, 100, &e) == 0 && adam_init_params(&opt, &v.p, &e) == 0);
-    vae_init_weights(&v, &r);
-    vae_set_pool(&v, pool);
-    float eps[100 * 8];
-    for (int s = 0; s < 3; s++) {
-        vae_loss l = {0, 0, 0};
-        rng_fill_normal(&r, eps, sizeof eps / sizeof eps[0]);
-        nn_params_zero_grad(pool, &v.p);
-        vae_forward_backward(&v, x + (size_t)s * 100 * F, 100, eps, 1.0f, 1, &l);
-        adam_step(&opt, pool, v.p.data, v.p.grad);
-    }
-    size_t n = v.p.total;
-    memcpy(out, v.p.data, n * sizeof(float));
-    adam_free(&opt);
-    vae_free(&v);
-    return n;
-}
-
-/* three M2 steps of 20 labelled + 20 unlabelled rows (220 expanded rows), softplus */
-static size_t train_m2(par_pool *pool, const float *x, float *out)
-{
     m2 m;
     vae_arch a;
-    vae_arch_for(&a, NN_ACT_SOFTPLUS);
+    vae_arch_for(&a, is_m2 ? NN_ACT_SOFTPLUS : NN_ACT_RELU);
     error e;
     adam opt;
     rng r;
-    rng_seed(&r, 2);
-    CHECK(m2_create(&m, &a, K, 20, 20, &e) == 0 && adam_init_params(&opt, &m.p, &e) == 0);
-    m2_init_weights(&m, &r);
-    m2_set_pool(&m, pool);
+    rng_seed(&r, 1 + (uint64_t)is_m2);
+    nn_params *p = is_m2 ? &m.p : &v.p;
+    if (is_m2) {
+        CHECK(m2_create(&m, &a, K, 20, 20, &e) == 0);
+        m2_init_weights(&m, &r);
+        m2_set_pool(&m, pool);
+    } else {
+        CHECK(vae_create(&v, &a, 100, &e) == 0);
+        vae_init_weights(&v, &r);
+        vae_set_pool(&v, pool);
+    }
+    CHECK(adam_init_params(&opt, p, &e) == 0);
     int y[20];
     for (int i = 0; i < 20; i++) y[i] = i % K;
     float eps[(20 + 20 * K) * 8];
     for (int s = 0; s < 3; s++) {
-        m2_loss l;
-        memset(&l, 0, sizeof l);
-        rng_fill_normal(&r, eps, sizeof eps / sizeof eps[0]);
-        nn_params_zero_grad(pool, &m.p);
-        m2_forward_backward(&m, x + (size_t)s * 40 * F, y, 20, 20, eps, 1.0f, 1.0f, 1, &l);
-        adam_step(&opt, pool, m.p.data, m.p.grad);
+        rng_fill_normal(&r, eps, is_m2 ? sizeof eps / sizeof eps[0] : 100 * 8);
+        nn_params_zero_grad(pool, p);
+        if (is_m2) {
+            m2_loss l;
+            memset(&l, 0, sizeof l);
+            m2_forward_backward(&m, x + (size_t)s * 40 * F, y, 20, 20, eps, 1.0f, 1.0f, 1, &l);
+        } else {
+            vae_loss l = {0, 0, 0};
+            vae_forward_backward(&v, x + (size_t)s * 100 * F, 100, eps, 1.0f, 1, &l);
+        }
+        adam_step(&opt, pool, p->data, p->grad);
     }
-    size_t n = m.p.total;
-    memcpy(out, m.p.data, n * sizeof(float));
+    size_t n = p->total;
+    memcpy(out, p->data, n * sizeof(float));
     adam_free(&opt);
-    m2_free(&m);
+    if (is_m2) m2_free(&m);
+    else vae_free(&v);
     return n;
 }
+
+static size_t train_m1(par_pool *pool, const float *x, float *out) { return train_vae_kind(pool, x, out, 0); }
+static size_t train_m2(par_pool *pool, const float *x, float *out) { return train_vae_kind(pool, x, out, 1); }
 
 /* two epochs of the MLP F-256-256-K on 400 rows, batch 200 (products above NN_SMALL_PRODUCT, so the
  * pool is used) */
