@@ -70,9 +70,9 @@ void norm_wn_grad(par_pool *pool, float *dv, float *dg, const float *dw, const f
     par_for(pool, (size_t)out, 16, 3 * (size_t)in, wn_grad_rows, &t);
 }
 
-NN_VECTORISE void norm_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db, float *dw, float *dy, const float *x,
-                      const float *w, const float *v, const float *g, const float *vnorm, const float *y,
-                      int B, int in, int out, nn_act a)
+NN_VECTORISE void norm_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db, float *dw, float *dy,
+                      const float *x, const float *w, const float *v, const float *g, const float *vnorm,
+                      const float *y, int B, int in, int out, nn_act a)
 {
     nn_bias_act_backward(pool, dy, db, y, B, out, a);
     if (dv) {

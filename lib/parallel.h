@@ -45,8 +45,8 @@ int par_threads(const par_pool *p);
 size_t par_chunk(size_t n, int T, size_t grain, int t);
 /* Runs fn over [0, n) in contiguous chunks on the pool's threads, the caller among them; returns when
  * every chunk is done. Inline (one call fn(ctx, 0, n)) when p is NULL, has one thread, n is within
- * one grain, or n * cost is below the threshold (PAR_MIN_WORK). One caller at a time, and fn must not call par_for on the same
- * pool. */
+ * one grain, or n * cost is below the threshold (PAR_MIN_WORK). One caller at a time, and fn must
+ * not call par_for on the same pool. */
 void par_for(par_pool *p, size_t n, size_t grain, size_t cost, par_fn fn, void *ctx);
 
 #endif

@@ -199,7 +199,8 @@ void vae_forward_backward_scaled(vae *v, const float *x, int B, const float *eps
     float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);   // (B, 2Z)
     loss->kl += vae_latent_forward(v->z, NULL, h, eps, B, Z);
     float *o = dnet_forward(&v->dec, &v->p, v->z, B, B, NULL, NULL);  // (B, width)
-    loss->rec += vae_lik_nll(v->pool, v->a.lik, v->rec, grad ? dnet_dout(&v->dec) : NULL, o, x, NULL, NULL, scale, B, D);
+    loss->rec +=
+        vae_lik_nll(v->pool, v->a.lik, v->rec, grad ? dnet_dout(&v->dec) : NULL, o, x, NULL, NULL, scale, B, D);
     loss->rows += (size_t)B;
     if (!grad) return;
     dnet_backward(&v->dec, &v->p, v->dz, v->z, B, B, NULL, NULL);
