@@ -42,6 +42,7 @@
 #include "idx.h"
 #include "m2.h"
 #include "mlp.h"
+#include "parallel.h"
 #include "rng.h"
 #include "vae.h"
 
@@ -210,6 +211,8 @@ static void die(const error *e)
 
 /* ---- the networks: each trains one epoch on d ---- */
 
+/* the training's thread pool, as many threads as OpenBLAS's (--threads), as the tools make it */
+static par_pool *g_pool;
 /* epochs of the timed run: 1, but 20 for digits, whose epoch is too short to time alone */
 static int g_epochs = 1;
 /* seconds a run spent on one-time setup, not timed (m2, gan: creating and initialising the model,
@@ -222,6 +225,7 @@ static void run_mlp(const data *d)
     mlp_config c;
     mlp_config_default(&c);
     c.epochs = c.patience = g_epochs;
+    c.pool = g_pool;
     error e;
     mlp *m = mlp_new(d->f, d->k, c.nhidden, c.hidden, &e);
     mlp_data md = {d->x, d->y, NULL, d->n};
@@ -251,6 +255,7 @@ static void run_m1(const data *d)
     error e;
     adam opt;
     if (vae_create(&v, &a, 128, &e) < 0) die(&e);
+    vae_set_pool(&v, g_pool);
     rng r;
     rng_seed(&r, 0);
     vae_init_weights(&v, &r);
@@ -276,6 +281,7 @@ static void run_m2(const data *d)
     for (size_t i = 0; i < d->n; i++) y[i] = i < NLAB ? d->y[i] : -1;
     m2_data md;
     if (m2_create(&m, &a, d->k, NLAB, BATCH, &e) < 0 || m2_data_init(&md, d->x, y, d->n, d->k, &e) < 0) die(&e);
+    m2_set_pool(&m, g_pool);
     rng r;
     rng_seed(&r, 0);
     m2_init_weights(&m, &r);
@@ -318,6 +324,7 @@ static void run_gan(const data *d)
     rec.on = 1;
     c.epochs = 1;
     m = gan_new(&a, &e);
+    if (m) m->pool = g_pool;
     if (!m || gan_train(m, &c, &gd, NULL, NULL, NULL, NULL, &e) < 0) die(&e);
     gan_free(m);
     free(y);
@@ -359,6 +366,8 @@ int main(int argc, char **argv)
     }
     if (rows < 200 || reps < 1) usage();
     if (threads > 0) openblas_set_num_threads(threads);
+    error pe;
+    if (!(g_pool = par_new(openblas_get_num_threads(), &pe))) die(&pe);
     data d;
     load(&d, dir, rows, NETS[net].digits);
     if (NETS[net].digits) g_epochs = 20;
@@ -391,6 +400,7 @@ int main(int argc, char **argv)
            NETS[net].name, rows, d.kind, openblas_get_num_threads(), best, NETS[net].digits ? best : best * scale,
            flops / 1e9, ncalls, in_sgemm, floor_s, (double)ru.ru_maxrss / 1024.0);
     free(rec.calls);
+    par_free(g_pool);
     free(d.x);
     free(d.y);
     return 0;

@@ -75,18 +75,26 @@ static void decay_loop(float *restrict p, const float *restrict mask, float wd, 
     for (size_t i = 0; i < n; i++) p[i] -= wd * (mask ? mask[i] : 1.0f) * p[i];
 }
 
-void adam_step(adam *a, float *restrict p, const float *restrict g)
+/* one step over a range of the parameters: the scalars are the step's, each element independent */
+typedef struct adam_job {
+    const adam *a;
+    float *p;
+    const float *g;
+    float c1, c2;
+} adam_job;
+
+static void step_range(void *ctx, size_t lo, size_t hi)
 {
-    a->t++;
-    /* bias corrections folded into two scalars: mhat = m * c1, vhat = v * c2 */
-    float c1 = (float)(1.0 / (1.0 - pow(a->beta1, (double)a->t)));
-    float c2 = (float)(1.0 / (1.0 - pow(a->beta2, (double)a->t)));
-    float b1 = a->beta1, b2 = a->beta2, lr = a->lr, eps = a->eps;
-    float *restrict m = a->m, *restrict v = a->v;
-    size_t n = a->n, i = 0;
-    if (a->weight_decay != 0.0f) decay_loop(p, a->decay, a->lr * a->weight_decay, n);
+    const adam_job *j = ctx;
+    const adam *a = j->a;
+    float c1 = j->c1, c2 = j->c2, b1 = a->beta1, b2 = a->beta2, lr = a->lr, eps = a->eps;
+    float *restrict p = j->p, *restrict m = a->m, *restrict v = a->v;
+    const float *restrict g = j->g;
+    size_t i = lo;
+    if (a->weight_decay != 0.0f)
+        decay_loop(p + lo, a->decay ? a->decay + lo : NULL, a->lr * a->weight_decay, hi - lo);
 #ifdef ADAM_SIMD
-    for (; i + 4 <= n; i += 4) {
+    for (; i + 4 <= hi; i += 4) {
         v4f gi = v4f_load(g + i);
         v4f mi = b1 * v4f_load(m + i) + (1.0f - b1) * gi;
         v4f vi = b2 * v4f_load(v + i) + (1.0f - b2) * gi * gi;
@@ -95,7 +103,7 @@ void adam_step(adam *a, float *restrict p, const float *restrict g)
         v4f_store(p + i, v4f_load(p + i) - lr * (mi * c1) / (v4f_sqrt(vi * c2) + eps));
     }
 #endif
-    for (; i < n; i++) {
+    for (; i < hi; i++) {
         float gi = g[i];
         float mi = b1 * m[i] + (1.0f - b1) * gi;
         float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
@@ -103,4 +111,14 @@ void adam_step(adam *a, float *restrict p, const float *restrict g)
         v[i] = vi;
         p[i] -= lr * (mi * c1) / (sqrtf(vi * c2) + eps);
     }
+}
+
+void adam_step(adam *a, par_pool *pool, float *restrict p, const float *restrict g)
+{
+    a->t++;
+    /* bias corrections folded into two scalars: mhat = m * c1, vhat = v * c2 */
+    adam_job j = {a, p, g, (float)(1.0 / (1.0 - pow(a->beta1, (double)a->t))),
+                  (float)(1.0 / (1.0 - pow(a->beta2, (double)a->t)))};
+    /* every element on its own: any split gives the same bytes; chunks of whole cache lines */
+    par_for(pool, a->n, 16, 10, step_range, &j);
 }

@@ -27,8 +27,9 @@ int adam_init(adam *a, size_t n, error *e);
 /* Same, for a whole table; the decay mask follows each tensor's decay flag. */
 int adam_init_params(adam *a, const nn_params *p, error *e);
 void adam_free(adam *a);
-/* One step: t += 1, then the fused update of p (n) from g (n). */
-void adam_step(adam *a, float *p, const float *g);
+/* One step: t += 1, then the fused update of p (n) from g (n), split over the pool's threads (pool
+ * may be NULL: the calling thread; the same bytes either way). */
+void adam_step(adam *a, par_pool *pool, float *p, const float *g);
 /* Forgets the moments and the step count (e.g. before training again). */
 void adam_reset(adam *a);
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <cblas.h>
+
 void cli_train_init(cli *c, trainctl *t, trainlog *log, const char *model_path, int every, int resume,
                     const char *kind)
 {
@@ -59,4 +61,12 @@ void cli_train_done(cli *c, trainctl *t)
     (void)c;
     trainctl_remove(t);
     trainctl_free(t);
+}
+
+par_pool *cli_train_pool(cli *c)
+{
+    error e;
+    par_pool *p = par_new(openblas_get_num_threads(), &e);
+    if (!p) cli_fail_error(c, &e);
+    return p;
 }

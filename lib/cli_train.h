@@ -4,6 +4,7 @@
 #define SSL_CLI_TRAIN_H
 
 #include "cli.h"
+#include "parallel.h"
 #include "trainctl.h"
 #include "trainlog.h"
 
@@ -17,6 +18,10 @@ _Noreturn void cli_train_interrupted(cli *c, trainctl *t);
 /* Training failed (e.g. a NaN loss): writes the newest good checkpoint, then cli_fail with the
  * message and where the checkpoint is. */
 _Noreturn void cli_train_failed(cli *c, trainctl *t, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The training's thread pool for its element-wise loops, as many threads as OpenBLAS uses (--threads
+ * once openblas_set_num_threads has run; all cores by default); cli_fail when a thread cannot start.
+ * The caller frees it with par_free. */
+par_pool *cli_train_pool(cli *c);
 /* After the final model is committed: removes the checkpoint and frees t. */
 void cli_train_done(cli *c, trainctl *t);
 

@@ -141,7 +141,7 @@ void conv_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, flo
     int Kp = conv_patch(s);
     if (dv) memset(dw, 0, (size_t)s->K * Kp * sizeof(float));
     conv_backward(dx, dv ? dw : NULL, db, ws, dy, col, ld, w, B, s);
-    if (dv) norm_wn_grad(dv, dg, dw, v, g, vnorm, Kp, s->K);
+    if (dv) norm_wn_grad(NULL, dv, dg, dw, v, g, vnorm, Kp, s->K);
 }
 void conv_gpool_forward(float *y, const float *x, int B, int C, int P)
 {

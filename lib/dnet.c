@@ -96,7 +96,7 @@ static void first_forward(dnet *d, const nn_params *p, const float *x, int nin, 
     float *h0 = d->h[0];   // (rows, H)
     const float *w = nn_data(p, d->iw[0]), *b = nn_data(p, d->ib[0]);
     if (!src && !cls) {
-        nn_dense_forward(h0, x, w, b, rows, in, H, layer_act(d, 0));
+        nn_dense_forward(d->pool, h0, x, w, b, rows, in, H, layer_act(d, 0));
         return;
     }
     float *xw = src ? d->xw : h0;   // (nin, H)
@@ -104,7 +104,7 @@ static void first_forward(dnet *d, const nn_params *p, const float *x, int nin, 
     const float *wy = cls ? nn_data(p, d->iy) : NULL;   // (ncls, H)
     for (int r = 0; r < rows; r++)
         pre_row(h0 + (size_t)r * H, xw + (size_t)(src ? src[r] : r) * H, b, wy ? wy + (size_t)cls[r] * H : NULL, H);
-    nn_bias_act_forward(h0, NULL, rows, H, layer_act(d, 0));
+    nn_bias_act_forward(d->pool, h0, NULL, rows, H, layer_act(d, 0));
 }
 
 float *dnet_forward(dnet *d, const nn_params *p, const float *x, int nin, int rows, const int *src,
@@ -112,7 +112,7 @@ float *dnet_forward(dnet *d, const nn_params *p, const float *x, int nin, int ro
 {
     first_forward(d, p, x, nin, rows, src, cls);
     for (int l = 1; l < d->nl; l++)
-        nn_dense_forward(d->h[l], d->h[l - 1], nn_data(p, d->iw[l]), nn_data(p, d->ib[l]), rows, d->dims[l],
+        nn_dense_forward(d->pool, d->h[l], d->h[l - 1], nn_data(p, d->iw[l]), nn_data(p, d->ib[l]), rows, d->dims[l],
                          d->dims[l + 1], layer_act(d, l));
     return dnet_out(d);
 }
@@ -121,11 +121,11 @@ void dnet_backward(dnet *d, nn_params *p, float *dx, const float *x, int nin, in
                    const int *cls)
 {
     for (int l = d->nl - 1; l >= 1; l--)
-        nn_dense_backward(d->dh[l - 1], nn_grad(p, d->iw[l]), nn_grad(p, d->ib[l]), d->dh[l], d->h[l - 1],
+        nn_dense_backward(d->pool, d->dh[l - 1], nn_grad(p, d->iw[l]), nn_grad(p, d->ib[l]), d->dh[l], d->h[l - 1],
                           nn_data(p, d->iw[l]), d->h[l], rows, d->dims[l], d->dims[l + 1], layer_act(d, l));
     int in = d->dims[0], H = d->dims[1];
     float *dh0 = d->dh[0];   // (rows, H)
-    nn_bias_act_backward(dh0, nn_grad(p, d->ib[0]), d->h[0], rows, H, layer_act(d, 0));
+    nn_bias_act_backward(d->pool, dh0, nn_grad(p, d->ib[0]), d->h[0], rows, H, layer_act(d, 0));
     if (cls) {
         float *dwy = nn_grad(p, d->iy);   // (ncls, H)
         for (int r = 0; r < rows; r++) nn_add_row(dwy + (size_t)cls[r] * H, dh0 + (size_t)r * H, H);

@@ -28,6 +28,7 @@ typedef struct dnet {
     float *h[DNET_MAX_LAYERS];                          /* (max_rows, dims[l+1]) outputs */
     float *dh[DNET_MAX_LAYERS];                         /* (max_rows, dims[l+1]) their gradients */
     float *xw;                                          /* (max_in, dims[1]) first product, expanded case */
+    par_pool *pool;                                     /* the owner's threads for the element loops, or NULL */
 } dnet;
 
 /* Registers the tensors "<prefix>.<l>.w" (out, in), "<prefix>.<l>.b" (out) [and "<prefix>.0.wy"]

@@ -365,11 +365,11 @@ static void refresh_weights(gan *m)
 {
     const gan_arch *a = &m->a;
     for (int l = 0; !m->eff_d && l <= a->nd; l++)
-        norm_wn_weight(Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), dwid(m, l), dwid(m, l + 1));
+        norm_wn_weight(m->pool, Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), dwid(m, l), dwid(m, l + 1));
     for (int c = 0; !m->eff_d && c < a->nc; c++)
-        norm_wn_weight(Cw(m, c), Cn(m, c), Cv(m, c), Cg(m, c), conv_patch(&m->cs[c]), m->cs[c].K);
+        norm_wn_weight(m->pool, Cw(m, c), Cn(m, c), Cv(m, c), Cg(m, c), conv_patch(&m->cs[c]), m->cs[c].K);
     int o = a->nd + 1;
-    if (!m->eff_g) norm_wn_weight(Ew(m, o), En(m, o), Gt(m, a->ng, 0), Gt(m, a->ng, 1), gwid(m, a->ng), a->features);
+    if (!m->eff_g) norm_wn_weight(m->pool, Ew(m, o), En(m, o), Gt(m, a->ng, 0), Gt(m, a->ng, 1), gwid(m, a->ng), a->features);
     m->eff_d = m->eff_g = 1;
 }
 
@@ -495,15 +495,15 @@ static void d_forward(gan *m, int n, int noisy, int init, rng *r)
         int in = dwid(m, l), out = dwid(m, l + 1), top = l == a->nd;
         if (init) {
             float *mu = w->fmean, *sd = w->sd;
-            nn_dense_forward(w->h[l], w->cur[l], Ew(m, l), NULL, n, in, out, NN_ACT_NONE);
+            nn_dense_forward(m->pool, w->h[l], w->cur[l], Ew(m, l), NULL, n, in, out, NN_ACT_NONE);
             chan_stats(w->h[l], n, out, 1, mu, sd);
             for (int j = 0; j < out; j++) {
                 if (top) Dg(m, l)[j] /= sd[j];
                 Db(m, l)[j] = top ? -mu[j] / sd[j] : -mu[j];
             }
-            norm_wn_weight(Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), in, out);
+            norm_wn_weight(m->pool, Ew(m, l), En(m, l), Dv(m, l), Dg(m, l), in, out);
         }
-        nn_dense_forward(w->h[l], w->cur[l], Ew(m, l), Db(m, l), n, in, out, top ? NN_ACT_NONE : NN_ACT_RELU);
+        nn_dense_forward(m->pool, w->h[l], w->cur[l], Ew(m, l), Db(m, l), n, in, out, top ? NN_ACT_NONE : NN_ACT_RELU);
         if (top) break;
         if (noisy && a->hidden_noise > 0) {
             d_noise(m, w->in[l + 1], w->h[l], a->hidden_noise, n, out, r);
@@ -526,7 +526,7 @@ static void d_backward(gan *m, int r0, int n, int params, const float *dfeat, fl
         int in = dwid(m, l), out = dwid(m, l + 1), top = l == a->nd;
         if (l == 0 && !params && !dx) break;
         float *dxl = l > 0 || a->nc ? dn : dx;
-        norm_wn_backward(dxl, params ? nn_grad(&m->d, 3 * l) : NULL, params && top ? nn_grad(&m->d, 3 * l + 1) : NULL,
+        norm_wn_backward(m->pool, dxl, params ? nn_grad(&m->d, 3 * l) : NULL, params && top ? nn_grad(&m->d, 3 * l + 1) : NULL,
                          params ? nn_grad(&m->d, 3 * l + 2) : NULL, w->dwk, d, w->cur[l] + (size_t)r0 * in,
                          Ew(m, l), Dv(m, l), Dg(m, l), En(m, l), w->h[l] + (size_t)r0 * out, n, in, out,
                          top ? NN_ACT_NONE : NN_ACT_RELU);
@@ -567,17 +567,17 @@ static void g_forward(gan *m, int n, int train)
     for (int j = 0; j < a->ng; j++) {
         int c = a->g_hidden[j];
         float *mean = nn_data(&m->stat, 2 * j), *var = nn_data(&m->stat, 2 * j + 1);
-        nn_dense_forward(w->gu[j], in, Gt(m, j, 0), NULL, n, gwid(m, j), c, NN_ACT_NONE);
+        nn_dense_forward(m->pool, w->gu[j], in, Gt(m, j, 0), NULL, n, gwid(m, j), c, NN_ACT_NONE);
         if (train)
             norm_bn_forward_train(w->ga[j], w->gxh[j], w->gistd[j], w->gu[j], Gt(m, j, 1), Gt(m, j, 2), mean, var,
                                   BN_MOMENTUM, n, c);
         else
             norm_bn_forward_eval(w->ga[j], w->gu[j], Gt(m, j, 1), Gt(m, j, 2), mean, var, n, c);
-        vmath_softplus(w->ga[j], w->ga[j], (size_t)n * c);
+        nn_bias_act_forward(m->pool, w->ga[j], NULL, n, c, NN_ACT_SOFTPLUS);
         in = w->ga[j];
     }
     int o = a->nd + 1;
-    nn_dense_forward(w->gx, in, Ew(m, o), Gt(m, a->ng, 2), n, gwid(m, a->ng), a->features, a->g_out);
+    nn_dense_forward(m->pool, w->gx, in, Ew(m, o), Gt(m, a->ng, 2), n, gwid(m, a->ng), a->features, a->g_out);
 }
 
 /* Backward of G (training mode) from d(gx) in ws->gda (n, features), into m->g.grad. */
@@ -588,16 +588,16 @@ static void g_backward(gan *m, int n)
     float *d = w->gda, *dn = w->gdb;
     int ng = a->ng, o = a->nd + 1;
     const float *in = ng ? w->ga[ng - 1] : w->gz;
-    norm_wn_backward(ng ? dn : NULL, Gd(m, ng, 0), Gd(m, ng, 1), Gd(m, ng, 2), w->dwk, d, in, Ew(m, o), Gt(m, ng, 0),
+    norm_wn_backward(m->pool, ng ? dn : NULL, Gd(m, ng, 0), Gd(m, ng, 1), Gd(m, ng, 2), w->dwk, d, in, Ew(m, o), Gt(m, ng, 0),
                      Gt(m, ng, 1), En(m, o), w->gx, n, gwid(m, ng), a->features, a->g_out);
     for (int j = ng - 1; j >= 0; j--) {
         float *t = d;
         d = dn;
         dn = t;
         int c = a->g_hidden[j];
-        vmath_softplus_grad(d, d, w->ga[j], (size_t)n * c);
+        nn_bias_act_backward(m->pool, d, NULL, w->ga[j], n, c, NN_ACT_SOFTPLUS);
         norm_bn_backward(d, Gd(m, j, 1), Gd(m, j, 2), d, w->gxh[j], w->gistd[j], Gt(m, j, 1), n, c);
-        nn_dense_backward(j ? dn : NULL, Gd(m, j, 0), NULL, d, j ? w->ga[j - 1] : w->gz, Gt(m, j, 0), NULL, n,
+        nn_dense_backward(m->pool, j ? dn : NULL, Gd(m, j, 0), NULL, d, j ? w->ga[j - 1] : w->gz, Gt(m, j, 0), NULL, n,
                           gwid(m, j), c, NN_ACT_NONE);
     }
 }
@@ -1019,21 +1019,21 @@ static int train_epoch(gan *m, const gan_config *c, const gan_source *src, train
         }
         const float *unl = unl_batch(src->unl[0], B, r, e);
         if (!unl) return -1;
-        nn_params_zero_grad(&m->d);
+        nn_params_zero_grad(m->pool, &m->d);
         double ld = d_grad(m, src->lab.x, src->lab.y, b->idx_lab, unl, r, st);
         if (dist_allreduce_sum(m->d.grad, m->d.total, e) < 0) return -1;
         if (diverged(ld * P, c->max_loss))
             return error_set(e, "epoch %d, batch %d: discriminator loss is %g: training diverged", epoch, s + 1, ld * P);
-        adam_step(ad, m->d.data, m->d.grad);
+        adam_step(ad, m->pool, m->d.data, m->d.grad);
         m->eff_d = 0;
         gan_ema_update(m, c->ema_decay, (long)(epoch - 1) * steps + s);
         if (!(unl = unl_batch(src->unl[1], B, r, e))) return -1;
-        nn_params_zero_grad(&m->g);
+        nn_params_zero_grad(m->pool, &m->g);
         double lg;
         if (g_grad(m, unl, r, st, &lg, e) < 0 || dist_allreduce_sum(m->g.grad, m->g.total, e) < 0) return -1;
         if (diverged(lg * P, c->max_loss))
             return error_set(e, "epoch %d, batch %d: generator loss is %g: training diverged", epoch, s + 1, lg * P);
-        adam_step(ag, m->g.data, m->g.grad);
+        adam_step(ag, m->pool, m->g.data, m->g.grad);
         m->eff_g = 0;
         if (log && trainlog_batch(log, (size_t)s + 1, (size_t)(s + 1) * B, ld)) return 0;   /* interrupted */
     }

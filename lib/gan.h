@@ -118,6 +118,8 @@ typedef struct gan {
     int eff_d, eff_g;        /* eff holds the weights of the current d (resp. G's output layer) */
     gan_ws *ws;
     int ws_batch;
+    par_pool *pool;          /* threads for the element loops of training, or NULL (the default): the
+                              * caller's; set by the owner, the same model either way */
 } gan;
 
 /* A network with zeroed parameters; checks the architecture ("--d-hidden: at least one layer"). */

@@ -51,6 +51,11 @@ fail:
     return -1;
 }
 
+void m2_set_pool(m2 *m, par_pool *pool)
+{
+    m->pool = m->cls.pool = m->enc.pool = m->dec.pool = pool;
+}
+
 void m2_init_weights(m2 *m, rng *r)
 {
     dnet_init(&m->cls, &m->p, r);
@@ -147,7 +152,7 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
     vae_latent_forward(m->z, m->kl, h, eps, R, Z);
     float *o = dnet_forward(&m->dec, &m->p, m->z, R, R, NULL, m->ycls);      // (R, width)
     if (grad) lik_weights(m, nl, nu, NL, NU);
-    vae_lik_nll(m->a.lik, m->rec, grad ? dnet_dout(&m->dec) : NULL, o, x, m->src, m->w, 1.0f, R, D);
+    vae_lik_nll(m->pool, m->a.lik, m->rec, grad ? dnet_dout(&m->dec) : NULL, o, x, m->src, m->w, 1.0f, R, D);
     for (int i = 0; i < nl; i++) {
         loss->lab += (double)m->rec[i] + m->kl[i] + logK;
         loss->xent -= m->logq[(size_t)i * K + y[i]];
@@ -324,12 +329,12 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
         rng_fill_normal(r, m->eps, (size_t)(nl + nu * m->K) * m->a.latent);
         keep_share(m, nl, nu, &snl, &snu);
         m2_loss b_loss = {0};
-        nn_params_zero_grad(&m->p);
+        nn_params_zero_grad(m->pool, &m->p);
         if (snl + snu) forward_backward(m, m->xin, m->yin, snl, snu, nl, nu, m->eps, alpha, beta, 1, &b_loss);
         if (dist_allreduce_sum(m->p.grad, m->p.total, e) < 0) return -1;
         double total = b_loss.lab + b_loss.unl + b_loss.xent;
         if (!isfinite(total)) return error_set(e, "batch %ld: the loss is not finite (%g): lower --lr, or standardise x", nb + 1, total);
-        adam_step(opt, m->p.data, m->p.grad);
+        adam_step(opt, m->pool, m->p.data, m->p.grad);
         ep.lab += b_loss.lab, ep.unl += b_loss.unl, ep.xent += b_loss.xent;
         ep.nlab += b_loss.nlab, ep.nunl += b_loss.nunl, ep.correct += b_loss.correct;
         ep.obj += b_loss.obj, ep.steps++;

@@ -34,6 +34,7 @@ typedef struct m2 {
     float *mem;
     float *xin, *z, *dz, *eps, *rec, *kl, *w, *logq, *q;
     int *src, *ycls, *yin;
+    par_pool *pool;         /* threads for the element loops (m2_set_pool), or NULL */
 } m2;
 
 typedef struct m2_loss {
@@ -48,6 +49,8 @@ typedef struct m2_loss {
 /* Parameters (zero) and workspaces for batches of up to max_lab labelled + max_unl unlabelled rows. */
 int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *e);
 void m2_init_weights(m2 *m, rng *r);
+/* As vae_set_pool: the element-wise loops of training on the pool's threads (NULL: the caller's). */
+void m2_set_pool(m2 *m, par_pool *pool);
 void m2_free(m2 *m);
 
 /* x (nl + nu, in): nl labelled rows (labels y (nl), 0 <= y < K) then nu unlabelled rows; eps

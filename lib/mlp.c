@@ -80,7 +80,7 @@ static float *forward_eval(const mlp *m, const float *x, int B, float *buf0, flo
     float *out = buf0;
     for (int l = 0; l < m->nlayers; l++) {
         int last = l == m->nlayers - 1;
-        nn_dense_forward(out, in, nn_data(&m->params, m->iw[l]), nn_data(&m->params, m->ib[l]), B, m->sizes[l],
+        nn_dense_forward(NULL, out, in, nn_data(&m->params, m->iw[l]), nn_data(&m->params, m->ib[l]), B, m->sizes[l],
                          m->sizes[l + 1], last ? NN_ACT_NONE : NN_ACT_RELU);
         in = out;
         out = out == buf0 ? buf1 : buf0;
@@ -243,7 +243,7 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G,
     nn_params *P = &m->params, *A = &w->act;
     for (int l = 1; l <= L; l++) {
         float *out = nn_data(A, w->ia[l]);           // (B, sizes[l])
-        nn_dense_forward(out, nn_data(A, w->ia[l - 1]), nn_data(P, m->iw[l - 1]), nn_data(P, m->ib[l - 1]), B,
+        nn_dense_forward(c->pool, out, nn_data(A, w->ia[l - 1]), nn_data(P, m->iw[l - 1]), nn_data(P, m->ib[l - 1]), B,
                          m->sizes[l - 1], m->sizes[l], l < L ? NN_ACT_RELU : NN_ACT_NONE);
         if (l < L && w->mask[l]) {
             nn_dropout_mask(w->mask[l], (size_t)G * m->sizes[l], (float)c->dropout, r);
@@ -253,7 +253,7 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G,
     float *probs = nn_data(A, w->ia[L]);              // (B, K), the logits replaced in place
     double loss = nn_softmax_xent_forward(probs, probs, w->yb, w->wb, B, K) / G;
 
-    nn_params_zero_grad(P);
+    nn_params_zero_grad(c->pool, P);
     nn_softmax_xent_backward(nn_grad(A, w->ia[L]), probs, w->yb, w->wb, B, K, 1.0f / (float)G);
     for (int l = L; l >= 1; l--) {
         float *dout = nn_grad(A, w->ia[l]);           // (B, sizes[l])
@@ -261,7 +261,7 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G,
          * still right, since dropout keeps signs and zeroes the gradient where it zeroed the unit */
         if (l < L && w->mask[l])
             nn_dropout_backward(dout, dout, w->mask[l] + (size_t)first * m->sizes[l], (size_t)B * m->sizes[l]);
-        nn_dense_backward(l > 1 ? nn_grad(A, w->ia[l - 1]) : NULL, nn_grad(P, m->iw[l - 1]), nn_grad(P, m->ib[l - 1]),
+        nn_dense_backward(c->pool, l > 1 ? nn_grad(A, w->ia[l - 1]) : NULL, nn_grad(P, m->iw[l - 1]), nn_grad(P, m->ib[l - 1]),
                           dout, nn_data(A, w->ia[l - 1]), nn_data(P, m->iw[l - 1]), nn_data(A, w->ia[l]), B,
                           m->sizes[l - 1], m->sizes[l], l < L ? NN_ACT_RELU : NN_ACT_NONE);
     }
@@ -304,7 +304,7 @@ static int run_epoch(mlp *m, train_ws *w, adam *opt, const mlp_config *c, const 
         double loss = train_step(m, w, c, (int)B, (int)G, (int)lo, r);
         if (dist_allreduce_sum(m->params.grad, m->params.total, e) < 0) return -1;
         if (!isfinite(loss)) return error_set(e, "batch %zu: the loss is %g: training diverged; try a smaller --lr", nb + 1, loss);
-        adam_step(opt, m->params.data, m->params.grad);
+        adam_step(opt, c->pool, m->params.data, m->params.grad);
         total += loss * (double)G;
         if (log && trainlog_batch(log, ++nb, start + G, total / (double)(start + G))) return 0;   /* interrupted */
     }
@@ -384,7 +384,8 @@ static int state_load(mlp *m, const model_file *f, train_ws *w, size_t nlab, ada
     return 0;
 }
 
-/* Training runs on one BLAS thread when every product of a step is small (nn_blas_threads_for). */
+/* Training runs on one BLAS thread when every product of a step is small (nn_blas_threads_for), and
+ * then its element loops on the calling thread too. */
 static int train_blas(mlp *m, const mlp_config *c, const mlp_data *train, datasource *src, const mlp_data *val,
                       trainlog *log, mlp_result *res, error *e)
 {
@@ -394,7 +395,9 @@ static int train_blas(mlp *m, const mlp_config *c, const mlp_data *train, dataso
         most = mnk > most ? mnk : most;
     }
     int threads = nn_blas_threads_for(most);
-    int rc = train_run(m, c, train, src, val, log, res, e);
+    mlp_config small = *c;
+    if (most < NN_SMALL_PRODUCT) small.pool = NULL;
+    int rc = train_run(m, &small, train, src, val, log, res, e);
     nn_blas_threads_restore(threads);
     return rc;
 }

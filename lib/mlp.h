@@ -37,6 +37,8 @@ typedef struct mlp_config {
     int patience;                          /* 10 */
     double tol;                            /* 1e-4 */
     uint64_t seed;                         /* 0 */
+    par_pool *pool;                        /* threads for the element loops, or NULL (the default): the
+                                            * caller's; the same model either way */
 } mlp_config;
 
 void mlp_config_default(mlp_config *c);

@@ -67,7 +67,17 @@ int nn_params_find(const nn_params *p, const char *name)
     return -1;
 }
 
-void nn_params_zero_grad(nn_params *p) { memset(p->grad, 0, p->total * sizeof(float)); }
+static void zero_range(void *ctx, size_t lo, size_t hi)
+{
+    float *g = ctx;
+    memset(g + lo, 0, (hi - lo) * sizeof(float));
+}
+
+void nn_params_zero_grad(par_pool *pool, nn_params *p)
+{
+    /* a million gradients (M1) take as long to clear as one of the step's small products */
+    par_for(pool, p->total, 16, 1, zero_range, p->grad);
+}
 
 int nn_params_save(const nn_params *p, model_file *m, error *e)
 {
@@ -134,7 +144,7 @@ NN_VECTORISE static void bias_row(float *restrict r, const float *restrict b, in
 }
 
 /* Each activation is written once as a row loop, with the bias add fused in (b may be NULL). */
-void nn_bias_act_forward(float *h, const float *b, int B, int C, nn_act a)
+static void bias_act_rows(float *h, const float *b, int B, int C, nn_act a)
 {
     for (int i = 0; i < B; i++) {
         float *r = h + (size_t)i * C;   // (C)
@@ -156,13 +166,36 @@ void nn_bias_act_forward(float *h, const float *b, int B, int C, nn_act a)
     }
 }
 
+/* Work per element for par_for (parallel.h's units): a vectorised loop's element, or a transcendental */
+static size_t act_cost(nn_act a) { return a == NN_ACT_NONE || a == NN_ACT_RELU ? 1 : 16; }
+
+/* one bias + activation job over rows (forward) or columns (backward) */
+typedef struct act_job {
+    float *h, *db;
+    const float *b, *y;
+    int B, C;
+    nn_act a;
+} act_job;
+
+static void forward_rows(void *ctx, size_t r0, size_t r1)
+{
+    const act_job *j = ctx;
+    bias_act_rows(j->h + r0 * (size_t)j->C, j->b, (int)(r1 - r0), j->C, j->a);
+}
+
+void nn_bias_act_forward(par_pool *pool, float *h, const float *b, int B, int C, nn_act a)
+{
+    act_job j = {.h = h, .b = b, .B = B, .C = C, .a = a};
+    par_for(pool, (size_t)B, 1, (size_t)C * act_cost(a), forward_rows, &j);
+}
+
 void nn_act_forward(float *y, const float *x, size_t n, nn_act a)
 {
     if (y != x) memcpy(y, x, n * sizeof(float));
     /* one row of n columns: rows fit in int for every use here; loop in chunks to be safe */
     while (n) {
         int c = n > (1u << 30) ? (1 << 30) : (int)n;
-        nn_bias_act_forward(y, NULL, 1, c, a);
+        bias_act_rows(y, NULL, 1, c, a);
         y += c;
         n -= (size_t)c;
     }
@@ -201,18 +234,29 @@ NN_VECTORISE void nn_add_row(float *restrict acc, const float *restrict d, int C
     for (int j = 0; j < C; j++) acc[j] += d[j];
 }
 
-void nn_bias_act_backward(float *dh, float *db, const float *y, int B, int C, nn_act a)
+/* Columns [c0, c1) of every row, the rows in order: each bias gradient is summed over the rows in the
+ * same order whatever the split over columns, so every thread count gives the same bytes. */
+static void backward_cols(void *ctx, size_t c0, size_t c1)
 {
-    for (int i = 0; i < B; i++) {
-        float *d = dh + (size_t)i * C;  // (C)
-        const float *yr = y + (size_t)i * C;
-        if (a == NN_ACT_RELU && db) {
-            relu_bias_grad_row(d, db, yr, C);
+    const act_job *j = ctx;
+    int n = (int)(c1 - c0);
+    for (int i = 0; i < j->B; i++) {
+        float *d = j->h + (size_t)i * j->C + c0;  // (n)
+        const float *yr = j->y + (size_t)i * j->C + c0;
+        if (j->a == NN_ACT_RELU && j->db) {
+            relu_bias_grad_row(d, j->db + c0, yr, n);
             continue;
         }
-        act_grad_row(d, yr, C, a);
-        if (db) nn_add_row(db, d, C);
+        act_grad_row(d, yr, n, j->a);
+        if (j->db) nn_add_row(j->db + c0, d, n);
     }
+}
+
+void nn_bias_act_backward(par_pool *pool, float *dh, float *db, const float *y, int B, int C, nn_act a)
+{
+    act_job j = {.h = dh, .db = db, .y = y, .B = B, .C = C, .a = a};
+    /* chunks of whole cache lines (16 floats): the threads do not write the same line of db */
+    par_for(pool, (size_t)C, 16, (size_t)B * act_cost(a), backward_cols, &j);
 }
 
 void nn_act_backward(float *dx, const float *dy, const float *y, size_t n, nn_act a)
@@ -229,18 +273,18 @@ void nn_act_backward(float *dx, const float *dy, const float *y, size_t n, nn_ac
 
 /* ---- dense ---- */
 
-void nn_dense_forward(float *y, const float *x, const float *w, const float *b, int B, int in, int out,
-                      nn_act a)
+void nn_dense_forward(par_pool *pool, float *y, const float *x, const float *w, const float *b, int B, int in,
+                      int out, nn_act a)
 {
     /* y (B, out) = x (B, in) . w^T (in, out) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
-    nn_bias_act_forward(y, b, B, out, a);
+    nn_bias_act_forward(pool, y, b, B, out, a);
 }
 
-void nn_dense_backward(float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
+void nn_dense_backward(par_pool *pool, float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
                        const float *y, int B, int in, int out, nn_act a)
 {
-    nn_bias_act_backward(dy, db, y, B, out, a);
+    nn_bias_act_backward(pool, dy, db, y, B, out, a);
     /* dw (out, in) += dy^T (out, B) . x (B, in) */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 1.0f, dw, in);
     /* dx (B, in) = dy (B, out) . w (out, in) */

@@ -22,6 +22,7 @@
 
 #include "error.h"
 #include "model.h"
+#include "parallel.h"
 #include "rng.h"
 
 #define NN_MAX_TENSORS 64
@@ -64,7 +65,8 @@ void nn_params_free(nn_params *p);
 static inline float *nn_data(const nn_params *p, int i) { return p->data + p->t[i].offset; }
 static inline float *nn_grad(const nn_params *p, int i) { return p->grad + p->t[i].offset; }
 int nn_params_find(const nn_params *p, const char *name);     /* index or -1 */
-void nn_params_zero_grad(nn_params *p);
+/* grad = 0, split over the pool's threads (pool may be NULL). */
+void nn_params_zero_grad(par_pool *pool, nn_params *p);
 /* Copies every tensor into m (in table order, so the same parameters give the same bytes). */
 int nn_params_save(const nn_params *p, model_file *m, error *e);
 /* Fills every tensor of p from m by name, checking shapes: "layer1.w: shape (64, 784) in the model,
@@ -86,11 +88,13 @@ typedef enum nn_act {
 const char *nn_act_name(nn_act a);
 int nn_act_parse(const char *s, nn_act *out);   /* "relu", "sigmoid", ...; -1 if unknown */
 
-/* h = act(h + b), in place: the fused bias + activation loop after a product.  h (B, C), b (C) or NULL */
-void nn_bias_act_forward(float *h, const float *b, int B, int C, nn_act a);
-/* dh *= act'(from y), in place, and db += sum over rows of the result (db may be NULL).
+/* h = act(h + b), in place: the fused bias + activation loop after a product, its rows split over
+ * the pool's threads (pool may be NULL: the calling thread).  h (B, C), b (C) or NULL */
+void nn_bias_act_forward(par_pool *pool, float *h, const float *b, int B, int C, nn_act a);
+/* dh *= act'(from y), in place, and db += sum over rows of the result (db may be NULL), its columns
+ * split over the pool's threads: each db[j] adds the rows in order, the same bytes at any thread count.
  * dh (B, C), y (B, C) the forward output, db (C) */
-void nn_bias_act_backward(float *dh, float *db, const float *y, int B, int C, nn_act a);
+void nn_bias_act_backward(par_pool *pool, float *dh, float *db, const float *y, int B, int C, nn_act a);
 /* acc += d, vectorised. acc (C), d (C), not overlapping */
 void nn_add_row(float *restrict acc, const float *restrict d, int C);
 /* Element-wise activation alone: y = act(x) (y may equal x). (n) */
@@ -100,13 +104,13 @@ void nn_act_backward(float *dx, const float *dy, const float *y, size_t n, nn_ac
 
 /* y = act(x W^T + b)
  * y (B, out), x (B, in), w (out, in), b (out) or NULL */
-void nn_dense_forward(float *y, const float *x, const float *w, const float *b, int B, int in, int out,
-                      nn_act a);
+void nn_dense_forward(par_pool *pool, float *y, const float *x, const float *w, const float *b, int B, int in,
+                      int out, nn_act a);
 /* dy is turned in place into the gradient of the pre-activation; then
  * dw += dy^T x, db += sum_rows dy, dx = dy W.
  * dx (B, in) or NULL, dw (out, in), db (out) or NULL, dy (B, out), x (B, in), w (out, in),
  * y (B, out) the forward output (unused when a = NN_ACT_NONE) */
-void nn_dense_backward(float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
+void nn_dense_backward(par_pool *pool, float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
                        const float *y, int B, int in, int out, nn_act a);
 /* Glorot/Xavier uniform init as scikit-learn's MLP does: W ~ U(-s, s), s = gain * sqrt(6 / (in + out)),
  * gain = 1 for ReLU/tanh (scikit-learn's logistic activation corresponds to gain = 1/sqrt(3)).

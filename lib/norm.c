@@ -19,41 +19,66 @@ NN_VECTORISE static float dotf(const float *a, const float *b, int n)
     return s;
 }
 
-NN_VECTORISE void norm_wn_weight(float *w, float *vnorm, const float *v, const float *g, int in, int out)
+/* rows [j0, j1) of the weight-norm forward or its gradient: each row on its own, so any split over
+ * the pool's threads gives the same bytes */
+typedef struct wn_job {
+    float *w, *vnorm, *dv, *dg;
+    const float *v, *g, *dw, *cvnorm;
+    int in;
+} wn_job;
+
+NN_VECTORISE static void wn_weight_rows(void *ctx, size_t j0, size_t j1)
 {
-    for (int j = 0; j < out; j++) {
-        const float *vj = v + (size_t)j * in;   // (in)
-        float *wj = w + (size_t)j * in;         // (in)
+    const wn_job *t = ctx;
+    int in = t->in;
+    for (size_t j = j0; j < j1; j++) {
+        const float *vj = t->v + j * in;   // (in)
+        float *wj = t->w + j * in;         // (in)
         float n = sqrtf(dotf(vj, vj, in));
-        if (n < 1e-12f) n = 1e-12f;             /* a dead row stays finite */
-        vnorm[j] = n;
-        float s = g[j] / n;
+        if (n < 1e-12f) n = 1e-12f;        /* a dead row stays finite */
+        t->vnorm[j] = n;
+        float s = t->g[j] / n;
         for (int i = 0; i < in; i++) wj[i] = s * vj[i];
     }
 }
 
-NN_VECTORISE void norm_wn_grad(float *dv, float *dg, const float *dw, const float *v, const float *g, const float *vnorm, int in,
-                  int out)
+void norm_wn_weight(par_pool *pool, float *w, float *vnorm, const float *v, const float *g, int in, int out)
 {
-    for (int j = 0; j < out; j++) {
-        const float *dwj = dw + (size_t)j * in, *vj = v + (size_t)j * in;   // (in)
-        float *dvj = dv + (size_t)j * in;                                   // (in)
-        float s = dotf(dwj, vj, in), n = vnorm[j];
-        if (dg) dg[j] += s / n;
-        float c = g[j] / n, r = s / (n * n);
+    wn_job t = {.w = w, .vnorm = vnorm, .v = v, .g = g, .in = in};
+    /* rows in blocks of 16: the threads do not share a line of vnorm (or of dg below) */
+    par_for(pool, (size_t)out, 16, 2 * (size_t)in, wn_weight_rows, &t);
+}
+
+NN_VECTORISE static void wn_grad_rows(void *ctx, size_t j0, size_t j1)
+{
+    const wn_job *t = ctx;
+    int in = t->in;
+    for (size_t j = j0; j < j1; j++) {
+        const float *dwj = t->dw + j * in, *vj = t->v + j * in;   // (in)
+        float *dvj = t->dv + j * in;                              // (in)
+        float s = dotf(dwj, vj, in), n = t->cvnorm[j];
+        if (t->dg) t->dg[j] += s / n;
+        float c = t->g[j] / n, r = s / (n * n);
         for (int i = 0; i < in; i++) dvj[i] += c * (dwj[i] - r * vj[i]);
     }
 }
 
-NN_VECTORISE void norm_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, float *dy, const float *x,
-                      const float *w, const float *v, const float *g, const float *vnorm, const float *y,
-                      int B, int in, int out, nn_act a)
+void norm_wn_grad(par_pool *pool, float *dv, float *dg, const float *dw, const float *v, const float *g,
+                  const float *vnorm, int in, int out)
 {
-    nn_bias_act_backward(dy, db, y, B, out, a);
+    wn_job t = {.dv = dv, .dg = dg, .dw = dw, .v = v, .g = g, .cvnorm = vnorm, .in = in};
+    par_for(pool, (size_t)out, 16, 3 * (size_t)in, wn_grad_rows, &t);
+}
+
+NN_VECTORISE void norm_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db, float *dw, float *dy,
+                      const float *x, const float *w, const float *v, const float *g, const float *vnorm,
+                      const float *y, int B, int in, int out, nn_act a)
+{
+    nn_bias_act_backward(pool, dy, db, y, B, out, a);
     if (dv) {
         /* dw (out, in) = dy^T (out, B) . x (B, in) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 0.0f, dw, in);
-        norm_wn_grad(dv, dg, dw, v, g, vnorm, in, out);
+        norm_wn_grad(pool, dv, dg, dw, v, g, vnorm, in, out);
     }
     /* dx (B, in) = dy (B, out) . w (out, in) */
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);

@@ -22,14 +22,16 @@
 
 /* ---- weight-normalised dense ------------------------------------------------------------------ */
 
-/* w = g v / ||v|| row by row; vnorm (out) keeps ||v_j|| for the backward.
+/* w = g v / ||v|| row by row (the rows split over the pool's threads; pool may be NULL); vnorm (out)
+ * keeps ||v_j|| for the backward.
  * w (out, in), vnorm (out), v (out, in), g (out) */
-void norm_wn_weight(float *w, float *vnorm, const float *v, const float *g, int in, int out);
+void norm_wn_weight(par_pool *pool, float *w, float *vnorm, const float *v, const float *g, int in, int out);
 /* From dw (out, in), the gradient of the effective weights: dg_j += dw_j . v_j / ||v_j|| (dg may be
  * NULL when g is held fixed), dv_j += (g_j / ||v_j||) (dw_j - (dw_j . v_j / ||v_j||^2) v_j).
+ * Rows split over the pool's threads (pool may be NULL).
  * dv (out, in), dg (out) or NULL, dw (out, in), v (out, in), g (out), vnorm (out) */
-void norm_wn_grad(float *dv, float *dg, const float *dw, const float *v, const float *g, const float *vnorm, int in,
-                  int out);
+void norm_wn_grad(par_pool *pool, float *dv, float *dg, const float *dw, const float *v, const float *g,
+                  const float *vnorm, int in, int out);
 /* The forward is nn_dense_forward(y, x, w, b, ...) with the w above.
  * Backward: dy becomes the pre-activation gradient (in place); dx = dy W;
  * with dv != NULL: dw = dy^T x (a workspace, overwritten), then
@@ -37,7 +39,7 @@ void norm_wn_grad(float *dv, float *dg, const float *dw, const float *v, const f
  *   db += sum_rows dy (db may be NULL; dg may be NULL when g is held fixed).
  * dx (B, in) or NULL, dv (out, in) or NULL, dg (out) or NULL, db (out) or NULL, dw (out, in)
  * workspace, dy (B, out), x (B, in), w (out, in), v (out, in), g (out), vnorm (out), y (B, out) */
-void norm_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, float *dy, const float *x,
+void norm_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db, float *dw, float *dy, const float *x,
                       const float *w, const float *v, const float *g, const float *vnorm, const float *y,
                       int B, int in, int out, nn_act a);
 

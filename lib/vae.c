@@ -81,20 +81,45 @@ static float gauss_row(float *d, float *o, const float *x, float s, int D)
     return row;
 }
 
-double vae_lik_nll(vae_lik l, float *rows, float *dout, float *out, const float *x, const int *src, const float *w,
-                   float scale, int R, int D)
+/* one likelihood job: rows [r0, r1) of vae_lik_nll's arguments */
+typedef struct lik_job {
+    vae_lik l;
+    float *rows, *dout, *out;
+    const float *x, *w;
+    const int *src;
+    float scale;
+    int D;
+} lik_job;
+
+static float lik_row(const lik_job *j, int r)
 {
-    size_t W = (size_t)vae_lik_width(l, D);
+    size_t W = (size_t)vae_lik_width(j->l, j->D);
+    float *o = j->out + r * W, *d = j->dout ? j->dout + r * W : NULL, row;
+    const float *xr = j->x + (size_t)(j->src ? j->src[r] : r) * j->D;
+    float s = j->scale * (j->w ? j->w[r] : 1.0f);
+    if (j->l == VAE_BERNOULLI) prob_bernoulli_nll(&row, d, o, xr, NULL, s, 1, j->D);
+    else row = gauss_row(d, o, xr, s, j->D);
+    return row;
+}
+
+static void lik_rows(void *ctx, size_t r0, size_t r1)
+{
+    const lik_job *j = ctx;
+    for (size_t r = r0; r < r1; r++) j->rows[r] = lik_row(j, (int)r);
+}
+
+double vae_lik_nll(par_pool *pool, vae_lik l, float *rows, float *dout, float *out, const float *x, const int *src,
+                   const float *w, float scale, int R, int D)
+{
+    lik_job j = {l, rows, dout, out, x, w, src, scale, D};
     double total = 0;
-    for (int r = 0; r < R; r++) {
-        float *o = out + r * W, *d = dout ? dout + r * W : NULL, row;
-        const float *xr = x + (size_t)(src ? src[r] : r) * D;
-        float s = scale * (w ? w[r] : 1.0f);
-        if (l == VAE_BERNOULLI) prob_bernoulli_nll(&row, d, o, xr, NULL, s, 1, D);
-        else row = gauss_row(d, o, xr, s, D);
-        if (rows) rows[r] = row;
-        total += row;
+    if (!rows) {
+        for (int r = 0; r < R; r++) total += lik_row(&j, r);
+        return total;
     }
+    /* the rows on the pool's threads, each into its own slot; the sum in row order, as without a pool */
+    par_for(pool, (size_t)R, 1, (size_t)D * 16, lik_rows, &j);
+    for (int r = 0; r < R; r++) total += rows[r];
     return total;
 }
 
@@ -124,7 +149,7 @@ int vae_create(vae *v, const vae_arch *a, int max_rows, error *e)
         nn_params_alloc(&v->p, e) < 0 || dnet_alloc(&v->enc, max_rows, max_rows, e) < 0 ||
         dnet_alloc(&v->dec, max_rows, max_rows, e) < 0)
         goto fail;
-    v->mem = malloc((size_t)max_rows * 3 * Z * sizeof(float));
+    v->mem = malloc((size_t)max_rows * (3 * Z + 1) * sizeof(float));
     if (!v->mem) {
         error_set(e, "out of memory for the VAE workspace");
         goto fail;
@@ -132,11 +157,17 @@ int vae_create(vae *v, const vae_arch *a, int max_rows, error *e)
     v->z = v->mem;
     v->dz = v->z + (size_t)max_rows * Z;
     v->eps = v->dz + (size_t)max_rows * Z;
+    v->rec = v->eps + (size_t)max_rows * Z;
     v->info = value_map();
     return 0;
 fail:
     vae_free(v);
     return -1;
+}
+
+void vae_set_pool(vae *v, par_pool *pool)
+{
+    v->pool = v->enc.pool = v->dec.pool = pool;
 }
 
 void vae_init_weights(vae *v, rng *r)
@@ -168,7 +199,8 @@ void vae_forward_backward_scaled(vae *v, const float *x, int B, const float *eps
     float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);   // (B, 2Z)
     loss->kl += vae_latent_forward(v->z, NULL, h, eps, B, Z);
     float *o = dnet_forward(&v->dec, &v->p, v->z, B, B, NULL, NULL);  // (B, width)
-    loss->rec += vae_lik_nll(v->a.lik, NULL, grad ? dnet_dout(&v->dec) : NULL, o, x, NULL, NULL, scale, B, D);
+    loss->rec +=
+        vae_lik_nll(v->pool, v->a.lik, v->rec, grad ? dnet_dout(&v->dec) : NULL, o, x, NULL, NULL, scale, B, D);
     loss->rows += (size_t)B;
     if (!grad) return;
     dnet_backward(&v->dec, &v->p, v->dz, v->z, B, B, NULL, NULL);
@@ -182,14 +214,14 @@ static int train_step(vae *v, adam *opt, const datasource_batch *b, float beta, 
 {
     int Z = v->a.latent, B = (int)b->rows->nrows;
     rng_fill_normal(r, v->eps, b->global * (size_t)Z);
-    nn_params_zero_grad(&v->p);
+    nn_params_zero_grad(v->pool, &v->p);
     if (B > 0)
         vae_forward_backward_scaled(v, stream_table_col(b->rows, "x"), B, v->eps + b->first * (size_t)Z, beta,
                                     1.0f / (float)b->global, 1, loss);
     if (!isfinite(loss->rec + loss->kl))
         return error_set(e, "the loss is not finite (%g): lower --lr, or standardise x", loss->rec + loss->kl);
     if (dist_allreduce_sum(v->p.grad, v->p.total, e) < 0) return -1;
-    adam_step(opt, v->p.data, v->p.grad);
+    adam_step(opt, v->pool, v->p.data, v->p.grad);
     return 0;
 }
 

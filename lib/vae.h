@@ -46,9 +46,10 @@ int vae_lik_width(vae_lik l, int D);
 /* -log p(x | out) per row into rows (R) (or NULL); returns the sum. out (R, width) (Gaussian:
  * logvar clamped in place); row r's data is x's row src[r] (src (R) or NULL: row r), x (., D).
  * With dout (R, width) not NULL, also the gradient dout = scale w_r d(-log p)/d out, w (R) or NULL
- * (Bernoulli: in the same pass over the logits). */
-double vae_lik_nll(vae_lik l, float *rows, float *dout, float *out, const float *x, const int *src, const float *w,
-                   float scale, int R, int D);
+ * (Bernoulli: in the same pass over the logits). With rows, the rows are split over the pool's threads
+ * (pool may be NULL) and summed in row order afterwards: the same bytes at any thread count. */
+double vae_lik_nll(par_pool *pool, vae_lik l, float *rows, float *dout, float *out, const float *x, const int *src,
+                   const float *w, float scale, int R, int D);
 /* The data-space mean of p(x | out): sigmoid(logits) or the Gaussian mean. mean (R, D) */
 void vae_lik_mean(vae_lik l, float *mean, const float *out, int R, int D);
 
@@ -69,6 +70,8 @@ typedef struct vae {
     int max_rows;
     float *mem;         /* workspaces below, one allocation */
     float *z, *dz, *eps;        /* (max_rows, Z) x3 */
+    float *rec;                 /* (max_rows) -log p(x|z) per row */
+    par_pool *pool;             /* threads for the element loops (vae_set_pool), or NULL */
 } vae;
 
 typedef struct vae_loss {
@@ -79,6 +82,9 @@ typedef struct vae_loss {
 /* Declares and allocates the parameters (zero) and the workspaces for batches of max_rows rows. */
 int vae_create(vae *v, const vae_arch *a, int max_rows, error *e);
 void vae_init_weights(vae *v, rng *r);
+/* Runs the element-wise loops of training (activations, likelihood, Adam) on the pool's threads;
+ * the pool stays the caller's. NULL (the default): on the calling thread. */
+void vae_set_pool(vae *v, par_pool *pool);
 void vae_free(vae *v);
 
 /* One forward on B rows of x (B, in) with noise eps (B, Z) (NULL: z = mu, no sampling), adding to

@@ -59,7 +59,8 @@ static const char USAGE[] =
     "  -o, --output OUT       output stream (default stdout)\n"
     "\n"
     "Both:\n"
-    "      --threads N        BLAS threads (default: all cores)\n"
+    "      --threads N        threads for the products (BLAS) and, in training, the element-wise loops\n"
+    "                         (default: all cores)\n"
     "  -h, --help             this help\n"
     "  -V, --version          print the version\n"
     "\n"
@@ -259,8 +260,11 @@ static void train_main(cli *c, args *a)
     trainctl ctl;
     cli_train_init(c, &ctl, &log, rank0 ? a->out : NULL, 0, a->resume, MLP_KIND);
     mlp_result res;
+    a->cfg.pool = cli_train_pool(c);
     int rc = src ? mlp_train_source(m, &a->cfg, src, vt ? &vd : NULL, &log, &res, &e)
                  : mlp_train(m, &a->cfg, &d, vt ? &vd : NULL, &log, &res, &e);
+    par_free(a->cfg.pool);
+    a->cfg.pool = NULL;
     if (rc < 0) cli_train_failed(c, &ctl, "%s: %s", file, e.msg);
     if (ctl.sig) cli_train_interrupted(c, &ctl);
     if (rank0) {

@@ -106,7 +106,8 @@ static const char USAGE[] =
     "      --png FILE           the rows drawn as a PNG grid (images: meta image_shape or square)\n"
     "\n"
     "All:\n"
-    "      --threads N          BLAS threads (default: all cores)\n"
+    "      --threads N          threads for the products (BLAS) and, in training, the element-wise\n"
+    "                           loops (default: all cores)\n"
     "  -h, --help               this help\n"
     "  -V, --version            print the version\n"
     "\n"
@@ -487,8 +488,12 @@ static void train_main(cli *c, args *a)
     trainctl ctl;
     cli_train_init(c, &ctl, &log, a->out, rank0 ? a->ckpt_every : 0, a->resume, GAN_KIND);
     const gan_data *val = h.vt ? &vd : NULL;
+    par_pool *pool = cli_train_pool(c);
+    h.m->pool = pool;
     int rc = a->stream_data ? gan_train_source(h.m, &a->cfg, &src, val, &log, on_epoch, &tc, &e)
                             : gan_train(h.m, &a->cfg, &src.lab, val, &log, on_epoch, &tc, &e);
+    h.m->pool = NULL;
+    par_free(pool);
     if (rc < 0) {
         if (tc.last_ckpt)
             cli_train_failed(c, &ctl, "%s: %s (%s keeps the model of epoch %d)", file, e.msg, a->out, tc.last_ckpt);

@@ -88,7 +88,8 @@ static const char USAGE[] =
     "      --png FILE           also draw the samples (or originals above reconstructions, first 50\n"
     "                           rows) as a PNG grid; image shape from meta image_shape or a square\n"
     "\n"
-    "All: --threads N (BLAS threads), -h/--help, -V/--version.\n"
+    "All: --threads N (threads for the products and, in training, the element-wise loops; default:\n"
+    "all cores), -h/--help, -V/--version.\n"
     "\n"
     "Examples:\n"
     "  ssl-vae train --hidden 500,500 --latent 50 --epochs 20 train.ssl -o m1.vae\n"
@@ -444,6 +445,8 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
     vae v;
     a->arch.in = d->D;
     if (vae_create(&v, &a->arch, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    par_pool *pool = cli_train_pool(c);
+    vae_set_pool(&v, pool);
     rng r;
     rng_seed(&r, a->seed);
     vae_init_weights(&v, &r);
@@ -493,6 +496,7 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
     datasource_free(d->src);
     adam_free(&opt);
     vae_free(&v);
+    par_free(pool);
 }
 
 /* x_sd (f32, as wide as x) of the training table, or NULL: M2 then draws x ~ N(x, x_sd^2) afresh
@@ -559,6 +563,8 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     m2 m;
     a->arch.in = d->D;
     if (m2_create(&m, &a->arch, K, bl, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    par_pool *pool = cli_train_pool(c);
+    m2_set_pool(&m, pool);
     if (d->vy)
         for (size_t i = 0; i < d->vn; i++)
             if (d->vy[i] >= K) cli_fail(c, "%s: row %zu: label %d >= the model's %d classes", a->val, i + 1, d->vy[i], K);
@@ -610,6 +616,7 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     datasource_free(d->src);
     adam_free(&opt);
     m2_free(&m);
+    par_free(pool);
 }
 
 static void train_main(cli *c, args *a)

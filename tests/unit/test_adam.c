@@ -12,7 +12,7 @@ static void test_two_steps_by_hand(void)
     /* step 1: m = 0.05, v = 0.00025, mhat = 0.5, vhat = 0.25: p0 -= 1e-3 * 0.5 / (0.5 + 1e-8);
      * a zero gradient leaves p1 alone */
     const float g1[2] = {0.5f, 0.0f};
-    adam_step(&a, p, g1);
+    adam_step(&a, NULL, p, g1);
     CHECK(a.t == 1);
     CHECK_NEAR(p[0], 0.99900000002, 1e-7);
     CHECK_NEAR(p[1], -2.0, 0);
@@ -20,7 +20,7 @@ static void test_two_steps_by_hand(void)
     CHECK_NEAR(a.v[0], 0.00025, 1e-8);
     /* step 2: bias corrections 1/(1-0.9^2) and 1/(1-0.999^2) */
     const float g2[2] = {-1.0f, 3.0f};
-    adam_step(&a, p, g2);
+    adam_step(&a, NULL, p, g2);
     CHECK_NEAR(p[0], 0.9993661035424056, 1e-7);
     CHECK_NEAR(p[1], -2.00074413682006, 1e-7);
     adam_reset(&a);
@@ -45,7 +45,7 @@ static void test_decoupled_decay_follows_mask(void)
     nn_data(&t, 1)[0] = 2.0f;
     nn_grad(&t, 0)[0] = 0.5f;
     nn_grad(&t, 1)[0] = 0.5f;
-    adam_step(&a, t.data, t.grad);
+    adam_step(&a, NULL, t.data, t.grad);
     /* w: the Adam step of 1e-3 plus lr * wd * p = 2e-4; b: the Adam step only */
     CHECK_NEAR(nn_data(&t, 0)[0], 1.99880000002, 1e-6);
     CHECK_NEAR(nn_data(&t, 1)[0], 1.99900000002, 1e-6);

@@ -27,7 +27,7 @@ typedef struct conv_ctx {
 static double conv_loss(void *p)
 {
     conv_ctx *d = p;
-    if (d->wn) norm_wn_weight(d->w, d->vnorm, d->v, d->g, conv_patch(&d->s), d->s.K);
+    if (d->wn) norm_wn_weight(NULL, d->w, d->vnorm, d->v, d->g, conv_patch(&d->s), d->s.K);
     conv_forward(d->y, d->col, d->ws, d->x, d->w, d->b, NB, &d->s);
     size_t n = NB * conv_out_size(&d->s);
     nn_act_forward(d->y, d->y, n, NN_ACT_SOFTPLUS);

@@ -362,14 +362,14 @@ static void test_conv_roundtrip(void)
 static void check_gan(gan *m, net_ctx *c0)
 {
     net_ctx c = *c0;
-    nn_params_zero_grad(&m->d);
+    nn_params_zero_grad(NULL, &m->d);
     d_loss(&c);
     check_table("D", &m->d, d_loss, &c, 1, m->a.nd);
-    nn_params_zero_grad(&m->g);
+    nn_params_zero_grad(NULL, &m->g);
     g_loss(&c);
     check_table("G", &m->g, g_loss, &c, 0, 0);
     /* the G step leaves D's gradient alone */
-    nn_params_zero_grad(&m->d);
+    nn_params_zero_grad(NULL, &m->d);
     g_loss(&c);
     int zero = 1;
     for (size_t i = 0; i < m->d.total; i++) zero &= m->d.grad[i] == 0.0f;
@@ -387,7 +387,7 @@ static void test_net_shift(void)
     gan *m = tiny(0, &c);
     double plain = d_loss(&c);
     m->shift = 1, m->img_h = 2, m->img_w = 2;
-    nn_params_zero_grad(&m->d);
+    nn_params_zero_grad(NULL, &m->d);
     double shifted = d_loss(&c);
     CHECK(fabs(shifted - plain) > 1e-6);
     check_table("D shifted", &m->d, d_loss, &c, 1, m->a.nd);

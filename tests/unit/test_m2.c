@@ -49,7 +49,7 @@ static void check_case(vae_lik lik, int nl, int nu)
     ctx c;
     make(&c, lik, 7 + nl + 3 * nu + lik);
     c.nl = nl, c.nu = nu;
-    nn_params_zero_grad(&c.m.p);
+    nn_params_zero_grad(NULL, &c.m.p);
     m2_loss l = {0};
     m2_forward_backward(&c.m, c.x + (nl ? 0 : NL * IN), c.y, nl, nu, c.eps, c.alpha, c.beta, 1, &l);
     CHECK(l.nlab == (size_t)nl && l.nunl == (size_t)nu);

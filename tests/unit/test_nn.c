@@ -23,7 +23,7 @@ typedef struct dense_ctx {
 static double dense_loss(void *p)
 {
     dense_ctx *d = p;
-    nn_dense_forward(d->y, d->x, d->w, d->b, B, IN, OUT, d->a);
+    nn_dense_forward(NULL, d->y, d->x, d->w, d->b, B, IN, OUT, d->a);
     double s = 0;
     for (int i = 0; i < B * OUT; i++) s += (double)d->c[i] * d->y[i];
     return s;
@@ -43,7 +43,7 @@ static void check_dense(nn_act a)
         /* keep pre-activations away from 0: nudge the bias until every |pre| > 0.05 */
         for (int again = 1; again;) {
             float pre[B * OUT];
-            nn_dense_forward(pre, d.x, d.w, d.b, B, IN, OUT, NN_ACT_NONE);
+            nn_dense_forward(NULL, pre, d.x, d.w, d.b, B, IN, OUT, NN_ACT_NONE);
             again = 0;
             for (int i = 0; i < B * OUT; i++)
                 if (fabsf(pre[i]) < 0.05f) d.b[i % OUT] += 0.13f, again = 1;
@@ -52,7 +52,7 @@ static void check_dense(nn_act a)
     float dy[B * OUT], dx[B * IN], dw[OUT * IN] = {0}, db[OUT] = {0};
     dense_loss(&d);
     memcpy(dy, d.c, sizeof dy);
-    nn_dense_backward(dx, dw, db, dy, d.x, d.w, d.y, B, IN, OUT, a);
+    nn_dense_backward(NULL, dx, dw, db, dy, d.x, d.w, d.y, B, IN, OUT, a);
     char name[64];
     snprintf(name, sizeof name, "dense(%s).dx", nn_act_name(a));
     gc_check_layer(name, dense_loss, &d, d.x, dx, B * IN);
@@ -77,15 +77,15 @@ static void test_dense_accumulates_param_grads(void)
     gc_fill_sym(&r, x, B * IN, 1.0f);
     gc_fill_sym(&r, w, OUT * IN, 1.0f);
     gc_fill_sym(&r, dy, B * OUT, 1.0f);
-    nn_dense_forward(y, x, w, NULL, B, IN, OUT, NN_ACT_NONE);
+    nn_dense_forward(NULL, y, x, w, NULL, B, IN, OUT, NN_ACT_NONE);
     float dy2[B * OUT];
     memcpy(dy2, dy, sizeof dy);
-    nn_dense_backward(dx, dw, db, dy, x, w, y, B, IN, OUT, NN_ACT_NONE);
+    nn_dense_backward(NULL, dx, dw, db, dy, x, w, y, B, IN, OUT, NN_ACT_NONE);
     float dx1[B * IN], dw1[OUT * IN], db1[OUT];
     memcpy(dx1, dx, sizeof dx);
     memcpy(dw1, dw, sizeof dw);
     memcpy(db1, db, sizeof db);
-    nn_dense_backward(dx, dw, db, dy2, x, w, y, B, IN, OUT, NN_ACT_NONE);
+    nn_dense_backward(NULL, dx, dw, db, dy2, x, w, y, B, IN, OUT, NN_ACT_NONE);
     for (int i = 0; i < B * IN; i++) CHECK_NEAR(dx[i], dx1[i], 1e-6);
     for (int i = 0; i < OUT * IN; i++) CHECK_NEAR(dw[i], 2 * dw1[i], 1e-5);
     for (int i = 0; i < OUT; i++) CHECK_NEAR(db[i], 2 * db1[i], 1e-5);
@@ -231,9 +231,9 @@ typedef struct net_ctx {
 static double net_loss(void *ctx)
 {
     net_ctx *n = ctx;
-    nn_dense_forward(n->h, n->x, nn_data(&n->p, n->w1), nn_data(&n->p, n->b1), B, IN, H1, NN_ACT_RELU);
+    nn_dense_forward(NULL, n->h, n->x, nn_data(&n->p, n->w1), nn_data(&n->p, n->b1), B, IN, H1, NN_ACT_RELU);
     nn_dropout_forward(n->h, n->h, n->mask, B * H1);
-    nn_dense_forward(n->l, n->h, nn_data(&n->p, n->w2), nn_data(&n->p, n->b2), B, H1, K, NN_ACT_NONE);
+    nn_dense_forward(NULL, n->l, n->h, nn_data(&n->p, n->w2), nn_data(&n->p, n->b2), B, H1, K, NN_ACT_NONE);
     return nn_softmax_xent_forward(n->prob, n->l, n->y, NULL, B, K) / B;
 }
 
@@ -261,7 +261,7 @@ static void test_small_mlp(void)
     /* keep the hidden pre-activations away from the ReLU kink */
     for (int again = 1; again;) {
         float pre[B * H1];
-        nn_dense_forward(pre, n.x, nn_data(&n.p, n.w1), nn_data(&n.p, n.b1), B, IN, H1, NN_ACT_NONE);
+        nn_dense_forward(NULL, pre, n.x, nn_data(&n.p, n.w1), nn_data(&n.p, n.b1), B, IN, H1, NN_ACT_NONE);
         again = 0;
         for (int i = 0; i < B * H1; i++)
             if (fabsf(pre[i]) < 0.05f) nn_data(&n.p, n.b1)[i % H1] += 0.13f, again = 1;
@@ -269,15 +269,15 @@ static void test_small_mlp(void)
 
     net_loss(&n);
     float dl[B * K], dh[B * H1];
-    nn_params_zero_grad(&n.p);
+    nn_params_zero_grad(NULL, &n.p);
     nn_softmax_xent_backward(dl, n.prob, n.y, NULL, B, K, 1.0f / B);
-    nn_dense_backward(dh, nn_grad(&n.p, n.w2), nn_grad(&n.p, n.b2), dl, n.h, nn_data(&n.p, n.w2), n.l, B, H1, K,
+    nn_dense_backward(NULL, dh, nn_grad(&n.p, n.w2), nn_grad(&n.p, n.b2), dl, n.h, nn_data(&n.p, n.w2), n.l, B, H1, K,
                       NN_ACT_NONE);
     nn_dropout_backward(dh, dh, n.mask, B * H1);
     /* the ReLU derivative needs the activation before dropout: recompute it (masked units have dh = 0) */
     float h1[B * H1];
-    nn_dense_forward(h1, n.x, nn_data(&n.p, n.w1), nn_data(&n.p, n.b1), B, IN, H1, NN_ACT_RELU);
-    nn_dense_backward(NULL, nn_grad(&n.p, n.w1), nn_grad(&n.p, n.b1), dh, n.x, nn_data(&n.p, n.w1), h1, B, IN, H1,
+    nn_dense_forward(NULL, h1, n.x, nn_data(&n.p, n.w1), nn_data(&n.p, n.b1), B, IN, H1, NN_ACT_RELU);
+    nn_dense_backward(NULL, NULL, nn_grad(&n.p, n.w1), nn_grad(&n.p, n.b1), dh, n.x, nn_data(&n.p, n.w1), h1, B, IN, H1,
                       NN_ACT_RELU);
     /* one flat check over the whole parameter buffer (padding included: its gradient is 0) */
     float g[128];

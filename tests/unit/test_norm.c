@@ -31,8 +31,8 @@ typedef struct wn_ctx {
 static double wn_loss(void *p)
 {
     wn_ctx *d = p;
-    norm_wn_weight(d->w, d->vnorm, d->v, d->g, IN, OUT);
-    nn_dense_forward(d->y, d->x, d->w, d->b, B, IN, OUT, d->a);
+    norm_wn_weight(NULL, d->w, d->vnorm, d->v, d->g, IN, OUT);
+    nn_dense_forward(NULL, d->y, d->x, d->w, d->b, B, IN, OUT, d->a);
     return weighted_sum(d->c, d->y, B * OUT);
 }
 
@@ -49,8 +49,8 @@ static void check_wn(nn_act a)
     gc_fill_sym(&r, d.c, B * OUT, 1.0f);
     for (int again = 1; a == NN_ACT_RELU && again;) {
         float pre[B * OUT];
-        norm_wn_weight(d.w, d.vnorm, d.v, d.g, IN, OUT);
-        nn_dense_forward(pre, d.x, d.w, d.b, B, IN, OUT, NN_ACT_NONE);
+        norm_wn_weight(NULL, d.w, d.vnorm, d.v, d.g, IN, OUT);
+        nn_dense_forward(NULL, pre, d.x, d.w, d.b, B, IN, OUT, NN_ACT_NONE);
         again = 0;
         for (int i = 0; i < B * OUT; i++)
             if (fabsf(pre[i]) < 0.05f) d.b[i % OUT] += 0.13f, again = 1;
@@ -61,7 +61,7 @@ static void check_wn(nn_act a)
     /* accumulation: start the parameter gradients at 1 and subtract it afterwards */
     for (int i = 0; i < OUT * IN; i++) dv[i] = 1.0f;
     for (int j = 0; j < OUT; j++) dg[j] = db[j] = 1.0f;
-    norm_wn_backward(dx, dv, dg, db, dw, dy, d.x, d.w, d.v, d.g, d.vnorm, d.y, B, IN, OUT, a);
+    norm_wn_backward(NULL, dx, dv, dg, db, dw, dy, d.x, d.w, d.v, d.g, d.vnorm, d.y, B, IN, OUT, a);
     for (int i = 0; i < OUT * IN; i++) dv[i] -= 1.0f;
     for (int j = 0; j < OUT; j++) dg[j] -= 1.0f, db[j] -= 1.0f;
     gc_check_layer("wn.x", wn_loss, &d, d.x, dx, B * IN);

@@ -40,8 +40,8 @@ static void test_state_round_trip(void)
     adam a, a2;
     CHECK(adam_init(&a, 3, &e) == 0 && adam_init(&a2, 3, &e) == 0);
     float p[3] = {1, 2, 3}, g[3] = {0.5f, -1, 2};
-    adam_step(&a, p, g);
-    adam_step(&a, p, g);
+    adam_step(&a, NULL, p, g);
+    adam_step(&a, NULL, p, g);
     CHECK(trainctl_put_floats(f, "x", x, 5, &e) == 0);
     CHECK(trainctl_put_ints(f, "idx", idx, 4, &e) == 0);
     trainctl_put_rng(f, "rng", &r);

@@ -44,7 +44,7 @@ static void check_all_params(vae_lik lik, int nhidden)
 {
     ctx c;
     make(&c, lik, nhidden, 11 + lik + 10 * nhidden);
-    nn_params_zero_grad(&c.v.p);
+    nn_params_zero_grad(NULL, &c.v.p);
     vae_loss l = {0, 0, 0};
     vae_forward_backward(&c.v, c.x, B, c.eps, c.beta, 1, &l);
     CHECK(l.rows == B);
