@@ -1461,6 +1461,16 @@ static value *int_array(const int *v, int n)
     return a;
 }
 
+/* info[key] = spec, info[key "_image"] = the image shape (spec_from_info reads them back). */
+static void spec_to_info(value *info, const char *key, const char *spec, const gan_arch *a)
+{
+    char ik[32];
+    int img[3] = {a->img_c, a->img_h, a->img_w};
+    snprintf(ik, sizeof ik, "%s_image", key);
+    value_set(info, key, value_str(spec));
+    value_set(info, ik, int_array(img, 3));
+}
+
 model_file *gan_to_model(const gan *m, error *e)
 {
     const gan_arch *a = &m->a;
@@ -1476,20 +1486,15 @@ model_file *gan_to_model(const gan *m, error *e)
     value_set(f->info, "conditional", value_bool(a->conditional));
     value_set(f->info, "g_output", value_str(nn_act_name(a->g_out)));
     value_set(f->info, "ema", value_bool(a->ema));
+    char spec[GAN_MAX_LAYERS * 24 + 48];
     if (a->nc) {   /* only then, so that an MLP D's model keeps its bytes */
-        char spec[GAN_MAX_LAYERS * 24];
         gan_conv_format(a, spec, sizeof spec);
-        int img[3] = {a->img_c, a->img_h, a->img_w};
-        value_set(f->info, "d_conv", value_str(spec));
-        value_set(f->info, "d_conv_image", int_array(img, 3));
+        spec_to_info(f->info, "d_conv", spec, a);
         value_set(f->info, "d_pool", value_bool(a->pool));
     }
-    if (a->ngc) {
-        char spec[GAN_MAX_LAYERS * 24 + 48];
+    if (a->ngc) {   /* likewise for an MLP G */
         gan_deconv_format(a, spec, sizeof spec);
-        int img[3] = {a->img_c, a->img_h, a->img_w};
-        value_set(f->info, "g_deconv", value_str(spec));
-        value_set(f->info, "g_deconv_image", int_array(img, 3));
+        spec_to_info(f->info, "g_deconv", spec, a);
     }
     if (nn_params_save(&m->d, f, e) || nn_params_save(&m->g, f, e) || nn_params_save(&m->stat, f, e) ||
         (a->ema && nn_params_save(&m->avg, f, e))) {
@@ -1509,29 +1514,19 @@ static int info_ints(const value *info, const char *key, int *out, error *e)
     return (int)v->n;
 }
 
-/* D's conv layers from info "d_conv", "d_conv_image", "d_pool" (none when d_conv is absent). */
-static int conv_from_info(const value *info, gan_arch *a, error *e)
+/* Conv layers from info[key] (a spec parse() reads: "d_conv", "g_deconv") and the image they see
+ * or make from info[key "_image"]; nothing when info has no key. */
+static int spec_from_info(const value *info, const char *key, int (*parse)(gan_arch *, const char *, error *),
+                          gan_arch *a, error *e)
 {
-    const char *spec = value_get_str(info, "d_conv", NULL);
+    const char *spec = value_get_str(info, key, NULL);
+    char ik[32];
     int img[GAN_MAX_LAYERS], k;
+    snprintf(ik, sizeof ik, "%s_image", key);
     if (!spec) return 0;
-    if (gan_conv_parse(a, spec, e)) return error_prefix(e, "model info");
-    if ((k = info_ints(info, "d_conv_image", img, e)) < 0) return -1;
-    if (k != 3) return error_set(e, "model info: 'd_conv_image' is not [channels, height, width]");
-    a->img_c = img[0], a->img_h = img[1], a->img_w = img[2];
-    a->pool = value_get_num(info, "d_pool", 0) != 0;
-    return 0;
-}
-
-/* A convolutional G from info "g_deconv", "g_deconv_image" (none when g_deconv is absent). */
-static int deconv_from_info(const value *info, gan_arch *a, error *e)
-{
-    const char *spec = value_get_str(info, "g_deconv", NULL);
-    int img[GAN_MAX_LAYERS], k;
-    if (!spec) return 0;
-    if (gan_deconv_parse(a, spec, e)) return error_prefix(e, "model info");
-    if ((k = info_ints(info, "g_deconv_image", img, e)) < 0) return -1;
-    if (k != 3) return error_set(e, "model info: 'g_deconv_image' is not [channels, height, width]");
+    if (parse(a, spec, e)) return error_prefix(e, "model info");
+    if ((k = info_ints(info, ik, img, e)) < 0) return -1;
+    if (k != 3) return error_set(e, "model info: '%s' is not [channels, height, width]", ik);
     a->img_c = img[0], a->img_h = img[1], a->img_w = img[2];
     return 0;
 }
@@ -1552,7 +1547,9 @@ gan *gan_from_model(const model_file *f, error *e)
         return NULL;
     if (nn_act_parse(value_get_str(info, "g_output", "sigmoid"), &a.g_out))
         return error_set(e, "model info: unknown g_output"), NULL;
-    if (conv_from_info(info, &a, e) || deconv_from_info(info, &a, e)) return NULL;
+    if (spec_from_info(info, "d_conv", gan_conv_parse, &a, e) || spec_from_info(info, "g_deconv", gan_deconv_parse, &a, e))
+        return NULL;
+    a.pool = value_get_num(info, "d_pool", 0) != 0;
     gan *m = gan_new(&a, e);
     if (!m) return error_prefix(e, "model"), NULL;
     if (nn_params_load(&m->d, f, e) || nn_params_load(&m->g, f, e) || nn_params_load(&m->stat, f, e) ||

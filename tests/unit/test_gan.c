@@ -307,6 +307,31 @@ static void test_net_conv(void)
     check_gan(m, &c);
 }
 
+/* n rows from a and from b (its reload), x1 and x2 (n, features), drawn with the same seed: equal;
+ * y1 (n) or NULL receives a's classes. */
+static void same_samples(gan *a, gan *b, int n, float *x1, float *x2, int32_t *y1)
+{
+    error e;
+    rng r;
+    rng_seed(&r, 5);
+    CHECK(gan_sample(a, (size_t)n, -1, &r, x1, y1, &e) == 0);
+    rng_seed(&r, 5);
+    CHECK(gan_sample(b, (size_t)n, -1, &r, x2, NULL, &e) == 0);
+    CHECK(memcmp(x1, x2, (size_t)n * a->a.features * sizeof(float)) == 0);
+}
+
+/* The model f with info[key] = shape (a spec whose tensor `tensor` has another shape than the
+ * file's) and = bad (no spec) does not load; f is freed. */
+static void refuse_specs(model_file *f, const char *key, const char *shape, const char *tensor, const char *bad)
+{
+    error e;
+    value_set(f->info, key, value_str(shape));
+    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, tensor) != NULL);
+    value_set(f->info, key, value_str(bad));
+    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, "model info") != NULL);
+    model_file_free(f);
+}
+
 /* A convolutional G (dense to the seed, transposed convolutions at strides 1 and 2, batch norm over
  * channels): the same checks, G's tables through its layers; with an MLP D and a conv D, plain and
  * conditional. */
@@ -365,21 +390,12 @@ static void test_deconv_roundtrip(void)
     gan *m2 = gan_from_model(f, &e);
     CHECK(m2 != NULL && m2->a.ngc == 2 && m2->a.img_h == 4 && m2->a.ng == 0);
     float x1[5 * FI], x2[5 * FI];
-    rng r;
-    rng_seed(&r, 5);
-    CHECK(gan_sample(m, 5, -1, &r, x1, NULL, &e) == 0);
-    rng_seed(&r, 5);
-    CHECK(gan_sample(m2, 5, -1, &r, x2, NULL, &e) == 0);
-    CHECK(memcmp(x1, x2, sizeof x1) == 0);
+    same_samples(m, m2, 5, x1, x2, NULL);
     int differ = 0;
     for (int i = 0; i < 4 * FI; i++) differ |= x1[i] != x1[FI + i];   /* the rows differ */
     CHECK(differ);
     gan_free(m2);
-    value_set(f->info, "g_deconv", value_str("4x1x1,4:3:2,1:3:2"));
-    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, "g.t1.w") != NULL);
-    value_set(f->info, "g_deconv", value_str("2x1x1"));
-    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, "model info") != NULL);
-    model_file_free(f);
+    refuse_specs(f, "g_deconv", "4x1x1,4:3:2,1:3:2", "g.t1.w", "2x1x1");
     gan_free(m);
 }
 
@@ -426,12 +442,7 @@ static void test_conv_roundtrip(void)
     CHECK(gan_predict(m, c.x, NX, p2, &e) == 0);
     CHECK(memcmp(p1, p2, sizeof p1) != 0);
     gan_free(m2);
-    /* a model whose conv tensor has another shape than its spec says */
-    value_set(f->info, "d_conv", value_str("4:3:1,2:3:2"));
-    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, "d.c1.v") != NULL);
-    value_set(f->info, "d_conv", value_str("4:3"));
-    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, "model info") != NULL);
-    model_file_free(f);
+    refuse_specs(f, "d_conv", "4:3:1,2:3:2", "d.c1.v", "4:3");
     gan_free(m);
 }
 
@@ -546,12 +557,9 @@ static void test_model_roundtrip(void)
     CHECK(gan_predict(m2, c.x, NX, p2, &e) == 0);
     CHECK(memcmp(p1, p2, sizeof p1) == 0);
     for (int i = 0; i < NX; i++) CHECK_NEAR(p1[i * 3] + p1[i * 3 + 1] + p1[i * 3 + 2], 1.0, 1e-5);
+    same_samples(m, m2, 7, s1, s2, y1);
     rng r;
     rng_seed(&r, 5);
-    CHECK(gan_sample(m, 7, -1, &r, s1, y1, &e) == 0);
-    rng_seed(&r, 5);
-    CHECK(gan_sample(m2, 7, -1, &r, s2, NULL, &e) == 0);
-    CHECK(memcmp(s1, s2, sizeof s1) == 0);
     for (int i = 0; i < 7; i++) CHECK(y1[i] == i % 3);
     for (int i = 0; i < 7 * F; i++) CHECK(s1[i] > 0.0f && s1[i] < 1.0f);   /* sigmoid output */
     CHECK(gan_sample(m, 2, 3, &r, s1, y1, &e) == -1);
