@@ -143,6 +143,48 @@ void conv_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, flo
     conv_backward(dx, dv ? dw : NULL, db, ws, dy, col, ld, w, B, s);
     if (dv) norm_wn_grad(NULL, dv, dg, dw, v, g, vnorm, Kp, s->K);
 }
+int conv_t_shape_set(conv_shape *s, int K, int h, int w, int C, int H, int W, int k, int stride, int pad)
+{
+    if (conv_shape_set(s, C, H, W, K, k, stride, pad) || s->OH != h || s->OW != w) {
+        memset(s, 0, sizeof *s);
+        return -1;
+    }
+    return 0;
+}
+
+void conv_t_forward(float *y, float *ws, const float *x, const float *w, const float *b, int B, const conv_shape *s)
+{
+    /* the convolution's dx = w^T dy with dy = x (col unused without dw) */
+    conv_backward(y, NULL, NULL, ws, x, NULL, 0, w, B, s);
+    if (!b) return;
+    size_t P = (size_t)s->H * s->W;
+    for (int i = 0; i < B; i++)
+        for (int c = 0; c < s->C; c++) {
+            float *yr = y + ((size_t)i * s->C + c) * P;
+            for (size_t p = 0; p < P; p++) yr[p] += b[c];
+        }
+}
+
+void conv_t_backward(float *dx, float *dw, float *db, float *col, float *ws, const float *dy, const float *x,
+                     const float *w, int B, const conv_shape *s)
+{
+    size_t P = (size_t)s->H * s->W, N = (size_t)B * s->OH * s->OW;
+    for (int i = 0; db && i < B; i++)
+        for (int c = 0; c < s->C; c++) {
+            const float *dr = dy + ((size_t)i * s->C + c) * P;
+            float sum = 0.0f;
+            for (size_t p = 0; p < P; p++) sum += dr[p];
+            db[c] += sum;
+        }
+    /* the convolution of dy: its patches into col, dx = w col */
+    if (dx)
+        conv_forward(dx, col, ws, dy, w, NULL, B, s);
+    else if (dw)
+        conv_im2col(col, N, dy, B, s);
+    /* the convolution's weight gradient with x in the place of its output gradient */
+    if (dw) conv_backward(NULL, dw, NULL, ws, x, col, N, w, B, s);
+}
+
 void conv_gpool_forward(float *y, const float *x, int B, int C, int P)
 {
     float inv = 1.0f / (float)P;

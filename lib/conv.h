@@ -87,6 +87,28 @@ void conv_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, flo
                       const float *col, size_t ld, const float *w, const float *v, const float *g, const float *vnorm,
                       int B, const conv_shape *s);
 
+/* ---- transposed convolution (the convolution's adjoint in x, a generator's upsampling) ----------
+ *
+ * It maps (B, K, OH, OW) to (B, C, H, W): the shape s is the convolution FROM the transposed
+ * convolution's output (C, H, W) TO its input (K, OH, OW), and the weights w (K, C k k) are that
+ * convolution's. Forward: the convolution's input-gradient path (per chunk t = x in channel-major
+ * order, col = w^T t, col2im), plus a bias per output channel; backward: the convolution's
+ * forward on dy (its im2col into col, dx = w col) and its weight-gradient path (dw += x col^T).
+ * Workspace ws: conv_ws_size(s, B) floats as for the convolution. */
+
+/* s for a transposed convolution from (K, h, w) images to (C, H, W) ones with kernel k, stride and
+ * zero padding pad; -1 when the convolution back from (C, H, W) does not give (h, w) (e.g. odd k,
+ * pad (k-1)/2 and H = h stride, W = w stride always do). */
+int conv_t_shape_set(conv_shape *s, int K, int h, int w, int C, int H, int W, int k, int stride, int pad);
+/* y = w^T * x + b.  y (B, C, H, W), ws (conv_ws_size) workspace, x (B, K, OH, OW), w (K, C k k),
+ * b (C) or NULL */
+void conv_t_forward(float *y, float *ws, const float *x, const float *w, const float *b, int B, const conv_shape *s);
+/* From dy (B, C, H, W): dx = the input gradient (B, K, OH, OW) or NULL (overwritten), dw (K, C k k)
+ * += or NULL, db (C) += or NULL. col (C k k, B OH OW) workspace (B conv_col_size floats), ws
+ * (conv_ws_size) workspace, x (B, K, OH, OW) the forward's input, w (K, C k k). */
+void conv_t_backward(float *dx, float *dw, float *db, float *col, float *ws, const float *dy, const float *x,
+                     const float *w, int B, const conv_shape *s);
+
 /* ---- global mean pooling: y[i, c] = mean over the P pixels of x[i, c] ---------------------------- */
 
 /* y (B, C), x (B, C, P) */

@@ -39,34 +39,69 @@ void gan_config_default(gan_config *c)
     c->max_loss = 1e4;
 }
 
-int gan_conv_parse(gan_arch *a, const char *spec, error *e)
+/* A list of channels:kernel:stride layers (--d-conv, the layers of --g-deconv) from p into out,
+ * *n; -1 with e set naming opt and the whole spec. */
+static int parse_layers(gan_conv *out, int *n, const char *p, const char *opt, const char *spec, const char *eg,
+                        error *e)
 {
-    a->nc = 0;
-    for (const char *p = spec; *p;) {
-        gan_conv *c = &a->conv[a->nc];
+    *n = 0;
+    for (; *p;) {
+        gan_conv *c = &out[*n];
         int used = 0;
-        if (a->nc == GAN_MAX_LAYERS) return error_set(e, "--d-conv: at most %d layers", GAN_MAX_LAYERS);
+        if (*n == GAN_MAX_LAYERS) return error_set(e, "%s: at most %d layers", opt, GAN_MAX_LAYERS);
         if (sscanf(p, "%d:%d:%d%n", &c->channels, &c->kernel, &c->stride, &used) != 3 || (p[used] && p[used] != ',') ||
             (p[used] == ',' && !p[used + 1]))
-            return error_set(e, "--d-conv: '%s' is not a list of channels:kernel:stride (e.g. 32:5:2,64:3:2)", spec);
+            return error_set(e, "%s: '%s' is not %s (e.g. %s)", opt, spec,
+                             *opt == '-' && opt[2] == 'd' ? "a list of channels:kernel:stride"
+                                                          : "CxHxW then a list of channels:kernel:stride", eg);
         if (c->channels < 1 || c->channels > 1 << 16 || c->kernel < 1 || c->kernel > 99 || c->kernel % 2 == 0 ||
             c->stride < 1 || c->stride > 99)
-            return error_set(e, "--d-conv: layer %d (%d:%d:%d): channels 1 to 65536, an odd kernel below 100, "
-                             "stride 1 to 99", a->nc + 1, c->channels, c->kernel, c->stride);
-        a->nc++;
+            return error_set(e, "%s: layer %d (%d:%d:%d): channels 1 to 65536, an odd kernel below 100, "
+                             "stride 1 to 99", opt, *n + 1, c->channels, c->kernel, c->stride);
+        (*n)++;
         p += used + (p[used] == ',');
     }
-    if (!a->nc) return error_set(e, "--d-conv: no layers in '%s'", spec);
+    if (!*n) return error_set(e, "%s: no layers in '%s'", opt, spec);
     return 0;
+}
+
+int gan_conv_parse(gan_arch *a, const char *spec, error *e)
+{
+    return parse_layers(a->conv, &a->nc, spec, "--d-conv", spec, "32:5:2,64:3:2", e);
+}
+
+int gan_deconv_parse(gan_arch *a, const char *spec, error *e)
+{
+    int *g = a->g_seed, used = 0;
+    a->ngc = 0;
+    if (sscanf(spec, "%dx%dx%d%n", &g[0], &g[1], &g[2], &used) != 3 || spec[used] != ',')
+        return error_set(e, "--g-deconv: '%s' is not CxHxW then a list of channels:kernel:stride (e.g. %s)", spec,
+                         "64x7x7,32:5:2,1:5:2");
+    if (g[0] < 1 || g[0] > 1 << 16 || g[1] < 1 || g[1] > 1 << 12 || g[2] < 1 || g[2] > 1 << 12)
+        return error_set(e, "--g-deconv: seed image %dx%dx%d: 1 to 65536 channels, sides 1 to 4096", g[0], g[1], g[2]);
+    return parse_layers(a->gconv, &a->ngc, spec + used + 1, "--g-deconv", spec, "64x7x7,32:5:2,1:5:2", e);
+}
+
+/* The layers back as text, appended at buf + off. */
+static void format_layers(const gan_conv *l, int n, char *buf, size_t size, size_t off)
+{
+    for (int c = 0; c < n && off < size; c++)
+        off += (size_t)snprintf(buf + off, size - off, "%s%d:%d:%d", c ? "," : "", l[c].channels, l[c].kernel,
+                                l[c].stride);
 }
 
 void gan_conv_format(const gan_arch *a, char *buf, size_t size)
 {
-    size_t off = 0;
     buf[0] = 0;
-    for (int c = 0; c < a->nc && off < size; c++)
-        off += (size_t)snprintf(buf + off, size - off, "%s%d:%d:%d", c ? "," : "", a->conv[c].channels,
-                                a->conv[c].kernel, a->conv[c].stride);
+    format_layers(a->conv, a->nc, buf, size, 0);
+}
+
+void gan_deconv_format(const gan_arch *a, char *buf, size_t size)
+{
+    buf[0] = 0;
+    if (!a->ngc) return;
+    int k = snprintf(buf, size, "%dx%dx%d,", a->g_seed[0], a->g_seed[1], a->g_seed[2]);
+    if (k > 0 && (size_t)k < size) format_layers(a->gconv, a->ngc, buf, size, (size_t)k);
 }
 
 /* ---- layer widths and tensor indices (tables are registered in a fixed order) ---- */
@@ -89,6 +124,26 @@ static int conv_plan(const gan_arch *a, conv_shape *cs, error *e)
     return 0;
 }
 
+/* The shapes of G's transposed convolutions from its seed image, each output = input x stride
+ * (padding (kernel-1)/2); -1 with e set when the last does not give the data's images. */
+static int g_plan(const gan_arch *a, conv_shape *gs, error *e)
+{
+    if (!a->ngc) return 0;
+    int C = a->g_seed[0], H = a->g_seed[1], W = a->g_seed[2];
+    for (int t = 0; t < a->ngc; t++) {
+        const gan_conv *g = &a->gconv[t];
+        int K = C;
+        C = g->channels, H *= g->stride, W *= g->stride;
+        if ((long)C * H * W > 1L << 26 ||
+            conv_t_shape_set(&gs[t], K, H / g->stride, W / g->stride, C, H, W, g->kernel, g->stride, (g->kernel - 1) / 2))
+            return error_set(e, "--g-deconv: layer %d gives %d x %d x %d images: too large", t + 1, C, H, W);
+    }
+    if (C != a->img_c || H != a->img_h || W != a->img_w)
+        return error_set(e, "--g-deconv: G ends in %d x %d x %d images, the data's are %d x %d x %d", C, H, W, a->img_c,
+                         a->img_h, a->img_w);
+    return 0;
+}
+
 /* width of the dense layers' input: the pixels, or the last conv layer's output (pooled or not) */
 static int dense_in(const gan *m)
 {
@@ -104,12 +159,23 @@ static int dwid(const gan *m, int l)
     return l == 0 ? dense_in(m) : l <= a->nd ? a->d_hidden[l - 1] : a->classes;
 }
 static int gwid(const gan *m, int j) { return j == 0 ? m->gin : m->a.g_hidden[j - 1]; }
+/* a convolutional G's batch-normalised stage j as *C channels of *P pixels: j = 0 the seed's dense
+ * layer, normalised per unit (as the authors' CIFAR G: per channel, the differences between its
+ * pixels' means would outweigh those between rows, and the samples would hardly differ), j > 0
+ * transposed convolution j's output, normalised per channel */
+static void gstage(const gan *m, int j, int *C, int *P)
+{
+    const int *s = m->a.g_seed;
+    *C = j ? m->gs[j - 1].C : s[0] * s[1] * s[2];
+    *P = j ? m->gs[j - 1].H * m->gs[j - 1].W : 1;
+}
 
 /* D layer l (0..nd): v, g, b */
 static float *Dv(const gan *m, int l) { return nn_data(&m->d, 3 * l); }
 static float *Dg(const gan *m, int l) { return nn_data(&m->d, 3 * l + 1); }
 static float *Db(const gan *m, int l) { return nn_data(&m->d, 3 * l + 2); }
-/* G hidden j: w, gamma, beta; output: v, g, b at j = ng */
+/* G hidden j: w, gamma, beta; output: v, g, b at j = ng. A convolutional G: j = 0 the seed's
+ * dense layer (w, gamma, beta), j = t + 1 transposed convolution t (w, gamma, beta; the last: w, b) */
 static float *Gt(const gan *m, int j, int k) { return nn_data(&m->g, 3 * j + k); }
 static float *Gd(const gan *m, int j, int k) { return nn_grad(&m->g, 3 * j + k); }
 /* effective weights: D layer l -> 2l (w), 2l + 1 (row norms); G output after them */
@@ -121,8 +187,9 @@ static int Cidx(const gan *m, int c) { return 3 * (m->a.nd + 1) + 3 * c; }
 static float *Cv(const gan *m, int c) { return nn_data(&m->d, Cidx(m, c)); }
 static float *Cg(const gan *m, int c) { return nn_data(&m->d, Cidx(m, c) + 1); }
 static float *Cb(const gan *m, int c) { return nn_data(&m->d, Cidx(m, c) + 2); }
-static float *Cw(const gan *m, int c) { return nn_data(&m->eff, 2 * (m->a.nd + 2 + c)); }
-static float *Cn(const gan *m, int c) { return nn_data(&m->eff, 2 * (m->a.nd + 2 + c) + 1); }
+static int Ceff(const gan *m, int c) { return 2 * (m->a.nd + 1 + !m->a.ngc + c); }   /* G.out when G is an MLP */
+static float *Cw(const gan *m, int c) { return nn_data(&m->eff, Ceff(m, c)); }
+static float *Cn(const gan *m, int c) { return nn_data(&m->eff, Ceff(m, c) + 1); }
 
 /* ---- the workspace ---- */
 
@@ -146,6 +213,7 @@ struct gan_ws {
     float *gu[GAN_MAX_LAYERS], *gxh[GAN_MAX_LAYERS], *gistd[GAN_MAX_LAYERS], *ga[GAN_MAX_LAYERS];
     float *gx;                            /* (B, features) G's output */
     float *gda, *gdb;                     /* (B, max G width) */
+    float *gcol, *gcws, *gbn;             /* conv G: patches (max B conv_col_size), conv workspace, (B, max width) */
     int32_t *ylab, *ycond;                /* (B) labels of the labelled and the generated rows */
 };
 
@@ -201,6 +269,22 @@ static size_t ws_layout(const gan *m, gan_ws *w, float *base)
         w->gistd[j] = carve(base, &off, c);
         w->ga[j] = carve(base, &off, B * c);
     }
+    size_t gcol = 0, gcws = 0;
+    for (int j = 0; j < a->ngc; j++) {   /* a convolutional G's batch-normalised stages */
+        int C, P;
+        gstage(m, j, &C, &P);
+        maxg = C * P > maxg ? C * P : maxg;
+        w->gu[j] = carve(base, &off, B * C * P);
+        w->gxh[j] = carve(base, &off, B * C * P);
+        w->gistd[j] = carve(base, &off, (size_t)C);
+        w->ga[j] = carve(base, &off, B * C * P);
+        size_t col = B * conv_col_size(&m->gs[j]), cws = conv_ws_size(&m->gs[j], w->B);
+        gcol = col > gcol ? col : gcol;
+        gcws = cws > gcws ? cws : gcws;
+    }
+    w->gcol = carve(base, &off, gcol);
+    w->gcws = carve(base, &off, gcws);
+    w->gbn = carve(base, &off, a->ngc ? B * maxg : 0);
     w->gx = carve(base, &off, B * a->features);
     w->gda = carve(base, &off, B * maxg);
     w->gdb = carve(base, &off, B * maxg);
@@ -271,6 +355,33 @@ static int add_conv(const gan *m, nn_params *p, nn_params *eff, error *e, const 
     return 0;
 }
 
+/* A convolutional G's tables: "g.seed.{w,gamma,beta}" (the dense layer to the seed image, batch
+ * norm per channel), "g.tN.{w,gamma,beta}" per transposed convolution but the last, "g.tN.{w,b}"
+ * for the last (w (in channels, out channels k k)); the statistics "<layer>.{mean,var}". */
+static int g_conv_tables(gan *m, error *e)
+{
+    const gan_arch *a = &m->a;
+    char ln[32];
+    for (int j = 0; j <= a->ngc; j++) {
+        int C, P, last = j == a->ngc;
+        if (j) snprintf(ln, sizeof ln, "g.t%d", j);
+        else snprintf(ln, sizeof ln, "g.seed");
+        const conv_shape *s = j ? &m->gs[j - 1] : NULL;
+        if (add(&m->g, e, ln, "w", j ? s->K : (int64_t)a->g_seed[0] * a->g_seed[1] * a->g_seed[2],
+                j ? conv_patch(s) : m->gin, 1))
+            return -1;
+        if (last) {
+            if (add(&m->g, e, ln, "b", s->C, 0, 0)) return -1;
+            continue;
+        }
+        gstage(m, j, &C, &P);
+        if (add(&m->g, e, ln, "gamma", C, 0, 0) || add(&m->g, e, ln, "beta", C, 0, 0) ||
+            add(&m->stat, e, ln, "mean", C, 0, 0) || add(&m->stat, e, ln, "var", C, 0, 0))
+            return -1;
+    }
+    return 0;
+}
+
 static int check_arch(const gan_arch *a, error *e)
 {
     if (a->features < 1) return error_set(e, "no features");
@@ -279,6 +390,8 @@ static int check_arch(const gan_arch *a, error *e)
         return error_set(e, "--d-hidden: 1 to %d layers are needed", GAN_MAX_LAYERS);
     if (a->nc < 0 || a->nc > GAN_MAX_LAYERS) return error_set(e, "--d-conv: at most %d layers", GAN_MAX_LAYERS);
     if (a->ng < 0 || a->ng > GAN_MAX_LAYERS) return error_set(e, "--g-hidden: at most %d layers", GAN_MAX_LAYERS);
+    if (a->ngc < 0 || a->ngc > GAN_MAX_LAYERS - 1) return error_set(e, "--g-deconv: at most %d layers", GAN_MAX_LAYERS - 1);
+    if (a->ngc && a->ng) return error_set(e, "--g-deconv replaces --g-hidden's layers");
     for (int l = 0; l < a->nd; l++)
         if (a->d_hidden[l] < 1) return error_set(e, "--d-hidden: layer %d has no units", l + 1);
     for (int j = 0; j < a->ng; j++)
@@ -305,7 +418,8 @@ static int build_tables(gan *m, error *e)
             add(&m->stat, e, ln, "var", out, 0, 0))
             return -1;
     }
-    if (add_wn(&m->g, &m->eff, e, "g.out", a->features, gwid(m, a->ng), 1) || add_conv(m, &m->d, &m->eff, e, "d", 1))
+    if ((a->ngc ? g_conv_tables(m, e) : add_wn(&m->g, &m->eff, e, "g.out", a->features, gwid(m, a->ng), 1)) ||
+        add_conv(m, &m->d, &m->eff, e, "d", 1))
         return -1;
     for (int l = 0; a->ema && l <= a->nd; l++) {
         int in = dwid(m, l), out = dwid(m, l + 1);
@@ -314,7 +428,7 @@ static int build_tables(gan *m, error *e)
     }
     if (a->ema && add_conv(m, &m->avg, NULL, e, "ema.d", 0)) return -1;
     /* a generator without hidden layers has no statistics: keep the table allocatable */
-    if (a->ng == 0 && add(&m->stat, e, "g", "none", 1, 0, 0)) return -1;
+    if (a->ng == 0 && a->ngc == 0 && add(&m->stat, e, "g", "none", 1, 0, 0)) return -1;
     if (nn_params_alloc(&m->d, e) || nn_params_alloc(&m->g, e) || nn_params_alloc(&m->stat, e) ||
         nn_params_alloc(&m->eff, e) || (a->ema && nn_params_alloc(&m->avg, e)))
         return -1;
@@ -323,8 +437,8 @@ static int build_tables(gan *m, error *e)
 
 gan *gan_new(const gan_arch *a, error *e)
 {
-    conv_shape cs[GAN_MAX_LAYERS];
-    if (check_arch(a, e) || conv_plan(a, cs, e)) return NULL;
+    conv_shape cs[GAN_MAX_LAYERS], gs[GAN_MAX_LAYERS];
+    if (check_arch(a, e) || conv_plan(a, cs, e) || g_plan(a, gs, e)) return NULL;
     gan *m = calloc(1, sizeof *m);
     if (!m) {
         error_set(e, "out of memory");
@@ -332,6 +446,7 @@ gan *gan_new(const gan_arch *a, error *e)
     }
     m->a = *a;
     memcpy(m->cs, cs, sizeof cs);
+    memcpy(m->gs, gs, sizeof gs);
     m->gin = a->noise_dim + (a->conditional ? a->classes : 0);
     m->cond_weight = 1.0f;
     m->unl_weight = 1.0f;
@@ -369,7 +484,7 @@ static void refresh_weights(gan *m)
     for (int c = 0; !m->eff_d && c < a->nc; c++)
         norm_wn_weight(m->pool, Cw(m, c), Cn(m, c), Cv(m, c), Cg(m, c), conv_patch(&m->cs[c]), m->cs[c].K);
     int o = a->nd + 1;
-    if (!m->eff_g) norm_wn_weight(m->pool, Ew(m, o), En(m, o), Gt(m, a->ng, 0), Gt(m, a->ng, 1), gwid(m, a->ng), a->features);
+    if (!m->eff_g && !a->ngc) norm_wn_weight(m->pool, Ew(m, o), En(m, o), Gt(m, a->ng, 0), Gt(m, a->ng, 1), gwid(m, a->ng), a->features);
     m->eff_d = m->eff_g = 1;
 }
 
@@ -559,10 +674,72 @@ static void g_input(gan *m, int n, rng *r)
     }
 }
 
+/* Batch norm over stage j's channels (train: batch statistics, the running ones updated), then
+ * ReLU: ws->ga[j] from ws->gu[j]. */
+static void g_stage_forward(gan *m, int j, int n, int train)
+{
+    gan_ws *w = m->ws;
+    int C, P;
+    gstage(m, j, &C, &P);
+    float *mean = nn_data(&m->stat, 2 * j), *var = nn_data(&m->stat, 2 * j + 1);
+    if (train)
+        norm_bn2d_forward_train(w->ga[j], w->gxh[j], w->gistd[j], w->gbn, w->gu[j], Gt(m, j, 1), Gt(m, j, 2), mean,
+                                var, BN_MOMENTUM, n, C, P);
+    else
+        norm_bn2d_forward_eval(w->ga[j], w->gbn, w->gu[j], Gt(m, j, 1), Gt(m, j, 2), mean, var, n, C, P);
+    nn_act_forward(w->ga[j], w->ga[j], (size_t)n * C * P, NN_ACT_RELU);
+}
+
+/* A convolutional G: dense to the seed, then the transposed convolutions. */
+static void g_conv_forward(gan *m, int n, int train)
+{
+    const gan_arch *a = &m->a;
+    gan_ws *w = m->ws;
+    const int *s = a->g_seed;
+    nn_dense_forward(m->pool, w->gu[0], w->gz, Gt(m, 0, 0), NULL, n, m->gin, s[0] * s[1] * s[2], NN_ACT_NONE);
+    g_stage_forward(m, 0, n, train);
+    for (int j = 1; j <= a->ngc; j++) {
+        int last = j == a->ngc;
+        conv_t_forward(last ? w->gx : w->gu[j], w->gcws, w->ga[j - 1], Gt(m, j, 0), last ? Gt(m, j, 1) : NULL, n,
+                       &m->gs[j - 1]);
+        if (!last) g_stage_forward(m, j, n, train);
+    }
+    nn_act_forward(w->gx, w->gx, (size_t)n * a->features, a->g_out);
+}
+
+/* Its backward (training mode) from d(gx) in ws->gda, into m->g.grad. */
+static void g_conv_backward(gan *m, int n)
+{
+    const gan_arch *a = &m->a;
+    gan_ws *w = m->ws;
+    float *d = w->gda, *dn = w->gdb;
+    nn_act_backward(d, d, w->gx, (size_t)n * a->features, a->g_out);
+    for (int j = a->ngc; j >= 0; j--) {
+        if (j < a->ngc) {   /* back through stage j's ReLU and batch norm */
+            int C, P;
+            gstage(m, j, &C, &P);
+            nn_act_backward(d, d, w->ga[j], (size_t)n * C * P, NN_ACT_RELU);
+            norm_bn2d_backward(d, Gd(m, j, 1), Gd(m, j, 2), w->gbn, d, w->gxh[j], w->gistd[j], Gt(m, j, 1), n, C, P);
+        }
+        if (j == 0) break;
+        conv_t_backward(dn, Gd(m, j, 0), j == a->ngc ? Gd(m, j, 1) : NULL, w->gcol, w->gcws, d, w->ga[j - 1],
+                        Gt(m, j, 0), n, &m->gs[j - 1]);
+        float *t = d;
+        d = dn;
+        dn = t;
+    }
+    const int *s = a->g_seed;
+    nn_dense_backward(m->pool, NULL, Gd(m, 0, 0), NULL, d, w->gz, Gt(m, 0, 0), NULL, n, m->gin, s[0] * s[1] * s[2], NN_ACT_NONE);
+}
+
 static void g_forward(gan *m, int n, int train)
 {
     const gan_arch *a = &m->a;
     gan_ws *w = m->ws;
+    if (a->ngc) {
+        g_conv_forward(m, n, train);
+        return;
+    }
     const float *in = w->gz;
     for (int j = 0; j < a->ng; j++) {
         int c = a->g_hidden[j];
@@ -585,6 +762,10 @@ static void g_backward(gan *m, int n)
 {
     const gan_arch *a = &m->a;
     gan_ws *w = m->ws;
+    if (a->ngc) {
+        g_conv_backward(m, n);
+        return;
+    }
     float *d = w->gda, *dn = w->gdb;
     int ng = a->ng, o = a->nd + 1;
     const float *in = ng ? w->ga[ng - 1] : w->gz;
@@ -853,6 +1034,43 @@ double gan_g_grad(gan *m, const float *x, const int *idx_unl, rng *r, gan_stats 
 
 /* ---- initialisation and training ---- */
 
+/* An MLP G's weight-normalised output layer: v ~ N(0, 0.05^2), g = 1, b = 0. */
+static void g_out_init(gan *m, rng *r)
+{
+    const gan_arch *a = &m->a;
+    size_t k = (size_t)a->features * gwid(m, a->ng);
+    norm_gauss_fill(Gt(m, a->ng, 0), k, r);
+    for (size_t i = 0; i < k; i++) Gt(m, a->ng, 0)[i] *= 0.05f;
+    for (int j = 0; j < a->features; j++) Gt(m, a->ng, 1)[j] = 1.0f, Gt(m, a->ng, 2)[j] = 0.0f;
+}
+
+/* A convolutional G: the seed's dense layer Glorot uniform, the transposed convolutions
+ * N(0, 0.05^2) (batch norm follows all but the last), gamma 1, beta 0, the bias 0, the running
+ * statistics those of unit Gaussians. */
+static void g_conv_init(gan *m, rng *r)
+{
+    const gan_arch *a = &m->a;
+    const int *s = a->g_seed;
+    nn_dense_init_glorot(Gt(m, 0, 0), NULL, m->gin, s[0] * s[1] * s[2], 1.0f, 0, r);
+    for (int j = 0; j <= a->ngc; j++) {
+        if (j) {
+            size_t k = (size_t)m->gs[j - 1].K * conv_patch(&m->gs[j - 1]);
+            norm_gauss_fill(Gt(m, j, 0), k, r);
+            for (size_t i = 0; i < k; i++) Gt(m, j, 0)[i] *= 0.05f;
+        }
+        if (j == a->ngc) {
+            memset(Gt(m, j, 1), 0, (size_t)a->img_c * sizeof(float));
+            break;
+        }
+        int C, P;
+        gstage(m, j, &C, &P);
+        for (int c = 0; c < C; c++) {
+            Gt(m, j, 1)[c] = 1.0f, Gt(m, j, 2)[c] = 0.0f;
+            nn_data(&m->stat, 2 * j)[c] = 0.0f, nn_data(&m->stat, 2 * j + 1)[c] = 1.0f;
+        }
+    }
+}
+
 int gan_init(gan *m, const float *x, size_t n, int B, rng *r, error *e)
 {
     const gan_arch *a = &m->a;
@@ -878,10 +1096,10 @@ int gan_init(gan *m, const float *x, size_t n, int B, rng *r, error *e)
             nn_data(&m->stat, 2 * j)[k] = 0.0f, nn_data(&m->stat, 2 * j + 1)[k] = 1.0f;
         }
     }
-    size_t k = (size_t)a->features * gwid(m, a->ng);
-    norm_gauss_fill(Gt(m, a->ng, 0), k, r);
-    for (size_t i = 0; i < k; i++) Gt(m, a->ng, 0)[i] *= 0.05f;
-    for (int j = 0; j < a->features; j++) Gt(m, a->ng, 1)[j] = 1.0f, Gt(m, a->ng, 2)[j] = 0.0f;
+    if (a->ngc)
+        g_conv_init(m, r);
+    else
+        g_out_init(m, r);
     refresh_weights(m);
     /* data-dependent init of D on up to 3B rows drawn at random */
     int n0 = n < (size_t)m->ws->R ? (int)n : m->ws->R;
@@ -1243,6 +1461,16 @@ static value *int_array(const int *v, int n)
     return a;
 }
 
+/* info[key] = spec, info[key "_image"] = the image shape (spec_from_info reads them back). */
+static void spec_to_info(value *info, const char *key, const char *spec, const gan_arch *a)
+{
+    char ik[32];
+    int img[3] = {a->img_c, a->img_h, a->img_w};
+    snprintf(ik, sizeof ik, "%s_image", key);
+    value_set(info, key, value_str(spec));
+    value_set(info, ik, int_array(img, 3));
+}
+
 model_file *gan_to_model(const gan *m, error *e)
 {
     const gan_arch *a = &m->a;
@@ -1258,13 +1486,15 @@ model_file *gan_to_model(const gan *m, error *e)
     value_set(f->info, "conditional", value_bool(a->conditional));
     value_set(f->info, "g_output", value_str(nn_act_name(a->g_out)));
     value_set(f->info, "ema", value_bool(a->ema));
+    char spec[GAN_MAX_LAYERS * 24 + 48];
     if (a->nc) {   /* only then, so that an MLP D's model keeps its bytes */
-        char spec[GAN_MAX_LAYERS * 24];
         gan_conv_format(a, spec, sizeof spec);
-        int img[3] = {a->img_c, a->img_h, a->img_w};
-        value_set(f->info, "d_conv", value_str(spec));
-        value_set(f->info, "d_conv_image", int_array(img, 3));
+        spec_to_info(f->info, "d_conv", spec, a);
         value_set(f->info, "d_pool", value_bool(a->pool));
+    }
+    if (a->ngc) {   /* likewise for an MLP G */
+        gan_deconv_format(a, spec, sizeof spec);
+        spec_to_info(f->info, "g_deconv", spec, a);
     }
     if (nn_params_save(&m->d, f, e) || nn_params_save(&m->g, f, e) || nn_params_save(&m->stat, f, e) ||
         (a->ema && nn_params_save(&m->avg, f, e))) {
@@ -1284,17 +1514,20 @@ static int info_ints(const value *info, const char *key, int *out, error *e)
     return (int)v->n;
 }
 
-/* D's conv layers from info "d_conv", "d_conv_image", "d_pool" (none when d_conv is absent). */
-static int conv_from_info(const value *info, gan_arch *a, error *e)
+/* Conv layers from info[key] (a spec parse() reads: "d_conv", "g_deconv") and the image they see
+ * or make from info[key "_image"]; nothing when info has no key. */
+static int spec_from_info(const value *info, const char *key, int (*parse)(gan_arch *, const char *, error *),
+                          gan_arch *a, error *e)
 {
-    const char *spec = value_get_str(info, "d_conv", NULL);
+    const char *spec = value_get_str(info, key, NULL);
+    char ik[32];
     int img[GAN_MAX_LAYERS], k;
+    snprintf(ik, sizeof ik, "%s_image", key);
     if (!spec) return 0;
-    if (gan_conv_parse(a, spec, e)) return error_prefix(e, "model info");
-    if ((k = info_ints(info, "d_conv_image", img, e)) < 0) return -1;
-    if (k != 3) return error_set(e, "model info: 'd_conv_image' is not [channels, height, width]");
+    if (parse(a, spec, e)) return error_prefix(e, "model info");
+    if ((k = info_ints(info, ik, img, e)) < 0) return -1;
+    if (k != 3) return error_set(e, "model info: '%s' is not [channels, height, width]", ik);
     a->img_c = img[0], a->img_h = img[1], a->img_w = img[2];
-    a->pool = value_get_num(info, "d_pool", 0) != 0;
     return 0;
 }
 
@@ -1314,7 +1547,9 @@ gan *gan_from_model(const model_file *f, error *e)
         return NULL;
     if (nn_act_parse(value_get_str(info, "g_output", "sigmoid"), &a.g_out))
         return error_set(e, "model info: unknown g_output"), NULL;
-    if (conv_from_info(info, &a, e)) return NULL;
+    if (spec_from_info(info, "d_conv", gan_conv_parse, &a, e) || spec_from_info(info, "g_deconv", gan_deconv_parse, &a, e))
+        return NULL;
+    a.pool = value_get_num(info, "d_pool", 0) != 0;
     gan *m = gan_new(&a, e);
     if (!m) return error_prefix(e, "model"), NULL;
     if (nn_params_load(&m->d, f, e) || nn_params_load(&m->g, f, e) || nn_params_load(&m->stat, f, e) ||

@@ -10,7 +10,11 @@
  * D(x) = Z/(Z+1) with Z = sum_k exp(l_k), i.e. D(x) = sigmoid(LSE(l)).
  * Generator G: noise z ~ U(0,1)^noise_dim (plus one-hot(y) when conditional), dense layers
  * (g_hidden, default 500-500) with batch norm and softplus, then a weight-normalised dense output
- * with sigmoid (data in [0, 1]) or no activation.
+ * with sigmoid (data in [0, 1]) or no activation. Or (arch.ngc > 0) a convolutional G (DCGAN-style,
+ * as the authors' CIFAR model): a dense layer to a seed image (g_seed channels x height x width)
+ * with batch norm over channels and ReLU, then transposed convolutions (each doubling the size at
+ * stride 2), batch norm and ReLU but the last, which has a bias and G's output activation and must
+ * give the data's images (img_c x img_h x img_w).
  *
  * Losses (per training step, B labelled + B unlabelled + B generated rows, D run ONCE on the 3B):
  *   L_lab  = mean_lab [LSE(l) - l_y]
@@ -64,6 +68,9 @@ typedef struct gan_arch {
     int conditional;                      /* 0 */
     nn_act g_out;                         /* NN_ACT_SIGMOID or NN_ACT_NONE */
     int ema;                              /* 0; 1: D keeps a moving average of its weights (predicts with it) */
+    int ngc;                              /* 0: G is an MLP (g_hidden); else its transposed convolutions */
+    int g_seed[3];                        /* with ngc: the dense layer's output as channels, height, width */
+    gan_conv gconv[GAN_MAX_LAYERS];       /* with ngc: channels out, kernel (odd), stride; output = input x stride */
 } gan_arch;
 
 void gan_arch_default(gan_arch *a);
@@ -72,6 +79,12 @@ void gan_arch_default(gan_arch *a);
 int gan_conv_parse(gan_arch *a, const char *spec, error *e);
 /* The spec of a->conv back as text ("32:5:2,64:3:2"; "" without conv layers). */
 void gan_conv_format(const gan_arch *a, char *buf, size_t size);
+/* Parses a --g-deconv spec "64x7x7,32:5:2,1:5:2" (the seed image channels x height x width, then
+ * channels:kernel:stride per transposed convolution) into a->g_seed, a->gconv, a->ngc; -1 with e
+ * set ("--g-deconv: ..."). */
+int gan_deconv_parse(gan_arch *a, const char *spec, error *e);
+/* The spec of a convolutional G back as text ("" without one). */
+void gan_deconv_format(const gan_arch *a, char *buf, size_t size);
 
 typedef struct gan_config {
     int epochs;              /* 10 */
@@ -108,6 +121,7 @@ typedef struct gan {
     nn_params stat;          /* batch-norm running statistics of G (saved, not trained) */
     nn_params eff;           /* derived: effective weight-normalised weights and row norms */
     conv_shape cs[GAN_MAX_LAYERS];   /* derived: the shapes of D's conv layers */
+    conv_shape gs[GAN_MAX_LAYERS];   /* derived: the shapes of G's transposed convolutions */
     int gin;                 /* G's input width: noise_dim (+ classes when conditional) */
     float cond_weight;       /* weight of the class term in L_G (conditional; gan_config) */
     float unl_weight;        /* weight of L_unl in L_D (gan_config) */

@@ -169,6 +169,45 @@ NN_VECTORISE void norm_bn_backward(float *dx, float *dgamma, float *dbeta, const
     }
 }
 
+/* dst (B, P, C) = src (B, C, P) with its last two axes swapped (back = 0), or the inverse
+ * (back = 1: dst (B, C, P) from src (B, P, C)). */
+static void swap_cp(float *dst, const float *src, int B, int C, int P, int back)
+{
+    for (int i = 0; i < B; i++) {
+        const float *s = src + (size_t)i * C * P;
+        float *d = dst + (size_t)i * C * P;
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < P; p++) {
+                if (back) d[(size_t)c * P + p] = s[(size_t)p * C + c];
+                else d[(size_t)p * C + c] = s[(size_t)c * P + p];
+            }
+    }
+}
+
+void norm_bn2d_forward_train(float *y, float *xhat, float *istd, float *t, const float *x, const float *gamma,
+                             const float *beta, float *run_mean, float *run_var, float momentum, int B, int C, int P)
+{
+    swap_cp(t, x, B, C, P, 0);
+    norm_bn_forward_train(t, xhat, istd, t, gamma, beta, run_mean, run_var, momentum, B * P, C);
+    swap_cp(y, t, B, C, P, 1);
+}
+
+void norm_bn2d_forward_eval(float *y, float *t, const float *x, const float *gamma, const float *beta,
+                            const float *run_mean, const float *run_var, int B, int C, int P)
+{
+    swap_cp(t, x, B, C, P, 0);
+    norm_bn_forward_eval(t, t, gamma, beta, run_mean, run_var, B * P, C);
+    swap_cp(y, t, B, C, P, 1);
+}
+
+void norm_bn2d_backward(float *dx, float *dgamma, float *dbeta, float *t, const float *dy, const float *xhat,
+                        const float *istd, const float *gamma, int B, int C, int P)
+{
+    swap_cp(t, dy, B, C, P, 0);
+    norm_bn_backward(dx ? t : NULL, dgamma, dbeta, t, xhat, istd, gamma, B * P, C);
+    if (dx) swap_cp(dx, t, B, C, P, 1);
+}
+
 /* ---- Gaussian noise ---- */
 
 /* Marsaglia & Tsang (2000), "The Ziggurat Method for Generating Random Variables": 128 layers,

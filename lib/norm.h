@@ -59,6 +59,18 @@ void norm_bn_forward_eval(float *y, const float *x, const float *gamma, const fl
 void norm_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *xhat,
                       const float *istd, const float *gamma, int B, int C);
 
+/* Batch norm over channels (images NCHW, a convolutional generator's layers): per channel, the
+ * statistics over the B rows and P pixels. The dense functions above on the (B P, C) layout,
+ * with x transposed into a workspace t (B, C, P) first and the result transposed back; the
+ * running variance is unbiased over the B P values. xhat (B P, C), istd (C), t (B C P);
+ * the rest as the dense functions with y, x, dx, dy (B, C, P); y may equal x, dx may equal dy. */
+void norm_bn2d_forward_train(float *y, float *xhat, float *istd, float *t, const float *x, const float *gamma,
+                             const float *beta, float *run_mean, float *run_var, float momentum, int B, int C, int P);
+void norm_bn2d_forward_eval(float *y, float *t, const float *x, const float *gamma, const float *beta,
+                            const float *run_mean, const float *run_var, int B, int C, int P);
+void norm_bn2d_backward(float *dx, float *dgamma, float *dbeta, float *t, const float *dy, const float *xhat,
+                        const float *istd, const float *gamma, int B, int C, int P);
+
 /* ---- Gaussian noise ----------------------------------------------------------------------------- */
 
 /* eps[0..n) ~ N(0, 1) by the ziggurat method (Marsaglia & Tsang 2000), about 32 random bits per

@@ -54,6 +54,11 @@ static const char USAGE[] =
     "      --d-pool             with --d-conv: mean-pool the last conv layer over its pixels instead\n"
     "                           of flattening it\n"
     "      --g-hidden LIST      G's hidden layers (default 500,500)\n"
+    "      --g-deconv SPEC      a convolutional G instead (DCGAN-style; rows as images as for --d-conv):\n"
+    "                           CxHxW,channels:kernel:stride,... e.g. 64x7x7,32:5:2,1:5:2: noise ->\n"
+    "                           dense -> C x H x W, then transposed convolutions (odd kernels, output\n"
+    "                           = input x stride), batch norm over channels and ReLU after all but the\n"
+    "                           last, which must give the images (1 channel) with G's output activation\n"
     "      --noise-dim N        G's noise dimension (default 100)\n"
     "      --input-noise SD     Gaussian noise on D's input (default 0.3)\n"
     "      --hidden-noise SD    Gaussian noise after D's hidden layers (default 0.5)\n"
@@ -115,13 +120,14 @@ static const char USAGE[] =
     "  ssl-prep csv data/digits.csv.gz > digits.ssl\n"
     "  ssl-gan train --d-hidden 500,250,250 --epochs 50 --seed 1 train.ssl -o digits.gan\n"
     "  ssl-gan train --d-conv 32:5:2,64:3:2 --d-hidden 250 --ema 0.999 fashion.ssl -o fashion.gan\n"
+    "  ssl-gan train --g-deconv 64x7x7,32:5:2,1:5:2 --ema 0.999 fashion.ssl -o fashion.gan\n"
     "  ssl-gan predict -m digits.gan test.ssl | ssl-eval\n"
     "  ssl-gan sample -m digits.gan -n 100 --png samples.png\n";
 
 enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
        OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
        OPT_THREADS, OPT_CW, OPT_UNLW, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_STREAM, OPT_BUFFER, OPT_DCONV,
-       OPT_DPOOL };
+       OPT_DPOOL, OPT_GDECONV };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},          {"model", required_argument, 0, 'm'},
@@ -140,6 +146,7 @@ static const struct option OPTS[] = {
     {"shift", required_argument, 0, OPT_SHIFT},     {"ema", required_argument, 0, OPT_EMA},
     {"mode-seeking", required_argument, 0, OPT_MS},
     {"d-conv", required_argument, 0, OPT_DCONV},    {"d-pool", no_argument, 0, OPT_DPOOL},
+    {"g-deconv", required_argument, 0, OPT_GDECONV},
     {"resume", no_argument, 0, OPT_RESUME},
     {"stream-data", no_argument, 0, OPT_STREAM},    {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
     {"help", no_argument, 0, 'h'},                  {"version", no_argument, 0, 'V'},
@@ -152,6 +159,7 @@ typedef struct args {
     int nfiles;
     int threads, quiet, resume, ckpt_every, gout_auto, cls, has_cls;
     int stream_data;         /* train --stream-data */
+    int gh_given;            /* --g-hidden was given */
     long rows, buffer;       /* buffer: --shuffle-buffer, 0 = not given */
     gan_arch arch;
     gan_config cfg;
@@ -185,7 +193,15 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
             break;
         }
         case OPT_DPOOL: h->pool = 1; break;
-        case OPT_GH: h->ng = cli_parse_int_list(c, "--g-hidden", optarg, h->g_hidden, GAN_MAX_LAYERS); break;
+        case OPT_GH:
+            h->ng = cli_parse_int_list(c, "--g-hidden", optarg, h->g_hidden, GAN_MAX_LAYERS);
+            a->gh_given = 1;
+            break;
+        case OPT_GDECONV: {
+            error e;
+            if (gan_deconv_parse(h, optarg, &e)) cli_usage_error(c, "%s", e.msg);
+            break;
+        }
         case OPT_NOISE: h->noise_dim = (int)cli_parse_long(c, "--noise-dim", optarg, 1, 1 << 20); break;
         case OPT_IN_NOISE: h->input_noise = (float)cli_parse_double(c, "--input-noise", optarg, 0, 100); break;
         case OPT_HID_NOISE: h->hidden_noise = (float)cli_parse_double(c, "--hidden-noise", optarg, 0, 100); break;
@@ -222,6 +238,8 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
     }
     a->nfiles = cli_inputs(c, argc, argv, a->files, 2);
     if (a->arch.pool && !a->arch.nc) cli_usage_error(c, "--d-pool needs --d-conv");
+    if (a->arch.ngc && a->gh_given) cli_usage_error(c, "--g-deconv replaces --g-hidden: give one of them");
+    if (a->arch.ngc) a->arch.ng = 0;   /* the convolutional G has no dense hidden layers */
 }
 
 /* ---- train ---- */
@@ -467,8 +485,8 @@ static void train_main(cli *c, args *a)
     a->arch.classes = class_count(c, &h.sc);
     if (a->gout_auto) a->arch.g_out = h.sc.lo >= 0 && h.sc.hi <= 1 ? NN_ACT_SIGMOID : NN_ACT_NONE;
     if (a->cfg.shift > 0) image_shape(c, &h, schema->meta, file, "--shift", &a->cfg.img_h, &a->cfg.img_w);
-    if (a->arch.nc) {   /* D's convolutions see the rows as one-channel images */
-        image_shape(c, &h, schema->meta, file, "--d-conv", &a->arch.img_h, &a->arch.img_w);
+    if (a->arch.nc || a->arch.ngc) {   /* D's convolutions see, G's make, the rows as one-channel images */
+        image_shape(c, &h, schema->meta, file, a->arch.nc ? "--d-conv" : "--g-deconv", &a->arch.img_h, &a->arch.img_w);
         a->arch.img_c = 1;
     }
     gan_data vd = {0};

@@ -70,6 +70,10 @@ interrupt_resume() {
     interrupt_resume "$T/m" $GAN --lr-decay-start 2 "$D/tr5.ssl"
 }
 
+@test "ssl-gan train --g-deconv: interrupted, then --resume: the uninterrupted run's bytes (G's batch-norm statistics kept)" {
+    interrupt_resume "$T/m" ${GAN/--g-hidden 16/--g-deconv 4x2x2,4:3:2,1:3:2} "$D/tr5.ssl"
+}
+
 @test "a checkpoint loads as a model: ssl-fit predict and ssl-gan predict read it" {
     SSL_STOP_AFTER_STEPS=25 run $FIT "$D/tr.ssl" -o "$T/f"
     [ "$status" -eq 130 ]

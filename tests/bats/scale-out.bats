@@ -354,6 +354,17 @@ sys.exit(len(a) != 2 or len(b) != 2 or any(abs(x[k] - y[k]) > 1e-5 * max(1, abs(
     params_close "$T/c1.gan" "$T/c2.gan" 1e-4
 }
 
+# A convolutional G (--g-deconv, no --g-hidden) runs whole on every rank like the dense G: its
+# batch norm over channels sees the whole batch.
+@test "mpirun -np 2 ssl-gan train --g-deconv: every rank generates the whole batch (1e-4)" {
+    mpi_or_skip
+    [ -x "$MBIN/ssl-gan" ] || skip "no MPI build of ssl-gan"
+    local args=(--d-hidden 64,32 --g-deconv 8x2x2,4:3:2,1:3:2 --noise-dim 16 --epochs 2 --batch 200 --seed 5 --threads 1 -q)
+    "$MBIN/ssl-gan" train "${args[@]}" "$D/l30.ssl" -o "$T/g1.gan"
+    "${MPIRUN[@]}" "$MBIN/ssl-gan" train "${args[@]}" "$D/l30.ssl" -o "$T/g2.gan"
+    params_close "$T/g1.gan" "$T/g2.gan" 1e-4
+}
+
 @test "mpirun -np 2 ssl-gan train: a batch that does not divide among the processes" {
     mpi_or_skip
     [ -x "$MBIN/ssl-gan" ] || skip "no MPI build of ssl-gan"

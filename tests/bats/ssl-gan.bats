@@ -201,12 +201,20 @@ EOF2
     [ ! -e "$T/m" ]
 }
 
+# train_above_chance MODEL ARGS...: 2 epochs, seed 3, on tr5.ssl; the last epoch's val_accuracy
+# (te.ssl, in $T/log.json) above 0.3
+train_above_chance() {
+    local model=$1
+    shift
+    run ssl-gan train "$@" --epochs 2 --seed 3 --val "$D/te.ssl" --log "$T/log.json" "$D/tr5.ssl" -o "$model"
+    [ "$status" -eq 0 ]
+    "$PY" -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; assert r[-1]['val_accuracy'] > 0.3, r[-1]" "$T/log.json"
+}
+
 CONV="--d-conv 8:3:1,16:3:2 --d-hidden 32 --g-hidden 32 --noise-dim 16 --batch 50"
 
 @test "--d-conv: a convolutional D on the 8x8 digits trains, predicts, reloads; same seed, same bytes" {
-    run ssl-gan train $CONV --epochs 2 --seed 3 --val "$D/te.ssl" --log "$T/log.json" "$D/tr5.ssl" -o "$T/cv.gan"
-    [ "$status" -eq 0 ]
-    "$PY" -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; assert r[-1]['val_accuracy'] > 0.3, r[-1]" "$T/log.json"
+    train_above_chance "$T/cv.gan" $CONV
     # the conv tensors (channels, in-channels x kernel x kernel) and the spec are in the model
     grep -qa "d.c1.v" "$T/cv.gan"
     grep -qa "d.c2.v" "$T/cv.gan"
@@ -255,5 +263,72 @@ CONV="--d-conv 8:3:1,16:3:2 --d-hidden 32 --g-hidden 32 --noise-dim 16 --batch 5
     # 8x8 -> 4x4 -> 2x2: a third 3x3 kernel is larger than its input
     run --separate-stderr ssl-gan train --d-conv 4:3:2,4:3:2,4:3:1 "$D/tr5.ssl" -o "$T/m"
     assert_fails_with 1 "layer 3 \(kernel 3\) sees a 2 x 2 input: too deep for 8 x 8 images"
+    [ ! -e "$T/m" ]
+}
+
+DECONV="--g-deconv 8x2x2,4:3:2,1:3:2 --d-hidden 32 --noise-dim 16 --batch 50"
+
+@test "--g-deconv: a convolutional G on the 8x8 digits trains, samples, predicts, reloads; same seed, same bytes" {
+    train_above_chance "$T/g.gan" $DECONV
+    "$PY" -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; assert r[-1]['sample_spread'] > 0.01, r[-1]" "$T/log.json"
+    # G's tensors and its spec are in the model; no dense G
+    grep -qa "g.seed.w" "$T/g.gan"
+    grep -qa "g.t1.gamma" "$T/g.gan"
+    grep -qa "g.t2.b" "$T/g.gan"
+    grep -qa "8x2x2,4:3:2,1:3:2" "$T/g.gan"
+    refute grep -qa "g.out.v" "$T/g.gan"
+    grep -qa "g.out.v" "$D/m.gan"
+    ssl-gan train $DECONV --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$T/g2.gan"
+    ssl-gan train $DECONV --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$T/g3.gan"
+    cmp "$T/g2.gan" "$T/g3.gan"
+    ssl-gan train $DECONV --epochs 2 --seed 4 -q "$D/tr5.ssl" -o "$T/g4.gan"
+    refute cmp -s "$T/g2.gan" "$T/g4.gan"
+    # the reloaded G samples rows of the data's shape, the same for the same seed, differing rows
+    ssl-gan sample -m "$T/g2.gan" -n 6 --seed 1 > "$T/s.ssl"
+    [ "$(shape_of "$T/s.ssl" x)" = "6 64" ]
+    ssl-gan sample -m "$T/g2.gan" -n 6 --seed 1 | cmp - "$T/s.ssl"
+    ssl-show --json -n 6 "$T/s.ssl" | "$PY" -c "
+import json, sys
+x = [r['x'] for r in json.load(sys.stdin)['head']]
+assert len(x) == 6 and all(0 <= v <= 1 for r in x for v in r)                 # sigmoid output
+assert all(max(abs(a - b) for a, b in zip(x[i], x[j])) > 1e-3 for i in range(6) for j in range(i))   # rows differ"
+    ssl-gan sample -m "$T/g2.gan" -n 20 --png "$T/g.png"
+    [ "$(head -c 8 "$T/g.png" | od -An -tx1 | tr -d ' ')" = "89504e470d0a1a0a" ]
+    ssl-gan predict -m "$T/g2.gan" "$D/te.ssl" > "$T/p.ssl"
+    read -r rows w <<< "$(shape_of "$D/te.ssl" x)"
+    [ "$(shape_of "$T/p.ssl" p)" = "$rows 10" ]
+    # checkpoints reload G's layers and its batch-norm statistics: the same final model
+    ssl-gan train $DECONV --epochs 2 --seed 3 --checkpoint-every 1 -q "$D/tr5.ssl" -o "$T/k.gan"
+    cmp "$T/k.gan" "$T/g2.gan"
+}
+
+@test "--g-deconv with --conditional and with --d-conv: class-conditional samples, a conv D" {
+    ssl-gan train $DECONV --conditional --epochs 2 --seed 3 -q "$D/tr5.ssl" -o "$T/c.gan"
+    ssl-gan sample -m "$T/c.gan" -n 4 --class 7 > "$T/s7.ssl"
+    ssl-show --json "$T/s7.ssl" | "$PY" -c "
+import json, sys
+j = json.load(sys.stdin)
+assert j['rows'] == 4 and j['classes']['counts'][7]['count'] == 4, j['classes']"
+    ssl-gan train $DECONV --d-conv 4:3:2 --epochs 2 --seed 3 -q --val "$D/te.ssl" --log "$T/l.json" "$D/tr5.ssl" -o "$T/cc.gan"
+    grep -qa "d.c1.v" "$T/cc.gan"
+    grep -qa "g.t1.w" "$T/cc.gan"
+    ssl-gan predict -m "$T/cc.gan" "$D/te.ssl" | ssl-eval --json | "$PY" -c "import json,sys; assert json.load(sys.stdin)['accuracy'] > 0.3"
+}
+
+@test "--g-deconv errors: a bad spec, with --g-hidden (exit 2); rows that are no image, a G that misses the image shape (exit 1)" {
+    for spec in "abc" "8x2x2" "8x2x2," "4:3:2" "8x2x2,1:4:2" "0x2x2,1:3:2" "8x2x2,1:3:0" "8x2,1:3:2"; do
+        run --separate-stderr ssl-gan train --g-deconv "$spec" "$D/tr5.ssl" -o "$T/m"
+        assert_fails_with 2 "--g-deconv"
+    done
+    run --separate-stderr ssl-gan train --g-deconv 8x2x2,4:3:2,1:3:2 --g-hidden 32 "$D/tr5.ssl" -o "$T/m"
+    assert_fails_with 2 "--g-deconv replaces --g-hidden: give one of them"
+    "$PY" "$ROOT/tests/bats/write_stream.py" 5 > "$T/w3.ssl"
+    run --separate-stderr ssl-gan train --g-deconv 8x2x2,1:3:2 "$T/w3.ssl" -o "$T/m"
+    assert_fails_with 1 "w3.ssl: --g-deconv needs one-channel images"
+    # 2 -> 4: the digits are 8 x 8; two channels at the end are no one-channel image either
+    run --separate-stderr ssl-gan train --g-deconv 8x2x2,1:3:2 "$D/tr5.ssl" -o "$T/m"
+    assert_fails_with 1 "G ends in 1 x 4 x 4 images, the data's are 1 x 8 x 8"
+    run --separate-stderr ssl-gan train --g-deconv 8x2x2,4:3:2,2:3:2 "$D/tr5.ssl" -o "$T/m"
+    assert_fails_with 1 "G ends in 2 x 8 x 8 images, the data's are 1 x 8 x 8"
     [ ! -e "$T/m" ]
 }

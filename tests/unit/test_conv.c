@@ -1,7 +1,8 @@
 /* Tests of lib/conv: the forward against a direct (six-loop) convolution, finite-difference gradient
  * checks of the convolution (w.r.t. x, w, b) for strides 1 and 2, padding 0 and > 0, several
  * channels, non-square images and batches split into several products; of the weight-normalised convolution (w.r.t. x, v, g, b); of the
- * global mean pool. The loss is sum c * softplus(y), so every gradient is a nonlinear one; parameter
+ * global mean pool; of the transposed convolution (w.r.t. x, w, b; its forward is the
+ * convolution's adjoint). The loss is sum c * softplus(y), so every gradient is a nonlinear one; parameter
  * gradients start at 1 to check that they accumulate, input gradients at garbage to check that they
  * are overwritten. gradcheck.h's layer tolerance. */
 #include <math.h>
@@ -197,6 +198,110 @@ static void test_optional_grads(void)
     ctx_free(&d);
 }
 
+/* ---- transposed convolution: loss = sum c * softplus(conv_t(x)) ---- */
+
+typedef struct convt_ctx {
+    conv_shape s;
+    float *x, *w, *b, *c, *y, *col, *ws;   /* x (NB, K, OH, OW), y (NB, C, H, W) */
+} convt_ctx;
+
+static double convt_loss(void *p)
+{
+    convt_ctx *d = p;
+    conv_t_forward(d->y, d->ws, d->x, d->w, d->b, NB, &d->s);
+    size_t n = NB * conv_in_size(&d->s);
+    nn_act_forward(d->y, d->y, n, NN_ACT_SOFTPLUS);
+    double t = 0;
+    for (size_t i = 0; i < n; i++) t += (double)d->c[i] * d->y[i];
+    return t;
+}
+
+/* From K x h x w to C x H x W. */
+static void convt_init(convt_ctx *d, int K, int h, int w, int C, int H, int W, int k, int stride, int pad, rng *r)
+{
+    memset(d, 0, sizeof *d);
+    CHECK(conv_t_shape_set(&d->s, K, h, w, C, H, W, k, stride, pad) == 0);
+    d->x = fill(r, NB * conv_out_size(&d->s), 1.0f);
+    d->w = fill(r, (size_t)K * conv_patch(&d->s), 0.5f);
+    d->b = fill(r, (size_t)C, 0.5f);
+    d->c = fill(r, NB * conv_in_size(&d->s), 1.0f);
+    d->y = fill(r, NB * conv_in_size(&d->s), 1.0f);
+    d->col = fill(r, NB * conv_col_size(&d->s), 1.0f);
+    d->ws = fill(r, conv_ws_size(&d->s, NB), 1.0f);
+}
+
+static void convt_free(convt_ctx *d) { free(d->x), free(d->w), free(d->b), free(d->c), free(d->y), free(d->col), free(d->ws); }
+
+static void test_t_shape(void)
+{
+    conv_shape s;
+    CHECK(conv_t_shape_set(&s, 64, 7, 7, 32, 14, 14, 5, 2, 2) == 0);
+    CHECK(s.C == 32 && s.K == 64 && s.OH == 7 && s.H == 14);
+    CHECK(conv_t_shape_set(&s, 32, 14, 14, 1, 28, 28, 5, 2, 2) == 0);
+    CHECK(conv_t_shape_set(&s, 2, 7, 7, 1, 13, 13, 5, 2, 2) == 0);   /* 13 -> 7 as well */
+    CHECK(conv_t_shape_set(&s, 2, 7, 7, 1, 16, 16, 5, 2, 2) == -1);  /* 16 -> 8 */
+    CHECK(conv_t_shape_set(&s, 2, 7, 7, 1, 14, 14, 9, 1, 0) == -1);  /* 14 -> 6 */
+}
+
+/* <conv(u), x> = <u, conv_t(x)>: the transposed convolution is the convolution's adjoint. */
+static void check_t_adjoint(int K, int h, int w, int C, int H, int W, int k, int stride, int pad)
+{
+    rng r;
+    rng_seed(&r, 300 + k + stride * 10 + pad * 100);
+    convt_ctx d;
+    convt_init(&d, K, h, w, C, H, W, k, stride, pad, &r);
+    size_t nin = NB * conv_in_size(&d.s), nout = NB * conv_out_size(&d.s);
+    float *u = fill(&r, nin, 1.0f), *cu = malloc(nout * sizeof(float));
+    conv_forward(cu, d.col, d.ws, u, d.w, NULL, NB, &d.s);
+    conv_t_forward(d.y, d.ws, d.x, d.w, NULL, NB, &d.s);
+    double a = 0, b = 0;
+    for (size_t i = 0; i < nout; i++) a += (double)cu[i] * d.x[i];
+    for (size_t i = 0; i < nin; i++) b += (double)u[i] * d.y[i];
+    CHECK_NEAR(a, b, 1e-4 * (1 + fabs(a)));
+    free(u), free(cu);
+    convt_free(&d);
+}
+
+static void test_t_adjoint(void)
+{
+    check_t_adjoint(3, 4, 4, 2, 8, 8, 5, 2, 2);
+    check_t_adjoint(2, 5, 3, 3, 5, 3, 3, 1, 1);
+    check_t_adjoint(2, 3, 4, 1, 7, 9, 3, 2, 0);
+}
+
+static void check_t_grad(int K, int h, int w, int C, int H, int W, int k, int stride, int pad)
+{
+    rng r;
+    rng_seed(&r, 400 + K + k * 10 + stride * 100 + pad);
+    convt_ctx d;
+    convt_init(&d, K, h, w, C, H, W, k, stride, pad, &r);
+    size_t nx = NB * conv_out_size(&d.s), ny = NB * conv_in_size(&d.s), nw = (size_t)K * conv_patch(&d.s);
+    convt_loss(&d);
+    float *dy = malloc(ny * sizeof(float)), *dx = fill(&r, nx, 9.0f), *dw = malloc(nw * sizeof(float));
+    float *db = malloc((size_t)C * sizeof(float));
+    nn_act_backward(dy, d.c, d.y, ny, NN_ACT_SOFTPLUS);
+    for (size_t i = 0; i < nw; i++) dw[i] = 1.0f;
+    for (int j = 0; j < C; j++) db[j] = 1.0f;
+    conv_t_backward(dx, dw, db, d.col, d.ws, dy, d.x, d.w, NB, &d.s);
+    for (size_t i = 0; i < nw; i++) dw[i] -= 1.0f;
+    for (int j = 0; j < C; j++) db[j] -= 1.0f;
+    CHECK(gc_check_layer("convt.x", convt_loss, &d, d.x, dx, nx) == 0);
+    CHECK(gc_check_layer("convt.w", convt_loss, &d, d.w, dw, nw) == 0);
+    CHECK(gc_check_layer("convt.b", convt_loss, &d, d.b, db, (size_t)C) == 0);
+    /* dx = NULL gives the same dw */
+    float *dw2 = calloc(nw, sizeof(float));
+    conv_t_backward(NULL, dw2, NULL, d.col, d.ws, dy, d.x, d.w, NB, &d.s);
+    for (size_t i = 0; i < nw; i++) CHECK_NEAR(dw2[i], dw[i], 1e-5 * (1 + fabs(dw[i])));
+    free(dy), free(dx), free(dw), free(dw2), free(db);
+    convt_free(&d);
+}
+
+static void test_t_grad_stride1_pad1(void) { check_t_grad(2, 5, 4, 3, 5, 4, 3, 1, 1); }
+static void test_t_grad_stride1_pad0(void) { check_t_grad(3, 3, 4, 2, 5, 6, 3, 1, 0); }
+static void test_t_grad_stride2_pad2(void) { check_t_grad(3, 3, 4, 2, 6, 8, 5, 2, 2); }
+static void test_t_grad_stride2_pad1(void) { check_t_grad(2, 4, 3, 3, 7, 5, 3, 2, 1); }
+static void test_t_grad_chunks(void) { check_t_grad(2, 33, 33, 1, 33, 33, 3, 1, 1); }   /* a product per image */
+
 /* ---- global mean pool: loss = sum c * softplus(pool(x)) ---- */
 
 enum { PC = 3, PP = 5 };
@@ -248,5 +353,12 @@ int main(void)
     RUN(test_wn_grad_stride2);
     RUN(test_optional_grads);
     RUN(test_gpool);
+    RUN(test_t_shape);
+    RUN(test_t_adjoint);
+    RUN(test_t_grad_stride1_pad1);
+    RUN(test_t_grad_stride1_pad0);
+    RUN(test_t_grad_stride2_pad2);
+    RUN(test_t_grad_stride2_pad1);
+    RUN(test_t_grad_chunks);
     return check_summary();
 }

@@ -228,21 +228,21 @@ static double g_loss(void *p)
     return gan_g_grad(c->m, c->x, c->unl, &r, &st);
 }
 
-/* conv: NULL, or a --d-conv spec for a D on 4 x 4 images (pool: mean-pooled) */
-static gan *tiny_arch(int conditional, const char *conv, int pool, int ema, net_ctx *c)
+/* conv: NULL, or a --d-conv spec for a D on 4 x 4 images (pool: mean-pooled); deconv: NULL, or a
+ * --g-deconv spec for a G of 4 x 4 images */
+static gan *tiny_arch(int conditional, const char *conv, int pool, int ema, const char *deconv, net_ctx *c)
 {
     gan_arch a;
     gan_arch_default(&a);
-    a.features = conv ? FI : F;
+    a.features = conv || deconv ? FI : F;
     error e;
-    if (conv) {
-        CHECK(gan_conv_parse(&a, conv, &e) == 0);
-        a.img_c = 1, a.img_h = a.img_w = 4, a.pool = pool;
-    }
+    if (conv) CHECK(gan_conv_parse(&a, conv, &e) == 0);
+    if (deconv) CHECK(gan_deconv_parse(&a, deconv, &e) == 0);
+    if (conv || deconv) a.img_c = 1, a.img_h = a.img_w = 4, a.pool = pool;
     a.ema = ema;
     a.classes = 3;
     a.nd = 2, a.d_hidden[0] = 6, a.d_hidden[1] = 5;
-    a.ng = 1, a.g_hidden[0] = 5;
+    a.ng = deconv ? 0 : 1, a.g_hidden[0] = 5;
     a.noise_dim = 3;
     a.conditional = conditional;
     gan *m = gan_new(&a, &e);
@@ -264,7 +264,7 @@ static gan *tiny_arch(int conditional, const char *conv, int pool, int ema, net_
     return m;
 }
 
-static gan *tiny(int conditional, net_ctx *c) { return tiny_arch(conditional, NULL, 0, 0, c); }
+static gan *tiny(int conditional, net_ctx *c) { return tiny_arch(conditional, NULL, 0, 0, NULL, c); }
 
 static void check_table(const char *what, nn_params *p, loss_fn f, net_ctx *c, int skip_hidden_g, int nd)
 {
@@ -296,15 +296,107 @@ static void check_net(int conditional)
 static void test_net_conv(void)
 {
     net_ctx c;
-    gan *m = tiny_arch(0, "3:3:1,2:3:2", 0, 0, &c);
+    gan *m = tiny_arch(0, "3:3:1,2:3:2", 0, 0, NULL, &c);
     CHECK(m->d.n == 3 * 3 + 3 * 2);   /* d.l1..3, then d.c1, d.c2 */
     CHECK(strcmp(m->d.t[9].name, "d.c1.v") == 0 && m->d.t[9].dims[0] == 3 && m->d.t[9].dims[1] == 9);
     CHECK(m->d.t[12].dims[0] == 2 && m->d.t[12].dims[1] == 27);
     CHECK(m->d.t[0].dims[1] == 8);   /* 2 channels of 2 x 2 flattened */
     check_gan(m, &c);
-    m = tiny_arch(0, "3:3:1,4:3:2", 1, 0, &c);
+    m = tiny_arch(0, "3:3:1,4:3:2", 1, 0, NULL, &c);
     CHECK(m->d.t[0].dims[1] == 4);   /* pooled: one value per channel */
     check_gan(m, &c);
+}
+
+/* n rows from a and from b (its reload), x1 and x2 (n, features), drawn with the same seed: equal;
+ * y1 (n) or NULL receives a's classes. */
+static void same_samples(gan *a, gan *b, int n, float *x1, float *x2, int32_t *y1)
+{
+    error e;
+    rng r;
+    rng_seed(&r, 5);
+    CHECK(gan_sample(a, (size_t)n, -1, &r, x1, y1, &e) == 0);
+    rng_seed(&r, 5);
+    CHECK(gan_sample(b, (size_t)n, -1, &r, x2, NULL, &e) == 0);
+    CHECK(memcmp(x1, x2, (size_t)n * a->a.features * sizeof(float)) == 0);
+}
+
+/* The model f with info[key] = shape (a spec whose tensor `tensor` has another shape than the
+ * file's) and = bad (no spec) does not load; f is freed. */
+static void refuse_specs(model_file *f, const char *key, const char *shape, const char *tensor, const char *bad)
+{
+    error e;
+    value_set(f->info, key, value_str(shape));
+    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, tensor) != NULL);
+    value_set(f->info, key, value_str(bad));
+    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, "model info") != NULL);
+    model_file_free(f);
+}
+
+/* A convolutional G (dense to the seed, transposed convolutions at strides 1 and 2, batch norm over
+ * channels): the same checks, G's tables through its layers; with an MLP D and a conv D, plain and
+ * conditional. */
+static void test_net_deconv(void)
+{
+    net_ctx c;
+    gan *m = tiny_arch(0, NULL, 0, 0, "2x1x1,3:3:2,1:3:2", &c);
+    /* g.seed.{w,gamma,beta}, g.t1.{w,gamma,beta}, g.t2.{w,b} */
+    CHECK(m->g.n == 8);
+    CHECK(strcmp(m->g.t[0].name, "g.seed.w") == 0 && m->g.t[0].dims[0] == 2 && m->g.t[0].dims[1] == 3);
+    CHECK(strcmp(m->g.t[3].name, "g.t1.w") == 0 && m->g.t[3].dims[0] == 2 && m->g.t[3].dims[1] == 27);
+    CHECK(strcmp(m->g.t[7].name, "g.t2.b") == 0 && m->g.t[7].dims[0] == 1);
+    CHECK(m->stat.n == 4);
+    check_gan(m, &c);
+    check_gan(tiny_arch(0, "3:3:1,2:3:2", 0, 0, "3x2x2,2:3:1,1:3:2", &c), &c);
+    check_gan(tiny_arch(1, NULL, 0, 0, "2x2x2,1:3:2", &c), &c);
+}
+
+/* --g-deconv specs: parsing, formatting, and the shape G reaches against the data's images. */
+static void test_deconv_arch(void)
+{
+    gan_arch a;
+    error e;
+    gan_arch_default(&a);
+    a.features = 16, a.classes = 3, a.img_c = 1, a.img_h = a.img_w = 4, a.ng = 0;
+    CHECK(gan_deconv_parse(&a, "8x1x1,4:3:2,1:3:2", &e) == 0 && a.ngc == 2 && a.g_seed[0] == 8);
+    char buf[64];
+    gan_deconv_format(&a, buf, sizeof buf);
+    CHECK(strcmp(buf, "8x1x1,4:3:2,1:3:2") == 0);
+    gan *m = gan_new(&a, &e);
+    CHECK(m != NULL);
+    gan_free(m);
+    CHECK(gan_deconv_parse(&a, "8x1x1,4:3:2,2:3:2", &e) == 0);   /* 2 channels, the images have 1 */
+    CHECK(gan_new(&a, &e) == NULL && strstr(e.msg, "G ends in 2 x 4 x 4 images, the data's are 1 x 4 x 4") != NULL);
+    CHECK(gan_deconv_parse(&a, "8x1x1,1:3:2", &e) == 0);   /* 2 x 2 */
+    CHECK(gan_new(&a, &e) == NULL && strstr(e.msg, "G ends in 1 x 2 x 2") != NULL);
+    a.ng = 1;
+    CHECK(gan_deconv_parse(&a, "8x2x2,1:3:2", &e) == 0);
+    CHECK(gan_new(&a, &e) == NULL && strstr(e.msg, "replaces --g-hidden") != NULL);
+    CHECK(gan_deconv_parse(&a, "4:3:2", &e) == -1 && strstr(e.msg, "CxHxW") != NULL);
+    CHECK(gan_deconv_parse(&a, "8x2x2", &e) == -1);
+    CHECK(gan_deconv_parse(&a, "8x2x2,", &e) == -1);
+    CHECK(gan_deconv_parse(&a, "8x2x2,1:4:2", &e) == -1 && strstr(e.msg, "odd kernel") != NULL);
+    CHECK(gan_deconv_parse(&a, "0x2x2,1:3:2", &e) == -1 && strstr(e.msg, "seed image") != NULL);
+}
+
+/* A convolutional G through a model file: the same samples, the spec checked on load. */
+static void test_deconv_roundtrip(void)
+{
+    net_ctx c;
+    gan *m = tiny_arch(0, NULL, 0, 0, "4x1x1,3:3:2,1:3:2", &c);
+    for (size_t i = 0; i < m->stat.total; i++) m->stat.data[i] *= 0.9f;   /* inference uses the statistics */
+    error e;
+    model_file *f = gan_to_model(m, &e);
+    CHECK(f != NULL);
+    gan *m2 = gan_from_model(f, &e);
+    CHECK(m2 != NULL && m2->a.ngc == 2 && m2->a.img_h == 4 && m2->a.ng == 0);
+    float x1[5 * FI], x2[5 * FI];
+    same_samples(m, m2, 5, x1, x2, NULL);
+    int differ = 0;
+    for (int i = 0; i < 4 * FI; i++) differ |= x1[i] != x1[FI + i];   /* the rows differ */
+    CHECK(differ);
+    gan_free(m2);
+    refuse_specs(f, "g_deconv", "4x1x1,4:3:2,1:3:2", "g.t1.w", "2x1x1");
+    gan_free(m);
 }
 
 /* Specs that do not fit the image, and spec parsing. */
@@ -334,7 +426,7 @@ static void test_conv_arch(void)
 static void test_conv_roundtrip(void)
 {
     net_ctx c;
-    gan *m = tiny_arch(0, "3:3:1,2:3:2", 1, 1, &c);
+    gan *m = tiny_arch(0, "3:3:1,2:3:2", 1, 1, NULL, &c);
     for (size_t i = 0; i < m->avg.total; i++) m->avg.data[i] = m->d.data[i] * 0.9f;
     error e;
     model_file *f = gan_to_model(m, &e);
@@ -350,12 +442,7 @@ static void test_conv_roundtrip(void)
     CHECK(gan_predict(m, c.x, NX, p2, &e) == 0);
     CHECK(memcmp(p1, p2, sizeof p1) != 0);
     gan_free(m2);
-    /* a model whose conv tensor has another shape than its spec says */
-    value_set(f->info, "d_conv", value_str("4:3:1,2:3:2"));
-    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, "d.c1.v") != NULL);
-    value_set(f->info, "d_conv", value_str("4:3"));
-    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, "model info") != NULL);
-    model_file_free(f);
+    refuse_specs(f, "d_conv", "4:3:1,2:3:2", "d.c1.v", "4:3");
     gan_free(m);
 }
 
@@ -470,12 +557,9 @@ static void test_model_roundtrip(void)
     CHECK(gan_predict(m2, c.x, NX, p2, &e) == 0);
     CHECK(memcmp(p1, p2, sizeof p1) == 0);
     for (int i = 0; i < NX; i++) CHECK_NEAR(p1[i * 3] + p1[i * 3 + 1] + p1[i * 3 + 2], 1.0, 1e-5);
+    same_samples(m, m2, 7, s1, s2, y1);
     rng r;
     rng_seed(&r, 5);
-    CHECK(gan_sample(m, 7, -1, &r, s1, y1, &e) == 0);
-    rng_seed(&r, 5);
-    CHECK(gan_sample(m2, 7, -1, &r, s2, NULL, &e) == 0);
-    CHECK(memcmp(s1, s2, sizeof s1) == 0);
     for (int i = 0; i < 7; i++) CHECK(y1[i] == i % 3);
     for (int i = 0; i < 7 * F; i++) CHECK(s1[i] > 0.0f && s1[i] < 1.0f);   /* sigmoid output */
     CHECK(gan_sample(m, 2, 3, &r, s1, y1, &e) == -1);
@@ -544,6 +628,9 @@ int main(void)
     RUN(test_net);
     RUN(test_net_conditional);
     RUN(test_net_conv);
+    RUN(test_net_deconv);
+    RUN(test_deconv_arch);
+    RUN(test_deconv_roundtrip);
     RUN(test_conv_arch);
     RUN(test_conv_roundtrip);
     RUN(test_net_shift);

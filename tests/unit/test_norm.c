@@ -119,6 +119,60 @@ static void test_bn_train(void)
     for (int i = 0; i < B * C; i++) CHECK_NEAR(dy[i], dx[i], 1e-6);
 }
 
+/* ---- batch norm over channels: loss = sum c * softplus(bn2d(x)), x (B2, C2, P2) ---- */
+
+enum { B2 = 3, C2 = 2, P2 = 5, N2 = B2 * C2 * P2 };
+
+typedef struct bn2d_ctx {
+    float x[N2], gamma[C2], beta[C2], c[N2];
+    float y[N2], xhat[N2], istd[C2], t[N2];
+} bn2d_ctx;
+
+static double bn2d_loss(void *p)
+{
+    bn2d_ctx *d = p;
+    norm_bn2d_forward_train(d->y, d->xhat, d->istd, d->t, d->x, d->gamma, d->beta, NULL, NULL, 0.1f, B2, C2, P2);
+    nn_act_forward(d->y, d->y, N2, NN_ACT_SOFTPLUS);
+    return weighted_sum(d->c, d->y, N2);
+}
+
+static void test_bn2d_train(void)
+{
+    rng r;
+    rng_seed(&r, 33);
+    bn2d_ctx d;
+    gc_fill_sym(&r, d.x, N2, 2.0f);
+    for (int j = 0; j < C2; j++) d.gamma[j] = 0.5f + rng_uniform(&r);
+    gc_fill_sym(&r, d.beta, C2, 0.5f);
+    gc_fill_sym(&r, d.c, N2, 1.0f);
+    bn2d_loss(&d);
+    float dy[N2], dx[N2], dgamma[C2] = {0}, dbeta[C2] = {0};
+    nn_act_backward(dy, d.c, d.y, N2, NN_ACT_SOFTPLUS);
+    norm_bn2d_backward(dx, dgamma, dbeta, d.t, dy, d.xhat, d.istd, d.gamma, B2, C2, P2);
+    CHECK(gc_check_layer("bn2d.x", bn2d_loss, &d, d.x, dx, N2) == 0);
+    CHECK(gc_check_layer("bn2d.gamma", bn2d_loss, &d, d.gamma, dgamma, C2) == 0);
+    CHECK(gc_check_layer("bn2d.beta", bn2d_loss, &d, d.beta, dbeta, C2) == 0);
+    /* per channel, the B2 P2 outputs have mean beta and (biased) sd gamma */
+    bn2d_loss(&d);
+    norm_bn2d_forward_train(d.y, d.xhat, d.istd, d.t, d.x, d.gamma, d.beta, NULL, NULL, 0.1f, B2, C2, P2);
+    for (int c = 0; c < C2; c++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < B2; i++)
+            for (int p = 0; p < P2; p++) m += d.y[(i * C2 + c) * P2 + p];
+        m /= B2 * P2;
+        for (int i = 0; i < B2; i++)
+            for (int p = 0; p < P2; p++) v += pow(d.y[(i * C2 + c) * P2 + p] - m, 2);
+        CHECK_NEAR(m, d.beta[c], 1e-5);
+        CHECK_NEAR(sqrt(v / (B2 * P2)), fabs(d.gamma[c]), 1e-3);
+    }
+    /* inference with the batch's statistics (momentum 1, variance back to biased) gives the same */
+    float rm[C2] = {0}, rv[C2] = {0}, ye[N2];
+    norm_bn2d_forward_train(d.y, d.xhat, d.istd, d.t, d.x, d.gamma, d.beta, rm, rv, 1.0f, B2, C2, P2);
+    for (int c = 0; c < C2; c++) rv[c] = rv[c] * (B2 * P2 - 1) / (B2 * P2);
+    norm_bn2d_forward_eval(ye, d.t, d.x, d.gamma, d.beta, rm, rv, B2, C2, P2);
+    for (int i = 0; i < N2; i++) CHECK_NEAR(ye[i], d.y[i], 1e-4);
+}
+
 /* With momentum 1 the running statistics are the batch's (variance unbiased), so inference mode
  * reproduces training mode up to the B/(B-1) variance factor; with momentum 0 they do not move. */
 static void test_bn_eval(void)
@@ -274,6 +328,7 @@ int main(void)
     RUN(test_wn_sigmoid);
     RUN(test_bn_train);
     RUN(test_bn_eval);
+    RUN(test_bn2d_train);
     RUN(test_noise);
     RUN(test_gauss);
     RUN(test_noise_add);
