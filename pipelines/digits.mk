@@ -15,7 +15,7 @@ SCALE_ARGS  ?= --method minmax
 all: $(RESULTS)/table.md figures
 	@cat $<
 
-$(WORK)/all.ssl: $(ROOT)/data/digits.csv.gz
+$(WORK)/all.ssl: $(ROOT)/data/digits.csv.gz | $(PIPELINE_TOOLS)
 	@mkdir -p $(@D)
 	$(PREP) csv --no-header $< -o $@
 

@@ -19,11 +19,11 @@ $(FMNIST)/%.gz:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }
 
 # IDX pixels are already in [0,1] (x / 255): no further scaling, the same for both splits.
-$(WORK)/train_s.ssl: $(FMNIST)/train-images-idx3-ubyte.gz $(FMNIST)/train-labels-idx1-ubyte.gz
+$(WORK)/train_s.ssl: $(FMNIST)/train-images-idx3-ubyte.gz $(FMNIST)/train-labels-idx1-ubyte.gz | $(PIPELINE_TOOLS)
 	@mkdir -p $(@D)
 	$(PREP) idx --class-names '$(CLASSES)' $^ -o $@
 
-$(WORK)/test_s.ssl: $(FMNIST)/t10k-images-idx3-ubyte.gz $(FMNIST)/t10k-labels-idx1-ubyte.gz
+$(WORK)/test_s.ssl: $(FMNIST)/t10k-images-idx3-ubyte.gz $(FMNIST)/t10k-labels-idx1-ubyte.gz | $(PIPELINE_TOOLS)
 	@mkdir -p $(@D)
 	$(PREP) idx --class-names '$(CLASSES)' $^ -o $@
 
