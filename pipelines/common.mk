@@ -26,11 +26,12 @@ params = $(shell mkdir -p $(WORK)/params; f=$(WORK)/params/$(1); \
 # The programs. With the repository's own build (BIN not set elsewhere) the top Makefile's `all` builds
 # what is missing or out of date before the first stage: a dataset pipeline puts $(PIPELINE_TOOLS) as an
 # order-only prerequisite of the stages that start from raw data, so a fresh clone runs in one command,
-# and a rebuilt program does not rerun the stages.
+# and a rebuilt program does not rerun the stages. (Not the default goal: the dataset's first rule is.)
 PIPELINE_TOOLS := $(if $(filter $(ROOT)/build/bin,$(BIN)),pipeline-tools)
 .PHONY: pipeline-tools
 pipeline-tools:
 	@$(MAKE) --no-print-directory -C $(ROOT) all
+.DEFAULT_GOAL :=
 
 # `$(TIMED) FILE command...` runs a command and writes its wall time in seconds to FILE.
 TIMED := $(ROOT)/pipelines/timed
