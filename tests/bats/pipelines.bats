@@ -60,6 +60,16 @@ digits() {
     [[ "$output" != *"plot-"* && "$output" != *" sample -m"* ]]
 }
 
+@test "with the repository's own programs, a pipeline builds them before its first stage" {
+    # BIN not given: the top Makefile's `all` comes first (a fresh clone needs no separate build), and
+    # the default goal is still the comparison
+    run make --no-print-directory -n -f "$ROOT/pipelines/digits.mk" WORK="$T/work" RESULTS="$T/results" SEEDS=0
+    [ "$status" -eq 0 ]
+    [[ "${lines[0]}" == *"-C $ROOT all"* ]]
+    [[ "$output" == *"ssl-prep csv --no-header"* ]]
+    [[ "$output" == *"table.md"* ]]
+}
+
 @test "changing the MLP's parameters reruns the MLP runs only" {
     digits >/dev/null
     run digits MLP_ARGS="--hidden 32"
