@@ -848,6 +848,26 @@ double gan_loss_unl(float *dl, const float *l, int n, int K, int fake, float sca
     return loss;
 }
 
+double gan_loss_ent(float *dl, const float *l, int n, int K, float scale)
+{
+    double loss = 0;
+    for (int i = 0; i < n; i++) {
+        const float *li = l + (size_t)i * K;
+        double lse = row_lse(li, K, NULL), h = 0;
+        for (int k = 0; k < K; k++) {
+            double lp = (double)li[k] - lse;
+            h -= exp(lp) * lp;
+        }
+        loss += h;
+        /* dH/dl_k = -p_k (log p_k + H) */
+        for (int k = 0; k < K; k++) {
+            double lp = (double)li[k] - lse;
+            dl[(size_t)i * K + k] -= (float)(scale * exp(lp) * (lp + h));
+        }
+    }
+    return loss;
+}
+
 /* s (C) = the column sums of a (n, C) */
 static void col_sums(float *s, const float *a, int n, int C)
 {
@@ -966,12 +986,14 @@ static double d_grad(gan *m, const float *x, const int32_t *y, const int *idx_la
     float su = 0.5f * s * m->unl_weight;
     double real = gan_loss_unl(w->da + part, l + part, b, K, 0, su, &st->real_correct);
     double fake = gan_loss_unl(w->da + 2 * part, l + 2 * part, b, K, 1, su, &st->fake_correct);
+    double ent = m->ent_weight > 0 ? gan_loss_ent(w->da + part, l + part, b, K, s * m->ent_weight) / B : 0;
     d_backward(m, 0, 3 * b, 1, NULL, NULL);
     double unl_loss = 0.5 * (real + fake) / B;
     st->loss_lab += lab / B;
     st->loss_unl += unl_loss;
+    st->loss_ent += ent;
     st->rows += b;
-    return lab / B + m->unl_weight * unl_loss;
+    return lab / B + m->unl_weight * unl_loss + m->ent_weight * ent;
 }
 
 double gan_d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const int *idx_unl, rng *r,
@@ -1150,10 +1172,12 @@ static int share_begin(gan *m, int B, error *e)
 /* The epoch's sums over every process's share. */
 static int reduce_stats(gan_stats *st, error *e)
 {
-    double v[7] = {st->loss_lab, st->loss_unl, st->loss_g, st->lab_correct, st->real_correct, st->fake_correct, st->rows};
-    if (dist_allreduce_sum_f64(v, 7, e) < 0) return -1;
+    double v[8] = {st->loss_lab, st->loss_unl, st->loss_g, st->lab_correct, st->real_correct, st->fake_correct, st->rows,
+                   st->loss_ent};
+    if (dist_allreduce_sum_f64(v, 8, e) < 0) return -1;
     st->loss_lab = v[0], st->loss_unl = v[1], st->loss_g = v[2];
     st->lab_correct = (int)v[3], st->real_correct = (int)v[4], st->fake_correct = (int)v[5], st->rows = (int)v[6];
+    st->loss_ent = v[7];
     return 0;
 }
 
@@ -1203,6 +1227,7 @@ static int epoch_metrics(gan *m, const gan_stats *st, int steps, double data_spr
     trainlog_metric(log, "d_loss", (st->loss_lab + st->loss_unl) / steps);
     trainlog_metric(log, "lab_loss", st->loss_lab / steps);
     trainlog_metric(log, "unl_loss", st->loss_unl / steps);
+    if (m->ent_weight > 0) trainlog_metric(log, "ent_loss", st->loss_ent / steps);
     trainlog_metric(log, "g_loss", st->loss_g / steps);
     trainlog_metric(log, "train_accuracy", (double)st->lab_correct / nrows);
     trainlog_metric(log, "d_real_acc", (double)st->real_correct / nrows);
@@ -1342,6 +1367,7 @@ int gan_train_source(gan *m, const gan_config *c, const gan_source *s, const gan
         return error_set(e, "shifts need images: %d x %d pixels for %d features", c->img_h, c->img_w, m->a.features);
     m->cond_weight = (float)c->cond_weight;
     m->unl_weight = (float)c->unl_weight;
+    m->ent_weight = (float)c->ent_weight;
     m->ms_weight = (float)c->ms_weight;
     m->shift = c->shift, m->img_h = c->img_h, m->img_w = c->img_w;
     int B = c->batch < (int)N ? c->batch : (int)N;

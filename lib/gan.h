@@ -24,7 +24,8 @@
  *   L_G    = mean_j (mean_fake f_j - mean_unl f_j)^2, f = the last hidden layer of D (feature
  *            matching on a second unlabelled batch), + cond_weight * mean_fake [LSE(l) - l_y]
  *            when conditional (the generated row should be classified as its class).
- *   Options: L_unl weighted (unl_weight); a mode-seeking term in L_G (ms_weight, gan_loss_ms); the labelled rows shifted at random by up to `shift`
+ *   Options: L_unl weighted (unl_weight); the entropy of p(y|x) on unlabelled rows added to L_D
+ *   (ent_weight, gan_loss_ent); a mode-seeking term in L_G (ms_weight, gan_loss_ms); the labelled rows shifted at random by up to `shift`
  *   pixels (images, zero fill), a regulariser against D memorising few labels; D's prediction from
  *   an exponential moving average of its weights (Polyak averaging, arch.ema).
  * Hidden layers of D keep their weight-norm scale g fixed at 1 (as the authors do, so the noise
@@ -95,6 +96,7 @@ typedef struct gan_config {
     double cond_weight;      /* 1: weight of the class term of a conditional generator's loss */
     double unl_weight;       /* 1: weight of L_unl in L_D */
     double ms_weight;        /* 0: weight of the mode-seeking term in L_G (gan_loss_ms) */
+    double ent_weight;       /* 0: weight of the entropy of p(y|x) on unlabelled rows in L_D (gan_loss_ent) */
     double ema_decay;        /* 0.999: decay of D's weight average (arch.ema); early steps average faster */
     int shift;               /* 0: labelled rows moved by up to this many pixels each way (images) */
     int img_h, img_w;        /* the image shape the shift needs (img_h img_w = features) */
@@ -126,6 +128,7 @@ typedef struct gan {
     float cond_weight;       /* weight of the class term in L_G (conditional; gan_config) */
     float unl_weight;        /* weight of L_unl in L_D (gan_config) */
     float ms_weight;         /* weight of the mode-seeking term in L_G (gan_config) */
+    float ent_weight;        /* weight of the entropy term in L_D (gan_config) */
     int shift, img_h, img_w; /* random shifts of the labelled rows (gan_config) */
     gan_share share;         /* under mpirun, this process's share of each training step */
     nn_params avg;           /* arch.ema: the moving average of d, same layout ("ema.d.l1.v", ...) */
@@ -159,6 +162,9 @@ double gan_loss_lab(float *dl, const float *l, const int32_t *y, int n, int K, f
  * fake = 1: sum_i softplus(LSE(l_i)) (generated rows), *correct += rows with LSE < 0.
  * dl = scale d/dl. dl (n, K) may equal l (n, K) */
 double gan_loss_unl(float *dl, const float *l, int n, int K, int fake, float scale, int *correct);
+/* Entropy minimisation (Grandvalet & Bengio 2005; in a GAN's D, Dai et al. 2017): sum_i H(softmax(l_i)),
+ * H = -sum_k p_k log p_k, for unlabelled real rows. dl += scale d/dl (ADDS: it joins L_unl's gradient). */
+double gan_loss_ent(float *dl, const float *l, int n, int K, float scale);
 /* Feature matching: loss = mean_j (mf_j - mr_j)^2 with mf, mr the column means of ff (nf, C) and
  * fr (nr, C); df (nf, C) = its gradient w.r.t. ff. mean (2C) workspace. */
 double gan_loss_fm(float *df, const float *ff, int nf, const float *fr, int nr, int C, float *mean);
@@ -173,6 +179,7 @@ double gan_loss_ms(float *dx, const float *x, const float *z, int n, int F, int 
 
 typedef struct gan_stats {
     double loss_lab, loss_unl, loss_g;    /* means over their rows (L_unl with its 0.5 factors) */
+    double loss_ent;                      /* mean entropy of p(y|x) over the unlabelled rows (ent_weight > 0) */
     int lab_correct, real_correct, fake_correct, rows;
 } gan_stats;
 

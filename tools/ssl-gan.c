@@ -74,6 +74,8 @@ static const char USAGE[] =
     "      --beta1 X            Adam beta1 (default 0.5)\n"
     "      --lr-decay-start E   from epoch E the rate falls linearly to 0 at the end (default: never)\n"
     "      --unl-weight X       weight of the real/fake loss in D's loss (default 1)\n"
+    "      --entropy-weight X   add X times the entropy of p(y|x) on the unlabelled rows to D's loss\n"
+    "                           (entropy minimisation; default 0)\n"
     "      --shift N            move each labelled row by up to N pixels each way, at random (images:\n"
     "                           meta image_shape or square; default 0)\n"
     "      --ema DECAY          predict with a moving average of D's weights (Polyak averaging),\n"
@@ -126,7 +128,7 @@ static const char USAGE[] =
 
 enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
        OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
-       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_STREAM, OPT_BUFFER, OPT_DCONV,
+       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_ENTW, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_STREAM, OPT_BUFFER, OPT_DCONV,
        OPT_DPOOL, OPT_GDECONV };
 
 static const struct option OPTS[] = {
@@ -143,6 +145,7 @@ static const struct option OPTS[] = {
     {"class", required_argument, 0, OPT_CLASS},     {"png", required_argument, 0, OPT_PNG},
     {"threads", required_argument, 0, OPT_THREADS}, {"quiet", no_argument, 0, 'q'},
     {"cond-weight", required_argument, 0, OPT_CW},   {"unl-weight", required_argument, 0, OPT_UNLW},
+    {"entropy-weight", required_argument, 0, OPT_ENTW},
     {"shift", required_argument, 0, OPT_SHIFT},     {"ema", required_argument, 0, OPT_EMA},
     {"mode-seeking", required_argument, 0, OPT_MS},
     {"d-conv", required_argument, 0, OPT_DCONV},    {"d-pool", no_argument, 0, OPT_DPOOL},
@@ -227,6 +230,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_CW: k->cond_weight = cli_parse_double(c, "--cond-weight", optarg, 0, 1e6); break;
         case OPT_MS: k->ms_weight = cli_parse_double(c, "--mode-seeking", optarg, 0, 1e6); break;
         case OPT_UNLW: k->unl_weight = cli_parse_double(c, "--unl-weight", optarg, 0, 1e6); break;
+        case OPT_ENTW: k->ent_weight = cli_parse_double(c, "--entropy-weight", optarg, 0, 1e6); break;
         case OPT_SHIFT: k->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
         case OPT_EMA:
             k->ema_decay = cli_parse_double(c, "--ema", optarg, 0, 0.999999999);
@@ -345,6 +349,7 @@ static model_file *make_model(gan *m, const train_ctx *t, error *e)
     value_set(f->info, "unl_weight", value_float(k->unl_weight));
     value_set(f->info, "shift", value_int(k->shift));
     if (k->ms_weight > 0) value_set(f->info, "mode_seeking", value_float(k->ms_weight));
+    if (k->ent_weight > 0) value_set(f->info, "entropy_weight", value_float(k->ent_weight));
     if (t->a->arch.ema) value_set(f->info, "ema_decay", value_float(k->ema_decay));
     if (t->a->arch.conditional) value_set(f->info, "cond_weight", value_float(k->cond_weight));
     value_set(f->info, "rows", value_int((int64_t)t->rows));

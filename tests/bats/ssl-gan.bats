@@ -201,6 +201,26 @@ EOF2
     [ ! -e "$T/m" ]
 }
 
+@test "--entropy-weight: deterministic, recorded, logged, and it lowers the entropy of p(y|x)" {
+    for w in 0.01 3; do
+        ssl-gan train $ARCH --epochs 2 --seed 3 --entropy-weight $w --log "$T/e$w.json" -q "$D/tr5.ssl" -o "$T/e$w.gan"
+    done
+    ssl-gan train $ARCH --epochs 2 --seed 3 --entropy-weight 3 -q "$D/tr5.ssl" -o "$T/again.gan"
+    cmp "$T/e3.gan" "$T/again.gan"
+    grep -qa "entropy_weight" "$T/e3.gan"
+    refute grep -qa "entropy_weight" "$D/m.gan"
+    refute cmp -s "$T/e3.gan" "$D/m.gan"
+    # ent_loss: the mean entropy over the unlabelled rows, within [0, log 10], lower with the heavier weight
+    "$PY" - "$T/e0.01.json" "$T/e3.json" <<'EOF2'
+import json, math, sys
+light, heavy = ([json.loads(l)["ent_loss"] for l in open(f)] for f in sys.argv[1:])
+assert all(0 <= h <= math.log(10) for h in light + heavy), (light, heavy)
+assert heavy[-1] < light[-1], (light, heavy)
+EOF2
+    run --separate-stderr ssl-gan train $ARCH --entropy-weight -1 "$D/tr5.ssl" -o "$T/m"
+    assert_fails_with 2 "--entropy-weight"
+}
+
 # train_above_chance MODEL ARGS...: 2 epochs, seed 3, on tr5.ssl; the last epoch's val_accuracy
 # (te.ssl, in $T/log.json) above 0.3
 train_above_chance() {

@@ -69,13 +69,14 @@ enum { N = 5, K = 4, C = 6 };
 typedef struct loss_ctx {
     float l[N * K], d[N * K];
     int32_t y[N];
-    int which;          /* 0 lab, 1 real, 2 fake */
+    int which;          /* 0 lab, 1 real, 2 fake, 3 entropy */
 } loss_ctx;
 
 static double loss_of(void *p)
 {
     loss_ctx *c = p;
     if (c->which == 0) return gan_loss_lab(c->d, c->l, c->y, N, K, 1.0f, NULL);
+    if (c->which == 3) return gan_loss_ent(memset(c->d, 0, sizeof c->d), c->l, N, K, 1.0f);
     return gan_loss_unl(c->d, c->l, N, K, c->which == 2, 1.0f, NULL);
 }
 
@@ -83,15 +84,17 @@ static void test_losses_grad(void)
 {
     rng r;
     rng_seed(&r, 40);
-    for (int which = 0; which < 3; which++) {
+    for (int which = 0; which < 4; which++) {
         loss_ctx c;
         c.which = which;
         fill(&r, c.l, N * K, 3.0f);
         for (int i = 0; i < N; i++) c.y[i] = (int32_t)rng_below(&r, K);
-        float g[N * K];
+        float g[N * K] = {0};
         if (which == 0) gan_loss_lab(g, c.l, c.y, N, K, 1.0f, NULL);
+        else if (which == 3) gan_loss_ent(g, c.l, N, K, 1.0f);
         else gan_loss_unl(g, c.l, N, K, which == 2, 1.0f, NULL);
-        check_grad_rel(which == 0 ? "lab" : which == 1 ? "real" : "fake", loss_of, &c, c.l, g, N * K, H);
+        static const char *name[] = {"lab", "real", "fake", "entropy"};
+        check_grad_rel(name[which], loss_of, &c, c.l, g, N * K, H);
     }
 }
 
@@ -124,6 +127,25 @@ static void test_losses_values(void)
     CHECK_NEAR(gan_loss_unl(d, big, 1, K, 1, 1.0f, NULL), 200.0, 1e-3);   /* softplus(200) */
     CHECK_NEAR(gan_loss_unl(d, big, 1, K, 0, 1.0f, NULL), 0.0, 1e-6);
     for (int k = 0; k < K; k++) CHECK(isfinite(d[k]));
+}
+
+/* The entropy: log K for equal logits (and no gradient there), 0 for a sure row; the gradient is
+ * added to dl, scaled; huge logits stay finite. */
+static void test_entropy_values(void)
+{
+    float eq[K] = {1.5f, 1.5f, 1.5f, 1.5f}, d[K] = {1, 2, 3, 4};
+    CHECK_NEAR(gan_loss_ent(d, eq, 1, K, 1.0f), log(K), 1e-6);
+    for (int k = 0; k < K; k++) CHECK_NEAR(d[k], k + 1, 1e-6);
+    float l[K] = {0.5f, -1.0f, 2.0f, 0.0f}, d1[K] = {0}, d2[K] = {0};
+    double Z = 0, h = 0;
+    for (int k = 0; k < K; k++) Z += exp(l[k]);
+    for (int k = 0; k < K; k++) h -= exp(l[k]) / Z * log(exp(l[k]) / Z);
+    CHECK_NEAR(gan_loss_ent(d1, l, 1, K, 1.0f), h, 1e-6);
+    gan_loss_ent(d2, l, 1, K, 0.25f);
+    for (int k = 0; k < K; k++) CHECK_NEAR(d2[k], 0.25f * d1[k], 1e-7);
+    float big[K] = {200.0f, 150.0f, -300.0f, 0.0f}, db[K] = {0};
+    CHECK_NEAR(gan_loss_ent(db, big, 1, K, 1.0f), 0.0, 1e-6);
+    for (int k = 0; k < K; k++) CHECK(isfinite(db[k]));
 }
 
 typedef struct fm_ctx {
@@ -623,6 +645,7 @@ int main(void)
 {
     RUN(test_losses_grad);
     RUN(test_losses_values);
+    RUN(test_entropy_values);
     RUN(test_fm);
     RUN(test_ms);
     RUN(test_net);
