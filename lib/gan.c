@@ -35,6 +35,7 @@ void gan_config_default(gan_config *c)
     c->beta1 = 0.5;
     c->cond_weight = 1.0;
     c->unl_weight = 1.0;
+    c->cons_shift = 2;
     c->ema_decay = 0.999;
     c->max_loss = 1e4;
 }
@@ -194,7 +195,7 @@ static float *Cn(const gan *m, int c) { return nn_data(&m->eff, Ceff(m, c) + 1);
 /* ---- the workspace ---- */
 
 struct gan_ws {
-    int B, R;                             /* R = 3B rows through D */
+    int B, R;                             /* R = 3B rows through D (4B with the consistency term) */
     float *block;
     float *in[GAN_MAX_LAYERS + 1];        /* (R, dwid l) noisy input of D layer l */
     float *h[GAN_MAX_LAYERS + 1];         /* (R, dwid l+1) output of D layer l (logits last) */
@@ -299,15 +300,18 @@ static void ws_free(gan_ws *w)
     free(w);
 }
 
+/* Parts of a training step through D: labelled | unlabelled | generated (| augmented unlabelled). */
+static int d_parts(const gan *m) { return m->cons_weight > 0 ? 4 : 3; }
+
 int gan_workspace(gan *m, int B, error *e)
 {
-    if (m->ws && m->ws_batch == B) return 0;
+    if (m->ws && m->ws_batch == B && m->ws->R == d_parts(m) * B) return 0;
     ws_free(m->ws);
     m->ws = NULL;
     gan_ws *w = calloc(1, sizeof *w);
     if (!w) return error_set(e, "out of memory");
     w->B = B;
-    w->R = 3 * B;
+    w->R = d_parts(m) * B;
     size_t n = ws_layout(m, w, NULL);
     w->block = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
     w->ylab = calloc(2 * (size_t)B, sizeof(int32_t));
@@ -868,6 +872,31 @@ double gan_loss_ent(float *dl, const float *l, int n, int K, float scale)
     return loss;
 }
 
+/* softmax(l)_k from the row's log-sum-exp */
+static double soft_k(const float *l, int k, double lse) { return exp((double)l[k] - lse); }
+
+double gan_loss_cons(float *da, float *db, const float *la, const float *lb, int n, int K, float scale)
+{
+    double loss = 0;
+    for (int i = 0; i < n; i++) {
+        const float *a = la + (size_t)i * K, *b = lb + (size_t)i * K;
+        double lsa = row_lse(a, K, NULL), lsb = row_lse(b, K, NULL), pd = 0, qd = 0;
+        for (int k = 0; k < K; k++) {
+            double p = soft_k(a, k, lsa), q = soft_k(b, k, lsb);
+            loss += (p - q) * (p - q);
+            pd += p * (p - q);
+            qd += q * (p - q);
+        }
+        /* d/da_k = 2 p_k ((p_k - q_k) - sum_j p_j (p_j - q_j)); d/db_k likewise with q, negated */
+        for (int k = 0; k < K; k++) {
+            double p = soft_k(a, k, lsa), q = soft_k(b, k, lsb);
+            da[(size_t)i * K + k] += (float)(2 * scale * p * ((p - q) - pd));
+            db[(size_t)i * K + k] -= (float)(2 * scale * q * ((p - q) - qd));
+        }
+    }
+    return loss;
+}
+
 /* s (C) = the column sums of a (n, C) */
 static void col_sums(float *s, const float *a, int n, int C)
 {
@@ -962,6 +991,33 @@ static void gather_labelled(gan *m, float *dst, const float *x, const int *idx, 
     }
 }
 
+/* Horizontal mirror of each of n images (H x W) in place. */
+static void flip_images(float *x, int n, int H, int W)
+{
+    for (int i = 0; i < n * H; i++)
+        for (int a = 0, b = W - 1; a < b; a++, b--) {
+            float t = x[(size_t)i * W + a];
+            x[(size_t)i * W + a] = x[(size_t)i * W + b];
+            x[(size_t)i * W + b] = t;
+        }
+}
+
+/* dst: this process's share of the unlabelled rows unl (b rows), each shifted by a random (dy, dx)
+ * in [-cons_shift, cons_shift]^2 and, with cons_flip, mirrored with probability 1/2 (drawn for
+ * every row of the batch, as one process does). */
+static void augment_unlabelled(gan *m, float *dst, const float *unl, rng *r)
+{
+    int F = m->a.features, s = m->cons_shift, o = share_first(m), b = share_rows(m);
+    for (int i = 0; i < m->ws->B; i++) {
+        int flip = m->cons_flip ? (int)rng_below(r, 2) : 0;
+        int dy = (int)rng_below(r, (uint64_t)(2 * s + 1)) - s, dx = (int)rng_below(r, (uint64_t)(2 * s + 1)) - s;
+        if (i < o || i >= o + b) continue;
+        float *d = dst + (size_t)(i - o) * F;
+        gan_shift_image(d, unl + (size_t)(i - o) * F, m->img_h, m->img_w, dy, dx);
+        if (flip) flip_images(d, 1, m->img_h, m->img_w);
+    }
+}
+
 /* L_D's gradient on this process's share of the step: of the B labelled rows idx_lab of x (labels
  * y[idx]), of the unlabelled rows (unl: the share's b rows) and of B generated rows. The effective
  * weights are refreshed only where stale (training keeps the flags). Returns this share's part. */
@@ -977,8 +1033,10 @@ static double d_grad(gan *m, const float *x, const int32_t *y, const int *idx_la
     gather_labelled(m, w->in[0], x, idx_lab, r);
     if (unl != w->in[0] + rows) memcpy(w->in[0] + rows, unl, rows * sizeof(float));
     memcpy(w->in[0] + 2 * rows, w->gx + (size_t)o * F, rows * sizeof(float));
+    int parts = d_parts(m);
+    if (parts == 4) augment_unlabelled(m, w->in[0] + 3 * rows, unl, r);
     for (int i = 0; i < b; i++) w->ylab[i] = y[idx_lab[o + i]];
-    d_forward(m, 3 * b, 1, 0, r);
+    d_forward(m, parts * b, 1, 0, r);
     const float *l = w->h[m->a.nd];
     size_t part = (size_t)b * K;
     float s = 1.0f / (float)B;   /* the means are over the whole step's rows */
@@ -987,13 +1045,19 @@ static double d_grad(gan *m, const float *x, const int32_t *y, const int *idx_la
     double real = gan_loss_unl(w->da + part, l + part, b, K, 0, su, &st->real_correct);
     double fake = gan_loss_unl(w->da + 2 * part, l + 2 * part, b, K, 1, su, &st->fake_correct);
     double ent = m->ent_weight > 0 ? gan_loss_ent(w->da + part, l + part, b, K, s * m->ent_weight) / B : 0;
-    d_backward(m, 0, 3 * b, 1, NULL, NULL);
+    double cons = 0;
+    if (parts == 4) {
+        memset(w->da + 3 * part, 0, part * sizeof(float));
+        cons = gan_loss_cons(w->da + part, w->da + 3 * part, l + part, l + 3 * part, b, K, s * m->cons_weight) / B;
+    }
+    d_backward(m, 0, parts * b, 1, NULL, NULL);
     double unl_loss = 0.5 * (real + fake) / B;
     st->loss_lab += lab / B;
     st->loss_unl += unl_loss;
     st->loss_ent += ent;
+    st->loss_cons += cons;
     st->rows += b;
-    return lab / B + m->unl_weight * unl_loss + m->ent_weight * ent;
+    return lab / B + m->unl_weight * unl_loss + m->ent_weight * ent + m->cons_weight * cons;
 }
 
 double gan_d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const int *idx_unl, rng *r,
@@ -1172,12 +1236,12 @@ static int share_begin(gan *m, int B, error *e)
 /* The epoch's sums over every process's share. */
 static int reduce_stats(gan_stats *st, error *e)
 {
-    double v[8] = {st->loss_lab, st->loss_unl, st->loss_g, st->lab_correct, st->real_correct, st->fake_correct, st->rows,
-                   st->loss_ent};
-    if (dist_allreduce_sum_f64(v, 8, e) < 0) return -1;
+    double v[9] = {st->loss_lab, st->loss_unl, st->loss_g, st->lab_correct, st->real_correct, st->fake_correct, st->rows,
+                   st->loss_ent, st->loss_cons};
+    if (dist_allreduce_sum_f64(v, 9, e) < 0) return -1;
     st->loss_lab = v[0], st->loss_unl = v[1], st->loss_g = v[2];
     st->lab_correct = (int)v[3], st->real_correct = (int)v[4], st->fake_correct = (int)v[5], st->rows = (int)v[6];
-    st->loss_ent = v[7];
+    st->loss_ent = v[7], st->loss_cons = v[8];
     return 0;
 }
 
@@ -1228,6 +1292,7 @@ static int epoch_metrics(gan *m, const gan_stats *st, int steps, double data_spr
     trainlog_metric(log, "lab_loss", st->loss_lab / steps);
     trainlog_metric(log, "unl_loss", st->loss_unl / steps);
     if (m->ent_weight > 0) trainlog_metric(log, "ent_loss", st->loss_ent / steps);
+    if (m->cons_weight > 0) trainlog_metric(log, "cons_loss", st->loss_cons / steps);
     trainlog_metric(log, "g_loss", st->loss_g / steps);
     trainlog_metric(log, "train_accuracy", (double)st->lab_correct / nrows);
     trainlog_metric(log, "d_real_acc", (double)st->real_correct / nrows);
@@ -1363,11 +1428,13 @@ int gan_train_source(gan *m, const gan_config *c, const gan_source *s, const gan
     if (N > (size_t)1 << 30) return error_set(e, "%zu rows: too many", N);
     if (datasource_rows(s->unl[1]) != N) return error_set(e, "the two passes over the rows differ");
     if (c->batch < 1 || c->epochs < 0) return error_set(e, "bad batch size or epoch count");
-    if (c->shift > 0 && (c->img_h < 1 || c->img_w < 1 || (long)c->img_h * c->img_w != m->a.features))
-        return error_set(e, "shifts need images: %d x %d pixels for %d features", c->img_h, c->img_w, m->a.features);
+    if ((c->shift > 0 || c->cons_weight > 0) && (c->img_h < 1 || c->img_w < 1 || (long)c->img_h * c->img_w != m->a.features))
+        return error_set(e, "shifts and flips need images: %d x %d pixels for %d features", c->img_h, c->img_w, m->a.features);
     m->cond_weight = (float)c->cond_weight;
     m->unl_weight = (float)c->unl_weight;
     m->ent_weight = (float)c->ent_weight;
+    m->cons_weight = (float)c->cons_weight;
+    m->cons_shift = c->cons_shift, m->cons_flip = c->cons_flip;
     m->ms_weight = (float)c->ms_weight;
     m->shift = c->shift, m->img_h = c->img_h, m->img_w = c->img_w;
     int B = c->batch < (int)N ? c->batch : (int)N;

@@ -25,7 +25,8 @@
  *            matching on a second unlabelled batch), + cond_weight * mean_fake [LSE(l) - l_y]
  *            when conditional (the generated row should be classified as its class).
  *   Options: L_unl weighted (unl_weight); the entropy of p(y|x) on unlabelled rows added to L_D
- *   (ent_weight, gan_loss_ent); a mode-seeking term in L_G (ms_weight, gan_loss_ms); the labelled rows shifted at random by up to `shift`
+ *   (ent_weight, gan_loss_ent); a consistency term between each unlabelled row's p(y|x) and its
+ *   randomly shifted (and mirrored) copy's (cons_weight, gan_loss_cons); a mode-seeking term in L_G (ms_weight, gan_loss_ms); the labelled rows shifted at random by up to `shift`
  *   pixels (images, zero fill), a regulariser against D memorising few labels; D's prediction from
  *   an exponential moving average of its weights (Polyak averaging, arch.ema).
  * Hidden layers of D keep their weight-norm scale g fixed at 1 (as the authors do, so the noise
@@ -97,6 +98,10 @@ typedef struct gan_config {
     double unl_weight;       /* 1: weight of L_unl in L_D */
     double ms_weight;        /* 0: weight of the mode-seeking term in L_G (gan_loss_ms) */
     double ent_weight;       /* 0: weight of the entropy of p(y|x) on unlabelled rows in L_D (gan_loss_ent) */
+    double cons_weight;      /* 0: weight of the consistency term in L_D (gan_loss_cons): an augmented copy of
+                              * each unlabelled row (a 4th part of D's batch) should get the row's p(y|x) */
+    int cons_shift;          /* 2: the copy is shifted by up to this many pixels each way (images) */
+    int cons_flip;           /* 0: the copy is also mirrored left-right with probability 1/2 */
     double ema_decay;        /* 0.999: decay of D's weight average (arch.ema); early steps average faster */
     int shift;               /* 0: labelled rows moved by up to this many pixels each way (images) */
     int img_h, img_w;        /* the image shape the shift needs (img_h img_w = features) */
@@ -129,6 +134,8 @@ typedef struct gan {
     float unl_weight;        /* weight of L_unl in L_D (gan_config) */
     float ms_weight;         /* weight of the mode-seeking term in L_G (gan_config) */
     float ent_weight;        /* weight of the entropy term in L_D (gan_config) */
+    float cons_weight;       /* weight of the consistency term in L_D (gan_config) */
+    int cons_shift, cons_flip;   /* the augmentation of the consistency term (gan_config) */
     int shift, img_h, img_w; /* random shifts of the labelled rows (gan_config) */
     gan_share share;         /* under mpirun, this process's share of each training step */
     nn_params avg;           /* arch.ema: the moving average of d, same layout ("ema.d.l1.v", ...) */
@@ -165,6 +172,10 @@ double gan_loss_unl(float *dl, const float *l, int n, int K, int fake, float sca
 /* Entropy minimisation (Grandvalet & Bengio 2005; in a GAN's D, Dai et al. 2017): sum_i H(softmax(l_i)),
  * H = -sum_k p_k log p_k, for unlabelled real rows. dl += scale d/dl (ADDS: it joins L_unl's gradient). */
 double gan_loss_ent(float *dl, const float *l, int n, int K, float scale);
+/* Consistency (the Pi-model of Laine & Aila 2017, Sajjadi et al. 2016): sum_i ||softmax(a_i) -
+ * softmax(b_i)||^2 for the logits la, lb (n, K) of an unlabelled row and of its augmented copy.
+ * da += scale d/dla, db += scale d/dlb (ADDS). */
+double gan_loss_cons(float *da, float *db, const float *la, const float *lb, int n, int K, float scale);
 /* Feature matching: loss = mean_j (mf_j - mr_j)^2 with mf, mr the column means of ff (nf, C) and
  * fr (nr, C); df (nf, C) = its gradient w.r.t. ff. mean (2C) workspace. */
 double gan_loss_fm(float *df, const float *ff, int nf, const float *fr, int nr, int C, float *mean);
@@ -180,6 +191,7 @@ double gan_loss_ms(float *dx, const float *x, const float *z, int n, int F, int 
 typedef struct gan_stats {
     double loss_lab, loss_unl, loss_g;    /* means over their rows (L_unl with its 0.5 factors) */
     double loss_ent;                      /* mean entropy of p(y|x) over the unlabelled rows (ent_weight > 0) */
+    double loss_cons;                     /* mean consistency loss over the unlabelled rows (cons_weight > 0) */
     int lab_correct, real_correct, fake_correct, rows;
 } gan_stats;
 

@@ -76,6 +76,10 @@ static const char USAGE[] =
     "      --unl-weight X       weight of the real/fake loss in D's loss (default 1)\n"
     "      --entropy-weight X   add X times the entropy of p(y|x) on the unlabelled rows to D's loss\n"
     "                           (entropy minimisation; default 0)\n"
+    "      --consistency X      add X times sum_k (p_k(x) - p_k(x'))^2 over the unlabelled rows to D's\n"
+    "                           loss, x' a randomly shifted copy of x (images; default 0)\n"
+    "      --cons-shift N       x' is x moved by up to N pixels each way (default 2)\n"
+    "      --cons-flip          x' is also mirrored left-right with probability 1/2\n"
     "      --shift N            move each labelled row by up to N pixels each way, at random (images:\n"
     "                           meta image_shape or square; default 0)\n"
     "      --ema DECAY          predict with a moving average of D's weights (Polyak averaging),\n"
@@ -128,7 +132,7 @@ static const char USAGE[] =
 
 enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
        OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
-       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_ENTW, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_STREAM, OPT_BUFFER, OPT_DCONV,
+       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_ENTW, OPT_CONS, OPT_CONS_SHIFT, OPT_CONS_FLIP, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_STREAM, OPT_BUFFER, OPT_DCONV,
        OPT_DPOOL, OPT_GDECONV };
 
 static const struct option OPTS[] = {
@@ -145,7 +149,8 @@ static const struct option OPTS[] = {
     {"class", required_argument, 0, OPT_CLASS},     {"png", required_argument, 0, OPT_PNG},
     {"threads", required_argument, 0, OPT_THREADS}, {"quiet", no_argument, 0, 'q'},
     {"cond-weight", required_argument, 0, OPT_CW},   {"unl-weight", required_argument, 0, OPT_UNLW},
-    {"entropy-weight", required_argument, 0, OPT_ENTW},
+    {"entropy-weight", required_argument, 0, OPT_ENTW}, {"consistency", required_argument, 0, OPT_CONS},
+    {"cons-shift", required_argument, 0, OPT_CONS_SHIFT}, {"cons-flip", no_argument, 0, OPT_CONS_FLIP},
     {"shift", required_argument, 0, OPT_SHIFT},     {"ema", required_argument, 0, OPT_EMA},
     {"mode-seeking", required_argument, 0, OPT_MS},
     {"d-conv", required_argument, 0, OPT_DCONV},    {"d-pool", no_argument, 0, OPT_DPOOL},
@@ -231,6 +236,9 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_MS: k->ms_weight = cli_parse_double(c, "--mode-seeking", optarg, 0, 1e6); break;
         case OPT_UNLW: k->unl_weight = cli_parse_double(c, "--unl-weight", optarg, 0, 1e6); break;
         case OPT_ENTW: k->ent_weight = cli_parse_double(c, "--entropy-weight", optarg, 0, 1e6); break;
+        case OPT_CONS: k->cons_weight = cli_parse_double(c, "--consistency", optarg, 0, 1e6); break;
+        case OPT_CONS_SHIFT: k->cons_shift = (int)cli_parse_long(c, "--cons-shift", optarg, 0, 1 << 20); break;
+        case OPT_CONS_FLIP: k->cons_flip = 1; break;
         case OPT_SHIFT: k->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
         case OPT_EMA:
             k->ema_decay = cli_parse_double(c, "--ema", optarg, 0, 0.999999999);
@@ -350,6 +358,11 @@ static model_file *make_model(gan *m, const train_ctx *t, error *e)
     value_set(f->info, "shift", value_int(k->shift));
     if (k->ms_weight > 0) value_set(f->info, "mode_seeking", value_float(k->ms_weight));
     if (k->ent_weight > 0) value_set(f->info, "entropy_weight", value_float(k->ent_weight));
+    if (k->cons_weight > 0) {
+        value_set(f->info, "consistency", value_float(k->cons_weight));
+        value_set(f->info, "cons_shift", value_int(k->cons_shift));
+        value_set(f->info, "cons_flip", value_bool(k->cons_flip));
+    }
     if (t->a->arch.ema) value_set(f->info, "ema_decay", value_float(k->ema_decay));
     if (t->a->arch.conditional) value_set(f->info, "cond_weight", value_float(k->cond_weight));
     value_set(f->info, "rows", value_int((int64_t)t->rows));
@@ -489,7 +502,8 @@ static void train_main(cli *c, args *a)
     a->arch.features = h.sc.F;
     a->arch.classes = class_count(c, &h.sc);
     if (a->gout_auto) a->arch.g_out = h.sc.lo >= 0 && h.sc.hi <= 1 ? NN_ACT_SIGMOID : NN_ACT_NONE;
-    if (a->cfg.shift > 0) image_shape(c, &h, schema->meta, file, "--shift", &a->cfg.img_h, &a->cfg.img_w);
+    if (a->cfg.shift > 0 || a->cfg.cons_weight > 0)
+        image_shape(c, &h, schema->meta, file, a->cfg.shift > 0 ? "--shift" : "--consistency", &a->cfg.img_h, &a->cfg.img_w);
     if (a->arch.nc || a->arch.ngc) {   /* D's convolutions see, G's make, the rows as one-channel images */
         image_shape(c, &h, schema->meta, file, a->arch.nc ? "--d-conv" : "--g-deconv", &a->arch.img_h, &a->arch.img_w);
         a->arch.img_c = 1;

@@ -221,6 +221,29 @@ EOF2
     assert_fails_with 2 "--entropy-weight"
 }
 
+@test "--consistency, --cons-shift, --cons-flip: deterministic, recorded, logged; images only" {
+    CONS="--d-hidden 32 --g-hidden 32 --noise-dim 16 --batch 50 --epochs 2 --seed 3 -q"
+    ssl-gan train $CONS --consistency 2 --cons-flip --log "$T/c.json" "$D/tr5.ssl" -o "$T/c.gan"
+    ssl-gan train $CONS --consistency 2 --cons-flip "$D/tr5.ssl" -o "$T/c2.gan"
+    cmp "$T/c.gan" "$T/c2.gan"
+    grep -qa "cons_flip" "$T/c.gan"
+    for opt in "" "--cons-shift 0" "--consistency 0.5 --cons-flip"; do
+        ssl-gan train $CONS ${opt:---consistency 2} "$D/tr5.ssl" -o "$T/x.gan"
+        refute cmp -s "$T/x.gan" "$T/c.gan"
+    done
+    "$PY" -c "
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert len(r) == 2 and all(0 < e['cons_loss'] < 2 for e in r), r" "$T/c.json"
+    ssl-gan predict -m "$T/c.gan" "$D/te.ssl" | ssl-eval --json | "$PY" -c "import json,sys; assert json.load(sys.stdin)['accuracy'] > 0.3"
+    run --separate-stderr ssl-gan train $CONS --consistency -1 "$D/tr5.ssl" -o "$T/m"
+    assert_fails_with 2 "--consistency"
+    "$PY" "$ROOT/tests/bats/write_stream.py" 5 > "$T/w3.ssl"
+    run --separate-stderr ssl-gan train $CONS --consistency 1 "$T/w3.ssl" -o "$T/m"
+    [ "$status" -eq 1 ]
+    [ ! -e "$T/m" ]
+}
+
 # train_above_chance MODEL ARGS...: 2 epochs, seed 3, on tr5.ssl; the last epoch's val_accuracy
 # (te.ssl, in $T/log.json) above 0.3
 train_above_chance() {

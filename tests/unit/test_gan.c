@@ -129,6 +129,41 @@ static void test_losses_values(void)
     for (int k = 0; k < K; k++) CHECK(isfinite(d[k]));
 }
 
+/* The consistency loss: its gradient w.r.t. both rows' logits, added to what is there; 0 (and no
+ * gradient) for logits that differ by a constant; by hand for one pair. */
+typedef struct cons_ctx {
+    float l[2 * N * K], d[2 * N * K];
+} cons_ctx;
+
+static double cons_loss(void *p)
+{
+    cons_ctx *c = p;
+    memset(c->d, 0, sizeof c->d);
+    return gan_loss_cons(c->d, c->d + N * K, c->l, c->l + N * K, N, K, 1.0f);
+}
+
+static void test_consistency(void)
+{
+    rng r;
+    rng_seed(&r, 42);
+    cons_ctx c;
+    fill(&r, c.l, 2 * N * K, 3.0f);
+    cons_loss(&c);
+    float g[2 * N * K];
+    memcpy(g, c.d, sizeof g);
+    check_grad_rel("consistency", cons_loss, &c, c.l, g, 2 * N * K, H);
+    float a[K] = {0.5f, -1.0f, 2.0f, 0.0f}, b[K] = {3.5f, 2.0f, 5.0f, 3.0f}, da[K] = {1, 1, 1, 1}, db[K] = {0};
+    CHECK_NEAR(gan_loss_cons(da, db, a, b, 1, K, 1.0f), 0.0, 1e-12);
+    for (int k = 0; k < K; k++) {
+        CHECK_NEAR(da[k], 1.0, 1e-6);
+        CHECK_NEAR(db[k], 0.0, 1e-6);
+    }
+    float u[K] = {0, 0, 0, 0}, v[K] = {(float)log(5.0), 0, 0, 0}, du[K] = {0}, dv[K] = {0};
+    /* softmax(u) = 1/4 each; softmax(v) = (5/8, 1/8, 1/8, 1/8): (3/8)^2 + 3 (1/8)^2 = 12/64 */
+    CHECK_NEAR(gan_loss_cons(du, dv, u, v, 1, K, 0.5f), 12.0 / 64.0, 1e-6);
+    for (int k = 0; k < K; k++) CHECK(isfinite(du[k]) && isfinite(dv[k]));
+}
+
 /* The entropy: log K for equal logits (and no gradient there), 0 for a sure row; the gradient is
  * added to dl, scaled; huge logits stay finite. */
 static void test_entropy_values(void)
@@ -503,6 +538,32 @@ static void test_net_shift(void)
     gan_free(m);
 }
 
+/* With the entropy and the consistency terms (a 4th part of D's batch: the unlabelled rows shifted
+ * and mirrored as 2 x 2 images, the same draws in every evaluation): each changes the loss, and D's
+ * gradient still checks; G's step is unchanged. */
+static void test_net_unlabelled_terms(void)
+{
+    net_ctx c;
+    gan *m = tiny(0, &c);
+    error e;
+    double plain = d_loss(&c);
+    m->ent_weight = 0.3f;
+    double ent = d_loss(&c);
+    CHECK(fabs(ent - plain) > 1e-6);
+    nn_params_zero_grad(NULL, &m->d);
+    d_loss(&c);
+    check_table("D entropy", &m->d, d_loss, &c, 1, m->a.nd);
+    c.seed = 78;   /* seed 77's noise puts one ReLU input of the 4th part within h of its kink */
+    ent = d_loss(&c);
+    m->cons_weight = 0.8f, m->cons_shift = 1, m->cons_flip = 1, m->img_h = 2, m->img_w = 2;
+    CHECK(gan_workspace(m, BT, &e) == 0);   /* room for the 4th part */
+    nn_params_zero_grad(NULL, &m->d);
+    double both = d_loss(&c);
+    CHECK(fabs(both - ent) > 1e-6);
+    check_table("D entropy + consistency", &m->d, d_loss, &c, 1, m->a.nd);
+    gan_free(m);
+}
+
 /* Shifts of a 3 x 4 image: content moves, zeros fill in, no shift is a copy. */
 static void test_shift_image(void)
 {
@@ -646,6 +707,7 @@ int main(void)
     RUN(test_losses_grad);
     RUN(test_losses_values);
     RUN(test_entropy_values);
+    RUN(test_consistency);
     RUN(test_fm);
     RUN(test_ms);
     RUN(test_net);
@@ -657,6 +719,7 @@ int main(void)
     RUN(test_conv_arch);
     RUN(test_conv_roundtrip);
     RUN(test_net_shift);
+    RUN(test_net_unlabelled_terms);
     RUN(test_shift_image);
     RUN(test_ema);
     RUN(test_model_roundtrip);
