@@ -268,17 +268,8 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G,
     /* coupled L2 on the weights: dW += alpha/G W, loss += alpha/(2G) ||W||^2 (one fused loop) */
     float a = dist_rank() == 0 ? (float)(c->alpha / G) : 0.0f;
     double sq = 0;
-    for (int l = 0; l < L && a > 0; l++) {
-        const float *W = nn_data(P, m->iw[l]);
-        float *dW = nn_grad(P, m->iw[l]);
-        size_t n = P->t[m->iw[l]].size;
-        float s = 0;
-        for (size_t i = 0; i < n; i++) {
-            dW[i] += a * W[i];
-            s += W[i] * W[i];
-        }
-        sq += s;
-    }
+    for (int l = 0; l < L && a > 0; l++)
+        sq += nn_l2_add(nn_grad(P, m->iw[l]), nn_data(P, m->iw[l]), a, P->t[m->iw[l]].size);
     return loss + 0.5 * c->alpha * sq / G;
 }
 
@@ -450,7 +441,7 @@ static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, datasou
     if (w.best) memcpy(w.best, m->params.data, m->params.total * sizeof(float));   /* defined bytes in a checkpoint */
     int first = trainctl_resume_epoch(ctl) + 1;
     int rc = ctl && ctl->resume ? trainctl_named(ctl, state_load(m, ctl->resume, &w, nlab, &opt, &r, &st, res, e), e)
-                                : trainctl_epoch_end(ctl, state_save(m, c, &w, nlab, &opt, &r, &st, res, e), 0, e);
+                                : ctl ? trainctl_epoch_end(ctl, state_save(m, c, &w, nlab, &opt, &r, &st, res, e), 0, e) : 0;
     for (int epoch = first; epoch <= c->epochs && rc == 0; epoch++) {
         if (log) trainlog_epoch_begin(log, epoch);
         double loss;

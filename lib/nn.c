@@ -365,6 +365,21 @@ void nn_dropout_backward(float *dx, const float *dy, const float *mask, size_t n
     nn_dropout_forward(dx, dy, mask, n);   /* the same product: d(x m)/dx = m */
 }
 
+VMATH_KERNEL float nn_l2_add(float *dW, const float *W, float a, size_t n)
+{
+    vmath_f8 acc = vmath_splat(0.0f), va = vmath_splat(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        vmath_f8 w = vmath_load(W + i, 8);
+        vmath_store(dW + i, vmath_load(dW + i, 8) + va * w, 8);
+        acc += w * w;
+    }
+    int k = (int)(n - i);   /* the tail: lanes past n load as 0 and add 0 */
+    vmath_f8 w = vmath_load(W + i, k);
+    vmath_store(dW + i, vmath_load(dW + i, k) + va * w, k);
+    return vmath_sum(acc + w * w);
+}
+
 /* ---- BLAS threads ---- */
 
 int nn_blas_threads_for(long mnk)

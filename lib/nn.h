@@ -141,6 +141,9 @@ void nn_dropout_mask(float *mask, size_t n, float p, rng *r);
 void nn_dropout_forward(float *y, const float *x, const float *mask, size_t n);
 /* dx = dy * mask (dx may equal dy). (n) */
 void nn_dropout_backward(float *dx, const float *dy, const float *mask, size_t n);
+/* Coupled L2 on weights W (n): dW += a W (each element as a scalar loop would round it); returns
+ * the sum of W^2, summed in 8 lanes (vmath_sum): a float running sum could not be vectorised. */
+float nn_l2_add(float *dW, const float *W, float a, size_t n);
 
 /* ---- BLAS threads -------------------------------------------------------------------------------- */
 
