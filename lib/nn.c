@@ -235,28 +235,36 @@ NN_VECTORISE void nn_add_row(float *restrict acc, const float *restrict d, int C
 }
 
 /* Columns [c0, c1) of every row, the rows in order: each bias gradient is summed over the rows in the
- * same order whatever the split over columns, so every thread count gives the same bytes. */
+ * same order whatever the split over columns, so every thread count gives the same bytes. The ReLU
+ * is applied here too (fused, one pass), or none: a transcendental one went over the rows first. */
 static void backward_cols(void *ctx, size_t c0, size_t c1)
 {
     const act_job *j = ctx;
     int n = (int)(c1 - c0);
     for (int i = 0; i < j->B; i++) {
         float *d = j->h + (size_t)i * j->C + c0;  // (n)
-        const float *yr = j->y + (size_t)i * j->C + c0;
-        if (j->a == NN_ACT_RELU && j->db) {
-            relu_bias_grad_row(d, j->db + c0, yr, n);
-            continue;
-        }
-        act_grad_row(d, yr, n, j->a);
-        if (j->db) nn_add_row(j->db + c0, d, n);
+        if (j->a == NN_ACT_RELU) relu_bias_grad_row(d, j->db + c0, j->y + (size_t)i * j->C + c0, n);
+        else nn_add_row(j->db + c0, d, n);
     }
+}
+
+static void act_grad_rows(void *ctx, size_t r0, size_t r1)
+{
+    const act_job *j = ctx;
+    for (size_t i = r0; i < r1; i++) act_grad_row(j->h + i * (size_t)j->C, j->y + i * (size_t)j->C, j->C, j->a);
 }
 
 void nn_bias_act_backward(par_pool *pool, float *dh, float *db, const float *y, int B, int C, nn_act a)
 {
     act_job j = {.h = dh, .db = db, .y = y, .B = B, .C = C, .a = a};
-    /* chunks of whole cache lines (16 floats): the threads do not write the same line of db */
-    par_for(pool, (size_t)C, 16, (size_t)B * act_cost(a), backward_cols, &j);
+    /* a transcendental derivative over whole rows: split over columns, its vector loop would run on
+     * rows of C / chunks values, and the calls cost more than a second thread saved (M2: 2x slower) */
+    if (a != NN_ACT_NONE && (a != NN_ACT_RELU || !db)) {
+        par_for(pool, (size_t)B, 1, (size_t)C * act_cost(a), act_grad_rows, &j);
+        j.a = NN_ACT_NONE;
+    }
+    /* chunks of at least 64 columns, whole cache lines: the threads do not write the same line of db */
+    if (db) par_for(pool, (size_t)C, 64, (size_t)B, backward_cols, &j);
 }
 
 void nn_act_backward(float *dx, const float *dy, const float *y, size_t n, nn_act a)
