@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <sys/mman.h>
 
 /* ---- the table ---- */
 
@@ -35,12 +36,22 @@ int nn_params_add(nn_params *p, const char *name, int ndim, const int64_t *dims,
     return p->n++;
 }
 
-static float *alloc_floats(size_t n)
+#define NN_HUGE_PAGE ((size_t)2 << 20)
+
+void *nn_alloc_zeroed(size_t n)
 {
-    float *f = aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64 + 64);
-    if (f) memset(f, 0, n * sizeof(float));
-    return f;
+    size_t align = n >= NN_HUGE_MIN ? NN_HUGE_PAGE : 64;
+    size_t size = n ? (n + align - 1) / align * align : align;   /* aligned_alloc: whole multiples */
+    void *p = aligned_alloc(align, size);
+    if (!p) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (align == NN_HUGE_PAGE) madvise(p, size, MADV_HUGEPAGE);   /* advice: without it, 4 KB pages */
+#endif
+    memset(p, 0, size);
+    return p;
 }
+
+static float *alloc_floats(size_t n) { return nn_alloc_zeroed((n + 16) * sizeof(float)); }   /* a line to spare */
 
 int nn_params_alloc(nn_params *p, error *e)
 {
