@@ -142,6 +142,7 @@ typedef struct train_ws {
     int *order;                         /* (n labelled) row indices, shuffled every epoch */
     float *best;                        /* (params total) best weights when validating */
     datasource *src;                    /* the rows (mlp_train_source), or NULL: order over the mlp_data */
+    par_pool *pool;                     /* the config's */
 } train_ws;
 
 static void ws_free(train_ws *w)
@@ -157,6 +158,7 @@ static int ws_alloc(train_ws *w, const mlp *m, const mlp_config *c, const mlp_da
     memset(w, 0, sizeof *w);
     w->cap = cap;
     w->src = src;
+    w->pool = c->pool;
     nn_params_init(&w->act);
     for (int l = 0; l <= m->nlayers; l++) {
         char name[16];
@@ -195,14 +197,31 @@ int mlp_check_rows(const mlp_data *d, int K, size_t row0, size_t *nlab, error *e
     return 0;
 }
 
-/* Copies the batch rows rows[0..B) of d (NULL: its rows 0..B-1) into a0, yb, wb. */
+typedef struct gather_job {
+    float *a0;
+    const float *x;
+    const int *rows;
+    int F;
+} gather_job;
+
+static void gather_rows(void *ctx, size_t i0, size_t i1)
+{
+    const gather_job *j = ctx;
+    for (size_t i = i0; i < i1; i++) {
+        size_t k = j->rows ? (size_t)j->rows[i] : i;
+        memcpy(j->a0 + i * j->F, j->x + k * j->F, (size_t)j->F * sizeof(float));
+    }
+}
+
+/* Copies the batch rows rows[0..B) of d (NULL: its rows 0..B-1) into a0, yb, wb. The rows are
+ * scattered over the data set and each copy mostly waits on memory (~1 ns a float): split over the
+ * pool's threads, the waits overlap. */
 static void gather(const mlp *m, train_ws *w, const mlp_data *d, const int *rows, int B)
 {
-    int F = mlp_features(m);
-    float *a0 = nn_data(&w->act, w->ia[0]);   // (B, F)
+    gather_job j = {nn_data(&w->act, w->ia[0]), d->x, rows, mlp_features(m)};   // a0 (B, F)
+    par_for(w->pool, (size_t)B, 1, (size_t)j.F * 10, gather_rows, &j);
     for (int i = 0; i < B; i++) {
         size_t k = rows ? (size_t)rows[i] : (size_t)i;
-        memcpy(a0 + (size_t)i * F, d->x + k * F, (size_t)F * sizeof(float));
         w->yb[i] = d->y[k];
         if (w->wb) w->wb[i] = d->w[k];
     }
