@@ -42,7 +42,6 @@
 #include "idx.h"
 #include "m2.h"
 #include "mlp.h"
-#include "nn.h"
 #include "parallel.h"
 #include "rng.h"
 #include "vae.h"
@@ -368,7 +367,6 @@ int main(int argc, char **argv)
     if (rows < 200 || reps < 1) usage();
     if (threads > 0) openblas_set_num_threads(threads);
     error pe;
-    if (openblas_get_num_threads() > 1) nn_blas_short_spin();   /* as the tools' cli_train_pool */
     if (!(g_pool = par_new(openblas_get_num_threads(), &pe))) die(&pe);
     data d;
     load(&d, dir, rows, NETS[net].digits);

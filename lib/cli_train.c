@@ -66,7 +66,6 @@ void cli_train_done(cli *c, trainctl *t)
 par_pool *cli_train_pool(cli *c)
 {
     error e;
-    if (openblas_get_num_threads() > 1) nn_blas_short_spin();
     par_pool *p = par_new(openblas_get_num_threads(), &e);
     if (!p) cli_fail_error(c, &e);
     return p;

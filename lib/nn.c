@@ -412,22 +412,3 @@ void nn_blas_threads_restore(int threads)
 {
     if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
 }
-
-/* OpenBLAS exports these (its fork handler uses them) but cblas.h does not declare them; weak, so
- * that the program links with another BLAS, where they are NULL */
-extern void openblas_read_env(void) __attribute__((weak));
-extern int blas_thread_shutdown_(void) __attribute__((weak));
-
-/* 2^14 cycles, a few microseconds: back-to-back products still find the threads awake */
-#define NN_BLAS_TIMEOUT "14"
-
-void nn_blas_short_spin(void)
-{
-    if (!openblas_read_env || !blas_thread_shutdown_ || getenv("OPENBLAS_THREAD_TIMEOUT")) return;
-    /* OpenBLAS reads its settings from the environment when it loads; read them again with the
-     * timeout, then stop its threads: the next product starts them with the new timeout */
-    if (setenv("OPENBLAS_THREAD_TIMEOUT", NN_BLAS_TIMEOUT, 0) < 0) return;
-    openblas_read_env();
-    unsetenv("OPENBLAS_THREAD_TIMEOUT");
-    blas_thread_shutdown_();
-}

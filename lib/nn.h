@@ -164,12 +164,5 @@ float nn_l2_add(float *dW, const float *W, float a, size_t n);
  * mnk < NN_SMALL_PRODUCT. Returns the thread count before, for nn_blas_threads_restore. */
 int nn_blas_threads_for(long mnk);
 void nn_blas_threads_restore(int threads);
-/* Makes OpenBLAS's threads sleep a few microseconds after a product instead of spinning on
- * sched_yield for ~0.1 s (its default, OPENBLAS_THREAD_TIMEOUT=28, 2^28 cycles): a spinning BLAS
- * thread holds a core that the thread pool's worker needs for the element-wise work between two
- * products (on 2 cores, a vmath loop split in two ran 1.2x faster instead of 1.9x). For whoever
- * makes a training pool of more than one thread, before the first product. Leaves a timeout set in
- * the environment alone; does nothing with a BLAS other than OpenBLAS. */
-void nn_blas_short_spin(void);
 
 #endif
