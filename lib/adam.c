@@ -12,24 +12,22 @@ int adam_init(adam *a, size_t n, error *e)
     a->beta2 = 0.999f;
     a->eps = 1e-8f;
     a->n = n;
-    /* written zeros, not calloc's: calloc leaves fresh pages unmapped, and the first step then reads
-     * each one (the shared zero page) and writes it (a copy-on-write fault and a TLB flush per page):
-     * on a VM, 5-10% of a short training run went to these faults. Zeroing here touches each page once. */
-    a->m = malloc((n ? n : 1) * sizeof(float));
-    a->v = malloc((n ? n : 1) * sizeof(float));
+    /* written zeros (nn_alloc_zeroed), not calloc's: calloc leaves fresh pages unmapped, and the
+     * first step then reads each one (the shared zero page) and writes it (a copy-on-write fault and
+     * a TLB flush per page): on a VM, 5-10% of a short training run went to these faults */
+    a->m = nn_alloc_zeroed(n * sizeof(float));
+    a->v = nn_alloc_zeroed(n * sizeof(float));
     if (!a->m || !a->v) {
         adam_free(a);
         return error_set(e, "out of memory for the optimiser state (%zu parameters)", n);
     }
-    memset(a->m, 0, n * sizeof(float));
-    memset(a->v, 0, n * sizeof(float));
     return 0;
 }
 
 int adam_init_params(adam *a, const nn_params *p, error *e)
 {
     if (adam_init(a, p->total, e) < 0) return -1;
-    a->decay = calloc(p->total ? p->total : 1, sizeof(float));
+    a->decay = nn_alloc_zeroed(p->total * sizeof(float));
     if (!a->decay) {
         adam_free(a);
         return error_set(e, "out of memory for the optimiser state (%zu parameters)", p->total);

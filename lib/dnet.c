@@ -57,11 +57,8 @@ int dnet_alloc(dnet *d, int max_in, int max_rows, error *e)
     size_t total = (size_t)max_in * d->dims[1];
     for (int l = 0; l < d->nl; l++) total += 2 * (size_t)max_rows * d->dims[l + 1];
     free(d->mem);
-    d->mem = malloc(total * sizeof(float));
+    d->mem = nn_alloc_zeroed(total * sizeof(float));   /* mapped now, not inside the first step */
     if (!d->mem) return error_set(e, "out of memory for the network workspace (%zu floats)", total);
-    /* written once here, as nn_params_alloc does: the pages are mapped before training starts, not
-     * one fault at a time inside the first step's products */
-    memset(d->mem, 0, total * sizeof(float));
     float *q = d->mem;
     for (int l = 0; l < d->nl; l++) {
         d->h[l] = q, q += (size_t)max_rows * d->dims[l + 1];

@@ -313,13 +313,12 @@ int gan_workspace(gan *m, int B, error *e)
     w->B = B;
     w->R = d_parts(m) * B;
     size_t n = ws_layout(m, w, NULL);
-    w->block = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    w->block = nn_alloc_zeroed(n * sizeof(float));
     w->ylab = calloc(2 * (size_t)B, sizeof(int32_t));
     if (!w->block || !w->ylab) {
         ws_free(w);
         return error_set(e, "out of memory for a batch of %d rows", B);
     }
-    memset(w->block, 0, n * sizeof(float));
     w->ycond = w->ylab + B;
     ws_layout(m, w, w->block);
     m->ws = w;

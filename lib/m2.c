@@ -25,12 +25,11 @@ int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *
         dnet_alloc(&m->enc, m->max_in, m->max_rows, e) < 0 || dnet_alloc(&m->dec, m->max_rows, m->max_rows, e) < 0)
         goto fail;
     size_t floats = I * D + 3 * R * Z + 3 * R + 2 * I * K;
-    m->mem = malloc(floats * sizeof(float) + (2 * R + I) * sizeof(int));
+    m->mem = nn_alloc_zeroed(floats * sizeof(float) + (2 * R + I) * sizeof(int));   /* mapped now, as dnet_alloc */
     if (!m->mem) {
         error_set(e, "out of memory for the M2 workspace");
         goto fail;
     }
-    memset(m->mem, 0, floats * sizeof(float) + (2 * R + I) * sizeof(int));   /* mapped now, as dnet_alloc */
     float *q = m->mem;
     m->xin = q, q += I * D;
     m->z = q, q += R * Z;

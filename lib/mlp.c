@@ -142,6 +142,7 @@ typedef struct train_ws {
     int *order;                         /* (n labelled) row indices, shuffled every epoch */
     float *best;                        /* (params total) best weights when validating */
     datasource *src;                    /* the rows (mlp_train_source), or NULL: order over the mlp_data */
+    par_pool *pool;                     /* the config's */
 } train_ws;
 
 static void ws_free(train_ws *w)
@@ -157,6 +158,7 @@ static int ws_alloc(train_ws *w, const mlp *m, const mlp_config *c, const mlp_da
     memset(w, 0, sizeof *w);
     w->cap = cap;
     w->src = src;
+    w->pool = c->pool;
     nn_params_init(&w->act);
     for (int l = 0; l <= m->nlayers; l++) {
         char name[16];
@@ -195,14 +197,31 @@ int mlp_check_rows(const mlp_data *d, int K, size_t row0, size_t *nlab, error *e
     return 0;
 }
 
-/* Copies the batch rows rows[0..B) of d (NULL: its rows 0..B-1) into a0, yb, wb. */
+typedef struct gather_job {
+    float *a0;
+    const float *x;
+    const int *rows;
+    int F;
+} gather_job;
+
+static void gather_rows(void *ctx, size_t i0, size_t i1)
+{
+    const gather_job *j = ctx;
+    for (size_t i = i0; i < i1; i++) {
+        size_t k = j->rows ? (size_t)j->rows[i] : i;
+        memcpy(j->a0 + i * j->F, j->x + k * j->F, (size_t)j->F * sizeof(float));
+    }
+}
+
+/* Copies the batch rows rows[0..B) of d (NULL: its rows 0..B-1) into a0, yb, wb. The rows are
+ * scattered over the data set and each copy mostly waits on memory (~1 ns a float): split over the
+ * pool's threads, the waits overlap. */
 static void gather(const mlp *m, train_ws *w, const mlp_data *d, const int *rows, int B)
 {
-    int F = mlp_features(m);
-    float *a0 = nn_data(&w->act, w->ia[0]);   // (B, F)
+    gather_job j = {nn_data(&w->act, w->ia[0]), d->x, rows, mlp_features(m)};   // a0 (B, F)
+    par_for(w->pool, (size_t)B, 1, (size_t)j.F * 10, gather_rows, &j);
     for (int i = 0; i < B; i++) {
         size_t k = rows ? (size_t)rows[i] : (size_t)i;
-        memcpy(a0 + (size_t)i * F, d->x + k * F, (size_t)F * sizeof(float));
         w->yb[i] = d->y[k];
         if (w->wb) w->wb[i] = d->w[k];
     }
@@ -268,17 +287,8 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G,
     /* coupled L2 on the weights: dW += alpha/G W, loss += alpha/(2G) ||W||^2 (one fused loop) */
     float a = dist_rank() == 0 ? (float)(c->alpha / G) : 0.0f;
     double sq = 0;
-    for (int l = 0; l < L && a > 0; l++) {
-        const float *W = nn_data(P, m->iw[l]);
-        float *dW = nn_grad(P, m->iw[l]);
-        size_t n = P->t[m->iw[l]].size;
-        float s = 0;
-        for (size_t i = 0; i < n; i++) {
-            dW[i] += a * W[i];
-            s += W[i] * W[i];
-        }
-        sq += s;
-    }
+    for (int l = 0; l < L && a > 0; l++)
+        sq += nn_l2_add(nn_grad(P, m->iw[l]), nn_data(P, m->iw[l]), a, P->t[m->iw[l]].size);
     return loss + 0.5 * c->alpha * sq / G;
 }
 
@@ -450,7 +460,7 @@ static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, datasou
     if (w.best) memcpy(w.best, m->params.data, m->params.total * sizeof(float));   /* defined bytes in a checkpoint */
     int first = trainctl_resume_epoch(ctl) + 1;
     int rc = ctl && ctl->resume ? trainctl_named(ctl, state_load(m, ctl->resume, &w, nlab, &opt, &r, &st, res, e), e)
-                                : trainctl_epoch_end(ctl, state_save(m, c, &w, nlab, &opt, &r, &st, res, e), 0, e);
+                                : ctl ? trainctl_epoch_end(ctl, state_save(m, c, &w, nlab, &opt, &r, &st, res, e), 0, e) : 0;
     for (int epoch = first; epoch <= c->epochs && rc == 0; epoch++) {
         if (log) trainlog_epoch_begin(log, epoch);
         double loss;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <sys/mman.h>
 
 /* ---- the table ---- */
 
@@ -35,12 +36,22 @@ int nn_params_add(nn_params *p, const char *name, int ndim, const int64_t *dims,
     return p->n++;
 }
 
-static float *alloc_floats(size_t n)
+#define NN_HUGE_PAGE ((size_t)2 << 20)
+
+void *nn_alloc_zeroed(size_t n)
 {
-    float *f = aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64 + 64);
-    if (f) memset(f, 0, n * sizeof(float));
-    return f;
+    size_t align = n >= NN_HUGE_MIN ? NN_HUGE_PAGE : 64;
+    size_t size = n ? (n + align - 1) / align * align : align;   /* aligned_alloc: whole multiples */
+    void *p = aligned_alloc(align, size);
+    if (!p) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (align == NN_HUGE_PAGE) madvise(p, size, MADV_HUGEPAGE);   /* advice: without it, 4 KB pages */
+#endif
+    memset(p, 0, size);
+    return p;
 }
+
+static float *alloc_floats(size_t n) { return nn_alloc_zeroed((n + 16) * sizeof(float)); }   /* a line to spare */
 
 int nn_params_alloc(nn_params *p, error *e)
 {
@@ -235,28 +246,36 @@ NN_VECTORISE void nn_add_row(float *restrict acc, const float *restrict d, int C
 }
 
 /* Columns [c0, c1) of every row, the rows in order: each bias gradient is summed over the rows in the
- * same order whatever the split over columns, so every thread count gives the same bytes. */
+ * same order whatever the split over columns, so every thread count gives the same bytes. The ReLU
+ * is applied here too (fused, one pass), or none: a transcendental one went over the rows first. */
 static void backward_cols(void *ctx, size_t c0, size_t c1)
 {
     const act_job *j = ctx;
     int n = (int)(c1 - c0);
     for (int i = 0; i < j->B; i++) {
         float *d = j->h + (size_t)i * j->C + c0;  // (n)
-        const float *yr = j->y + (size_t)i * j->C + c0;
-        if (j->a == NN_ACT_RELU && j->db) {
-            relu_bias_grad_row(d, j->db + c0, yr, n);
-            continue;
-        }
-        act_grad_row(d, yr, n, j->a);
-        if (j->db) nn_add_row(j->db + c0, d, n);
+        if (j->a == NN_ACT_RELU) relu_bias_grad_row(d, j->db + c0, j->y + (size_t)i * j->C + c0, n);
+        else nn_add_row(j->db + c0, d, n);
     }
+}
+
+static void act_grad_rows(void *ctx, size_t r0, size_t r1)
+{
+    const act_job *j = ctx;
+    for (size_t i = r0; i < r1; i++) act_grad_row(j->h + i * (size_t)j->C, j->y + i * (size_t)j->C, j->C, j->a);
 }
 
 void nn_bias_act_backward(par_pool *pool, float *dh, float *db, const float *y, int B, int C, nn_act a)
 {
     act_job j = {.h = dh, .db = db, .y = y, .B = B, .C = C, .a = a};
-    /* chunks of whole cache lines (16 floats): the threads do not write the same line of db */
-    par_for(pool, (size_t)C, 16, (size_t)B * act_cost(a), backward_cols, &j);
+    /* a transcendental derivative over whole rows: split over columns, its vector loop would run on
+     * rows of C / chunks values, and the calls cost more than a second thread saved (M2: 2x slower) */
+    if (a != NN_ACT_NONE && (a != NN_ACT_RELU || !db)) {
+        par_for(pool, (size_t)B, 1, (size_t)C * act_cost(a), act_grad_rows, &j);
+        j.a = NN_ACT_NONE;
+    }
+    /* chunks of at least 64 columns, whole cache lines: the threads do not write the same line of db */
+    if (db) par_for(pool, (size_t)C, 64, (size_t)B, backward_cols, &j);
 }
 
 void nn_act_backward(float *dx, const float *dy, const float *y, size_t n, nn_act a)
@@ -363,6 +382,21 @@ void nn_dropout_forward(float *y, const float *x, const float *mask, size_t n)
 void nn_dropout_backward(float *dx, const float *dy, const float *mask, size_t n)
 {
     nn_dropout_forward(dx, dy, mask, n);   /* the same product: d(x m)/dx = m */
+}
+
+VMATH_KERNEL float nn_l2_add(float *dW, const float *W, float a, size_t n)
+{
+    vmath_f8 acc = vmath_splat(0.0f), va = vmath_splat(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        vmath_f8 w = vmath_load(W + i, 8);
+        vmath_store(dW + i, vmath_load(dW + i, 8) + va * w, 8);
+        acc += w * w;
+    }
+    int k = (int)(n - i);   /* the tail: lanes past n load as 0 and add 0 */
+    vmath_f8 w = vmath_load(W + i, k);
+    vmath_store(dW + i, vmath_load(dW + i, k) + va * w, k);
+    return vmath_sum(acc + w * w);
 }
 
 /* ---- BLAS threads ---- */

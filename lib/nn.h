@@ -56,6 +56,15 @@ typedef struct nn_params {
     float *grad;              /* (total) same layout */
 } nn_params;
 
+/* n bytes, zeroed, 64-byte aligned (NULL when out of memory; free() releases them). Written here,
+ * so the pages are mapped before training, not faulted in one at a time inside the first step.
+ * From NN_HUGE_MIN bytes up, on 2 MB pages where the kernel offers them (transparent huge pages,
+ * "madvise" mode on Debian): training's passes over parameters, gradients, Adam's state and
+ * workspaces (the GAN's: ~60 MB) then miss the TLB once per 2 MB rather than once per 4 KB, and
+ * on a VM each miss is a two-level page walk. Such a buffer is rounded up to whole 2 MB pages. */
+#define NN_HUGE_MIN ((size_t)4 << 20)
+void *nn_alloc_zeroed(size_t n);
+
 void nn_params_init(nn_params *p);
 /* Registers a tensor (before nn_params_alloc); returns its index or -1 (too many, name too long,
  * duplicate). Each slice starts on a 16-float boundary so every tensor is aligned for SIMD. */
@@ -141,6 +150,9 @@ void nn_dropout_mask(float *mask, size_t n, float p, rng *r);
 void nn_dropout_forward(float *y, const float *x, const float *mask, size_t n);
 /* dx = dy * mask (dx may equal dy). (n) */
 void nn_dropout_backward(float *dx, const float *dy, const float *mask, size_t n);
+/* Coupled L2 on weights W (n): dW += a W (each element as a scalar loop would round it); returns
+ * the sum of W^2, summed in 8 lanes (vmath_sum): a float running sum could not be vectorised. */
+float nn_l2_add(float *dW, const float *W, float a, size_t n);
 
 /* ---- BLAS threads -------------------------------------------------------------------------------- */
 

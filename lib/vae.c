@@ -149,7 +149,7 @@ int vae_create(vae *v, const vae_arch *a, int max_rows, error *e)
         nn_params_alloc(&v->p, e) < 0 || dnet_alloc(&v->enc, max_rows, max_rows, e) < 0 ||
         dnet_alloc(&v->dec, max_rows, max_rows, e) < 0)
         goto fail;
-    v->mem = malloc((size_t)max_rows * (3 * Z + 1) * sizeof(float));
+    v->mem = nn_alloc_zeroed((size_t)max_rows * (3 * Z + 1) * sizeof(float));
     if (!v->mem) {
         error_set(e, "out of memory for the VAE workspace");
         goto fail;
