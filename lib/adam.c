@@ -78,6 +78,7 @@ typedef struct adam_job {
     const adam *a;
     float *p;
     const float *g;
+    float *clear;   /* g again, to zero as it is read, or NULL */
     float c1, c2;
 } adam_job;
 
@@ -87,7 +88,8 @@ static void step_range(void *ctx, size_t lo, size_t hi)
     const adam *a = j->a;
     float c1 = j->c1, c2 = j->c2, b1 = a->beta1, b2 = a->beta2, lr = a->lr, eps = a->eps;
     float *restrict p = j->p, *restrict m = a->m, *restrict v = a->v;
-    const float *restrict g = j->g;
+    const float *g = j->g;
+    float *clear = j->clear;
     size_t i = lo;
     if (a->weight_decay != 0.0f)
         decay_loop(p + lo, a->decay ? a->decay + lo : NULL, a->lr * a->weight_decay, hi - lo);
@@ -99,6 +101,7 @@ static void step_range(void *ctx, size_t lo, size_t hi)
         v4f_store(m + i, mi);
         v4f_store(v + i, vi);
         v4f_store(p + i, v4f_load(p + i) - lr * (mi * c1) / (v4f_sqrt(vi * c2) + eps));
+        if (clear) v4f_store(clear + i, (v4f){0.0f, 0.0f, 0.0f, 0.0f});
     }
 #endif
     for (; i < hi; i++) {
@@ -108,15 +111,20 @@ static void step_range(void *ctx, size_t lo, size_t hi)
         m[i] = mi;
         v[i] = vi;
         p[i] -= lr * (mi * c1) / (sqrtf(vi * c2) + eps);
+        if (clear) clear[i] = 0.0f;
     }
 }
 
-void adam_step(adam *a, par_pool *pool, float *restrict p, const float *restrict g)
+static void step(adam *a, par_pool *pool, float *p, const float *g, float *clear)
 {
     a->t++;
     /* bias corrections folded into two scalars: mhat = m * c1, vhat = v * c2 */
-    adam_job j = {a, p, g, (float)(1.0 / (1.0 - pow(a->beta1, (double)a->t))),
+    adam_job j = {a, p, g, clear, (float)(1.0 / (1.0 - pow(a->beta1, (double)a->t))),
                   (float)(1.0 / (1.0 - pow(a->beta2, (double)a->t)))};
     /* every element on its own: any split gives the same bytes; chunks of whole cache lines */
     par_for(pool, a->n, 16, 10, step_range, &j);
 }
+
+void adam_step(adam *a, par_pool *pool, float *restrict p, const float *restrict g) { step(a, pool, p, g, NULL); }
+
+void adam_step_clear(adam *a, par_pool *pool, float *p, float *g) { step(a, pool, p, g, g); }

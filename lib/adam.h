@@ -30,6 +30,9 @@ void adam_free(adam *a);
 /* One step: t += 1, then the fused update of p (n) from g (n), split over the pool's threads (pool
  * may be NULL: the calling thread; the same bytes either way). */
 void adam_step(adam *a, par_pool *pool, float *p, const float *g);
+/* The same step, and g set to zero as it is read: the next step's gradient needs no zeroing pass
+ * over the whole buffer (one pass fewer over a parameter-sized array a step). */
+void adam_step_clear(adam *a, par_pool *pool, float *p, float *g);
 /* Forgets the moments and the step count (e.g. before training again). */
 void adam_reset(adam *a);
 

@@ -1319,6 +1319,8 @@ static int train_epoch(gan *m, const gan_config *c, const gan_source *src, train
     int B = m->ws->B, steps = (int)(datasource_rows(src->unl[0]) / (size_t)B);
     double P = m->share.B ? (double)m->share.B / m->share.b : 1;   /* a share's loss times P: about the step's */
     if (datasource_epoch(src->unl[0], r, e) < 0 || datasource_epoch(src->unl[1], r, e) < 0) return -1;
+    nn_params_zero_grad(m->pool, &m->d);   /* once: adam_step_clear leaves them zero for the next step */
+    nn_params_zero_grad(m->pool, &m->g);
     for (int s = 0; s < steps; s++) {
         for (int i = 0; i < B; i++) {
             if (*lab_pos == nlab) rng_shuffle(r, b->lab, (size_t)nlab), *lab_pos = 0;
@@ -1326,21 +1328,19 @@ static int train_epoch(gan *m, const gan_config *c, const gan_source *src, train
         }
         const float *unl = unl_batch(src->unl[0], B, r, e);
         if (!unl) return -1;
-        nn_params_zero_grad(m->pool, &m->d);
         double ld = d_grad(m, src->lab.x, src->lab.y, b->idx_lab, unl, r, st);
         if (dist_allreduce_sum(m->d.grad, m->d.total, e) < 0) return -1;
         if (diverged(ld * P, c->max_loss))
             return error_set(e, "epoch %d, batch %d: discriminator loss is %g: training diverged", epoch, s + 1, ld * P);
-        adam_step(ad, m->pool, m->d.data, m->d.grad);
+        adam_step_clear(ad, m->pool, m->d.data, m->d.grad);
         m->eff_d = 0;
         gan_ema_update(m, c->ema_decay, (long)(epoch - 1) * steps + s);
         if (!(unl = unl_batch(src->unl[1], B, r, e))) return -1;
-        nn_params_zero_grad(m->pool, &m->g);
         double lg;
         if (g_grad(m, unl, r, st, &lg, e) < 0 || dist_allreduce_sum(m->g.grad, m->g.total, e) < 0) return -1;
         if (diverged(lg * P, c->max_loss))
             return error_set(e, "epoch %d, batch %d: generator loss is %g: training diverged", epoch, s + 1, lg * P);
-        adam_step(ag, m->pool, m->g.data, m->g.grad);
+        adam_step_clear(ag, m->pool, m->g.data, m->g.grad);
         m->eff_g = 0;
         if (log && trainlog_batch(log, (size_t)s + 1, (size_t)(s + 1) * B, ld)) return 0;   /* interrupted */
     }

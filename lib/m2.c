@@ -318,6 +318,7 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
     int step = from_unl ? bu : bl;
     if (from_unl && d->unl_src && datasource_epoch(d->unl_src, r, e) < 0) return -1;
     if (from_unl && !d->unl_src) rng_shuffle(r, d->unl, d->nunl);
+    nn_params_zero_grad(m->pool, &m->p);   /* once: adam_step_clear leaves them zero for the next step */
     m2_loss ep = {0};
     long nb = 0;
     for (size_t i0 = 0; i0 < n && step > 0; i0 += (size_t)step, nb++) {
@@ -328,12 +329,11 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
         rng_fill_normal(r, m->eps, (size_t)(nl + nu * m->K) * m->a.latent);
         keep_share(m, nl, nu, &snl, &snu);
         m2_loss b_loss = {0};
-        nn_params_zero_grad(m->pool, &m->p);
         if (snl + snu) forward_backward(m, m->xin, m->yin, snl, snu, nl, nu, m->eps, alpha, beta, 1, &b_loss);
         if (dist_allreduce_sum(m->p.grad, m->p.total, e) < 0) return -1;
         double total = b_loss.lab + b_loss.unl + b_loss.xent;
         if (!isfinite(total)) return error_set(e, "batch %ld: the loss is not finite (%g): lower --lr, or standardise x", nb + 1, total);
-        adam_step(opt, m->pool, m->p.data, m->p.grad);
+        adam_step_clear(opt, m->pool, m->p.data, m->p.grad);
         ep.lab += b_loss.lab, ep.unl += b_loss.unl, ep.xent += b_loss.xent;
         ep.nlab += b_loss.nlab, ep.nunl += b_loss.nunl, ep.correct += b_loss.correct;
         ep.obj += b_loss.obj, ep.steps++;

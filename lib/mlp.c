@@ -272,7 +272,6 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G,
     float *probs = nn_data(A, w->ia[L]);              // (B, K), the logits replaced in place
     double loss = nn_softmax_xent_forward(probs, probs, w->yb, w->wb, B, K) / G;
 
-    nn_params_zero_grad(c->pool, P);
     nn_softmax_xent_backward(nn_grad(A, w->ia[L]), probs, w->yb, w->wb, B, K, 1.0f / (float)G);
     for (int l = L; l >= 1; l--) {
         float *dout = nn_grad(A, w->ia[l]);           // (B, sizes[l])
@@ -307,6 +306,7 @@ static int run_epoch(mlp *m, train_ws *w, adam *opt, const mlp_config *c, const 
 {
     *mean = NAN;
     if (w->src ? datasource_epoch(w->src, r, e) < 0 : (rng_shuffle(r, w->order, nlab), 0)) return -1;
+    nn_params_zero_grad(c->pool, &m->params);   /* once: adam_step_clear leaves them zero for the next step */
     double total = 0;
     size_t nb = 0, G, lo, B;
     int got;
@@ -314,7 +314,7 @@ static int run_epoch(mlp *m, train_ws *w, adam *opt, const mlp_config *c, const 
         double loss = train_step(m, w, c, (int)B, (int)G, (int)lo, r);
         if (dist_allreduce_sum(m->params.grad, m->params.total, e) < 0) return -1;
         if (!isfinite(loss)) return error_set(e, "batch %zu: the loss is %g: training diverged; try a smaller --lr", nb + 1, loss);
-        adam_step(opt, c->pool, m->params.data, m->params.grad);
+        adam_step_clear(opt, c->pool, m->params.data, m->params.grad);
         total += loss * (double)G;
         if (log && trainlog_batch(log, ++nb, start + G, total / (double)(start + G))) return 0;   /* interrupted */
     }

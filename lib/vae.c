@@ -214,14 +214,13 @@ static int train_step(vae *v, adam *opt, const datasource_batch *b, float beta, 
 {
     int Z = v->a.latent, B = (int)b->rows->nrows;
     rng_fill_normal(r, v->eps, b->global * (size_t)Z);
-    nn_params_zero_grad(v->pool, &v->p);
     if (B > 0)
         vae_forward_backward_scaled(v, stream_table_col(b->rows, "x"), B, v->eps + b->first * (size_t)Z, beta,
                                     1.0f / (float)b->global, 1, loss);
     if (!isfinite(loss->rec + loss->kl))
         return error_set(e, "the loss is not finite (%g): lower --lr, or standardise x", loss->rec + loss->kl);
     if (dist_allreduce_sum(v->p.grad, v->p.total, e) < 0) return -1;
-    adam_step(opt, v->pool, v->p.data, v->p.grad);
+    adam_step_clear(opt, v->pool, v->p.data, v->p.grad);
     return 0;
 }
 
@@ -230,6 +229,7 @@ int vae_train_source(vae *v, adam *opt, datasource *src, int batch, float beta, 
 {
     if (batch > v->max_rows) batch = v->max_rows;
     if (datasource_epoch(src, r, e) < 0) return -1;
+    nn_params_zero_grad(v->pool, &v->p);   /* once: adam_step_clear leaves them zero for the next step */
     vae_loss ep = {0, 0, 0};
     datasource_batch b;
     int got;
