@@ -6,8 +6,9 @@
  * forward + backward + adam_step over buffers sized once.
  *
  * Conventions shared by every backward:
- *   - parameter gradients ACCUMULATE (dw += ..., db += ...): zero them once per step with
- *     nn_params_zero_grad (so a weight used twice, e.g. M2 summing over classes, just works);
+ *   - parameter gradients ACCUMULATE (dw += ..., db += ...): they start each step at zero,
+ *     from nn_params_zero_grad or from the last step's adam_step_clear (so a weight used twice,
+ *     e.g. M2 summing over classes, just works);
  *   - input gradients are OVERWRITTEN (dx = ...); pass dx = NULL to skip it (first layer).
  *
  * Parameters: an nn_params table hands out named slices of ONE contiguous float buffer, with a
