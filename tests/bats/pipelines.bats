@@ -34,6 +34,13 @@ digits() {
     # the confusion matrix is the best method's: the highest accuracy at 5 labels per class in the table
     best=$(awk -F'|' '$3 == " 5 " { print $5 + 0, $2 }' "$T/results/table.md" | sort -k1,1nr -s | head -1 | awk '{ print $2 }')
     [[ "$output" == *"confusion.png: $best, the best method at 5 labels per class"* ]]
+    # ensemble.py reads the runs' predictions: a method alone scores what ssl-eval wrote for it
+    run "$PY" "$ROOT/pipelines/ensemble.py" "$T/work" 5 2
+    [ "$status" -eq 0 ]
+    acc=$("$PY" -c "import json,sys; print('%.2f' % (100 * json.load(open(sys.argv[1]))['accuracy']))" "$T/results/mlp-L5-s0.json")
+    [[ "$output" == *"($acc)  mlp"* ]]
+    [[ "$output" == *"best averages of 2..2 methods"* ]]
+    [ "$(grep -c '^ *[0-9.]*  (.*)  [a-z0-9-]* + [a-z0-9-]*$' <<< "$output")" -eq 10 ]   # the best 10 pairs
 }
 
 @test "the plot scripts name what is wrong: a missing log, a field the log lacks, a file without a confusion matrix" {
