@@ -98,6 +98,7 @@ static const char USAGE[] =
     "      --log FILE           per-epoch metrics as JSON lines: d_loss lab_loss unl_loss g_loss\n"
     "                           train_accuracy d_real_acc d_fake_acc sample_spread [val_accuracy\n"
     "                           val_accuracy_last (with --ema: without the average)]\n"
+    "                           [ent_loss] [cons_loss] (with --entropy-weight, --consistency)\n"
     "                           (sample_spread: mean distance between generated rows over that\n"
     "                           between data rows; near 0 means mode collapse)\n"
     "  -q, --quiet              no progress on stderr\n"
