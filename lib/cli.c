@@ -23,13 +23,25 @@ void cli_init(cli *c, const char *prog)
     opterr = 0; /* getopt's own messages off: cli_bad_option words them */
 }
 
+/* A record's temporary file into place when it holds something; returns whether it did. */
+static int keep_record(cli_out *o)
+{
+    if (!o->keep || !o->f) return 0;
+    int ok = fflush(o->f) == 0 && !ferror(o->f) && ftell(o->f) > 0;
+    fclose(o->f);
+    o->f = NULL;
+    return ok && rename(o->tmp, o->path) == 0;
+}
+
 void cli_abort_outputs(cli *c)
 {
     for (int i = 0; i < c->nouts; i++) {
         cli_out *o = &c->outs[i];
-        if (o->tmp) {
+        if (o->tmp && !keep_record(o)) {
             if (o->f) fclose(o->f);
             unlink(o->tmp);
+        }
+        if (o->tmp) {
             free(o->tmp);
             o->tmp = NULL;
             o->f = NULL;
@@ -181,6 +193,7 @@ FILE *cli_open_out(cli *c, const char *path)
     if (is_std(path)) return stdout;
     if (c->nouts == CLI_MAX_OUTS) cli_fail(c, "too many output files");
     cli_out *o = &c->outs[c->nouts];
+    o->keep = 0;
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         /* a device or a pipe: no rename possible, write in place */
@@ -205,6 +218,13 @@ FILE *cli_open_out(cli *c, const char *path)
     o->path = strdup(path);
     c->nouts++;
     return o->f;
+}
+
+FILE *cli_open_log(cli *c, const char *path)
+{
+    FILE *f = cli_open_out(c, path);
+    if (f != stdout) c->outs[c->nouts - 1].keep = 1;
+    return f;
 }
 
 void cli_commit(cli *c)

@@ -19,6 +19,7 @@ typedef struct cli_out {
     FILE *f;
     char *path;   /* final path, NULL for stdout */
     char *tmp;    /* temporary file renamed to path on commit; NULL when writing in place */
+    int keep;     /* a record (cli_open_log): renamed into place even when the program fails */
 } cli_out;
 
 typedef struct cli {
@@ -68,10 +69,15 @@ const char *cli_in_name(const char *path);
  * folder and renamed over path only by cli_commit, so a failure never leaves a partial file.
  * Devices and pipes (e.g. /dev/full) are written in place. */
 FILE *cli_open_out(cli *c, const char *path);
+/* The same for a record of progress (a training --log): if the program fails or is interrupted
+ * after writing some of it, what was written is still renamed into place (what an empty record
+ * would replace is left alone). */
+FILE *cli_open_log(cli *c, const char *path);
 /* Flushes and closes every output, checking for write errors (disk full: cli_fail), then renames
  * the temporary files into place. Call once, when all output is written. */
 void cli_commit(cli *c);
-/* Removes temporary outputs without committing (cli_fail does this itself). */
+/* Removes temporary outputs without committing, except the records of cli_open_log that hold
+ * something (cli_fail does this itself). */
 void cli_abort_outputs(cli *c);
 
 /* Option values: a usage error (exit 2) naming the option when the text is not a number in range. */

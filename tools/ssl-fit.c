@@ -254,7 +254,7 @@ static void train_main(cli *c, args *a)
     }
     mlp *m = mlp_new(F, K, a->cfg.nhidden, a->cfg.hidden, &e);
     if (!m) cli_fail(c, "%s: %s", file, e.msg);
-    FILE *logf = a->log && rank0 ? cli_open_out(c, a->log) : NULL;
+    FILE *logf = a->log && rank0 ? cli_open_log(c, a->log) : NULL;
     trainlog log;
     trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);
     trainctl ctl;

@@ -518,7 +518,7 @@ static void train_main(cli *c, args *a)
         vd = table_data(h.vt);
     }
     if (!(h.m = gan_new(&a->arch, &e))) train_fail(c, &h, "%s: %s", file, e.msg);
-    FILE *logf = a->log && rank0 ? cli_open_out(c, a->log) : NULL;
+    FILE *logf = a->log && rank0 ? cli_open_log(c, a->log) : NULL;
     trainlog log;
     trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);
     size_t rows = a->stream_data ? datasource_rows(h.unl[0]) : h.t->nrows;

@@ -635,7 +635,7 @@ static void train_main(cli *c, args *a)
     load_train_data(c, a, &d);
     choose_likelihood(c, a, &d);
     trainlog log;
-    FILE *logf = a->log && rank0 ? cli_open_out(c, a->log) : NULL;
+    FILE *logf = a->log && rank0 ? cli_open_log(c, a->log) : NULL;
     trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);
     trainctl ctl;
     cli_train_init(c, &ctl, &log, a->out, rank0 ? a->ckpt : 0, a->resume, a->m2 ? "m2" : "vae");

@@ -74,6 +74,21 @@ interrupt_resume() {
     interrupt_resume "$T/m" ${GAN/--g-hidden 16/--g-deconv 4x2x2,4:3:2,1:3:2} "$D/tr5.ssl"
 }
 
+@test "an interrupted run keeps its --log of the epochs done; one stopped in its first epoch leaves the old file" {
+    local prog
+    for prog in "$FIT $D/tr.ssl" "$M1 $D/tr.ssl" "$M2 $D/tr5.ssl" "$GAN $D/tr5.ssl"; do
+        echo old > "$T/log.json"
+        run --separate-stderr env SSL_STOP_AFTER_STEPS=25 $prog --log "$T/log.json" -o "$T/m"
+        [ "$status" -eq 130 ]
+        "$PY" -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; assert [e['epoch'] for e in r] == [1, 2], r" "$T/log.json"
+        echo old > "$T/log.json"
+        run --separate-stderr env SSL_STOP_AFTER_STEPS=3 $prog --log "$T/log.json" -o "$T/m"
+        [ "$status" -eq 130 ]
+        [ "$(cat "$T/log.json")" = old ]
+        [ -z "$(ls "$T" | grep "^log.json.tmp")" ]   # no temporary file left behind
+    done
+}
+
 @test "a checkpoint loads as a model: ssl-fit predict and ssl-gan predict read it" {
     SSL_STOP_AFTER_STEPS=25 run $FIT "$D/tr.ssl" -o "$T/f"
     [ "$status" -eq 130 ]
