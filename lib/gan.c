@@ -990,10 +990,10 @@ static void gather_labelled(gan *m, float *dst, const float *x, const int *idx, 
     }
 }
 
-/* Horizontal mirror of each of n images (H x W) in place. */
-static void flip_images(float *x, int n, int H, int W)
+/* Horizontal mirror of an H x W image in place. */
+static void flip_image(float *x, int H, int W)
 {
-    for (int i = 0; i < n * H; i++)
+    for (int i = 0; i < H; i++)
         for (int a = 0, b = W - 1; a < b; a++, b--) {
             float t = x[(size_t)i * W + a];
             x[(size_t)i * W + a] = x[(size_t)i * W + b];
@@ -1013,7 +1013,7 @@ static void augment_unlabelled(gan *m, float *dst, const float *unl, rng *r)
         if (i < o || i >= o + b) continue;
         float *d = dst + (size_t)(i - o) * F;
         gan_shift_image(d, unl + (size_t)(i - o) * F, m->img_h, m->img_w, dy, dx);
-        if (flip) flip_images(d, 1, m->img_h, m->img_w);
+        if (flip) flip_image(d, m->img_h, m->img_w);
     }
 }
 
