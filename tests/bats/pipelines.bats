@@ -127,3 +127,28 @@ digits() {
     [ "$status" -eq 0 ]
     [[ "$output" == *"accuracy"* ]]
 }
+
+@test "mirror.py mirrors each image left-right and keeps the other tensors" {
+    "$BUILD_DIR/bin/ssl-prep" csv --no-header "$ROOT/data/digits.csv.gz" > "$T/d.ssl"
+    run "$PY" "$ROOT/pipelines/mirror.py" "$T/d.ssl"
+    [ "$status" -eq 0 ]
+    "$PY" "$ROOT/pipelines/mirror.py" "$T/d.ssl" > "$T/m.ssl"
+    "$PY" "$ROOT/pipelines/mirror.py" < "$T/m.ssl" > "$T/mm.ssl"
+    # 8 x 8 images (a square: the CSV has no image_shape): column c of m is column 7 - c of d; twice is d
+    "$PY" - "$ROOT/docs" "$T/d.ssl" "$T/m.ssl" "$T/mm.ssl" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from read_stream import read_stream
+d, m, mm = (read_stream(open(p, "rb"))[1] for p in sys.argv[2:])
+x, xm = d["x"].reshape(-1, 8, 8), m["x"].reshape(-1, 8, 8)
+assert not np.array_equal(x, xm)
+assert np.array_equal(xm[:, :, 0], x[:, :, 7]) and np.array_equal(xm[:, 3, 2], x[:, 3, 5])
+assert all(np.array_equal(d[k], mm[k]) for k in d) and np.array_equal(d["y"], m["y"])
+PY
+    # a width that is no image: one line, exit 1
+    printf 'a,b,c,label\n1,2,3,0\n4,5,6,1\n' | "$BUILD_DIR/bin/ssl-prep" csv > "$T/s.ssl"
+    run "$PY" "$ROOT/pipelines/mirror.py" "$T/s.ssl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"not a square image"* ]]
+}
