@@ -110,20 +110,25 @@ ADAM_LANES(lanes_sse, , adam_v4, _mm_sqrt_ps)
 ADAM_LANES(lanes_avx, __attribute__((target("avx"))), adam_v8, _mm256_sqrt_ps)
 ADAM_LANES(lanes_avx512, __attribute__((target("avx512f"))), adam_v16, _mm512_sqrt_ps)
 
+#endif
+
+/* The widest vector loop this CPU runs, or NULL (the scalar loop alone) off x86-64. */
 static adam_lanes_fn *widest_lanes(void)
 {
+#ifdef ADAM_SIMD
     if (__builtin_cpu_supports("avx512f")) return lanes_avx512;
     if (__builtin_cpu_supports("avx")) return lanes_avx;
     return lanes_sse;
-}
+#else
+    return NULL;
 #endif
+}
 
 /* p *= 1 - wd * mask (mask NULL: everywhere): the decoupled decay, from p before the step */
 static void decay_loop(float *restrict p, const float *restrict mask, float wd, size_t n)
 {
     for (size_t i = 0; i < n; i++) p[i] -= wd * (mask ? mask[i] : 1.0f) * p[i];
 }
-
 
 static void step_range(void *ctx, size_t lo, size_t hi)
 {
@@ -136,9 +141,7 @@ static void step_range(void *ctx, size_t lo, size_t hi)
     size_t i = lo;
     if (a->weight_decay != 0.0f)
         decay_loop(p + lo, a->decay ? a->decay + lo : NULL, a->lr * a->weight_decay, hi - lo);
-#ifdef ADAM_SIMD
-    i = j->lanes(j, i, hi);
-#endif
+    if (j->lanes) i = j->lanes(j, i, hi);
     for (; i < hi; i++) {
         float gi = g[i];
         float mi = b1 * m[i] + (1.0f - b1) * gi;
@@ -155,10 +158,7 @@ static void step(adam *a, par_pool *pool, float *p, const float *g, float *clear
     a->t++;
     /* bias corrections folded into two scalars: mhat = m * c1, vhat = v * c2 */
     adam_job j = {a, p, g, clear, (float)(1.0 / (1.0 - pow(a->beta1, (double)a->t))),
-                  (float)(1.0 / (1.0 - pow(a->beta2, (double)a->t))), NULL};
-#ifdef ADAM_SIMD
-    j.lanes = widest_lanes();
-#endif
+                  (float)(1.0 / (1.0 - pow(a->beta2, (double)a->t))), widest_lanes()};
     /* every element on its own: any split gives the same bytes; chunks of whole cache lines */
     par_for(pool, a->n, 16, 10, step_range, &j);
 }
