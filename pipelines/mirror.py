@@ -35,8 +35,14 @@ def main():
     if len(sys.argv) > 2:
         sys.stderr.write("usage: " + __doc__.strip().splitlines()[0] + "\n")
         sys.exit(2)
-    src = open(sys.argv[1], "rb") if len(sys.argv) == 2 and sys.argv[1] != "-" else sys.stdin.buffer
-    header, arrays = read_stream(src)
+    name = sys.argv[1] if len(sys.argv) == 2 and sys.argv[1] != "-" else "-"
+    try:   # read whole before writing: bad input leaves no output behind
+        with (open(name, "rb") if name != "-" else sys.stdin.buffer) as src:
+            header, arrays = read_stream(src)
+        if "x" not in arrays:
+            raise ValueError("no tensor x")
+    except (OSError, ValueError, KeyError, StopIteration, msgpack.UnpackException, AssertionError) as err:
+        sys.exit(f"mirror.py: {name}: not a readable ssl-stream: {err or type(err).__name__}")
     x = arrays["x"]
     shape = image_shape(header, x.shape[1])
     arrays["x"] = x.reshape([len(x)] + shape)[:, :, ::-1].reshape(x.shape).copy()

@@ -151,4 +151,11 @@ PY
     run "$PY" "$ROOT/pipelines/mirror.py" "$T/s.ssl"
     [ "$status" -eq 1 ]
     [[ "$output" == *"not a square image"* ]]
+    # a truncated stream: one line naming it, exit 1, nothing on stdout
+    head -c 300 "$T/d.ssl" > "$T/cut.ssl"
+    rc=0
+    "$PY" "$ROOT/pipelines/mirror.py" "$T/cut.ssl" > "$T/cut-out.ssl" 2> "$T/err" || rc=$?
+    [ "$rc" -eq 1 ]
+    [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "cut.ssl: not a readable ssl-stream" "$T/err"
+    [ ! -s "$T/cut-out.ssl" ]
 }
