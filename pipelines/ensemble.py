@@ -18,8 +18,11 @@ from read_stream import read_stream  # noqa: E402
 
 
 def load(path, name):
-    with open(path, "rb") as f:
-        return read_stream(f)[1][name]
+    try:
+        with open(path, "rb") as f:
+            return read_stream(f)[1][name]
+    except (OSError, ValueError, KeyError, StopIteration, AssertionError) as err:
+        sys.exit(f"ensemble.py: {path}: not a readable stream with {name}: {err or type(err).__name__}")
 
 
 def main():

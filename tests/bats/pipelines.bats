@@ -128,7 +128,7 @@ digits() {
     [[ "$output" == *"accuracy"* ]]
 }
 
-@test "mirror.py mirrors each image left-right and keeps the other tensors" {
+@test "mirror.py mirrors each image left-right and keeps the other tensors; bad streams fail in one line" {
     "$BUILD_DIR/bin/ssl-prep" csv --no-header "$ROOT/data/digits.csv.gz" > "$T/d.ssl"
     run "$PY" "$ROOT/pipelines/mirror.py" "$T/d.ssl"
     [ "$status" -eq 0 ]
@@ -158,4 +158,9 @@ PY
     [ "$rc" -eq 1 ]
     [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "cut.ssl: not a readable ssl-stream" "$T/err"
     [ ! -s "$T/cut-out.ssl" ]
+    # ensemble.py on a work folder whose test split is cut short: the same
+    mkdir -p "$T/ens/L5/s0" && cp "$T/cut.ssl" "$T/ens/test_s.ssl"
+    run "$PY" "$ROOT/pipelines/ensemble.py" "$T/ens" 5
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"test_s.ssl: not a readable stream"* ]]
 }
