@@ -10,11 +10,14 @@
  *        gan (ssl-gan, Salimans et al.'s MNIST shapes: D 784-1000-500-250-250-250-10, G 100-500-500-784,
  *             batch 100 labelled + 100 unlabelled + 100 generated)
  *
- * How the floor is measured: this program defines cblas_sgemm itself, so every product the library
- * makes comes here first; it is recorded (shape, transposes, leading dimensions, beta) and timed, then
- * handed to OpenBLAS (dlsym RTLD_NEXT). After the epoch, the recorded calls are replayed back to back,
- * in the same order with the same arguments (and BLAS threads), on buffers of the same sizes: that replay time is the
- * floor, the epoch's time if nothing but its products cost anything. FLOPs = 2 m n k per call.
+ * How the floor is measured: this program defines gemm_run itself (the library's is weak, gemm.h), so
+ * every product of training comes here first; it is recorded (shape, transposes, leading dimensions,
+ * beta) and timed, then computed as the library would (gemm_compute: split over the pool's threads).
+ * After the epoch, the recorded products are replayed back to back, in the same order with the same
+ * arguments, each as one cblas_sgemm call on OpenBLAS's own threads (the pool's thread count for a
+ * product the library splits, one thread for one it does not), on buffers of the same sizes: that
+ * replay time is the floor, the epoch's time if nothing but its products cost anything, at OpenBLAS's
+ * speed for the same shapes. FLOPs = 2 m n k per product.
  *
  * Data: Fashion-MNIST from DIR (default /usr/share/datasets/fashion-mnist), pixels / 255 as
  * `ssl-prep idx` writes them, read through lib/idx (the code ssl-prep uses); without the files,
@@ -27,7 +30,6 @@
  *   net rows data threads epoch_s epoch60k_s gflop sgemm_calls in_sgemm_s floor_s rss_mb
  * epoch_s and floor_s are the best of --reps (default 1) runs in this process; rss_mb is the peak
  * resident memory (getrusage) after training, before the floor's buffers exist. */
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,7 @@
 
 #include "adam.h"
 #include "gan.h"
+#include "gemm.h"
 #include "idx.h"
 #include "m2.h"
 #include "mlp.h"
@@ -55,40 +58,37 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- the sgemm recorder ---- */
+/* ---- the product recorder ---- */
 
 typedef struct call {
-    int threads;            /* OpenBLAS threads when called (training may lower them, nn_blas_threads_for) */
-    int order, ta, tb, m, n, k, lda, ldb, ldc;
+    int threads;            /* OpenBLAS threads of the floor's call (below) */
+    int ta, tb, m, n, k, lda, ldb, ldc;
     float alpha, beta;
 } call;
 
-typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const enum CBLAS_TRANSPOSE,
-                         const blasint, const blasint, const blasint, const float, const float *, const blasint,
-                         const float *, const blasint, const float, float *, const blasint);
-
 static struct {
-    sgemm_fn real;
     int on;                 /* recording */
     call *calls;
     size_t n, cap;
-    double secs, flops;     /* time inside sgemm, FLOPs, while recording */
+    double secs, flops;     /* time inside the products, FLOPs, while recording */
 } rec;
 
-void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta, const enum CBLAS_TRANSPOSE tb,
-                 const blasint m, const blasint n, const blasint k, const float alpha, const float *a,
-                 const blasint lda, const float *b, const blasint ldb, const float beta, float *c,
-                 const blasint ldc)
+/* The OpenBLAS threads the floor gives a product: the pool's threads for one gemm_run splits over
+ * them (OpenBLAS's own threading of the same product), one for a product it runs whole on one thread
+ * (below GEMM_SPLIT_MIN, where one OpenBLAS thread is faster than two), OpenBLAS's setting without a
+ * pool of several threads (training may lower it, nn_blas_threads_for). */
+static int floor_threads(const par_pool *p, int m, int n, int k)
 {
-    if (!rec.real) {
-        rec.real = (sgemm_fn)dlsym(RTLD_NEXT, "cblas_sgemm");
-        if (!rec.real) {
-            fprintf(stderr, "bench_train: cannot find OpenBLAS's cblas_sgemm\n");
-            exit(1);
-        }
-    }
+    if (par_threads(p) == 1) return openblas_get_num_threads();
+    return gemm_splits(p, m, n, k) ? par_threads(p) : 1;
+}
+
+/* Every product of the library's training comes here (gemm.h: gemm_run is weak in the library). */
+void gemm_run(par_pool *p, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha,
+              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
     if (!rec.on) {
-        rec.real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        gemm_compute(p, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     if (rec.n == rec.cap) {
@@ -96,9 +96,9 @@ void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta, co
         rec.calls = realloc(rec.calls, rec.cap * sizeof(call));
         if (!rec.calls) exit(1);
     }
-    rec.calls[rec.n++] = (call){openblas_get_num_threads(), order, ta, tb, m, n, k, lda, ldb, ldc, alpha, beta};
+    rec.calls[rec.n++] = (call){floor_threads(p, m, n, k), ta, tb, m, n, k, lda, ldb, ldc, alpha, beta};
     double t0 = now();
-    rec.real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_compute(p, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     rec.secs += now() - t0;
     rec.flops += 2.0 * m * n * k;
 }
@@ -145,8 +145,8 @@ static double replay(void)
         const call *c = &rec.calls[i];
         float **b = buf[which[i]];
         if (c->threads != openblas_get_num_threads()) openblas_set_num_threads(c->threads);
-        rec.real(c->order, c->ta, c->tb, c->m, c->n, c->k, c->alpha, b[0], c->lda, b[1], c->ldb, c->beta, b[2],
-                 c->ldc);
+        cblas_sgemm(CblasRowMajor, c->ta, c->tb, c->m, c->n, c->k, c->alpha, b[0], c->lda, b[1], c->ldb, c->beta, b[2],
+                    c->ldc);
     }
     double t = now() - t0;
     openblas_set_num_threads(threads);

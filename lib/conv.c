@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include <cblas.h>
+#include "gemm.h"
 
 #include "norm.h"
 
@@ -84,7 +84,7 @@ void conv_col2im(float *dx, const float *col, size_t ld, int B, const conv_shape
     patches((float *)col, ld, dx, B, s, 1);   /* col is only read when add = 1 */
 }
 
-void conv_forward(float *y, float *col, float *ws, const float *x, const float *w, const float *b, int B,
+void conv_forward(par_pool *pool, float *y, float *col, float *ws, const float *x, const float *w, const float *b, int B,
                   const conv_shape *s)
 {
     int K = s->K, Kp = conv_patch(s), nb = conv_chunk(s, B);
@@ -96,7 +96,7 @@ void conv_forward(float *y, float *col, float *ws, const float *x, const float *
         float *cc = col + i0 * P;   // (Kp, n) of ld N
         conv_im2col(cc, N, x + i0 * in, bn, s);
         /* t (K, n) = w (K, Kp) . cc (Kp, n), then to NCHW with the bias */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)n, Kp, 1.0f, w, Kp, cc, (int)N, 0.0f, t, (int)n);
+        gemm_run(pool, CblasNoTrans, CblasNoTrans, K, (int)n, Kp, 1.0f, w, Kp, cc, (int)N, 0.0f, t, (int)n);
         for (int i = 0; i < bn; i++)
             for (int k = 0; k < K; k++) {
                 float *yr = y + ((size_t)(i0 + i) * K + k) * P, bk = b ? b[k] : 0.0f;
@@ -106,7 +106,7 @@ void conv_forward(float *y, float *col, float *ws, const float *x, const float *
     }
 }
 
-void conv_backward(float *dx, float *dw, float *db, float *ws, const float *dy, const float *col, size_t ld,
+void conv_backward(par_pool *pool, float *dx, float *dw, float *db, float *ws, const float *dy, const float *col, size_t ld,
                    const float *w, int B, const conv_shape *s)
 {
     int K = s->K, Kp = conv_patch(s), nb = conv_chunk(s, B);
@@ -125,22 +125,22 @@ void conv_backward(float *dx, float *dw, float *db, float *ws, const float *dy, 
             }
         /* dw (K, Kp) += t (K, n) . col (Kp, n)^T */
         if (dw)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, Kp, (int)n, 1.0f, t, (int)n, col + i0 * P, (int)ld,
+            gemm_run(pool, CblasNoTrans, CblasTrans, K, Kp, (int)n, 1.0f, t, (int)n, col + i0 * P, (int)ld,
                         1.0f, dw, Kp);
         if (!dx) continue;
         /* dcol (Kp, n) = w (K, Kp)^T . t (K, n), then back to the pixels */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kp, (int)n, K, 1.0f, w, Kp, t, (int)n, 0.0f, dcol, (int)n);
+        gemm_run(pool, CblasTrans, CblasNoTrans, Kp, (int)n, K, 1.0f, w, Kp, t, (int)n, 0.0f, dcol, (int)n);
         conv_col2im(dx + i0 * in, dcol, n, bn, s);
     }
 }
 
-void conv_wn_backward(float *dx, float *dv, float *dg, float *db, float *dw, float *ws, const float *dy,
+void conv_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db, float *dw, float *ws, const float *dy,
                       const float *col, size_t ld, const float *w, const float *v, const float *g, const float *vnorm,
                       int B, const conv_shape *s)
 {
     int Kp = conv_patch(s);
     if (dv) memset(dw, 0, (size_t)s->K * Kp * sizeof(float));
-    conv_backward(dx, dv ? dw : NULL, db, ws, dy, col, ld, w, B, s);
+    conv_backward(pool, dx, dv ? dw : NULL, db, ws, dy, col, ld, w, B, s);
     if (dv) norm_wn_grad(NULL, dv, dg, dw, v, g, vnorm, Kp, s->K);
 }
 int conv_t_shape_set(conv_shape *s, int K, int h, int w, int C, int H, int W, int k, int stride, int pad)
@@ -152,10 +152,10 @@ int conv_t_shape_set(conv_shape *s, int K, int h, int w, int C, int H, int W, in
     return 0;
 }
 
-void conv_t_forward(float *y, float *ws, const float *x, const float *w, const float *b, int B, const conv_shape *s)
+void conv_t_forward(par_pool *pool, float *y, float *ws, const float *x, const float *w, const float *b, int B, const conv_shape *s)
 {
     /* the convolution's dx = w^T dy with dy = x (col unused without dw) */
-    conv_backward(y, NULL, NULL, ws, x, NULL, 0, w, B, s);
+    conv_backward(pool, y, NULL, NULL, ws, x, NULL, 0, w, B, s);
     if (!b) return;
     size_t P = (size_t)s->H * s->W;
     for (int i = 0; i < B; i++)
@@ -165,7 +165,7 @@ void conv_t_forward(float *y, float *ws, const float *x, const float *w, const f
         }
 }
 
-void conv_t_backward(float *dx, float *dw, float *db, float *col, float *ws, const float *dy, const float *x,
+void conv_t_backward(par_pool *pool, float *dx, float *dw, float *db, float *col, float *ws, const float *dy, const float *x,
                      const float *w, int B, const conv_shape *s)
 {
     size_t P = (size_t)s->H * s->W, N = (size_t)B * s->OH * s->OW;
@@ -178,11 +178,11 @@ void conv_t_backward(float *dx, float *dw, float *db, float *col, float *ws, con
         }
     /* the convolution of dy: its patches into col, dx = w col */
     if (dx)
-        conv_forward(dx, col, ws, dy, w, NULL, B, s);
+        conv_forward(pool, dx, col, ws, dy, w, NULL, B, s);
     else if (dw)
         conv_im2col(col, N, dy, B, s);
     /* the convolution's weight gradient with x in the place of its output gradient */
-    if (dw) conv_backward(NULL, dw, NULL, ws, x, col, N, w, B, s);
+    if (dw) conv_backward(pool, NULL, dw, NULL, ws, x, col, N, w, B, s);
 }
 
 void conv_gpool_forward(float *y, const float *x, int B, int C, int P)

@@ -7,6 +7,8 @@
 
 #include <cblas.h>
 
+#include "gemm.h"
+
 static nn_act layer_act(const dnet *d, int l) { return l == d->nl - 1 ? NN_ACT_NONE : d->act; }
 
 int dnet_declare(dnet *d, nn_params *p, const char *prefix, int in, int ncls, int nhidden, const int *hidden,
@@ -97,7 +99,7 @@ static void first_forward(dnet *d, const nn_params *p, const float *x, int nin, 
         return;
     }
     float *xw = src ? d->xw : h0;   // (nin, H)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nin, H, in, 1.0f, x, in, w, in, 0.0f, xw, H);
+    gemm_run(d->pool, CblasNoTrans, CblasTrans, nin, H, in, 1.0f, x, in, w, in, 0.0f, xw, H);
     const float *wy = cls ? nn_data(p, d->iy) : NULL;   // (ncls, H)
     for (int r = 0; r < rows; r++)
         pre_row(h0 + (size_t)r * H, xw + (size_t)(src ? src[r] : r) * H, b, wy ? wy + (size_t)cls[r] * H : NULL, H);
@@ -134,7 +136,7 @@ void dnet_backward(dnet *d, nn_params *p, float *dx, const float *x, int nin, in
         dsum = d->xw;
     }
     const float *w = nn_data(p, d->iw[0]);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, in, nin, 1.0f, dsum, H, x, in, 1.0f,
+    gemm_run(d->pool, CblasTrans, CblasNoTrans, H, in, nin, 1.0f, dsum, H, x, in, 1.0f,
                 nn_grad(p, d->iw[0]), in);
-    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nin, in, H, 1.0f, dsum, H, w, in, 0.0f, dx, in);
+    if (dx) gemm_run(d->pool, CblasNoTrans, CblasNoTrans, nin, in, H, 1.0f, dsum, H, w, in, 0.0f, dx, in);
 }

@@ -553,11 +553,11 @@ static const float *d_conv_forward(gan *m, int n, int noisy, int init, rng *r)
         const conv_shape *s = &m->cs[c];
         size_t out = conv_out_size(s);
         if (init) {
-            conv_forward(w->cy[c], w->col[c], w->cws, x, Cw(m, c), NULL, n, s);
+            conv_forward(m->pool, w->cy[c], w->col[c], w->cws, x, Cw(m, c), NULL, n, s);
             chan_stats(w->cy[c], n, s->K, s->OH * s->OW, w->fmean, w->sd);
             for (int j = 0; j < s->K; j++) Cb(m, c)[j] = -w->fmean[j];
         }
-        conv_forward(w->cy[c], w->col[c], w->cws, x, Cw(m, c), Cb(m, c), n, s);
+        conv_forward(m->pool, w->cy[c], w->col[c], w->cws, x, Cw(m, c), Cb(m, c), n, s);
         nn_act_forward(w->cy[c], w->cy[c], (size_t)n * out, NN_ACT_RELU);
         x = w->cy[c];
         if (noisy && a->hidden_noise > 0) {
@@ -592,7 +592,7 @@ static void d_conv_backward(gan *m, int r0, int n, int params, float *d, float *
         nn_act_backward(d, d, w->cy[c] + (size_t)r0 * out, (size_t)n * out, NN_ACT_RELU);
         if (c == 0 && !params && !dx) break;
         int k = Cidx(m, c);
-        conv_wn_backward(c ? spare : dx, params ? nn_grad(&m->d, k) : NULL, NULL, params ? nn_grad(&m->d, k + 2) : NULL,
+        conv_wn_backward(m->pool, c ? spare : dx, params ? nn_grad(&m->d, k) : NULL, NULL, params ? nn_grad(&m->d, k + 2) : NULL,
                          w->dwk, w->cws, d, w->col[c] + r0 * P, (size_t)w->crows * P, Cw(m, c), Cv(m, c), Cg(m, c),
                          Cn(m, c), n, s);
         float *t = d;
@@ -703,7 +703,7 @@ static void g_conv_forward(gan *m, int n, int train)
     g_stage_forward(m, 0, n, train);
     for (int j = 1; j <= a->ngc; j++) {
         int last = j == a->ngc;
-        conv_t_forward(last ? w->gx : w->gu[j], w->gcws, w->ga[j - 1], Gt(m, j, 0), last ? Gt(m, j, 1) : NULL, n,
+        conv_t_forward(m->pool, last ? w->gx : w->gu[j], w->gcws, w->ga[j - 1], Gt(m, j, 0), last ? Gt(m, j, 1) : NULL, n,
                        &m->gs[j - 1]);
         if (!last) g_stage_forward(m, j, n, train);
     }
@@ -725,7 +725,7 @@ static void g_conv_backward(gan *m, int n)
             norm_bn2d_backward(d, Gd(m, j, 1), Gd(m, j, 2), w->gbn, d, w->gxh[j], w->gistd[j], Gt(m, j, 1), n, C, P);
         }
         if (j == 0) break;
-        conv_t_backward(dn, Gd(m, j, 0), j == a->ngc ? Gd(m, j, 1) : NULL, w->gcol, w->gcws, d, w->ga[j - 1],
+        conv_t_backward(m->pool, dn, Gd(m, j, 0), j == a->ngc ? Gd(m, j, 1) : NULL, w->gcol, w->gcws, d, w->ga[j - 1],
                         Gt(m, j, 0), n, &m->gs[j - 1]);
         float *t = d;
         d = dn;

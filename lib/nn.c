@@ -1,4 +1,5 @@
 #include "nn.h"
+#include "gemm.h"
 #include "names.h"
 #include "vmath.h"
 
@@ -296,7 +297,7 @@ void nn_dense_forward(par_pool *pool, float *y, const float *x, const float *w, 
                       int out, nn_act a)
 {
     /* y (B, out) = x (B, in) . w^T (in, out) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+    gemm_run(pool, CblasNoTrans, CblasTrans, B, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
     nn_bias_act_forward(pool, y, b, B, out, a);
 }
 
@@ -305,9 +306,9 @@ void nn_dense_backward(par_pool *pool, float *dx, float *dw, float *db, float *d
 {
     nn_bias_act_backward(pool, dy, db, y, B, out, a);
     /* dw (out, in) += dy^T (out, B) . x (B, in) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    gemm_run(pool, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 1.0f, dw, in);
     /* dx (B, in) = dy (B, out) . w (out, in) */
-    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+    if (dx) gemm_run(pool, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
 }
 
 void nn_dense_init_glorot(float *w, float *b, int in, int out, float gain, int draw_bias, rng *r)

@@ -5,6 +5,8 @@
 
 #include <cblas.h>
 
+#include "gemm.h"
+
 /* ---- weight-normalised dense ---- */
 
 /* sum a[i] b[i] with 8 running sums, a shape the compiler vectorises without -ffast-math */
@@ -77,11 +79,11 @@ NN_VECTORISE void norm_wn_backward(par_pool *pool, float *dx, float *dv, float *
     nn_bias_act_backward(pool, dy, db, y, B, out, a);
     if (dv) {
         /* dw (out, in) = dy^T (out, B) . x (B, in) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 0.0f, dw, in);
+        gemm_run(pool, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 0.0f, dw, in);
         norm_wn_grad(pool, dv, dg, dw, v, g, vnorm, in, out);
     }
     /* dx (B, in) = dy (B, out) . w (out, in) */
-    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+    if (dx) gemm_run(pool, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
 }
 
 /* ---- batch normalisation ---- */

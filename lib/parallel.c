@@ -7,11 +7,12 @@
 #include <string.h>
 
 /* How long a worker (and the caller, waiting for the workers) polls before sleeping: a step's
- * element-wise loops come in bursts between products, and a wake-up through the condition variable
- * costs more than the loop in between. Short, so that a worker does not hold a core that one of
- * OpenBLAS's threads needs in the next product. */
+ * products (gemm.h) and element-wise loops come one after the other, and a wake-up through the
+ * condition variable costs more than many of them. 5000 pauses are ~0.1 ms (19 ns each on the bench
+ * machine): across the gaps of serial work between jobs, not longer (at ~0.4 ms the GAN's epoch,
+ * whose caller draws its noise alone, got slower; docs/speed.md, session 8). */
 #ifndef PAR_SPIN
-#define PAR_SPIN 200
+#define PAR_SPIN 5000
 #endif
 /* chunks per thread of a job (at most): the threads take them in turn */
 #define PAR_CHUNKS_PER_THREAD 4

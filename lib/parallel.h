@@ -1,11 +1,10 @@
-/* parallel: a small persistent thread pool for the element-wise work between a training step's
- * matrix products (bias + activation, the likelihood, Adam), which otherwise runs on one thread while
- * OpenBLAS uses several.
+/* parallel: a small persistent thread pool for a training step's matrix products (gemm.h) and the
+ * element-wise work between them (bias + activation, the likelihood, Adam).
  *
  * The pool belongs to whoever owns the training (a tool's main, bench_train) and is handed to the
  * model it trains (vae.pool, m2.pool, gan.pool, mlp_config.pool); NULL everywhere means "run on the
- * calling thread". Workers sleep on a condition variable between jobs (after a short spin), so
- * OpenBLAS's threads get the cores during a product.
+ * calling thread". The products of training run on the pool too (gemm.h), OpenBLAS at one thread.
+ * Workers sleep on a condition variable between jobs, after a spin of ~0.1 ms.
  *
  * par_for splits [0, n) into contiguous chunks, a few per thread, each boundary a multiple of `grain`;
  * the caller and the workers take the chunks in turn, so a worker that is slow to wake (the machine may

@@ -29,7 +29,7 @@ static double conv_loss(void *p)
 {
     conv_ctx *d = p;
     if (d->wn) norm_wn_weight(NULL, d->w, d->vnorm, d->v, d->g, conv_patch(&d->s), d->s.K);
-    conv_forward(d->y, d->col, d->ws, d->x, d->w, d->b, NB, &d->s);
+    conv_forward(NULL, d->y, d->col, d->ws, d->x, d->w, d->b, NB, &d->s);
     size_t n = NB * conv_out_size(&d->s);
     nn_act_forward(d->y, d->y, n, NN_ACT_SOFTPLUS);
     double t = 0;
@@ -97,7 +97,7 @@ static void check_forward(int C, int H, int W, int K, int k, int stride, int pad
     size_t n = NB * conv_out_size(&d.s);
     float *want = malloc(n * sizeof(float));
     direct_conv(want, d.x, d.w, d.b, &d.s);
-    conv_forward(d.y, d.col, d.ws, d.x, d.w, d.b, NB, &d.s);
+    conv_forward(NULL, d.y, d.col, d.ws, d.x, d.w, d.b, NB, &d.s);
     for (size_t i = 0; i < n; i++) CHECK_NEAR(d.y[i], want[i], 1e-5);
     free(want);
     ctx_free(&d);
@@ -144,9 +144,9 @@ static void check_grad(int C, int H, int W, int K, int k, int stride, int pad, i
     for (int j = 0; j < K; j++) dg[j] = db[j] = 1.0f;
     size_t ld = NB * (size_t)d.s.OH * d.s.OW;
     if (wn)
-        conv_wn_backward(dx, dv, dg, db, dw, d.ws, dy, d.col, ld, d.w, d.v, d.g, d.vnorm, NB, &d.s);
+        conv_wn_backward(NULL, dx, dv, dg, db, dw, d.ws, dy, d.col, ld, d.w, d.v, d.g, d.vnorm, NB, &d.s);
     else
-        conv_backward(dx, dw, db, d.ws, dy, d.col, ld, d.w, NB, &d.s);
+        conv_backward(NULL, dx, dw, db, d.ws, dy, d.col, ld, d.w, NB, &d.s);
     float *dp = wn ? dv : dw;
     for (size_t i = 0; i < nw; i++) dp[i] -= 1.0f;
     for (int j = 0; j < K; j++) dg[j] -= 1.0f, db[j] -= 1.0f;
@@ -181,17 +181,17 @@ static void test_optional_grads(void)
     float *dy = fill(&r, NB * out, 1.0f), *dx1 = malloc(NB * in * sizeof(float)), *dx2 = malloc(NB * in * sizeof(float));
     float *dw1 = calloc(nw, sizeof(float)), *dw2 = calloc(nw, sizeof(float));
     float db1[3] = {0}, db2[3] = {0};
-    conv_forward(d.y, d.col, d.ws, d.x, d.w, d.b, NB, &d.s);
-    conv_backward(dx1, NULL, db1, d.ws, dy, d.col, NB * P, d.w, NB, &d.s);
-    conv_backward(dx2, NULL, NULL, d.ws, dy, d.col, NB * P, d.w, NB, &d.s);
-    conv_backward(NULL, NULL, db2, d.ws, dy, d.col, NB * P, d.w, NB, &d.s);
+    conv_forward(NULL, d.y, d.col, d.ws, d.x, d.w, d.b, NB, &d.s);
+    conv_backward(NULL, dx1, NULL, db1, d.ws, dy, d.col, NB * P, d.w, NB, &d.s);
+    conv_backward(NULL, dx2, NULL, NULL, d.ws, dy, d.col, NB * P, d.w, NB, &d.s);
+    conv_backward(NULL, NULL, NULL, db2, d.ws, dy, d.col, NB * P, d.w, NB, &d.s);
     for (size_t i = 0; i < NB * in; i++) CHECK(dx1[i] == dx2[i]);
     for (int j = 0; j < 3; j++) CHECK(db1[j] == db2[j]);
     /* the second image from the two-image forward ... */
-    conv_backward(dx1, dw1, NULL, d.ws, dy + out, d.col + P, NB * P, d.w, 1, &d.s);
+    conv_backward(NULL, dx1, dw1, NULL, d.ws, dy + out, d.col + P, NB * P, d.w, 1, &d.s);
     /* ... and from its own forward */
-    conv_forward(d.y, d.col, d.ws, d.x + in, d.w, d.b, 1, &d.s);
-    conv_backward(dx2, dw2, NULL, d.ws, dy + out, d.col, P, d.w, 1, &d.s);
+    conv_forward(NULL, d.y, d.col, d.ws, d.x + in, d.w, d.b, 1, &d.s);
+    conv_backward(NULL, dx2, dw2, NULL, d.ws, dy + out, d.col, P, d.w, 1, &d.s);
     for (size_t i = 0; i < in; i++) CHECK_NEAR(dx1[i], dx2[i], 1e-6);
     for (size_t i = 0; i < nw; i++) CHECK_NEAR(dw1[i], dw2[i], 1e-5);
     free(dy), free(dx1), free(dx2), free(dw1), free(dw2);
@@ -208,7 +208,7 @@ typedef struct convt_ctx {
 static double convt_loss(void *p)
 {
     convt_ctx *d = p;
-    conv_t_forward(d->y, d->ws, d->x, d->w, d->b, NB, &d->s);
+    conv_t_forward(NULL, d->y, d->ws, d->x, d->w, d->b, NB, &d->s);
     size_t n = NB * conv_in_size(&d->s);
     nn_act_forward(d->y, d->y, n, NN_ACT_SOFTPLUS);
     double t = 0;
@@ -252,8 +252,8 @@ static void check_t_adjoint(int K, int h, int w, int C, int H, int W, int k, int
     convt_init(&d, K, h, w, C, H, W, k, stride, pad, &r);
     size_t nin = NB * conv_in_size(&d.s), nout = NB * conv_out_size(&d.s);
     float *u = fill(&r, nin, 1.0f), *cu = malloc(nout * sizeof(float));
-    conv_forward(cu, d.col, d.ws, u, d.w, NULL, NB, &d.s);
-    conv_t_forward(d.y, d.ws, d.x, d.w, NULL, NB, &d.s);
+    conv_forward(NULL, cu, d.col, d.ws, u, d.w, NULL, NB, &d.s);
+    conv_t_forward(NULL, d.y, d.ws, d.x, d.w, NULL, NB, &d.s);
     double a = 0, b = 0;
     for (size_t i = 0; i < nout; i++) a += (double)cu[i] * d.x[i];
     for (size_t i = 0; i < nin; i++) b += (double)u[i] * d.y[i];
@@ -282,7 +282,7 @@ static void check_t_grad(int K, int h, int w, int C, int H, int W, int k, int st
     nn_act_backward(dy, d.c, d.y, ny, NN_ACT_SOFTPLUS);
     for (size_t i = 0; i < nw; i++) dw[i] = 1.0f;
     for (int j = 0; j < C; j++) db[j] = 1.0f;
-    conv_t_backward(dx, dw, db, d.col, d.ws, dy, d.x, d.w, NB, &d.s);
+    conv_t_backward(NULL, dx, dw, db, d.col, d.ws, dy, d.x, d.w, NB, &d.s);
     for (size_t i = 0; i < nw; i++) dw[i] -= 1.0f;
     for (int j = 0; j < C; j++) db[j] -= 1.0f;
     CHECK(gc_check_layer("convt.x", convt_loss, &d, d.x, dx, nx) == 0);
@@ -290,7 +290,7 @@ static void check_t_grad(int K, int h, int w, int C, int H, int W, int k, int st
     CHECK(gc_check_layer("convt.b", convt_loss, &d, d.b, db, (size_t)C) == 0);
     /* dx = NULL gives the same dw */
     float *dw2 = calloc(nw, sizeof(float));
-    conv_t_backward(NULL, dw2, NULL, d.col, d.ws, dy, d.x, d.w, NB, &d.s);
+    conv_t_backward(NULL, NULL, dw2, NULL, d.col, d.ws, dy, d.x, d.w, NB, &d.s);
     for (size_t i = 0; i < nw; i++) CHECK_NEAR(dw2[i], dw[i], 1e-5 * (1 + fabs(dw[i])));
     free(dy), free(dx), free(dw), free(dw2), free(db);
     convt_free(&d);

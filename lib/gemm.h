@@ -1,0 +1,38 @@
+/* gemm: the matrix products of training, split over the pool's threads.
+ *
+ * With a pool of T > 1 threads, a product runs as T single-threaded OpenBLAS calls on the pool, each
+ * computing a block of C's rows (or of its columns), instead of one call on OpenBLAS's own threads.
+ * Two sets of threads on the same cores got in each other's way: OpenBLAS's threads spin for a while
+ * after each product, and took cores from the pool's element-wise jobs between products; the pool's
+ * worker, sleeping during a product, had to be woken for each job. Now the pool's threads do both,
+ * and the split products themselves are as fast as OpenBLAS's threaded ones or faster on these
+ * shapes (docs/speed.md, session 8).
+ *
+ * Bytes: OpenBLAS's result depends on how a product is cut (its blocking follows the shape), so a
+ * product split over T threads is not bit for bit the whole product on one thread, as OpenBLAS's own
+ * threads are not either. Same thread count, same bytes: the cut depends on the shape and T only. */
+#ifndef SSL_GEMM_H
+#define SSL_GEMM_H
+
+#include <cblas.h>
+
+#include "parallel.h"
+
+/* Below this many multiply-adds a product is not split: handing half of it to a worker costs more
+ * than it saves (200 x 128 x 64: 35 us split in two, 32 us whole on one thread). */
+#define GEMM_SPLIT_MIN (1L << 22)
+
+/* C (M, N) = alpha op(A) op(B) + beta C, row-major, as cblas_sgemm. With a pool of more than one
+ * thread, OpenBLAS runs at one thread for the call (its setting restored after), and the product is
+ * split over the pool when gemm_splits says so; without a pool (or one of one thread), one
+ * cblas_sgemm call at OpenBLAS's current threads. */
+void gemm_run(par_pool *p, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* What gemm_run does: gemm_run is a weak alias of it, so that bench/bench_train.c can define its own
+ * gemm_run, which records and times each product, then calls this. */
+void gemm_compute(par_pool *p, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* 1 when gemm_run splits an M x N x K product over p's threads. */
+int gemm_splits(const par_pool *p, int M, int N, int K);
+
+#endif
