@@ -86,6 +86,15 @@ static void test_small_products_run_whole(void)
     par_free(p);
 }
 
+/* op(A) op(B) for shape s, A and B packed (leading dimensions their widths), into a new C. */
+static float *product(par_pool *p, shape s, const float *A, const float *B)
+{
+    float *C = calloc((size_t)s.M * s.N, sizeof(float));
+    gemm_run(p, s.ta, s.tb, s.M, s.N, s.K, 1.0f, A, s.ta == CblasNoTrans ? s.K : s.M, B,
+             s.tb == CblasNoTrans ? s.N : s.K, 0.0f, C, s.N);
+    return C;
+}
+
 /* Without a pool (or with one thread) gemm_run is one cblas_sgemm call: the same bytes. */
 static void test_one_thread_is_cblas(void)
 {
@@ -93,11 +102,9 @@ static void test_one_thread_is_cblas(void)
     par_pool *one = par_new(1, &e);
     shape s = shapes[1];
     float *A = filled((size_t)s.M * s.K, 1), *B = filled((size_t)s.N * s.K, 2);
-    float *C1 = calloc((size_t)s.M * s.N, sizeof(float)), *C2 = calloc((size_t)s.M * s.N, sizeof(float)),
-          *C3 = calloc((size_t)s.M * s.N, sizeof(float));
+    float *C1 = calloc((size_t)s.M * s.N, sizeof(float));
     cblas_sgemm(CblasRowMajor, s.ta, s.tb, s.M, s.N, s.K, 1.0f, A, s.K, B, s.K, 0.0f, C1, s.N);
-    gemm_run(NULL, s.ta, s.tb, s.M, s.N, s.K, 1.0f, A, s.K, B, s.K, 0.0f, C2, s.N);
-    gemm_run(one, s.ta, s.tb, s.M, s.N, s.K, 1.0f, A, s.K, B, s.K, 0.0f, C3, s.N);
+    float *C2 = product(NULL, s, A, B), *C3 = product(one, s, A, B);
     CHECK(memcmp(C1, C2, (size_t)s.M * s.N * sizeof(float)) == 0);
     CHECK(memcmp(C1, C3, (size_t)s.M * s.N * sizeof(float)) == 0);
     free(A), free(B), free(C1), free(C2), free(C3);
@@ -111,11 +118,10 @@ static void test_split_is_repeatable(void)
     par_pool *p = par_new(2, &e);
     shape s = shapes[2];
     float *A = filled((size_t)s.K * s.M, 1), *B = filled((size_t)s.K * s.N, 2);
-    float *C1 = calloc((size_t)s.M * s.N, sizeof(float)), *C2 = calloc((size_t)s.M * s.N, sizeof(float));
     openblas_set_num_threads(2);
-    gemm_run(p, s.ta, s.tb, s.M, s.N, s.K, 1.0f, A, s.M, B, s.N, 0.0f, C1, s.N);
+    float *C1 = product(p, s, A, B);
     CHECK(openblas_get_num_threads() == 2);
-    gemm_run(p, s.ta, s.tb, s.M, s.N, s.K, 1.0f, A, s.M, B, s.N, 0.0f, C2, s.N);
+    float *C2 = product(p, s, A, B);
     CHECK(memcmp(C1, C2, (size_t)s.M * s.N * sizeof(float)) == 0);
     free(A), free(B), free(C1), free(C2);
     par_free(p);
