@@ -3,8 +3,8 @@
 #   bench/compare.sh ROUNDS NETS BUILD...      e.g. bench/compare.sh 4 m1,m2,gan build-main build
 # Each round runs every net of NETS (comma-separated: mlp, mlp-digits, m1, m2, gan) at 1 and 2 threads on
 # every build in turn (BUILD/bench/bench_train; m1 on 20000 rows, m2 and gan on 1000). Per net and threads
-# the floor is the least replay time over every run of every build (the builds make the same sgemm calls),
-# and per build: the least epoch time, ratio = floor / epoch, and the least time outside sgemm.
+# the floor is the least replay time over every run of every build (the builds make the same products),
+# and per build: the least epoch time, ratio = floor / epoch, and the least time outside the products.
 set -eu
 cd "$(dirname "$0")/.."
 [ $# -ge 3 ] || { echo "usage: bench/compare.sh ROUNDS NETS BUILD..." >&2; exit 2; }

@@ -3,7 +3,7 @@
 products, and against the same networks in PyTorch, in one run on this machine.
 
 Every configuration runs in its own process (so its peak RSS is its own): bench_train NET at 1 and
-2 BLAS threads; torch_*.py with PyTorch's default threads (its usual setting), 1 thread, and 2
+2 threads; torch_*.py with PyTorch's default threads (its usual setting), 1 thread, and 2
 threads with OMP_WAIT_POLICY=PASSIVE. The configurations are interleaved (all of them once, then
 all again, REPS times) and each keeps its best time: the machine may be shared, and the best run
 is the least disturbed. Times are seconds per 60000-row epoch (networks too slow to run a whole
@@ -93,7 +93,8 @@ def main():
 
     print(f"Training epochs, seconds per 60000-row epoch (Fashion-MNIST shapes); best of {reps} interleaved "
           f"repetition(s) per configuration, each in its own process (the machine may be shared).")
-    print("ssl-tools vs the sgemm floor: the same sgemm calls (shapes, transposes) replayed back to back.")
+    print("ssl-tools vs the sgemm floor: the epoch's products (shapes, transposes) replayed back to back as "
+          "cblas_sgemm calls on OpenBLAS's own threads.")
     for net in nets:
         print(f"  {net}: {NETS[net][2]}")
     print()
@@ -110,7 +111,7 @@ def main():
             print(f"{net:<11} {r['rows']:>6} {r['data']:<13} {t:>3} {float(r['epoch60k_s']):>9.3f} {g / e:>8.1f} "
                   f"{g / f:>10.1f} {f / e:>6.2f} {float(r['in_sgemm_s']) / e:>7.0%} {float(r['rss_mb']):>7.0f}")
     print()
-    print("ratio = floor time / epoch time (>= 0.70 is the goal); in sgemm = share of the epoch spent inside sgemm.")
+    print("ratio = floor time / epoch time (>= 0.70 is the goal); in sgemm = share of the epoch spent inside its products.")
     print()
     if not torch_ok:
         print("PyTorch: skipped (python3-torch is not installed: apt-get install python3-torch).")
