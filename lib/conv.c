@@ -84,8 +84,8 @@ void conv_col2im(float *dx, const float *col, size_t ld, int B, const conv_shape
     patches((float *)col, ld, dx, B, s, 1);   /* col is only read when add = 1 */
 }
 
-void conv_forward(par_pool *pool, float *y, float *col, float *ws, const float *x, const float *w, const float *b, int B,
-                  const conv_shape *s)
+void conv_forward(par_pool *pool, float *y, float *col, float *ws, const float *x, const float *w, const float *b,
+                  int B, const conv_shape *s)
 {
     int K = s->K, Kp = conv_patch(s), nb = conv_chunk(s, B);
     size_t P = (size_t)s->OH * s->OW, N = (size_t)B * P, in = conv_in_size(s);
@@ -106,8 +106,8 @@ void conv_forward(par_pool *pool, float *y, float *col, float *ws, const float *
     }
 }
 
-void conv_backward(par_pool *pool, float *dx, float *dw, float *db, float *ws, const float *dy, const float *col, size_t ld,
-                   const float *w, int B, const conv_shape *s)
+void conv_backward(par_pool *pool, float *dx, float *dw, float *db, float *ws, const float *dy, const float *col,
+                   size_t ld, const float *w, int B, const conv_shape *s)
 {
     int K = s->K, Kp = conv_patch(s), nb = conv_chunk(s, B);
     size_t P = (size_t)s->OH * s->OW, in = conv_in_size(s);
@@ -125,8 +125,8 @@ void conv_backward(par_pool *pool, float *dx, float *dw, float *db, float *ws, c
             }
         /* dw (K, Kp) += t (K, n) . col (Kp, n)^T */
         if (dw)
-            gemm_run(pool, CblasNoTrans, CblasTrans, K, Kp, (int)n, 1.0f, t, (int)n, col + i0 * P, (int)ld,
-                        1.0f, dw, Kp);
+            gemm_run(pool, CblasNoTrans, CblasTrans, K, Kp, (int)n, 1.0f, t, (int)n, col + i0 * P, (int)ld, 1.0f,
+                     dw, Kp);
         if (!dx) continue;
         /* dcol (Kp, n) = w (K, Kp)^T . t (K, n), then back to the pixels */
         gemm_run(pool, CblasTrans, CblasNoTrans, Kp, (int)n, K, 1.0f, w, Kp, t, (int)n, 0.0f, dcol, (int)n);
@@ -134,9 +134,9 @@ void conv_backward(par_pool *pool, float *dx, float *dw, float *db, float *ws, c
     }
 }
 
-void conv_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db, float *dw, float *ws, const float *dy,
-                      const float *col, size_t ld, const float *w, const float *v, const float *g, const float *vnorm,
-                      int B, const conv_shape *s)
+void conv_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db, float *dw, float *ws,
+                      const float *dy, const float *col, size_t ld, const float *w, const float *v, const float *g,
+                      const float *vnorm, int B, const conv_shape *s)
 {
     int Kp = conv_patch(s);
     if (dv) memset(dw, 0, (size_t)s->K * Kp * sizeof(float));
@@ -152,7 +152,8 @@ int conv_t_shape_set(conv_shape *s, int K, int h, int w, int C, int H, int W, in
     return 0;
 }
 
-void conv_t_forward(par_pool *pool, float *y, float *ws, const float *x, const float *w, const float *b, int B, const conv_shape *s)
+void conv_t_forward(par_pool *pool, float *y, float *ws, const float *x, const float *w, const float *b, int B,
+                    const conv_shape *s)
 {
     /* the convolution's dx = w^T dy with dy = x (col unused without dw) */
     conv_backward(pool, y, NULL, NULL, ws, x, NULL, 0, w, B, s);
@@ -165,8 +166,8 @@ void conv_t_forward(par_pool *pool, float *y, float *ws, const float *x, const f
         }
 }
 
-void conv_t_backward(par_pool *pool, float *dx, float *dw, float *db, float *col, float *ws, const float *dy, const float *x,
-                     const float *w, int B, const conv_shape *s)
+void conv_t_backward(par_pool *pool, float *dx, float *dw, float *db, float *col, float *ws, const float *dy,
+                     const float *x, const float *w, int B, const conv_shape *s)
 {
     size_t P = (size_t)s->H * s->W, N = (size_t)B * s->OH * s->OW;
     for (int i = 0; db && i < B; i++)

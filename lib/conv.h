@@ -6,7 +6,8 @@
  * C = 1 is one image as it stands, and a layer's output (B, K, OH, OW) flattened per row is the
  * input of a dense layer. Weights w (K, C, k, k) = (K, C k k) as in PyTorch, bias b (K).
  *
- * The products go through gemm_run (gemm.h) on chunks of images (conv_chunk): im2col copies the k x k
+ * The products go through gemm_run (gemm.h; `pool` below: the threads they are split over, NULL for
+ * one cblas_sgemm call each) on chunks of images (conv_chunk): im2col copies the k x k
  * patches of the B images into col (C k k, B OH OW), image i in columns [i OH OW, (i + 1) OH OW)
  * (zeros where a patch hangs over the padding), so that t (K, chunk OH OW) = w (K, C k k) col, then
  * reordered into y (B, K, OH, OW) with the bias. The forward keeps col for the backward:
@@ -67,16 +68,16 @@ void conv_col2im(float *dx, const float *col, size_t ld, int B, const conv_shape
 
 /* y = w * x + b.  y (B, K, OH, OW), col (C k k, B OH OW) receives the patches (for the backward),
  * ws (conv_ws_size) workspace, x (B, C, H, W), w (K, C k k), b (K) or NULL */
-void conv_forward(par_pool *pool, float *y, float *col, float *ws, const float *x, const float *w, const float *b, int B,
-                  const conv_shape *s);
+void conv_forward(par_pool *pool, float *y, float *col, float *ws, const float *x, const float *w, const float *b,
+                  int B, const conv_shape *s);
 /* From dy, the gradient of the output (the activation's backward already applied):
  * dw += the weight gradient, db += sum over rows and pixels of dy, dx = the input gradient.
  * col (C k k, ld): the forward's patches of these B images (a forward of more rows: its col with
  * ld = its B OH OW, offset by r0 OH OW for rows from r0 on).
  * dx (B, C, H, W) or NULL, dw (K, C k k) or NULL, db (K) or NULL, ws (conv_ws_size) workspace,
  * dy (B, K, OH, OW), w (K, C k k) */
-void conv_backward(par_pool *pool, float *dx, float *dw, float *db, float *ws, const float *dy, const float *col, size_t ld,
-                   const float *w, int B, const conv_shape *s);
+void conv_backward(par_pool *pool, float *dx, float *dw, float *db, float *ws, const float *dy, const float *col,
+                   size_t ld, const float *w, int B, const conv_shape *s);
 
 /* The weight-normalised convolution's backward (its forward: norm_wn_weight(w, vnorm, v, g, C k k, K)
  * then conv_forward with that w): dx = the input gradient; with dv != NULL, dw = the gradient of w
@@ -85,9 +86,9 @@ void conv_backward(par_pool *pool, float *dx, float *dw, float *db, float *ws, c
  * dx (B, C, H, W) or NULL, dv (K, C k k) or NULL, dg (K) or NULL, db (K) or NULL, dw (K, C k k)
  * workspace, ws (conv_ws_size) workspace, dy (B, K, OH, OW), col (C k k, ld) as conv_backward,
  * w (K, C k k) the effective weights, v (K, C k k), g (K), vnorm (K) */
-void conv_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db, float *dw, float *ws, const float *dy,
-                      const float *col, size_t ld, const float *w, const float *v, const float *g, const float *vnorm,
-                      int B, const conv_shape *s);
+void conv_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db, float *dw, float *ws,
+                      const float *dy, const float *col, size_t ld, const float *w, const float *v, const float *g,
+                      const float *vnorm, int B, const conv_shape *s);
 
 /* ---- transposed convolution (the convolution's adjoint in x, a generator's upsampling) ----------
  *
@@ -104,12 +105,13 @@ void conv_wn_backward(par_pool *pool, float *dx, float *dv, float *dg, float *db
 int conv_t_shape_set(conv_shape *s, int K, int h, int w, int C, int H, int W, int k, int stride, int pad);
 /* y = w^T * x + b.  y (B, C, H, W), ws (conv_ws_size) workspace, x (B, K, OH, OW), w (K, C k k),
  * b (C) or NULL */
-void conv_t_forward(par_pool *pool, float *y, float *ws, const float *x, const float *w, const float *b, int B, const conv_shape *s);
+void conv_t_forward(par_pool *pool, float *y, float *ws, const float *x, const float *w, const float *b, int B,
+                    const conv_shape *s);
 /* From dy (B, C, H, W): dx = the input gradient (B, K, OH, OW) or NULL (overwritten), dw (K, C k k)
  * += or NULL, db (C) += or NULL. col (C k k, B OH OW) workspace (B conv_col_size floats), ws
  * (conv_ws_size) workspace, x (B, K, OH, OW) the forward's input, w (K, C k k). */
-void conv_t_backward(par_pool *pool, float *dx, float *dw, float *db, float *col, float *ws, const float *dy, const float *x,
-                     const float *w, int B, const conv_shape *s);
+void conv_t_backward(par_pool *pool, float *dx, float *dw, float *db, float *col, float *ws, const float *dy,
+                     const float *x, const float *w, int B, const conv_shape *s);
 
 /* ---- global mean pooling: y[i, c] = mean over the P pixels of x[i, c] ---------------------------- */
 

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "gemm.h"
 
 static nn_act layer_act(const dnet *d, int l) { return l == d->nl - 1 ? NN_ACT_NONE : d->act; }
@@ -136,7 +134,6 @@ void dnet_backward(dnet *d, nn_params *p, float *dx, const float *x, int nin, in
         dsum = d->xw;
     }
     const float *w = nn_data(p, d->iw[0]);
-    gemm_run(d->pool, CblasTrans, CblasNoTrans, H, in, nin, 1.0f, dsum, H, x, in, 1.0f,
-                nn_grad(p, d->iw[0]), in);
+    gemm_run(d->pool, CblasTrans, CblasNoTrans, H, in, nin, 1.0f, dsum, H, x, in, 1.0f, nn_grad(p, d->iw[0]), in);
     if (dx) gemm_run(d->pool, CblasNoTrans, CblasNoTrans, nin, in, H, 1.0f, dsum, H, w, in, 0.0f, dx, in);
 }

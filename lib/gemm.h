@@ -18,8 +18,9 @@
 
 #include "parallel.h"
 
-/* Below this many multiply-adds a product is not split: handing half of it to a worker costs more
- * than it saves (200 x 128 x 64: 35 us split in two, 32 us whole on one thread). */
+/* Below this many multiply-adds a second thread costs more than it saves, so a product is not split
+ * (200 x 128 x 64: 35 us split in two, 32 us whole on one thread), and an MLP whose products are all
+ * smaller trains on one thread (nn_blas_threads_for). */
 #define GEMM_SPLIT_MIN (1L << 22)
 
 /* C (M, N) = alpha op(A) op(B) + beta C, row-major, as cblas_sgemm. With a pool of more than one

@@ -6,6 +6,7 @@
 
 #include "adam.h"
 #include "dist.h"
+#include "gemm.h"
 #include "rng.h"
 #include "trainctl.h"
 
@@ -406,7 +407,7 @@ static int train_blas(mlp *m, const mlp_config *c, const mlp_data *train, dataso
     }
     int threads = nn_blas_threads_for(most);
     mlp_config small = *c;
-    if (most < NN_SMALL_PRODUCT) small.pool = NULL;
+    if (most < GEMM_SPLIT_MIN) small.pool = NULL;
     int rc = train_run(m, &small, train, src, val, log, res, e);
     nn_blas_threads_restore(threads);
     return rc;
@@ -512,12 +513,12 @@ model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, con
 {
     model_file *f = model_file_new(MLP_KIND);
     if (!f) return error_set(e, "out of memory"), NULL;
-    value *I = f->info;
-    value_set(I, "features", value_int(mlp_features(m)));
-    value_set(I, "classes", value_int(mlp_classes(m)));
-    value_set(I, "hidden", int_array(m->sizes + 1, m->nlayers - 1));
-    value_set(I, "activation", value_str("relu"));
-    value_set(I, "output", value_str("softmax"));
+    value *info = f->info;
+    value_set(info, "features", value_int(mlp_features(m)));
+    value_set(info, "classes", value_int(mlp_classes(m)));
+    value_set(info, "hidden", int_array(m->sizes + 1, m->nlayers - 1));
+    value_set(info, "activation", value_str("relu"));
+    value_set(info, "output", value_str("softmax"));
     if (c) {
         value *h = value_map();
         value_set(h, "epochs", value_int(c->epochs));
@@ -528,7 +529,7 @@ model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, con
         value_set(h, "patience", value_int(c->patience));
         value_set(h, "tol", value_float(c->tol));
         value_set(h, "optimizer", value_str("adam"));
-        value_set(I, "hyper", h);
+        value_set(info, "hyper", h);
     }
     if (c && r) {
         value *t = value_map();
@@ -538,12 +539,12 @@ model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, con
         value_set(t, "rows", value_int((int64_t)r->rows));
         value_set(t, "final_loss", value_float(r->final_loss));
         if (isfinite(r->best_val_accuracy)) value_set(t, "val_accuracy", value_float(r->best_val_accuracy));
-        value_set(I, "training", t);
+        value_set(info, "training", t);
     }
     const char *keys[2] = {STREAM_META_CLASSES, STREAM_META_FEATURES};
     for (int i = 0; i < 2; i++) {
         const value *v = meta ? value_get(meta, keys[i]) : NULL;
-        if (v && v->kind == VALUE_ARRAY) value_set(I, keys[i], value_copy(v));
+        if (v && v->kind == VALUE_ARRAY) value_set(info, keys[i], value_copy(v));
     }
     if (nn_params_save(&m->params, f, e) < 0) return model_file_free(f), NULL;
     return f;
@@ -551,9 +552,9 @@ model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, con
 
 mlp *mlp_load(const model_file *f, error *e)
 {
-    const value *I = f->info;
-    int F = (int)value_get_num(I, "features", 0), K = (int)value_get_num(I, "classes", 0);
-    const value *h = value_get(I, "hidden");
+    const value *info = f->info;
+    int F = (int)value_get_num(info, "features", 0), K = (int)value_get_num(info, "classes", 0);
+    const value *h = value_get(info, "hidden");
     if (F < 1 || K < 2 || !h || h->kind != VALUE_ARRAY || h->n > MLP_MAX_HIDDEN)
         return error_set(e, "model info lacks a valid architecture (features, classes, hidden)"), NULL;
     int hidden[MLP_MAX_HIDDEN];

@@ -405,7 +405,7 @@ VMATH_KERNEL float nn_l2_add(float *dW, const float *W, float a, size_t n)
 int nn_blas_threads_for(long mnk)
 {
     int threads = openblas_get_num_threads();
-    if (threads > 1 && mnk < NN_SMALL_PRODUCT) openblas_set_num_threads(1);
+    if (threads > 1 && mnk < GEMM_SPLIT_MIN) openblas_set_num_threads(1);
     return threads;
 }
 

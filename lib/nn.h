@@ -157,12 +157,10 @@ float nn_l2_add(float *dW, const float *W, float a, size_t n);
 
 /* ---- BLAS threads -------------------------------------------------------------------------------- */
 
-/* Below this many multiply-adds, a product runs faster on one BLAS thread than on several: waking
- * and joining a second thread takes longer than the product (digits' 200x128x64 MLP trained 1.4-5x
- * slower with 2 threads than with 1 on a 2-core machine, bench/report.py). */
-#define NN_SMALL_PRODUCT (1L << 22)
 /* For a training loop whose largest product has mnk multiply-adds: sets OpenBLAS to one thread when
- * mnk < NN_SMALL_PRODUCT. Returns the thread count before, for nn_blas_threads_restore. */
+ * mnk < GEMM_SPLIT_MIN (gemm.h: below it a second thread costs more than it saves; digits' 200x128x64
+ * MLP trained 1.4-5x slower with 2 threads than with 1 on a 2-core machine, bench/report.py).
+ * Returns the thread count before, for nn_blas_threads_restore. */
 int nn_blas_threads_for(long mnk);
 void nn_blas_threads_restore(int threads);
 

@@ -3,8 +3,6 @@
 #include <math.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "gemm.h"
 
 /* ---- weight-normalised dense ---- */

@@ -7,6 +7,7 @@
 #include <cblas.h>
 
 #include "check.h"
+#include "gemm.h"
 #include "gradcheck.h"
 #include "nn.h"
 #include "rng.h"
@@ -310,12 +311,12 @@ static void test_params_table(void)
 static void test_blas_threads(void)
 {
     openblas_set_num_threads(2);
-    int before = nn_blas_threads_for(NN_SMALL_PRODUCT - 1);
+    int before = nn_blas_threads_for(GEMM_SPLIT_MIN - 1);
     CHECK(before == openblas_get_num_threads() || before == 2);
     if (before > 1) CHECK(openblas_get_num_threads() == 1);
     nn_blas_threads_restore(before);
     CHECK(openblas_get_num_threads() == before);
-    int big = nn_blas_threads_for(NN_SMALL_PRODUCT);
+    int big = nn_blas_threads_for(GEMM_SPLIT_MIN);
     CHECK(openblas_get_num_threads() == big);
     nn_blas_threads_restore(big);
 }

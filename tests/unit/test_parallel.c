@@ -276,8 +276,8 @@ static size_t train_vae_kind(par_pool *pool, const float *x, float *out, int is_
 static size_t train_m1(par_pool *pool, const float *x, float *out) { return train_vae_kind(pool, x, out, 0); }
 static size_t train_m2(par_pool *pool, const float *x, float *out) { return train_vae_kind(pool, x, out, 1); }
 
-/* two epochs of the MLP F-256-256-K on 400 rows, batch 200 (products above NN_SMALL_PRODUCT, so the pool is used, and
- * split over it) */
+/* two epochs of the MLP F-256-256-K on 400 rows, batch 200 (products above GEMM_SPLIT_MIN, so the
+ * pool is used, and the products are split over it) */
 static size_t train_mlp(par_pool *pool, const float *x, float *out)
 {
     int32_t y[NX];
@@ -337,10 +337,10 @@ static void test_trainers(void)
 {
     size_t (*train[])(par_pool *, const float *, float *) = {train_m1, train_m2, train_gan_small, train_mlp, train_gan};
     const char *names[] = {"m1", "m2", "gan (small)", "mlp", "gan"};
-    int nsplit = 2;   /* the last ones have split products */
-    /* how far from one thread's parameters (relative): the GAN amplifies last-bit differences (after
-     * its 4 steps, OpenBLAS's own 2 threads against 1 already give 2.6e-4, a 3-way split 6e-3); a
-     * wrong split gives differences of order 1 */
+    /* 0: byte-identical to one thread's parameters (no product split); else the trainer splits
+     * products, and this is how far from one thread's parameters (relative) it may be: the GAN
+     * amplifies last-bit differences (after its 4 steps, OpenBLAS's own 2 threads against 1 already
+     * give 2.6e-4, a 3-way split 6e-3); a wrong split gives differences of order 1 */
     const double close[] = {0, 0, 0, 1e-4, 5e-2};
     int blas = openblas_get_num_threads();
     openblas_set_num_threads(1);
@@ -350,17 +350,18 @@ static void test_trainers(void)
     par_set_min_work(pools[1], 0);
     par_set_min_work(pools[2], 0);
     enum { MAXP = 4 << 20 };
-    float *ref = malloc(MAXP * sizeof(float)), *got = malloc(MAXP * sizeof(float)), *again = malloc(MAXP * sizeof(float));
-    for (int k = 0; k < 5; k++) {
-        int split = k >= 5 - nsplit;
+    float *ref = malloc(MAXP * sizeof(float)), *got = malloc(MAXP * sizeof(float));
+    float *again = malloc(MAXP * sizeof(float));
+    for (size_t k = 0; k < sizeof close / sizeof close[0]; k++) {
         size_t n = train[k](NULL, x, ref);
         for (int t = 1; t < 3; t++) {
             size_t n2 = train[k](pools[t], x, got);
             int same = n2 == n && memcmp(ref, got, n * sizeof(float)) == 0;
-            if (split) {
+            if (close[k] > 0) {   /* the same bytes from the same pool instead */
                 same = n2 == n && train[k](pools[t], x, again) == n && memcmp(got, again, n * sizeof(float)) == 0;
                 double d = n2 == n ? rel_diff(got, ref, n) : INFINITY;
-                if (!(d < close[k])) fprintf(stderr, "%s: %d threads %g from one thread's\n", names[k], par_threads(pools[t]), d);
+                if (!(d < close[k]))
+                    fprintf(stderr, "%s: %d threads %g from one thread's\n", names[k], par_threads(pools[t]), d);
                 CHECK(d < close[k]);
             }
             if (!same) fprintf(stderr, "%s: %d threads differ\n", names[k], par_threads(pools[t]));
