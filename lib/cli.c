@@ -26,28 +26,19 @@ void cli_init(cli *c, const char *prog)
 /* A record's temporary file into place when it holds something; returns whether it did. */
 static int keep_record(cli_out *o)
 {
-    if (!o->keep || !o->f) return 0;
-    int ok = fflush(o->f) == 0 && !ferror(o->f) && ftell(o->f) > 0;
-    fclose(o->f);
-    o->f = NULL;
-    return ok && rename(o->tmp, o->path) == 0;
+    if (!o->keep || !o->a.f || !o->a.tmp) return 0;
+    if (fflush(o->a.f) != 0 || ferror(o->a.f) || ftell(o->a.f) <= 0) return 0;
+    error e;
+    return atomic_commit(&o->a, &e) == 0;
 }
 
 void cli_abort_outputs(cli *c)
 {
     for (int i = 0; i < c->nouts; i++) {
         cli_out *o = &c->outs[i];
-        if (o->tmp && !keep_record(o)) {
-            if (o->f) fclose(o->f);
-            unlink(o->tmp);
-        }
-        if (o->tmp) {
-            free(o->tmp);
-            o->tmp = NULL;
-            o->f = NULL;
-        }
-        free(o->path);
-        o->path = NULL;
+        if (!keep_record(o)) atomic_abort(&o->a);
+        free(o->name);
+        o->name = NULL;
     }
     c->nouts = 0;
 }
@@ -57,7 +48,7 @@ void cli_abort_outputs(cli *c)
 static const char *failed_output(cli *c)
 {
     for (int i = 0; i < c->nouts; i++)
-        if (c->outs[i].f && ferror(c->outs[i].f)) return c->outs[i].path;
+        if (c->outs[i].a.f && ferror(c->outs[i].a.f)) return c->outs[i].name;
     return ferror(stdout) ? "stdout" : NULL;
 }
 
@@ -193,31 +184,24 @@ FILE *cli_open_out(cli *c, const char *path)
     if (is_std(path)) return stdout;
     if (c->nouts == CLI_MAX_OUTS) cli_fail(c, "too many output files");
     cli_out *o = &c->outs[c->nouts];
+    error e;
+    if (atomic_open(&o->a, path, &e) < 0) cli_fail_error(c, &e);
     o->keep = 0;
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        /* a device or a pipe: no rename possible, write in place */
-        o->f = fopen(path, "wb");
-        if (!o->f) cli_fail(c, "%s: %s", path, strerror(errno));
-        o->path = strdup(path);
-        c->nouts++;
-        return o->f;
-    }
-    size_t len = strlen(path) + 16;
-    o->tmp = malloc(len);
-    snprintf(o->tmp, len, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(o->tmp);
-    if (fd < 0) {
-        int err = errno;
-        free(o->tmp);
-        o->tmp = NULL;
-        cli_fail(c, "%s: %s", path, strerror(err));
-    }
-    fchmod(fd, 0644);
-    o->f = fdopen(fd, "wb");
-    o->path = strdup(path);
+    o->name = strdup(path);
     c->nouts++;
-    return o->f;
+    if (!o->name) cli_fail(c, "out of memory");
+    for (int i = 0; i < c->nouts - 1; i++)
+        if (atomic_same_file(&c->outs[i].a, &o->a))
+            cli_usage_error(c, "%s and %s are the same file: give each output its own", c->outs[i].name, path);
+    return o->a.f;
+}
+
+void cli_distinct_outputs(cli *c, const char *const *paths, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (paths[i] && paths[j] && !is_std(paths[i]) && atomic_same_path(paths[i], paths[j]))
+                cli_usage_error(c, "%s and %s are the same file: give each output its own", paths[i], paths[j]);
 }
 
 FILE *cli_open_log(cli *c, const char *path)
@@ -230,23 +214,17 @@ FILE *cli_open_log(cli *c, const char *path)
 void cli_commit(cli *c)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) cli_fail(c, "write error on stdout: %s", strerror(errno));
-    /* first close everything (any failure aborts all), then rename */
+    /* first check that everything was written (any failure aborts all), then commit */
     for (int i = 0; i < c->nouts; i++) {
         cli_out *o = &c->outs[i];
-        int bad = fflush(o->f) != 0 || ferror(o->f);
-        if (!bad && o->tmp) bad = fsync(fileno(o->f)) != 0;
-        int err = errno;
-        bad |= fclose(o->f) != 0;
-        o->f = NULL;
-        if (bad) cli_fail(c, "%s: write error: %s", o->path, strerror(err ? err : errno));
+        if (fflush(o->a.f) != 0 || ferror(o->a.f)) cli_fail(c, "%s: write error: %s", o->name, strerror(errno));
     }
     for (int i = 0; i < c->nouts; i++) {
         cli_out *o = &c->outs[i];
-        if (o->tmp && rename(o->tmp, o->path) != 0) cli_fail(c, "%s: %s", o->path, strerror(errno));
-        free(o->tmp);
-        o->tmp = NULL;
-        free(o->path);
-        o->path = NULL;
+        error e;
+        if (atomic_commit(&o->a, &e) < 0) cli_fail_error(c, &e);
+        free(o->name);
+        o->name = NULL;
     }
     c->nouts = 0;
 }

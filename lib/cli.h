@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stddef.h>
 
+#include "atomicfile.h"
 #include "error.h"
 
 #ifndef SSL_VERSION
@@ -16,10 +17,9 @@
 #define CLI_MAX_OUTS 8
 
 typedef struct cli_out {
-    FILE *f;
-    char *path;   /* final path, NULL for stdout */
-    char *tmp;    /* temporary file renamed to path on commit; NULL when writing in place */
-    int keep;     /* a record (cli_open_log): renamed into place even when the program fails */
+    atomic_file a;   /* the output (atomicfile.h) */
+    char *name;      /* the path as given, for messages */
+    int keep;        /* a record (cli_open_log): renamed into place even when the program fails */
 } cli_out;
 
 typedef struct cli {
@@ -66,9 +66,13 @@ FILE *cli_open_in(cli *c, const char *path);
 /* Shown name of an input path for messages ("stdin" for NULL or "-"). */
 const char *cli_in_name(const char *path);
 /* Opens an output; NULL or "-" is stdout. A regular file is written to a temporary file in the same
- * folder and renamed over path only by cli_commit, so a failure never leaves a partial file.
- * Devices and pipes (e.g. /dev/full) are written in place. */
+ * folder and renamed over path only by cli_commit, so a failure never leaves a partial file; the
+ * program's descriptors (/dev/stdout), devices and pipes (e.g. /dev/full) are written through
+ * (atomicfile.h). The same file opened twice is a usage error. */
 FILE *cli_open_out(cli *c, const char *path);
+/* A usage error when two of the n output paths (NULL entries skipped) would replace the same file,
+ * e.g. --log M -o M: call before any work. */
+void cli_distinct_outputs(cli *c, const char *const *paths, int n);
 /* The same for a record of progress (a training --log): if the program fails or is interrupted
  * after writing some of it, what was written is still renamed into place (what an empty record
  * would replace is left alone). */

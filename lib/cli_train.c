@@ -7,6 +7,8 @@
 
 #include <cblas.h>
 
+#include "imagegrid.h"
+
 void cli_train_init(cli *c, trainctl *t, trainlog *log, const char *model_path, int every, int resume,
                     const char *kind)
 {
@@ -69,4 +71,12 @@ par_pool *cli_train_pool(cli *c)
     par_pool *p = par_new(openblas_get_num_threads(), &e);
     if (!p) cli_fail_error(c, &e);
     return p;
+}
+
+void cli_image_shape(cli *c, const value *meta, int F, const char *file, const char *opt, int *h, int *w)
+{
+    error e;
+    int ch = 1;
+    if (imagegrid_shape(meta, F, h, w, &ch, &e) < 0 || ch != 1)
+        cli_fail(c, "%s: %s needs one-channel images: %s", file, opt, ch != 1 ? "several channels" : e.msg);
 }

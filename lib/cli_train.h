@@ -22,6 +22,10 @@ _Noreturn void cli_train_failed(cli *c, trainctl *t, const char *fmt, ...) __att
  * once openblas_set_num_threads has run; all cores by default); cli_fail when a thread cannot start.
  * The caller frees it with par_free. */
 par_pool *cli_train_pool(cli *c);
+/* The one-channel image shape (meta image_shape, else a square) of F-feature rows that an option
+ * (opt, e.g. "--shift") needs, into *h, *w; cli_fail naming file and opt when the rows are not such
+ * images. */
+void cli_image_shape(cli *c, const value *meta, int F, const char *file, const char *opt, int *h, int *w);
 /* After the final model is committed: removes the checkpoint and frees t. */
 void cli_train_done(cli *c, trainctl *t);
 

@@ -109,6 +109,12 @@ csvread_doc *csvread_parse(const char *buf, size_t len, const char *name, const 
     else
         d->row_first[0] = 0;
     size_t at = data_start(buf, len, o->skip, &b.line);
+    const char *nul = memchr(buf + at, '\0', len - at);   /* libcsv would end the field there, silently */
+    if (!fail && nul) {
+        long line = b.line;
+        for (const char *q = buf + at; q < nul; q++) line += *q == '\n';
+        fail = error_set(e, "%s:%ld: a NUL byte: this is binary data, not CSV text", name, line);
+    }
     /* fed one line at a time so the line count is known when libcsv calls back */
     while (!fail && at < len) {
         const char *nl = memchr(buf + at, '\n', len - at);

@@ -227,7 +227,7 @@ int dataset_split(const stream_table *t, double test, uint64_t seed, stream_tabl
 {
     *train = *test_out = NULL;
     const int32_t *y = stream_table_col_typed(t, "y", STREAM_I32, e);
-    if (!y) return -1;
+    if (!y || stream_class_count(t->schema, y, t->nrows, 0, 0, e) < 0) return -1;
     uint8_t *is_test = malloc(t->nrows ? t->nrows : 1);
     if (!is_test) return error_set(e, "out of memory");
     rng r;
@@ -269,7 +269,8 @@ long dataset_mask(stream_table *t, dataset_mask_mode mode, double amount, uint64
 {
     int32_t *y = stream_table_col_typed(t, "y", STREAM_I32, e);
     if (!y) return -1;
-    int k = stream_meta_num_classes(t->schema);
+    int k = stream_class_count(t->schema, y, t->nrows, 0, 0, e);
+    if (k < 0) return -1;
     rng r;
     rng_seed(&r, seed);
     long kept = 0;

@@ -1,5 +1,6 @@
 #include "filter.h"
 
+#include <math.h>
 #include <string.h>
 
 static int check_input(const stream_schema *in, const filter *f, error *e)
@@ -54,9 +55,22 @@ static void pass_through(stream_table *out, const stream_table *in, const filter
     }
 }
 
-/* One batch through f into ot (resized to the batch's rows); other tensors pass through. */
-static int filter_batch(const filter *f, stream_table *ot, const stream_table *batch, error *e)
+/* The batch's x has finite values only (a model would turn NaN or infinity into numbers that look
+ * valid, or spread it); the batch's first row is row row0 + 1 of the stream. */
+static int check_finite(const stream_table *batch, size_t row0, error *e)
 {
+    int ix = stream_schema_find(batch->schema, "x");
+    size_t D = batch->schema->fields[ix].width;
+    const float *x = batch->cols[ix];
+    for (size_t i = 0; i < batch->nrows * D; i++)
+        if (!isfinite(x[i])) return error_set(e, "row %zu: x has a non-finite value", row0 + i / D + 1);
+    return 0;
+}
+
+/* One batch through f into ot (resized to the batch's rows); other tensors pass through. */
+static int filter_batch(const filter *f, stream_table *ot, const stream_table *batch, size_t row0, error *e)
+{
+    if (check_finite(batch, row0, e)) return f->name ? error_prefix(e, "%s", f->name) : -1;
     if (stream_table_resize(ot, batch->nrows, e)) return -1;
     float *out = stream_table_col(ot, f->output);
     int bad = f->output2    ? f->batch2_fn(f->ctx, batch, out, stream_table_col(ot, f->output2), e)
@@ -77,9 +91,11 @@ int filter_run(stream_reader *r, FILE *out, const filter *f, error *e)
     stream_table *batch = NULL, *ot = stream_table_new(os);
     stream_schema_free(os);
     int got = w || !out ? 1 : -1;
+    size_t row0 = 0;
     while (got == 1 && (got = stream_reader_next(r, &batch, e)) == 1) {
-        if (filter_batch(f, ot, batch, e) || (w && stream_writer_write(w, ot, 0, ot->nrows, e)))
+        if (filter_batch(f, ot, batch, row0, e) || (w && stream_writer_write(w, ot, 0, ot->nrows, e)))
             got = -1;
+        row0 += batch->nrows;
     }
     if (got == 0 && w) got = stream_writer_finish(w, e);
     else if (w) stream_writer_abort(w);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dist.h"
+#include "imageops.h"
 #include "norm.h"
 #include "trainctl.h"
 #include "vmath.h"
@@ -404,7 +405,9 @@ static int check_arch(const gan_arch *a, error *e)
     return 0;
 }
 
-static int build_tables(gan *m, error *e)
+/* The parameter tables; with from, the trained ones must be in that file (nn_params_check) before
+ * anything is allocated. */
+static int build_tables(gan *m, const model_file *from, error *e)
 {
     const gan_arch *a = &m->a;
     char ln[32];
@@ -432,13 +435,17 @@ static int build_tables(gan *m, error *e)
     if (a->ema && add_conv(m, &m->avg, NULL, e, "ema.d", 0)) return -1;
     /* a generator without hidden layers has no statistics: keep the table allocatable */
     if (a->ng == 0 && a->ngc == 0 && add(&m->stat, e, "g", "none", 1, 0, 0)) return -1;
+    if (from && (nn_params_check(&m->d, from, e) || nn_params_check(&m->g, from, e) || nn_params_check(&m->stat, from, e) ||
+                 (a->ema && nn_params_check(&m->avg, from, e))))
+        return -1;
     if (nn_params_alloc(&m->d, e) || nn_params_alloc(&m->g, e) || nn_params_alloc(&m->stat, e) ||
         nn_params_alloc(&m->eff, e) || (a->ema && nn_params_alloc(&m->avg, e)))
         return -1;
     return 0;
 }
 
-gan *gan_new(const gan_arch *a, error *e)
+/* gan_new; with from, its parameters must be in that file (build_tables). */
+static gan *build(const gan_arch *a, const model_file *from, error *e)
 {
     conv_shape cs[GAN_MAX_LAYERS], gs[GAN_MAX_LAYERS];
     if (check_arch(a, e) || conv_plan(a, cs, e) || g_plan(a, gs, e)) return NULL;
@@ -458,12 +465,14 @@ gan *gan_new(const gan_arch *a, error *e)
     nn_params_init(&m->g);
     nn_params_init(&m->stat);
     nn_params_init(&m->eff);
-    if (build_tables(m, e)) {
+    if (build_tables(m, from, e)) {
         gan_free(m);
         return NULL;
     }
     return m;
 }
+
+gan *gan_new(const gan_arch *a, error *e) { return build(a, NULL, e); }
 
 void gan_free(gan *m)
 {
@@ -962,14 +971,6 @@ static void gather(float *dst, const float *x, const int *idx, int n, int F)
     for (int i = 0; i < n; i++) memcpy(dst + (size_t)i * F, x + (size_t)idx[i] * F, (size_t)F * sizeof(float));
 }
 
-void gan_shift_image(float *dst, const float *src, int H, int W, int dy, int dx)
-{
-    memset(dst, 0, (size_t)H * W * sizeof(float));
-    int c0 = dx > 0 ? dx : 0, c1 = dx < 0 ? W + dx : W;
-    for (int i = dy > 0 ? dy : 0; i < (dy < 0 ? H + dy : H); i++)
-        memcpy(dst + (size_t)i * W + c0, src + (size_t)(i - dy) * W + c0 - dx, (size_t)(c1 - c0) * sizeof(float));
-}
-
 /* Rows of each part of a step this process feeds D (all B of them on one process), and the first. */
 static int share_rows(const gan *m) { return m->share.B ? m->share.b : m->ws->B; }
 static int share_first(const gan *m) { return m->share.B ? m->share.first : 0; }
@@ -984,21 +985,11 @@ static void gather_labelled(gan *m, float *dst, const float *x, const int *idx, 
         return;
     }
     for (int i = 0; i < m->ws->B; i++) {
-        int dy = (int)rng_below(r, (uint64_t)(2 * s + 1)) - s, dx = (int)rng_below(r, (uint64_t)(2 * s + 1)) - s;
+        int dy, dx;
+        image_draw_shift(r, s, &dy, &dx);
         if (i >= o && i < o + b)
-            gan_shift_image(dst + (size_t)(i - o) * F, x + (size_t)idx[i] * F, m->img_h, m->img_w, dy, dx);
+            image_shift(dst + (size_t)(i - o) * F, x + (size_t)idx[i] * F, m->img_h, m->img_w, dy, dx);
     }
-}
-
-/* Horizontal mirror of an H x W image in place. */
-static void flip_image(float *x, int H, int W)
-{
-    for (int i = 0; i < H; i++)
-        for (int a = 0, b = W - 1; a < b; a++, b--) {
-            float t = x[(size_t)i * W + a];
-            x[(size_t)i * W + a] = x[(size_t)i * W + b];
-            x[(size_t)i * W + b] = t;
-        }
 }
 
 /* dst: this process's share of the unlabelled rows unl (b rows), each shifted by a random (dy, dx)
@@ -1009,11 +1000,12 @@ static void augment_unlabelled(gan *m, float *dst, const float *unl, rng *r)
     int F = m->a.features, s = m->cons_shift, o = share_first(m), b = share_rows(m);
     for (int i = 0; i < m->ws->B; i++) {
         int flip = m->cons_flip ? (int)rng_below(r, 2) : 0;
-        int dy = (int)rng_below(r, (uint64_t)(2 * s + 1)) - s, dx = (int)rng_below(r, (uint64_t)(2 * s + 1)) - s;
+        int dy, dx;
+        image_draw_shift(r, s, &dy, &dx);
         if (i < o || i >= o + b) continue;
         float *d = dst + (size_t)(i - o) * F;
-        gan_shift_image(d, unl + (size_t)(i - o) * F, m->img_h, m->img_w, dy, dx);
-        if (flip) flip_image(d, m->img_h, m->img_w);
+        image_shift(d, unl + (size_t)(i - o) * F, m->img_h, m->img_w, dy, dx);
+        if (flip) image_flip(d, m->img_h, m->img_w);
     }
 }
 
@@ -1602,7 +1594,7 @@ static int info_ints(const value *info, const char *key, int *out, error *e)
     const value *v = value_get(info, key);
     if (!v || v->kind != VALUE_ARRAY || v->n > GAN_MAX_LAYERS)
         return error_set(e, "model info: '%s' is missing or not a list of layer sizes", key);
-    for (size_t i = 0; i < v->n; i++) out[i] = (int)value_num(v->items[i]);
+    for (size_t i = 0; i < v->n; i++) out[i] = value_size(v->items[i]);
     return (int)v->n;
 }
 
@@ -1628,9 +1620,9 @@ gan *gan_from_model(const model_file *f, error *e)
     gan_arch a;
     memset(&a, 0, sizeof a);
     const value *info = f->info;
-    a.features = (int)value_get_num(info, "features", 0);
-    a.classes = (int)value_get_num(info, "classes", 0);
-    a.noise_dim = (int)value_get_num(info, "noise_dim", 0);
+    a.features = value_get_size(info, "features");
+    a.classes = value_get_size(info, "classes");
+    a.noise_dim = value_get_size(info, "noise_dim");
     a.input_noise = (float)value_get_num(info, "input_noise", 0);
     a.hidden_noise = (float)value_get_num(info, "hidden_noise", 0);
     a.conditional = value_get_num(info, "conditional", 0) != 0;
@@ -1642,7 +1634,7 @@ gan *gan_from_model(const model_file *f, error *e)
     if (spec_from_info(info, "d_conv", gan_conv_parse, &a, e) || spec_from_info(info, "g_deconv", gan_deconv_parse, &a, e))
         return NULL;
     a.pool = value_get_num(info, "d_pool", 0) != 0;
-    gan *m = gan_new(&a, e);
+    gan *m = build(&a, f, e);
     if (!m) return error_prefix(e, "model"), NULL;
     if (nn_params_load(&m->d, f, e) || nn_params_load(&m->g, f, e) || nn_params_load(&m->stat, f, e) ||
         (a.ema && nn_params_load(&m->avg, f, e))) {

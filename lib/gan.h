@@ -248,9 +248,6 @@ int gan_accuracy(gan *m, const gan_data *d, double *acc, error *e);
 /* n rows from G (batch norm in inference mode): x (n, features); y (n) receives the class of each
  * row for a conditional G (cls >= 0: all cls; cls < 0: 0, 1, ..., K-1 in turn), may be NULL. */
 int gan_sample(gan *m, size_t n, int cls, rng *r, float *x, int32_t *y, error *e);
-/* dst (H, W) = src (H, W) moved down dy and right dx pixels (negative: up, left), zeros where
- * nothing moves in; |dy| < H, |dx| < W. */
-void gan_shift_image(float *dst, const float *src, int H, int W, int dy, int dx);
 /* Mean Euclidean distance between the rows of x (n, d), n >= 2. */
 double gan_mean_pairwise_dist(const float *x, int n, int d);
 

@@ -9,9 +9,9 @@ int imagegrid_shape(const value *meta, int D, int *h, int *w, int *c, error *e)
 {
     const value *s = value_get(meta, "image_shape");
     if (s && s->kind == VALUE_ARRAY && (s->n == 2 || s->n == 3)) {
-        *h = (int)value_num(s->items[0]);
-        *w = (int)value_num(s->items[1]);
-        *c = s->n == 3 ? (int)value_num(s->items[2]) : 1;
+        *h = value_size(s->items[0]);
+        *w = value_size(s->items[1]);
+        *c = s->n == 3 ? value_size(s->items[2]) : 1;
         if (*h <= 0 || *w <= 0 || (*c != 1 && *c != 3) || (long)*h * *w * *c != D)
             return error_set(e, "image_shape does not describe %d values per row as h, w[, 1|3]", D);
         return 0;

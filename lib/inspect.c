@@ -42,23 +42,13 @@ static int is_int_type(stream_dtype t) { return t == STREAM_I32 || t == STREAM_I
 inspect *inspect_new(const stream_schema *s, size_t head, error *e)
 {
     inspect *in = calloc(1, sizeof *in);
-    in->schema = stream_schema_copy(s);
-    in->head = head;
-    in->first = stream_table_new(s);
-    in->xi = stream_schema_find(s, "x");
-    if (in->xi >= 0) {
-        in->ncols = s->fields[in->xi].width;
-        in->min = malloc(in->ncols * sizeof *in->min);
-        in->max = malloc(in->ncols * sizeof *in->max);
-        in->sum = calloc(in->ncols, sizeof *in->sum);
-        in->n = calloc(in->ncols, sizeof *in->n);
-        if (in->ncols && (!in->min || !in->max || !in->sum || !in->n)) {
-            inspect_free(in);
-            error_set(e, "out of memory for %zu feature columns", s->fields[in->xi].width);
-            return NULL;
-        }
-        for (size_t j = 0; j < in->ncols; j++) in->min[j] = INFINITY, in->max[j] = -INFINITY;
+    if (!in || !(in->schema = stream_schema_copy(s)) || !(in->first = stream_table_new(s))) {
+        inspect_free(in);
+        return error_set(e, "out of memory"), NULL;
     }
+    in->head = head;
+    in->xi = stream_schema_find(s, "x");
+    if (in->xi >= 0) in->ncols = s->fields[in->xi].width;   /* their statistics wait for the first row */
     in->yi = stream_schema_find(s, "y");
     if (in->yi >= 0 && (s->fields[in->yi].width != 1 || !is_int_type(s->fields[in->yi].dtype))) in->yi = -1;
     return in;
@@ -75,6 +65,20 @@ void inspect_free(inspect *in)
     free(in->n);
     free(in->counts);
     free(in);
+}
+
+/* The per-column statistics, allocated when the first row arrives (so a header alone, however wide
+ * it claims x is, costs nothing). */
+static int column_stats(inspect *in, error *e)
+{
+    if (in->n) return 0;
+    in->min = malloc(in->ncols * sizeof *in->min);
+    in->max = malloc(in->ncols * sizeof *in->max);
+    in->sum = calloc(in->ncols, sizeof *in->sum);
+    in->n = calloc(in->ncols, sizeof *in->n);
+    if (!in->min || !in->max || !in->sum || !in->n) return error_set(e, "out of memory for %zu feature columns", in->ncols);
+    for (size_t j = 0; j < in->ncols; j++) in->min[j] = INFINITY, in->max[j] = -INFINITY;
+    return 0;
 }
 
 static void add_features(inspect *in, const stream_table *b)
@@ -114,7 +118,10 @@ static int count_label(inspect *in, double y)
 
 int inspect_add(inspect *in, const stream_table *b, error *e)
 {
-    if (in->xi >= 0) add_features(in, b);
+    if (in->xi >= 0 && b->nrows) {
+        if (column_stats(in, e) < 0) return -1;
+        add_features(in, b);
+    }
     if (in->yi >= 0)
         for (size_t r = 0; r < b->nrows; r++)
             if (count_label(in, elem(b->cols[in->yi], in->schema->fields[in->yi].dtype, r)))
@@ -229,9 +236,10 @@ static size_t nclasses(const inspect *in)
 
 static size_t count_of(const inspect *in, size_t k) { return k < in->ncounts ? in->counts[k] : 0; }
 
-static double col_mean(const inspect *in, size_t j) { return in->n[j] ? in->sum[j] / (double)in->n[j] : NAN; }
-static double col_min(const inspect *in, size_t j) { return in->n[j] ? in->min[j] : NAN; }
-static double col_max(const inspect *in, size_t j) { return in->n[j] ? in->max[j] : NAN; }
+static int col_seen(const inspect *in, size_t j) { return in->n && in->n[j]; }
+static double col_mean(const inspect *in, size_t j) { return col_seen(in, j) ? in->sum[j] / (double)in->n[j] : NAN; }
+static double col_min(const inspect *in, size_t j) { return col_seen(in, j) ? in->min[j] : NAN; }
+static double col_max(const inspect *in, size_t j) { return col_seen(in, j) ? in->max[j] : NAN; }
 
 static value *num_or_null(double x) { return isfinite(x) ? value_float(x) : value_nil(); }
 
@@ -255,7 +263,7 @@ static value *classes_value(const inspect *in)
 static value *features_value(const inspect *in)
 {
     value *v = value_map(), *mn = value_array(), *mean = value_array(), *mx = value_array();
-    for (size_t j = 0; j < in->ncols; j++) {
+    for (size_t j = 0; in->n && j < in->ncols; j++) {   /* no rows: no per-column values */
         value_push(mn, num_or_null(col_min(in, j)));
         value_push(mean, num_or_null(col_mean(in, j)));
         value_push(mx, num_or_null(col_max(in, j)));
@@ -327,7 +335,7 @@ static void print_rest(FILE *f, const inspect *in, size_t from)
     double lo = INFINITY, hi = -INFINITY, sum = 0;
     size_t n = 0, constant = 0;
     for (size_t j = from; j < in->ncols; j++) {
-        if (!in->n[j]) continue;
+        if (!col_seen(in, j)) continue;
         lo = fmin(lo, in->min[j]);
         hi = fmax(hi, in->max[j]);
         sum += in->sum[j];
@@ -341,6 +349,10 @@ static void print_rest(FILE *f, const inspect *in, size_t from)
 static void print_features(FILE *f, const inspect *in, int all)
 {
     fprintf(f, "features  x has %zu columns", in->ncols);
+    if (!in->n) {
+        fprintf(f, " (no rows)\n");
+        return;
+    }
     if (in->nonfinite) fprintf(f, ", %zu non-finite values (left out below)", in->nonfinite);
     fprintf(f, "\n  %7s  %-16s %12s %12s %12s\n", "feature", "name", "min", "mean", "max");
     size_t shown = all || in->ncols <= INSPECT_SHOW_FEATURES + 1 ? in->ncols : INSPECT_SHOW_FEATURES;

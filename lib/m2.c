@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "dist.h"
+#include "imageops.h"
 
-int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *e)
+/* m2_create; with from, the parameters must be in that file (nn_params_check) before anything is allocated. */
+static int build(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, const model_file *from, error *e)
 {
     memset(m, 0, sizeof *m);
     m->a = *a;
@@ -21,10 +23,11 @@ int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *
         dnet_declare(&m->enc, &m->p, "enc", a->in, K, a->nhidden, a->hidden, 2 * a->latent, a->act, e) < 0 ||
         dnet_declare(&m->dec, &m->p, "dec", a->latent, K, a->nhidden, rev, vae_lik_width(a->lik, a->in), a->act,
                      e) < 0 ||
-        nn_params_alloc(&m->p, e) < 0 || dnet_alloc(&m->cls, m->max_in, m->max_in, e) < 0 ||
+        (from && nn_params_check(&m->p, from, e) < 0) || nn_params_alloc(&m->p, e) < 0 ||
+        dnet_alloc(&m->cls, m->max_in, m->max_in, e) < 0 ||
         dnet_alloc(&m->enc, m->max_in, m->max_rows, e) < 0 || dnet_alloc(&m->dec, m->max_rows, m->max_rows, e) < 0)
         goto fail;
-    size_t floats = I * D + 3 * R * Z + 3 * R + 2 * I * K;
+    size_t floats = I * D + D + 3 * R * Z + 3 * R + 2 * I * K;
     m->mem = nn_alloc_zeroed(floats * sizeof(float) + (2 * R + I) * sizeof(int));   /* mapped now, as dnet_alloc */
     if (!m->mem) {
         error_set(e, "out of memory for the M2 workspace");
@@ -32,6 +35,7 @@ int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *
     }
     float *q = m->mem;
     m->xin = q, q += I * D;
+    m->row = q, q += D;
     m->z = q, q += R * Z;
     m->dz = q, q += R * Z;
     m->eps = q, q += R * Z;
@@ -48,6 +52,11 @@ int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *
 fail:
     m2_free(m);
     return -1;
+}
+
+int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *e)
+{
+    return build(m, a, K, max_lab, max_unl, NULL, e);
 }
 
 void m2_set_pool(m2 *m, par_pool *pool)
@@ -110,8 +119,21 @@ static int expand_rows(m2 *m, const int *y, int nl, int nu)
     return R;
 }
 
-/* mean_lab L_beta + mean_unl U_beta + alpha mean_lab [-log q(y|x)], from the forward's buffers; the
- * means over NL labelled and NU unlabelled rows (the global batch's, of which these are a share) */
+/* The step loss's weight of each labelled row's L (*wl), of each unlabelled row's U (*wu) and of each
+ * labelled row's -log q(y|x) (*wx), for a global batch of NL labelled and NU unlabelled rows. */
+static void row_weights(const m2 *m, int NL, int NU, float alpha, float *wl, float *wu, float *wx)
+{
+    if (m->weighting == M2_WEIGHT_ROWS) {
+        *wl = *wu = 1.0f / (float)(NL + NU);
+    } else {
+        *wl = NL ? 1.0f / (float)NL : 0.0f;
+        *wu = NU ? 1.0f / (float)NU : 0.0f;
+    }
+    *wx = alpha * *wl;
+}
+
+/* The step loss (m2_weighting) from the forward's buffers, over NL labelled and NU unlabelled rows
+ * (the global batch's, of which these are a share). */
 static double step_objective(const m2 *m, const int *y, int nl, int nu, int NL, int NU, float alpha, float beta)
 {
     int K = m->K;
@@ -125,16 +147,18 @@ static double step_objective(const m2 *m, const int *y, int nl, int nu, int NL, 
             size_t r = (size_t)nl + (size_t)u * K + k, c = (size_t)(nl + u) * K + k;
             unl += (double)m->q[c] * (m->rec[r] + beta * m->kl[r] + logK + m->logq[c]);
         }
-    return (nl ? (lab + alpha * xent) / NL : 0) + (nu ? unl / NU : 0);
+    float wl, wu, wx;
+    row_weights(m, NL, NU, alpha, &wl, &wu, &wx);
+    return wl * lab + wx * xent + wu * unl;
 }
 
-/* The per-row weights of L in the gradient: 1/NL for labelled rows, q(k|x)/NU for the class copies. */
-static void lik_weights(m2 *m, int nl, int nu, int NL, int NU)
+/* The per-row weights of L in the gradient: wl for labelled rows, wu q(k|x) for the class copies. */
+static void lik_weights(m2 *m, int nl, int nu, float wl, float wu)
 {
     int K = m->K;
-    for (int i = 0; i < nl; i++) m->w[i] = 1.0f / (float)NL;
+    for (int i = 0; i < nl; i++) m->w[i] = wl;
     for (int u = 0; u < nu; u++)
-        for (int k = 0; k < K; k++) m->w[nl + u * K + k] = m->q[(size_t)(nl + u) * K + k] / (float)NU;
+        for (int k = 0; k < K; k++) m->w[nl + u * K + k] = wu * m->q[(size_t)(nl + u) * K + k];
 }
 
 /* m2_forward_backward over a share (nl, nu rows) of a global batch of NL labelled and NU unlabelled
@@ -150,7 +174,9 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
     float *h = dnet_forward(&m->enc, &m->p, x, nin, R, m->src, m->ycls);     // (R, 2Z)
     vae_latent_forward(m->z, m->kl, h, eps, R, Z);
     float *o = dnet_forward(&m->dec, &m->p, m->z, R, R, NULL, m->ycls);      // (R, width)
-    if (grad) lik_weights(m, nl, nu, NL, NU);
+    float wl, wu, wx;
+    row_weights(m, NL, NU, alpha, &wl, &wu, &wx);
+    if (grad) lik_weights(m, nl, nu, wl, wu);
     vae_lik_nll(m->pool, m->a.lik, m->rec, grad ? dnet_dout(&m->dec) : NULL, o, x, m->src, m->w, 1.0f, R, D);
     for (int i = 0; i < nl; i++) {
         loss->lab += (double)m->rec[i] + m->kl[i] + logK;
@@ -172,15 +198,15 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
     vae_latent_backward(dnet_dout(&m->enc), h, m->dz, eps, m->w, beta, R, Z);
     dnet_backward(&m->enc, &m->p, NULL, x, nin, R, m->src, m->ycls);
 
-    /* classifier: alpha/NL (q - onehot) on labelled rows; on unlabelled rows U = sum_k q_k g_k with
+    /* classifier: wx (q - onehot) on labelled rows; on unlabelled rows U = sum_k q_k g_k with
      * g_k = L_k + log q_k (the +1 of d(q log q) vanishes since sum_k dq_k = 0), so
-     * dU/dlogit_j = q_j (g_j - sum_k q_k g_k), scaled by 1/NU. */
+     * dU/dlogit_j = q_j (g_j - sum_k q_k g_k), scaled by wu. */
     float *dl = dnet_dout(&m->cls);   // (nin, K)
     for (int i = 0; i < nl; i++) {
         float *d = dl + (size_t)i * K;
         const float *q = m->q + (size_t)i * K;
-        for (int k = 0; k < K; k++) d[k] = alpha / (float)NL * q[k];
-        d[y[i]] -= alpha / (float)NL;
+        for (int k = 0; k < K; k++) d[k] = wx * q[k];
+        d[y[i]] -= wx;
     }
     for (int u = 0; u < nu; u++) {
         float *d = dl + (size_t)(nl + u) * K;
@@ -191,7 +217,7 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
             d[k] = rec[k] + beta * kl[k] + logK + lq[k];
             mean += q[k] * d[k];
         }
-        for (int k = 0; k < K; k++) d[k] = q[k] * (d[k] - mean) / (float)NU;
+        for (int k = 0; k < K; k++) d[k] = wu * q[k] * (d[k] - mean);
     }
     dnet_backward(&m->cls, &m->p, NULL, x, nin, nin, NULL, NULL);
 }
@@ -259,7 +285,13 @@ static void draw_labelled(m2 *m, m2_data *d, int n, rng *r)
         if (d->lab_pos == 0) rng_shuffle(r, d->lab, d->nlab);
         int row = d->lab[d->lab_pos];
         d->lab_pos = (d->lab_pos + 1) % d->nlab;
-        copy_row(m->xin + (size_t)i * D, d, (size_t)row, D, r);
+        float *dst = m->xin + (size_t)i * D;
+        copy_row(m->shift ? m->row : dst, d, (size_t)row, D, r);
+        if (m->shift) {
+            int dy, dx;
+            image_draw_shift(r, m->shift, &dy, &dx);
+            image_shift(dst, m->row, m->img_h, m->img_w, dy, dx);
+        }
         m->yin[i] = d->y[row];
     }
 }
@@ -408,9 +440,9 @@ int m2_load(m2 *m, const model_file *f, int max_lab, int max_unl, error *e)
 {
     vae_arch a;
     if (vae_arch_from_info(&a, f->info, e) < 0) return -1;
-    int K = (int)value_get_num(f->info, "classes", 0);
+    int K = value_get_size(f->info, "classes");
     if (K < 2) return error_set(e, "model info: bad number of classes %d", K);
-    if (m2_create(m, &a, K, max_lab, max_unl, e) < 0) return -1;
+    if (build(m, &a, K, max_lab, max_unl, f, e) < 0) return -1;
     if (nn_params_load(&m->p, f, e) < 0) {
         m2_free(m);
         return -1;

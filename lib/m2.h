@@ -7,7 +7,8 @@
  *
  *   labelled    L(x,y) = -log p(x|y,z) + KL(q(z|x,y) || p(z)) + log K       (one z draw)
  *   unlabelled  U(x)   = sum_y q(y|x) L(x,y) - H(q(y|x))                    (all K classes, explicitly)
- *   step loss   mean_lab L + mean_unl U + alpha * mean_lab [-log q(y|x)]
+ *   step loss   mean_lab L + mean_unl U + alpha * mean_lab [-log q(y|x)]   (or every row alike:
+ *               m2_weighting)
  * The tool passes alpha = a * N_total / N_labelled (the paper's weighting, a = 0.1 by default).
  * The K copies of each unlabelled row go through the encoder and decoder as one batch of
  * (nl + nu K) rows; the encoder's first product is shared by the copies (dnet row expansion). */
@@ -24,15 +25,25 @@
 #include "rng.h"
 #include "vae.h"
 
+/* How a step weighs its rows (the tool's --weighting):
+ *   M2_WEIGHT_MEANS  mean_lab L + mean_unl U + alpha mean_lab [-log q(y|x)]: the labelled and the
+ *                    unlabelled parts weigh the same whatever their sizes
+ *   M2_WEIGHT_ROWS   (sum_lab [L + alpha (-log q(y|x))] + sum_unl U) / (rows of the step): every row
+ *                    alike, as Kingma's code (learn_yz_x_ss.py) */
+typedef enum m2_weighting { M2_WEIGHT_MEANS, M2_WEIGHT_ROWS } m2_weighting;
+
 typedef struct m2 {
     vae_arch a;          /* in, latent, hidden (each network), activation, likelihood */
     int K;
+    m2_weighting weighting;   /* M2_WEIGHT_MEANS unless set after m2_create */
+    int shift, img_h, img_w;  /* 0; else m2_train_epoch moves each labelled row it draws by a random
+                               * shift in [-shift, shift]^2 (rows as img_h x img_w images) */
     nn_params p;
     dnet cls, enc, dec;
     value *info;
     int max_in, max_rows;   /* rows given (labelled + unlabelled), rows expanded (nl + nu K) */
     float *mem;
-    float *xin, *z, *dz, *eps, *rec, *kl, *w, *logq, *q;
+    float *xin, *row, *z, *dz, *eps, *rec, *kl, *w, *logq, *q;   /* row: one input row (a shift's source) */
     int *src, *ycls, *yin;
     par_pool *pool;         /* threads for the element loops (m2_set_pool), or NULL */
 } m2;

@@ -7,6 +7,7 @@
 #include "adam.h"
 #include "dist.h"
 #include "gemm.h"
+#include "imageops.h"
 #include "rng.h"
 #include "trainctl.h"
 
@@ -30,7 +31,8 @@ void mlp_config_default(mlp_config *c)
 
 /* ---- the network ---- */
 
-mlp *mlp_new(int features, int classes, int nhidden, const int *hidden, error *e)
+/* mlp_new; with from, its parameters must be in that file (nn_params_check) before they are allocated. */
+static mlp *build(int features, int classes, int nhidden, const int *hidden, const model_file *from, error *e)
 {
     if (features < 1) return error_set(e, "the data has no features"), NULL;
     if (classes < 2) return error_set(e, "need at least 2 classes, got %d", classes), NULL;
@@ -53,8 +55,13 @@ mlp *mlp_new(int features, int classes, int nhidden, const int *hidden, error *e
         m->ib[l - 1] = nn_params_add(&m->params, name, 1, db, 0, e);
         if (m->iw[l - 1] < 0 || m->ib[l - 1] < 0) return mlp_free(m), NULL;
     }
-    if (nn_params_alloc(&m->params, e) < 0) return mlp_free(m), NULL;
+    if ((from && nn_params_check(&m->params, from, e) < 0) || nn_params_alloc(&m->params, e) < 0) return mlp_free(m), NULL;
     return m;
+}
+
+mlp *mlp_new(int features, int classes, int nhidden, const int *hidden, error *e)
+{
+    return build(features, classes, nhidden, hidden, NULL, e);
 }
 
 void mlp_free(mlp *m)
@@ -142,6 +149,7 @@ typedef struct train_ws {
     float *wb;                          /* (cap) or NULL */
     int *order;                         /* (n labelled) row indices, shuffled every epoch */
     float *best;                        /* (params total) best weights when validating */
+    float *row;                         /* (features) a row being shifted, or NULL without shifts */
     datasource *src;                    /* the rows (mlp_train_source), or NULL: order over the mlp_data */
     par_pool *pool;                     /* the config's */
 } train_ws;
@@ -150,7 +158,7 @@ static void ws_free(train_ws *w)
 {
     nn_params_free(&w->act);
     for (int l = 0; l <= MLP_MAX_HIDDEN; l++) free(w->mask[l]);
-    free(w->yb), free(w->wb), free(w->order), free(w->best);
+    free(w->yb), free(w->wb), free(w->order), free(w->best), free(w->row);
 }
 
 static int ws_alloc(train_ws *w, const mlp *m, const mlp_config *c, const mlp_data *d, datasource *src, size_t nlab,
@@ -176,6 +184,7 @@ static int ws_alloc(train_ws *w, const mlp *m, const mlp_config *c, const mlp_da
     if (has_w) bad |= !(w->wb = malloc((size_t)cap * sizeof *w->wb));
     if (!src) bad |= !(w->order = malloc(nlab * sizeof *w->order));   /* a source keeps its own order */
     if (keep_best) bad |= !(w->best = malloc(m->params.total * sizeof(float)));
+    if (c->shift > 0) bad |= !(w->row = malloc((size_t)mlp_features(m) * sizeof(float)));
     if (bad) return error_set(e, "out of memory for the training workspace");
     size_t j = 0;
     for (size_t i = 0; w->order && i < d->n; i++)
@@ -251,6 +260,21 @@ static int next_batch(const mlp *m, train_ws *w, const mlp_data *d, size_t nlab,
     return 1;
 }
 
+/* Moves each of this process's B gathered rows (first.. of a global batch of G) by a random shift;
+ * the shifts are drawn for all G rows, as one process does. */
+static void shift_rows(train_ws *w, const mlp_config *c, int F, int B, int G, int first, rng *r)
+{
+    float *a0 = nn_data(&w->act, w->ia[0]);   // (B, F)
+    for (int i = 0; i < G; i++) {
+        int dy, dx;
+        image_draw_shift(r, c->shift, &dy, &dx);
+        if (i < first || i >= first + B) continue;
+        float *x = a0 + (size_t)(i - first) * F;
+        memcpy(w->row, x, (size_t)F * sizeof(float));
+        image_shift(x, w->row, c->img_h, c->img_w, dy, dx);
+    }
+}
+
 /* Forward, backward and the L2 gradient for this process's B rows (already gathered), rows first..
  * first+B-1 of a global batch of G rows (G = B, first = 0 in one process; dist.h): dropout masks are
  * drawn for all G rows (the same draws on every process), losses and gradients are normalised by G,
@@ -261,6 +285,7 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G,
 {
     int L = m->nlayers, K = mlp_classes(m);
     nn_params *P = &m->params, *A = &w->act;
+    if (c->shift > 0) shift_rows(w, c, mlp_features(m), B, G, first, r);
     for (int l = 1; l <= L; l++) {
         float *out = nn_data(A, w->ia[l]);           // (B, sizes[l])
         nn_dense_forward(c->pool, out, nn_data(A, w->ia[l - 1]), nn_data(P, m->iw[l - 1]), nn_data(P, m->ib[l - 1]), B,
@@ -526,6 +551,7 @@ model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, con
         value_set(h, "lr", value_float(c->lr));
         value_set(h, "weight_decay", value_float(c->alpha));
         value_set(h, "dropout", value_float(c->dropout));
+        if (c->shift > 0) value_set(h, "shift", value_int(c->shift));
         value_set(h, "patience", value_int(c->patience));
         value_set(h, "tol", value_float(c->tol));
         value_set(h, "optimizer", value_str("adam"));
@@ -553,16 +579,16 @@ model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, con
 mlp *mlp_load(const model_file *f, error *e)
 {
     const value *info = f->info;
-    int F = (int)value_get_num(info, "features", 0), K = (int)value_get_num(info, "classes", 0);
+    int F = value_get_size(info, "features"), K = value_get_size(info, "classes");
     const value *h = value_get(info, "hidden");
     if (F < 1 || K < 2 || !h || h->kind != VALUE_ARRAY || h->n > MLP_MAX_HIDDEN)
         return error_set(e, "model info lacks a valid architecture (features, classes, hidden)"), NULL;
     int hidden[MLP_MAX_HIDDEN];
     for (size_t i = 0; i < h->n; i++) {
-        hidden[i] = (int)value_num(h->items[i]);
+        hidden[i] = value_size(h->items[i]);
         if (hidden[i] < 1) return error_set(e, "model info has a bad hidden layer size"), NULL;
     }
-    mlp *m = mlp_new(F, K, (int)h->n, hidden, e);
+    mlp *m = build(F, K, (int)h->n, hidden, f, e);
     if (!m) return NULL;
     if (nn_params_load(&m->params, f, e) < 0) return mlp_free(m), NULL;
     return m;

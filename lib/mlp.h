@@ -8,7 +8,8 @@
  * by tol = 1e-4 for more than `patience` (10) consecutive epochs. With a validation set, the
  * stopping criterion is the validation accuracy instead, and the best weights are kept (as
  * scikit-learn's early_stopping=True does). Extras: per-row weights w (the loss is
- * sum_i w_i l_i / batch_rows) and inverted dropout on hidden activations.
+ * sum_i w_i l_i / batch_rows), inverted dropout on hidden activations and, for images, random shifts
+ * of the training rows.
  *
  * Rows with y < 0 (unlabelled) are ignored by training; a label >= K is an error. */
 #ifndef SSL_MLP_H
@@ -36,6 +37,8 @@ typedef struct mlp_config {
     double dropout;                        /* 0 */
     int patience;                          /* 10 */
     double tol;                            /* 1e-4 */
+    int shift, img_h, img_w;               /* 0; else each training row is moved by a random shift in
+                                            * [-shift, shift]^2 (rows as img_h x img_w images) */
     uint64_t seed;                         /* 0 */
     par_pool *pool;                        /* threads for the element loops, or NULL (the default): the
                                             * caller's; the same model either way */

@@ -1,4 +1,5 @@
 #include "model.h"
+#include "atomicfile.h"
 #include "mpscan.h"
 
 #include <errno.h>
@@ -217,4 +218,15 @@ model_file *model_file_load(const char *path, const char *expect_kind, error *e)
         return NULL;
     }
     return m;
+}
+
+int model_file_save(const model_file *m, const char *path, error *e)
+{
+    atomic_file a;
+    if (atomic_open(&a, path, e) < 0) return -1;
+    if (model_file_write(m, a.f, e) < 0) {
+        atomic_abort(&a);
+        return error_prefix(e, "%s", path);
+    }
+    return atomic_commit(&a, e);
 }

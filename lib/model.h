@@ -39,6 +39,8 @@ int model_file_add(model_file *m, const char *name, int ndim, const int64_t *dim
 /* Parameter by name, or NULL with an error naming the missing tensor. */
 const model_param *model_file_param(const model_file *m, const char *name, error *e);
 int model_file_write(const model_file *m, FILE *f, error *e);
+/* Writes m to path atomically (atomicfile.h): the old file stays whole until the new one is. */
+int model_file_save(const model_file *m, const char *path, error *e);
 /* Reads and checks format and version. name is used in messages. */
 model_file *model_file_read(FILE *f, const char *name, error *e);
 /* Opens path and reads it; expect_kind (or NULL for any) is checked:

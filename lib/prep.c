@@ -1,16 +1,39 @@
 #include "prep.h"
 #include "names.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Whether s is a decimal number as CSV files write them: [spaces][sign]digits[.digits][e[sign]digits],
+ * or "inf"/"nan" words (which strtod takes, and the caller refuses as not finite); not hexadecimal. */
+static int decimal_text(const char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    if (*s == '+' || *s == '-') s++;
+    if (*s == 'i' || *s == 'I' || *s == 'n' || *s == 'N') return 1;
+    size_t digits = 0;
+    while (isdigit((unsigned char)*s)) s++, digits++;
+    if (*s == '.') s++;
+    while (isdigit((unsigned char)*s)) s++, digits++;
+    if (!digits) return 0;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-') s++;
+        if (!isdigit((unsigned char)*s)) return 0;
+        while (isdigit((unsigned char)*s)) s++;
+    }
+    return *s == '\0';
+}
+
 int prep_parse_number(const char *s, double *out)
 {
     char *end;
     errno = 0;
+    if (!decimal_text(s)) return -1;
     double v = strtod(s, &end);
     if (end == s || *end) return -1;
     if (!isfinite(v)) return -2;

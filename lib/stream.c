@@ -80,7 +80,9 @@ int stream_schema_add(stream_schema *s, const char *name, stream_dtype t, int nd
     f.ndim = ndim;
     f.width = 1;
     for (int d = 0; d < ndim; d++) {
-        if (dims[d] < 0 || dims[d] > (1 << 28)) return error_set(e, "tensor '%s': bad dimension %lld", name, (long long)dims[d]);
+        if (dims[d] < 1 || dims[d] > STREAM_MAX_WIDTH) return error_set(e, "tensor '%s': bad dimension %lld", name, (long long)dims[d]);
+        if (f.width > STREAM_MAX_WIDTH / (size_t)dims[d])
+            return error_set(e, "tensor '%s': more than %d values per row", name, STREAM_MAX_WIDTH);
         f.dims[d] = dims[d];
         f.width *= (size_t)dims[d];
     }
@@ -104,6 +106,14 @@ stream_table *stream_table_new(const stream_schema *s)
     if (!t) return NULL;
     t->schema = stream_schema_copy(s);
     t->cols = calloc((size_t)(s->n ? s->n : 1), sizeof *t->cols);
+    /* every column exists from the start, so a table of no rows still has its tensors */
+    int ok = t->schema && t->cols;
+    for (int i = 0; ok && i < s->n; i++) ok = (t->cols[i] = calloc(1, 1)) != NULL;
+    if (!ok) {
+        if (t->schema && t->cols) stream_table_free(t);
+        else free(t->cols), stream_schema_free(t->schema), free(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -337,6 +347,31 @@ int stream_meta_num_classes(const stream_schema *s)
 {
     const value *c = value_get(s->meta, STREAM_META_CLASSES);
     return c && c->kind == VALUE_ARRAY ? (int)c->n : 0;
+}
+
+int stream_classes_k(int named, int given, int maxy, error *e)
+{
+    if (named && given && named != given) return error_set(e, "the stream names %d classes, --classes says %d", named, given);
+    if (named || given) return named ? named : given;
+    if (maxy >= STREAM_MAX_CLASSES)
+        return error_set(e, "label %d: more than %d classes need their class_names in the stream", maxy, STREAM_MAX_CLASSES);
+    return maxy + 1 < 2 ? 2 : maxy + 1;
+}
+
+int stream_class_count(const stream_schema *s, const int32_t *y, size_t n, int given, size_t row0, error *e)
+{
+    int named = stream_meta_num_classes(s);
+    if (named && given && named != given) return error_set(e, "the stream names %d classes, --classes says %d", named, given);
+    int K = named ? named : given;
+    int32_t mx = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] < -1) return error_set(e, "row %zu: label %d is neither a class nor -1 (unlabelled)", row0 + i + 1, (int)y[i]);
+        if ((K && y[i] >= K) || (!K && y[i] >= STREAM_MAX_CLASSES))
+            return error_set(e, "row %zu: label %d is not one of the %d classes%s", row0 + i + 1, (int)y[i],
+                             K ? K : STREAM_MAX_CLASSES, K ? "" : " a stream may number without class_names");
+        mx = y[i] > mx ? y[i] : mx;
+    }
+    return K ? K : mx + 1 < 2 ? 2 : mx + 1;
 }
 
 void stream_meta_add_history(stream_schema *s, const char *line)

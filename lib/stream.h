@@ -24,6 +24,11 @@
 #define STREAM_VERSION_MAJOR 1
 #define STREAM_VERSION_MINOR 0
 #define STREAM_MAX_DIMS 4
+/* The most values one row of a tensor may hold (a 4096 x 4096 image): larger declarations are refused
+ * before anything is allocated for them. */
+#define STREAM_MAX_WIDTH (1 << 24)
+/* The most classes labels may number when no class_names name them. */
+#define STREAM_MAX_CLASSES 65536
 #define STREAM_NAME_MAX 64
 
 typedef enum stream_dtype {
@@ -140,6 +145,15 @@ const msgpack_object *stream_msgpack_get(const msgpack_object *o, const char *ke
 
 /* Number of classes a stream declares (length of class_names), or 0 if none. */
 int stream_meta_num_classes(const stream_schema *s);
+/* The class count K of the labels y (n rows, the first being row row0 + 1 of its stream): the number
+ * of class_names in s's meta, else `given` (a program's --classes; 0 = none; must agree with
+ * class_names), else max(y) + 1 (at least 2). One rule for every program: a label is -1 (unlabelled)
+ * or a class 0..K-1, and K is at most STREAM_MAX_CLASSES unless class_names name more; else -1 with
+ * e naming the row and the label. */
+int stream_class_count(const stream_schema *s, const int32_t *y, size_t n, int given, size_t row0, error *e);
+/* The same K from the class_names' count (named, 0 = none) and the largest label maxy (-1: none)
+ * already seen, without the row checks. */
+int stream_classes_k(int named, int given, int maxy, error *e);
 /* Appends a provenance line to meta.history. */
 void stream_meta_add_history(stream_schema *s, const char *line);
 

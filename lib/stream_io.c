@@ -165,16 +165,19 @@ void stream_reader_close(stream_reader *r)
     free(r);
 }
 
-/* Copies one tensor of a batch message into column i of b. */
-static int read_tensor(stream_reader *r, const msgpack_object *arr, int i, stream_table *b, error *e)
+/* The arrays of a batch message of nrows rows, checked against the header (type, shape, and so the
+ * bytes present) before anything is allocated for them: a small message cannot claim a large batch. */
+static int check_batch(stream_reader *r, const msgpack_object *tensors, uint64_t nrows, stream_ndarray *nd, error *e)
 {
-    const stream_field *f = &r->schema->fields[i];
-    stream_ndarray nd;
-    if (stream_parse_ndarray(arr, &nd, e)) return error_prefix(e, "tensor '%s'", f->name);
-    int ok = nd.dtype == f->dtype && nd.ndim == f->ndim + 1 && (size_t)nd.shape[0] == b->nrows;
-    for (int d = 0; ok && d < f->ndim; d++) ok = nd.shape[d + 1] == f->dims[d];
-    if (!ok) return error_set(e, "tensor '%s' does not match the header's type and shape", f->name);
-    memcpy(b->cols[i], nd.data, nd.nbytes);
+    for (int i = 0; i < r->schema->n; i++) {
+        const stream_field *f = &r->schema->fields[i];
+        const msgpack_object *arr = stream_msgpack_get(tensors, f->name);
+        if (!arr) return error_set(e, "batch lacks tensor '%s'", f->name);
+        if (stream_parse_ndarray(arr, &nd[i], e)) return error_prefix(e, "tensor '%s'", f->name);
+        int ok = nd[i].dtype == f->dtype && nd[i].ndim == f->ndim + 1 && (uint64_t)nd[i].shape[0] == nrows;
+        for (int d = 0; ok && d < f->ndim; d++) ok = nd[i].shape[d + 1] == f->dims[d];
+        if (!ok) return error_set(e, "tensor '%s' does not match the header's type and shape", f->name);
+    }
     return 0;
 }
 
@@ -184,13 +187,14 @@ static int parse_batch(stream_reader *r, const msgpack_object *o, uint64_t nrows
     if (!tensors || tensors->type != MSGPACK_OBJECT_MAP) return error_set(e, "batch has no tensor map");
     if (tensors->via.map.size != (uint32_t)r->schema->n)
         return error_set(e, "batch has %u tensors, the header declares %d", tensors->via.map.size, r->schema->n);
-    if (stream_table_resize(b, (size_t)nrows, e)) return -1;
-    for (int i = 0; i < r->schema->n; i++) {
-        const msgpack_object *arr = stream_msgpack_get(tensors, r->schema->fields[i].name);
-        if (!arr) return error_set(e, "batch lacks tensor '%s'", r->schema->fields[i].name);
-        if (read_tensor(r, arr, i, b, e)) return -1;
-    }
-    return 0;
+    if (r->schema->n == 0 && nrows > 0) return error_set(e, "batch of %llu rows without tensors", (unsigned long long)nrows);
+    stream_ndarray *nd = malloc((size_t)(r->schema->n ? r->schema->n : 1) * sizeof *nd);
+    if (!nd) return error_set(e, "out of memory");
+    int rc = check_batch(r, tensors, nrows, nd, e) || stream_table_resize(b, (size_t)nrows, e) ? -1 : 0;
+    for (int i = 0; rc == 0 && i < r->schema->n; i++)
+        if (nd[i].nbytes) memcpy(b->cols[i], nd[i].data, nd[i].nbytes);
+    free(nd);
+    return rc;
 }
 
 int stream_reader_next(stream_reader *r, stream_table **batch, error *e)

@@ -125,27 +125,7 @@ int trainctl_epoch_end(trainctl *t, model_file *state, int epoch, error *e)
 int trainctl_write(const trainctl *t, error *e)
 {
     if (!t->held || !t->path) return 0;
-    size_t n = strlen(t->path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) return error_set(e, "out of memory");
-    snprintf(tmp, n, "%s.tmpXXXXXX", t->path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
-    int rc = 0;
-    if (!f) {
-        rc = error_set(e, "%s: %s", t->path, strerror(errno));
-        if (fd >= 0) close(fd), unlink(tmp);
-        free(tmp);
-        return rc;
-    }
-    fchmod(fd, 0644);
-    if (model_file_write(t->held, f, e) < 0) rc = error_prefix(e, "%s", t->path);
-    else if (fflush(f) != 0 || fsync(fd) != 0) rc = error_set(e, "%s: write error: %s", t->path, strerror(errno));
-    if (fclose(f) != 0 && rc == 0) rc = error_set(e, "%s: write error: %s", t->path, strerror(errno));
-    if (rc == 0 && rename(tmp, t->path) != 0) rc = error_set(e, "%s: %s", t->path, strerror(errno));
-    if (rc) unlink(tmp);
-    free(tmp);
-    return rc;
+    return model_file_save(t->held, t->path, e);
 }
 
 void trainctl_remove(const trainctl *t)

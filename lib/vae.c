@@ -134,7 +134,8 @@ void vae_lik_mean(vae_lik l, float *mean, const float *out, int R, int D)
 
 /* ---- M1 ---- */
 
-int vae_create(vae *v, const vae_arch *a, int max_rows, error *e)
+/* vae_create; with from, the parameters must be in that file (nn_params_check) before anything is allocated. */
+static int build(vae *v, const vae_arch *a, int max_rows, const model_file *from, error *e)
 {
     memset(v, 0, sizeof *v);
     v->a = *a;
@@ -146,7 +147,8 @@ int vae_create(vae *v, const vae_arch *a, int max_rows, error *e)
     if (dnet_declare(&v->enc, &v->p, "enc", a->in, 0, a->nhidden, a->hidden, 2 * a->latent, a->act, e) < 0 ||
         dnet_declare(&v->dec, &v->p, "dec", a->latent, 0, a->nhidden, rev, vae_lik_width(a->lik, a->in), a->act,
                      e) < 0 ||
-        nn_params_alloc(&v->p, e) < 0 || dnet_alloc(&v->enc, max_rows, max_rows, e) < 0 ||
+        (from && nn_params_check(&v->p, from, e) < 0) || nn_params_alloc(&v->p, e) < 0 ||
+        dnet_alloc(&v->enc, max_rows, max_rows, e) < 0 ||
         dnet_alloc(&v->dec, max_rows, max_rows, e) < 0)
         goto fail;
     v->mem = nn_alloc_zeroed((size_t)max_rows * (3 * Z + 1) * sizeof(float));
@@ -164,6 +166,8 @@ fail:
     vae_free(v);
     return -1;
 }
+
+int vae_create(vae *v, const vae_arch *a, int max_rows, error *e) { return build(v, a, max_rows, NULL, e); }
 
 void vae_set_pool(vae *v, par_pool *pool)
 {
@@ -271,6 +275,28 @@ void vae_encode(vae *v, const float *x, int B, float *mu)
     vae_encode_sd(v, x, B, mu, NULL);
 }
 
+int vae_latent_spread(vae *v, datasource *src, rng *r, double *sd, error *e)
+{
+    size_t Z = (size_t)v->a.latent;
+    double *acc = calloc(2 * Z + 1, sizeof(double));   // sums (Z), sums of squares (Z), rows
+    if (!acc) return error_set(e, "out of memory");
+    int got = datasource_epoch(src, r, e) < 0 ? -1 : 1;
+    datasource_batch b;
+    while (got > 0 && (got = datasource_next(src, (size_t)v->max_rows, r, &b, e)) > 0) {
+        int B = (int)b.rows->nrows;
+        vae_encode(v, stream_table_col(b.rows, "x"), B, v->z);
+        for (size_t i = 0; i < (size_t)B * Z; i++) acc[i % Z] += v->z[i], acc[Z + i % Z] += (double)v->z[i] * v->z[i];
+        acc[2 * Z] += B;
+    }
+    if (got == 0) got = dist_allreduce_sum_f64(acc, 2 * Z + 1, e);
+    for (size_t j = 0; got == 0 && j < Z; j++) {
+        double n = acc[2 * Z] > 0 ? acc[2 * Z] : 1, mean = acc[j] / n, var = acc[Z + j] / n - mean * mean;
+        sd[j] = var > 0 ? sqrt(var) : 0;
+    }
+    free(acc);
+    return got;
+}
+
 void vae_encode_sd(vae *v, const float *x, int B, float *mu, float *sd)
 {
     int Z = v->a.latent;
@@ -313,14 +339,14 @@ void vae_arch_to_info(const vae_arch *a, value *info)
 int vae_arch_from_info(vae_arch *a, const value *info, error *e)
 {
     memset(a, 0, sizeof *a);
-    a->in = (int)value_get_num(info, "in", 0);
-    a->latent = (int)value_get_num(info, "latent", 0);
+    a->in = value_get_size(info, "in");
+    a->latent = value_get_size(info, "latent");
     const value *h = value_get(info, "hidden");
     if (a->in <= 0 || a->latent <= 0 || !h || h->kind != VALUE_ARRAY || h->n > VAE_MAX_HIDDEN)
         return error_set(e, "model info: bad architecture (in, latent, hidden)");
     a->nhidden = (int)h->n;
     for (size_t l = 0; l < h->n; l++)
-        if ((a->hidden[l] = (int)value_num(h->items[l])) <= 0) return error_set(e, "model info: bad hidden size");
+        if ((a->hidden[l] = value_size(h->items[l])) <= 0) return error_set(e, "model info: bad hidden size");
     if (nn_act_parse(value_get_str(info, "activation", ""), &a->act) < 0)
         return error_set(e, "model info: unknown activation '%s'", value_get_str(info, "activation", ""));
     if (vae_lik_parse(value_get_str(info, "likelihood", ""), &a->lik) < 0)
@@ -349,7 +375,7 @@ model_file *vae_save(const vae *v, error *e)
 int vae_load(vae *v, const model_file *m, int max_rows, error *e)
 {
     vae_arch a;
-    if (vae_arch_from_info(&a, m->info, e) < 0 || vae_create(v, &a, max_rows, e) < 0) return -1;
+    if (vae_arch_from_info(&a, m->info, e) < 0 || build(v, &a, max_rows, m, e) < 0) return -1;
     if (nn_params_load(&v->p, m, e) < 0) {
         vae_free(v);
         return -1;

@@ -105,6 +105,10 @@ int vae_train_epoch(vae *v, adam *opt, const float *x, size_t N, int batch, floa
                     vae_loss *loss, error *e);
 /* -ELBO summed over x (N, in) with one noise draw per row (seeded by r). */
 void vae_evaluate(vae *v, const float *x, size_t N, rng *r, vae_loss *loss);
+/* The standard deviation over the rows of src (one pass, this process's share reduced over the
+ * processes of dist.h) of each unit of the posterior mean: sd (Z). A unit whose mean barely moves
+ * (sd < 0.1: Kingma et al.) carries no information about x. r shuffles the pass. */
+int vae_latent_spread(vae *v, datasource *src, rng *r, double *sd, error *e);
 /* Posterior means mu (B, Z) of x (B, in), B <= max_rows. */
 void vae_encode(vae *v, const float *x, int B, float *mu);
 /* The same, with the posterior sds sigma (B, Z) (logvar clamped as in training) when sd is not NULL. */

@@ -152,6 +152,15 @@ double value_get_num(const value *map, const char *key, double dflt)
     return value_num(v);
 }
 
+int value_size(const value *v)
+{
+    if (!v || (v->kind != VALUE_INT && v->kind != VALUE_FLOAT)) return -1;
+    double d = value_num(v);
+    return d >= 0 && d <= (double)(1 << 30) && d == floor(d) ? (int)d : -1;
+}
+
+int value_get_size(const value *map, const char *key) { return value_size(value_get(map, key)); }
+
 value *value_copy(const value *v)
 {
     if (!v) return NULL;

@@ -58,6 +58,11 @@ void value_remove(value *map, const char *key);
 /* Typed getters with a default when absent or of another type. Ints and floats convert. */
 const char *value_get_str(const value *map, const char *key, const char *dflt);
 double value_get_num(const value *map, const char *key, double dflt);
+/* v as a count or size (a layer's width, a class count, an image side): an integral number in
+ * [0, 2^30], else -1; value_get_size looks it up in a map (-1 when absent). Safe on any number a
+ * file may hold, unlike a cast of value_num. */
+int value_size(const value *v);
+int value_get_size(const value *map, const char *key);
 /* Arrays. value_push takes ownership. */
 void value_push(value *array, value *v);
 

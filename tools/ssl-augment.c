@@ -271,6 +271,8 @@ int main(int argc, char **argv)
     int F = (int)s->fields[ix].width;
     classes k = {stream_meta_num_classes(s), -1, 0, file};
     const int32_t *y = stream_table_col(st.t, "y");
+    error ke;
+    if (stream_class_count(s, y, st.t->nrows, 0, 0, &ke) < 0) die(&st, "%s: %s", file, ke.msg);
     for (size_t i = 0; i < st.t->nrows; i++) k.max_label = y[i] > k.max_label ? y[i] : k.max_label;
     if (k.max_label < 0) die(&st, "%s: no labelled rows (every y is -1): nothing to augment", file);
 

@@ -38,6 +38,8 @@ static const char USAGE[] =
     "      --lr X             Adam learning rate (default 0.001)\n"
     "      --weight-decay X   L2 penalty on the weights, scikit-learn's alpha (default 0.0001)\n"
     "      --dropout P        dropout rate on hidden units (default 0)\n"
+    "      --shift N          move each training row by up to N pixels each way, at random, every\n"
+    "                         time it is used (images: meta image_shape, else square; default 0)\n"
     "      --val FILE         validation stream for early stopping\n"
     "      --patience N       epochs without improvement before stopping (default 10)\n"
     "      --classes K        number of classes when the stream does not name them\n"
@@ -70,7 +72,7 @@ static const char USAGE[] =
     "  ssl-fit predict -m digits.mlp test.ssl | ssl-eval\n";
 
 enum { OPT_HIDDEN = 256, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_DROPOUT, OPT_VAL, OPT_PATIENCE,
-       OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_STREAM, OPT_BUFFER };
+       OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_STREAM, OPT_BUFFER, OPT_SHIFT };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},     {"model", required_argument, 0, 'm'},
@@ -83,6 +85,7 @@ static const struct option OPTS[] = {
     {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
     {"resume", no_argument, 0, OPT_RESUME},
     {"stream-data", no_argument, 0, OPT_STREAM}, {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
+    {"shift", required_argument, 0, OPT_SHIFT},
     {"version", no_argument, 0, 'V'},            {0, 0, 0, 0},
 };
 
@@ -122,6 +125,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_RESUME: a->resume = 1; break;
         case OPT_STREAM: a->stream_data = 1; break;
         case OPT_BUFFER: a->buffer = cli_parse_long(c, "--shuffle-buffer", optarg, 1, 1L << 40); break;
+        case OPT_SHIFT: k->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
         default: cli_other_option(c, argv, opt, USAGE);
         }
     }
@@ -170,13 +174,11 @@ static int max_label(const mlp_data *d)
 /* K: the stream's class_names, else --classes, else max(y) + 1. */
 static int class_count(cli *c, const args *a, const stream_schema *s, int maxy, const char *file)
 {
-    int named = stream_meta_num_classes(s);
-    if (named && a->classes && named != a->classes)
-        cli_fail(c, "%s: the stream names %d classes, --classes says %d", file, named, a->classes);
-    if (named) return named;
-    if (a->classes) return a->classes;
-    if (maxy < 0) cli_fail(c, "%s: no labelled rows to train on (every y is -1)", file);
-    return maxy + 1 < 2 ? 2 : maxy + 1;
+    error e;
+    if (maxy < 0 && !a->classes && !stream_meta_num_classes(s)) cli_fail(c, "%s: no labelled rows to train on (every y is -1)", file);
+    int K = stream_classes_k(stream_meta_num_classes(s), a->classes, maxy, &e);
+    if (K < 0) cli_fail(c, "%s: %s", file, e.msg);
+    return K;
 }
 
 enum { SHUFFLE_BUFFER = 10000 };   /* --stream-data's default buffer, in labelled rows */
@@ -225,6 +227,7 @@ static void train_main(cli *c, args *a)
     if (!a->out) cli_usage_error(c, "train: -o MODEL is required");
     if (a->model) cli_usage_error(c, "train: -m is for predict");
     if (a->nfiles > 1) cli_usage_error(c, "train: at most one input file");
+    cli_distinct_outputs(c, (const char *[]){a->out, a->log}, 2);
     error e;
     if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
     int rank0 = dist_rank() == 0;   /* under mpirun (the MPI build), rank 0 alone reports and writes */
@@ -244,6 +247,7 @@ static void train_main(cli *c, args *a)
     const stream_schema *schema = t ? t->schema : datasource_schema(src);
     int F = (int)schema->fields[stream_schema_find(schema, "x")].width;
     int K = class_count(c, a, schema, maxy, file);
+    if (a->cfg.shift > 0) cli_image_shape(c, schema->meta, F, file, "--shift", &a->cfg.img_h, &a->cfg.img_w);
     stream_table *vt = NULL;
     mlp_data vd;
     if (a->val) {

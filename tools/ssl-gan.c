@@ -314,9 +314,11 @@ static int scan_rows(const stream_table *t, size_t row0, void *ctx, error *e)
 /* K: the stream's class_names, else max(y) + 1. */
 static int class_count(cli *c, const scan *s)
 {
-    if (s->named) return s->named;
-    if (s->maxy < 0) cli_fail(c, "%s: no labelled rows to train on (every y is -1)", s->file);
-    return s->maxy + 1 < 2 ? 2 : s->maxy + 1;
+    error e;
+    if (!s->named && s->maxy < 0) cli_fail(c, "%s: no labelled rows to train on (every y is -1)", s->file);
+    int K = stream_classes_k(s->named, 0, s->maxy, &e);
+    if (K < 0) cli_fail(c, "%s: %s", s->file, e.msg);
+    return K;
 }
 
 /* x and y of a table that scan_rows checked. */
@@ -374,26 +376,12 @@ static model_file *make_model(gan *m, const train_ctx *t, error *e)
     return f;
 }
 
-/* Writes the model to path through a temporary file and a rename: the old file stays whole until then. */
+/* Writes the model to path atomically: the old file stays whole until then. */
 static int write_checkpoint(gan *m, train_ctx *t, const char *path, error *e)
 {
     model_file *f = make_model(m, t, e);
     if (!f) return -1;
-    size_t len = strlen(path) + 16;
-    char *tmp = malloc(len);
-    snprintf(tmp, len, "%s.ckptXXXXXX", path);
-    int fd = mkstemp(tmp), rc = -1;
-    if (fd >= 0) fchmod(fd, 0644);
-    FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!out) {
-        error_set(e, "%s: cannot write a checkpoint", path);
-    } else {
-        rc = model_file_write(f, out, e);
-        if (fclose(out) != 0 && rc == 0) rc = error_set(e, "%s: write error", path);
-        if (rc == 0 && rename(tmp, path) != 0) rc = error_set(e, "%s: cannot rename the checkpoint", path);
-        if (rc) unlink(tmp);
-    }
-    free(tmp);
+    int rc = model_file_save(f, path, e);
     model_file_free(f);
     return rc;
 }
@@ -444,14 +432,6 @@ static _Noreturn void __attribute__((format(printf, 3, 4))) train_fail(cli *c, h
     cli_fail(c, "%s", msg);
 }
 
-/* The one-channel image shape an option (--shift, --d-conv) needs: image_shape, else square. */
-static void image_shape(cli *c, held *h, const value *meta, const char *file, const char *opt, int *img_h, int *img_w)
-{
-    error e;
-    int ch = 1;
-    if (imagegrid_shape(meta, h->sc.F, img_h, img_w, &ch, &e) < 0 || ch != 1)
-        train_fail(c, h, "%s: %s needs one-channel images: %s", file, opt, ch != 1 ? "several channels" : e.msg);
-}
 
 /* The training rows into src: held (every row in h->t), or --stream-data: the file checked in a
  * first pass that keeps its labelled rows and first rows (D's init), then read every epoch. */
@@ -496,6 +476,7 @@ static void train_main(cli *c, args *a)
     if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
     int rank0 = dist_rank() == 0;   /* under mpirun, rank 0 alone reports and writes */
     train_usage(c, a);
+    cli_distinct_outputs(c, (const char *[]){a->out, a->log}, 2);
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
     held h = {0};
     gan_source src;
@@ -504,9 +485,9 @@ static void train_main(cli *c, args *a)
     a->arch.classes = class_count(c, &h.sc);
     if (a->gout_auto) a->arch.g_out = h.sc.lo >= 0 && h.sc.hi <= 1 ? NN_ACT_SIGMOID : NN_ACT_NONE;
     if (a->cfg.shift > 0 || a->cfg.cons_weight > 0)
-        image_shape(c, &h, schema->meta, file, a->cfg.shift > 0 ? "--shift" : "--consistency", &a->cfg.img_h, &a->cfg.img_w);
+        cli_image_shape(c, schema->meta, h.sc.F, file, a->cfg.shift > 0 ? "--shift" : "--consistency", &a->cfg.img_h, &a->cfg.img_w);
     if (a->arch.nc || a->arch.ngc) {   /* D's convolutions see, G's make, the rows as one-channel images */
-        image_shape(c, &h, schema->meta, file, a->arch.nc ? "--d-conv" : "--g-deconv", &a->arch.img_h, &a->arch.img_w);
+        cli_image_shape(c, schema->meta, h.sc.F, file, a->arch.nc ? "--d-conv" : "--g-deconv", &a->arch.img_h, &a->arch.img_w);
         a->arch.img_c = 1;
     }
     gan_data vd = {0};
@@ -627,6 +608,7 @@ static void sample_main(cli *c, args *a)
     if (a->rows < 0) cli_usage_error(c, "sample: -n N is required");
     if (a->nfiles) cli_usage_error(c, "sample: no input file is read");
     if (a->png && (a->rows < 1 || a->rows > 10000)) cli_usage_error(c, "sample: --png draws 1 to 10000 rows");
+    cli_distinct_outputs(c, (const char *[]){a->out, a->png}, 2);
     model_file *mf;
     gan *m = load_model(c, a->model, &mf);
     int F = m->a.features, K = m->a.classes;

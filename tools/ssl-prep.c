@@ -357,17 +357,18 @@ static stream_schema *scan_stats(FILE *f, const char *name, prep_colstats *st, e
     if (!r) return NULL;
     const stream_schema *rs = stream_reader_schema(r);
     long d = dataset_x_width(rs, name, e);
-    int xi = stream_schema_find(rs, "x"), got = -1;
+    int xi = stream_schema_find(rs, "x"), got = d < 0 ? -1 : 1;
     stream_table *b = NULL;
-    if (d >= 0 && !prep_colstats_init(st, (size_t)d, e)) {
-        while ((got = stream_reader_next(r, &b, e)) == 1)
-            /* st->n counts the good rows, this batch's included: the bad one is the next */
-            if (prep_colstats_add(st, b->cols[xi], b->nrows, NULL)) {
-                got = error_set(e, "%s: row %zu: x has a NaN or infinite value", name, st->n + 1);
-                break;
-            }
-        if (got < 0) prep_colstats_free(st);
+    memset(st, 0, sizeof *st);
+    while (got == 1 && (got = stream_reader_next(r, &b, e)) == 1) {
+        /* the statistics are sized when the first row arrives: a header alone costs nothing */
+        if (!b->nrows || (!st->min && prep_colstats_init(st, (size_t)d, e) < 0 && (got = -1))) continue;
+        /* st->n counts the good rows, this batch's included: the bad one is the next */
+        if (prep_colstats_add(st, b->cols[xi], b->nrows, NULL))
+            got = error_set(e, "%s: row %zu: x has a NaN or infinite value", name, st->n + 1);
     }
+    if (!st->min) st->d = d < 0 ? 0 : (size_t)d;   /* no rows: no statistics, the width alone */
+    if (got < 0) prep_colstats_free(st);
     stream_table_free(b);
     stream_schema *s = got == 0 ? stream_schema_copy(rs) : NULL;
     stream_reader_close(r);

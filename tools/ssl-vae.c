@@ -24,7 +24,7 @@
 
 static const char USAGE[] =
     "Usage: ssl-vae train [--model m1|m2] [OPTIONS] [FILE] -o MODEL\n"
-    "       ssl-vae encode -m M1 [--replace] [--sd] [FILE] [-o OUT]\n"
+    "       ssl-vae encode -m M1 [--replace] [--sd] [--min-sd S] [FILE] [-o OUT]\n"
     "       ssl-vae sample -m MODEL -n N [--class K] [--seed S] [-o OUT] [--png FILE]\n"
     "       ssl-vae reconstruct -m MODEL [FILE] [-o OUT] [--png FILE]\n"
     "       ssl-vae predict -m M2 [FILE] [-o OUT]\n"
@@ -51,8 +51,15 @@ static const char USAGE[] =
     "      --kl-warmup N        KL weight rising linearly over the first N epochs: epoch e uses\n"
     "                           min(1, e/(N+1)) (default 0: always 1)\n"
     "      --alpha A            M2 classification weight: the labelled cross-entropy -log q(y|x)\n"
-    "                           (a mean over the labelled batch) is weighted A * N_rows / N_labelled,\n"
-    "                           the paper's alpha = 0.1 N (default 0.1)\n"
+    "                           is weighted A * N_rows / N_labelled, the paper's alpha = 0.1 N\n"
+    "                           (default 0.1)\n"
+    "      --labelled-batch N   M2: labelled rows a step (default min(--batch, labelled rows))\n"
+    "      --weighting W        M2: means (default): mean over the labelled rows of L + alpha\n"
+    "                           x-entropy, plus mean over the unlabelled rows of U, whatever their\n"
+    "                           numbers; rows: every row of a step alike (sum / rows), Kingma's code\n"
+    "                           (with --labelled-batch 1 and --batch N_unlabelled / 100)\n"
+    "      --shift N            M2 on images: move each labelled row by up to N pixels each way, at\n"
+    "                           random, every time it is drawn (meta image_shape, else square)\n"
     "      --classes K          M2: number of classes when the stream does not name them\n"
     "      --val FILE           per-epoch validation ELBO (and M2 accuracy where y >= 0)\n"
     "      --checkpoint-every N write the model to MODEL every N epochs; a loss that becomes NaN\n"
@@ -75,7 +82,9 @@ static const char USAGE[] =
     "  --replace, x itself becomes z (for a classifier or M2 on the latents: the M1 pipelines).\n"
     "  --sd also writes the posterior sd sigma(x) as z_sd (x_sd with --replace); M2 trained on a\n"
     "  stream with x_sd draws x ~ N(x, x_sd^2) afresh each time a row is used (Kingma's M1+M2 on\n"
-    "  samples of q(z|x); predict uses the means).\n"
+    "  samples of q(z|x); predict uses the means). --min-sd S writes only the latent units whose\n"
+    "  posterior mean varies over the training rows with an sd of at least S (0.1 in Kingma's M1+M2;\n"
+    "  the others carry no information about x): the model records those sds (latent_sd).\n"
     "sample: N rows x decoded from z ~ N(0, I) (the decoder's means); an M2 model also writes y:\n"
     "  --class K for one class, else rows cycle through the classes.\n"
     "reconstruct: x replaced by the decoder's mean at z = mu(x) (M2: y = the row's label, else the\n"
@@ -99,7 +108,7 @@ static const char USAGE[] =
 
 enum { OPT_HIDDEN = 256, OPT_LATENT, OPT_ACT, OPT_LIK, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_ALPHA,
        OPT_CLASSES, OPT_VAL, OPT_CKPT, OPT_SEED, OPT_LOG, OPT_THREADS, OPT_REPLACE, OPT_CLASS, OPT_PNG,
-       OPT_STREAM, OPT_BUFFER, OPT_SD, OPT_RESUME };
+       OPT_STREAM, OPT_BUFFER, OPT_SD, OPT_RESUME, OPT_LAB_BATCH, OPT_WEIGHTING, OPT_MIN_SD, OPT_SHIFT };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},         {"model", required_argument, 0, 'm'},
@@ -114,6 +123,8 @@ static const struct option OPTS[] = {
     {"class", required_argument, 0, OPT_CLASS},     {"png", required_argument, 0, OPT_PNG},
     {"stream-data", no_argument, 0, OPT_STREAM},    {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
     {"sd", no_argument, 0, OPT_SD},                 {"resume", no_argument, 0, OPT_RESUME},
+    {"labelled-batch", required_argument, 0, OPT_LAB_BATCH}, {"weighting", required_argument, 0, OPT_WEIGHTING},
+    {"min-sd", required_argument, 0, OPT_MIN_SD},    {"shift", required_argument, 0, OPT_SHIFT},
     {"quiet", no_argument, 0, 'q'},                 {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},               {0, 0, 0, 0},
 };
@@ -126,6 +137,10 @@ typedef struct args {
     vae_arch arch;
     int lik_given;
     int epochs, batch, warmup, classes, ckpt, threads, quiet, replace, sd, cls, resume;
+    int lab_batch;          /* M2 --labelled-batch, 0 = min(--batch, labelled rows) */
+    m2_weighting weighting; /* M2 --weighting */
+    double min_sd;          /* encode --min-sd, < 0 = keep every unit */
+    int shift;              /* M2 --shift */
     long n;
     int stream_data;        /* train --stream-data */
     long buffer;            /* --shuffle-buffer, 0 = not given */
@@ -148,12 +163,13 @@ static void defaults(args *a)
     a->lr = 1e-3;
     a->alpha = 0.1;
     a->cls = -1;
+    a->min_sd = -1;
 }
 
 static void parse_args(cli *c, int argc, char **argv, args *a)
 {
     static const char *const acts[] = {"relu", "softplus", NULL}, *const liks[] = {"bernoulli", "gaussian", NULL};
-    static const char *const kinds[] = {"m1", "m2", NULL};
+    static const char *const kinds[] = {"m1", "m2", NULL}, *const weightings[] = {"means", "rows", NULL};
     int train = strcmp(a->cmd, "train") == 0, opt;
     while ((opt = getopt_long(argc, argv, ":o:m:n:qhV", OPTS, NULL)) != -1) {
         switch (opt) {
@@ -189,6 +205,10 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_REPLACE: a->replace = 1; break;
         case OPT_SD: a->sd = 1; break;
         case OPT_RESUME: a->resume = 1; break;
+        case OPT_LAB_BATCH: a->lab_batch = (int)cli_parse_long(c, "--labelled-batch", optarg, 1, 1 << 16); break;
+        case OPT_WEIGHTING: a->weighting = (m2_weighting)cli_parse_choice(c, "--weighting", optarg, weightings); break;
+        case OPT_MIN_SD: a->min_sd = cli_parse_double(c, "--min-sd", optarg, 0, 1e9); break;
+        case OPT_SHIFT: a->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
         case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20); break;
         case OPT_PNG: a->png = optarg; break;
         case OPT_STREAM: a->stream_data = 1; break;
@@ -243,21 +263,12 @@ static model_file *load_model(cli *c, const char *path, const char *want)
     return mf;
 }
 
-/* Writes mf (from vae_save or m2_save; NULL: their error e) to path through a temporary file and
- * a rename (checkpoints during training). */
+/* Writes mf (from vae_save or m2_save; NULL: their error e) to path atomically (checkpoints during
+ * training). */
 static void write_checkpoint(cli *c, model_file *mf, error *e, const char *path)
 {
     if (!mf) cli_fail_error(c, e);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.ckpt-tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) cli_fail(c, "%s: %s", tmp, strerror(errno));
-    int bad = model_file_write(mf, f, e) < 0;
-    if (fclose(f) != 0 && !bad) bad = 1, error_set(e, "%s", strerror(errno));
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        cli_fail(c, "%s: %s", path, bad ? e->msg : strerror(errno));
-    }
+    if (model_file_save(mf, path, e) < 0) cli_fail_error(c, e);
     model_file_free(mf);
 }
 
@@ -439,6 +450,21 @@ static int start_state(cli *c, trainctl *ctl, model_file *initial, nn_params *p,
     return trainctl_resume_epoch(ctl) + 1;
 }
 
+/* The model's info "latent_sd": each latent unit's sd of the posterior mean over the training rows,
+ * which encode --min-sd reads to keep the units that carry information. */
+static void set_latent_sd(cli *c, vae *v, datasource *src, uint64_t seed)
+{
+    error e;
+    double *sd = malloc((size_t)v->a.latent * sizeof(double));
+    rng r;
+    rng_seed(&r, seed ^ 0x5d);   /* the pass's own draws: the training's generator is left as it was */
+    if (!sd || vae_latent_spread(v, src, &r, sd, &e) < 0) cli_fail(c, "%s", sd ? e.msg : "out of memory");
+    value *arr = value_array();
+    for (int j = 0; j < v->a.latent; j++) value_push(arr, value_float(sd[j]));
+    value_set(v->info, "latent_sd", arr);
+    free(sd);
+}
+
 static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
 {
     error e;
@@ -492,6 +518,7 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
             cli_fail_error(c, &e);
     }
     trainlog_finish(log);
+    set_latent_sd(c, &v, d->src, a->seed);
     if (rank0) write_final(c, vae_save(&v, &e), &e, a->out);
     datasource_free(d->src);
     adam_free(&opt);
@@ -512,15 +539,10 @@ static const float *table_x_sd(cli *c, const train_data *d)
 /* K: class_names, else --classes, else max(y) + 1. */
 static int class_count(cli *c, const args *a, const train_data *d)
 {
-    int named = stream_meta_num_classes(d->t->schema);
-    if (named && a->classes && named != a->classes)
-        cli_fail(c, "%s: the stream names %d classes, --classes says %d", d->file, named, a->classes);
-    if (named) return named;
-    if (a->classes) return a->classes;
-    int mx = -1;
-    for (size_t i = 0; i < d->t->nrows; i++) mx = d->y[i] > mx ? d->y[i] : mx;
-    if (mx < 0) cli_fail(c, "%s: no labelled rows and no class count (use --classes)", d->file);
-    return mx + 1 < 2 ? 2 : mx + 1;
+    error e;
+    int K = stream_class_count(d->t->schema, d->y, d->t->nrows, a->classes, 0, &e);
+    if (K < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    return K;
 }
 
 /* M2's model with the cycles over the labelled and unlabelled rows (trainctl.h state), and their
@@ -545,6 +567,14 @@ static int m2_resume(const trainctl *ctl, m2_data *md, error *e)
     return 0;
 }
 
+/* --shift: the labelled rows are one-channel images (meta image_shape, else square), not samples. */
+static void set_shift(cli *c, m2 *m, int shift, const train_data *d)
+{
+    cli_image_shape(c, d->schema->meta, d->D, d->file, "--shift", &m->img_h, &m->img_w);
+    if (stream_schema_find(d->schema, "x_sd") >= 0) cli_fail(c, "%s: --shift moves images, not M1 latents (x_sd)", d->file);
+    m->shift = shift;
+}
+
 static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
 {
     error e;
@@ -558,11 +588,14 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     }
     if (md.nlab == 0) cli_fail(c, "%s: M2 needs some labelled rows (every y is -1)", d->file);
     md.xsd = table_x_sd(c, d);
-    int bl = a->batch < (int)md.nlab ? a->batch : (int)md.nlab;
+    int bl = a->lab_batch ? a->lab_batch : a->batch;
+    if (bl > (int)md.nlab) bl = (int)md.nlab;
     float alpha = (float)(a->alpha * (double)d->n / (double)md.nlab);
     m2 m;
     a->arch.in = d->D;
     if (m2_create(&m, &a->arch, K, bl, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    m.weighting = a->weighting;
+    if (a->shift) set_shift(c, &m, a->shift, d);
     par_pool *pool = cli_train_pool(c);
     m2_set_pool(&m, pool);
     if (d->vy)
@@ -579,6 +612,9 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     set_info(m.info, a, d);
     value_set(m.info, "alpha", value_float(a->alpha));
     value_set(m.info, "labelled_rows", value_int((int64_t)md.nlab));
+    value_set(m.info, "labelled_batch", value_int(bl));
+    value_set(m.info, "weighting", value_str(a->weighting == M2_WEIGHT_ROWS ? "rows" : "means"));
+    value_set(m.info, "shift", value_int(a->shift));
     int ckpt_epoch = 0;
     if (m2_resume(log->ctl, &md, &e) < 0) cli_fail_error(c, &e);
     for (int ep = start_state(c, log->ctl, m2_state(&m, &md, &e), &m.p, &opt, &r); ep <= a->epochs; ep++) {
@@ -628,6 +664,7 @@ static void train_main(cli *c, args *a)
     if (a->stream_data && (!a->nfiles || strcmp(a->files[0], "-") == 0))
         cli_usage_error(c, "--stream-data needs a FILE (it is read again every epoch), not stdin");
     if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
+    cli_distinct_outputs(c, (const char *[]){a->out, a->log}, 2);
     error e;
     if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
     int rank0 = dist_rank() == 0;   /* under mpirun, rank 0 alone reports and writes */
@@ -694,6 +731,7 @@ static void sample_main(cli *c, args *a)
     if (!a->model) cli_usage_error(c, "sample: -m MODEL is required");
     if (!a->n) cli_usage_error(c, "sample: -n N is required");
     if (a->nfiles) cli_usage_error(c, "sample: no input file");
+    cli_distinct_outputs(c, (const char *[]){a->out, a->png}, 2);
     loaded L;
     load_any(c, a, NULL, &L);
     if (a->cls >= 0 && !L.is_m2) cli_fail(c, "%s: --class needs an M2 model (this one is M1, kind 'vae')", a->model);
@@ -751,6 +789,8 @@ typedef struct stream_job {
     int width;            /* values per row of what it computes */
     int npng;             /* rows kept for the PNG */
     float *png_in, *png_out;
+    int *keep, nkeep;     /* encode --min-sd: the latent units written, or NULL for all */
+    float *mu, *sd;       /* with keep: every unit of a chunk (CHUNK, Z) */
 } stream_job;
 
 /* y of a batch when it is an i32 scalar (M2 reconstructs labelled rows as their class), else NULL. */
@@ -770,6 +810,39 @@ static void keep_png_rows(stream_job *j, const float *x, const float *o, size_t 
     j->npng += take;
 }
 
+/* encode: the posterior means (and sds) of b rows, all units or those of j->keep. */
+static void encode_chunk(stream_job *j, const float *x, int b, float *mu, float *sd)
+{
+    if (!j->keep) {
+        vae_encode_sd(&j->L->v, x, b, mu, sd);
+        return;
+    }
+    int Z = j->L->Z, n = j->nkeep;
+    vae_encode_sd(&j->L->v, x, b, j->mu, sd ? j->sd : NULL);
+    for (int i = 0; i < b; i++)
+        for (int k = 0; k < n; k++) {
+            mu[(size_t)i * n + k] = j->mu[(size_t)i * Z + j->keep[k]];
+            if (sd) sd[(size_t)i * n + k] = j->sd[(size_t)i * Z + j->keep[k]];
+        }
+}
+
+/* encode --min-sd: the units whose sd over the training rows (the model's latent_sd) is >= min_sd. */
+static void choose_units(cli *c, const args *a, stream_job *j)
+{
+    const value *sd = value_get(j->L->mf->info, "latent_sd");
+    int Z = j->L->Z;
+    if (!sd || sd->kind != VALUE_ARRAY || sd->n != (size_t)Z)
+        cli_fail(c, "%s: the model has no latent_sd (train it again with this version) for --min-sd", a->model);
+    j->keep = malloc((size_t)Z * sizeof(int));
+    j->mu = malloc((size_t)CHUNK * Z * sizeof(float));
+    j->sd = malloc((size_t)CHUNK * Z * sizeof(float));
+    if (!j->keep || !j->mu || !j->sd) cli_fail(c, "out of memory");
+    for (int k = 0; k < Z; k++)
+        if (value_num(sd->items[k]) >= a->min_sd) j->keep[j->nkeep++] = k;
+    if (!j->nkeep) cli_fail(c, "%s: no latent unit has an sd of at least %g over the training rows", a->model, a->min_sd);
+    j->width = j->nkeep;
+}
+
 /* filter_batch2_fn: a batch, CHUNK rows at a time (the loaded model's capacity); o2, when not NULL,
  * gets encode's posterior sds. */
 static int job_batch2(void *ctx, const stream_table *batch, float *o, float *o2, error *e)
@@ -784,7 +857,7 @@ static int job_batch2(void *ctx, const stream_table *batch, float *o, float *o2,
         int b = (int)(batch->nrows - i0 < CHUNK ? batch->nrows - i0 : CHUNK);
         const float *xb = x + i0 * L->D;
         float *ob = o + i0 * j->width;
-        if (j->kind == F_ENCODE) vae_encode_sd(&L->v, xb, b, ob, o2 ? o2 + i0 * j->width : NULL);
+        if (j->kind == F_ENCODE) encode_chunk(j, xb, b, ob, o2 ? o2 + i0 * j->width : NULL);
         else if (j->kind == F_PREDICT) m2_predict(&L->m, xb, b, ob);
         else if (L->is_m2) m2_reconstruct(&L->m, xb, y ? y + i0 : NULL, b, ob);
         else vae_reconstruct(&L->v, xb, b, ob);
@@ -823,7 +896,9 @@ static void filter_main(cli *c, args *a, filter_kind kind)
     if (!a->model) cli_usage_error(c, "%s: -m MODEL is required", cmd);
     if (a->nfiles > 1) cli_usage_error(c, "%s: at most one input file", cmd);
     if (a->png && kind != F_RECONSTRUCT) cli_usage_error(c, "%s: --png is for sample and reconstruct", cmd);
-    if ((a->replace || a->sd) && kind != F_ENCODE) cli_usage_error(c, "%s: --replace and --sd are for encode", cmd);
+    cli_distinct_outputs(c, (const char *[]){a->out, a->png}, 2);
+    if ((a->replace || a->sd || a->min_sd >= 0) && kind != F_ENCODE)
+        cli_usage_error(c, "%s: --replace, --sd and --min-sd are for encode", cmd);
     loaded L;
     load_any(c, a, NULL, &L);
     if (kind == F_ENCODE && L.is_m2)
@@ -831,6 +906,7 @@ static void filter_main(cli *c, args *a, filter_kind kind)
     if (kind == F_PREDICT && !L.is_m2)
         cli_fail(c, "%s: predict needs an M2 model (kind 'm2'), this one is M1 'vae' (use encode)", a->model);
     stream_job j = {.kind = kind, .L = &L, .width = kind == F_ENCODE ? L.Z : kind == F_PREDICT ? L.K : L.D};
+    if (a->min_sd >= 0) choose_units(c, a, &j);
     int replace = kind == F_ENCODE && a->replace;
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
     filter f = {.output = kind == F_ENCODE && !replace ? "z" : kind == F_PREDICT ? "p" : "x", .width = j.width,
@@ -857,6 +933,9 @@ static void filter_main(cli *c, args *a, filter_kind kind)
     cli_commit(c);
     free(j.png_in);
     free(j.png_out);
+    free(j.keep);
+    free(j.mu);
+    free(j.sd);
     stream_reader_close(r);
     if (in != stdin) fclose(in);
     free_loaded(&L);

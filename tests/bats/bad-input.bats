@@ -57,6 +57,12 @@ stream("wide.ssl", {"x": rng.random((24, 5)).astype(np.float32), "y": y}, meta5,
 y7 = y.copy(); y7[5] = 7
 stream("y7.ssl", {"x": x, "y": y7}, meta, 8)
 stream("y7p.ssl", {"x": x, "y": y7, "p": p}, meta, 8)
+# no rows: an end message right after the header, or a batch of 0 rows before it
+stream("zero.ssl", {"x": x[:0], "y": y[:0]}, meta, 8)
+zero = stream("zerobatch.ssl", {"x": x[:0], "y": y[:0]}, meta, 8)
+head_len = len(pack({"format": "ssl-stream", "version": [1, 0], "meta": meta,
+                     "tensors": [{"name": "x", "type": "<f4", "shape": [3]}, {"name": "y", "type": "<i4", "shape": []}]}))
+open("zerobatch.ssl", "wb").write(zero[:head_len] + pack({"rows": 0, "tensors": {"x": x[:0], "y": y[:0]}}) + zero[head_len:])
 yneg = y.copy(); yneg[4] = -5
 stream("yneg.ssl", {"x": x, "y": yneg}, meta, 8)
 stream("yneg-p.ssl", {"x": x, "y": yneg, "p": p}, meta, 8)
@@ -143,6 +149,57 @@ each_stream_cmd() {
     done
 }
 
+@test "streams of no rows: every trainer says so in one line, the filters pass them on" {
+    for f in zero.ssl zerobatch.ssl; do
+        ssl-show "$f" | grep -q '^rows *0'
+        bad "^ssl-fit: ${f//./\\.}: no (labelled )?rows" ssl-fit train -q --hidden 4 --epochs 1 "$f" -o "$O/m"
+        bad "^ssl-vae: ${f//./\\.}: no rows" ssl-vae train -q --hidden 4 --latent 2 --epochs 1 "$f" -o "$O/m"
+        bad "^ssl-vae: ${f//./\\.}: no rows" ssl-vae train -q --model m2 --hidden 4 --latent 2 --epochs 1 "$f" -o "$O/m"
+        bad "^ssl-gan: ${f//./\\.}: no (labelled )?rows" ssl-gan train -q --d-hidden 4 --g-hidden 4 --epochs 1 "$f" -o "$O/m"
+        ssl-fit predict -m mlp.model "$f" | ssl-show - | grep -q '^rows *0'
+        ssl-vae encode -m vae.model "$f" | ssl-show - | grep -q '^rows *0'
+        ssl-vae reconstruct -m vae.model "$f" | ssl-show - | grep -q '^rows *0'
+    done
+    [ "$cases" -eq 8 ]
+}
+
+@test "sizes a file declares but its bytes do not hold: refused before anything is allocated" {
+    "$PY" - <<'PY'
+import msgpack, numpy as np
+def arr(shape, data=b""):
+    return {b"nd": True, b"type": "<f4", b"kind": b"", b"shape": list(shape), b"data": data}
+head = lambda w: msgpack.packb({"format": "ssl-stream", "version": [1, 0], "meta": {},
+                                "tensors": [{"name": "x", "type": "<f4", "shape": w}]})
+# a batch claiming 2^28 rows with no data; x of 2^28 and of (2^28)^4 values a row; 2^24 a row, no rows
+open("rowbomb.ssl", "wb").write(head([3]) + msgpack.packb({"rows": 2 ** 28, "tensors": {"x": arr([2 ** 28, 3])}}))
+open("widebomb.ssl", "wb").write(head([2 ** 28]) + msgpack.packb({"end": True, "rows": 0}))
+open("wide4.ssl", "wb").write(head([2 ** 28] * 4) + msgpack.packb({"end": True, "rows": 0}))
+open("wide24.ssl", "wb").write(head([2 ** 24]) + msgpack.packb({"end": True, "rows": 0}))
+# models whose info declares layers their tensors do not hold
+for path, key, value in [("mlp.model", "hidden", [30000, 30000]), ("vae.model", "latent", 2 ** 31),
+                         ("vae.model", "hidden", [30000, 30000]), ("gan.model", "d_hidden", [30000, 30000])]:
+    m = msgpack.unpackb(open(path, "rb").read(), raw=False)
+    m["info"][key] = value
+    open(f"bomb-{key}-{path}", "wb").write(msgpack.packb(m, use_bin_type=True))
+PY
+    bad "^ssl-show: rowbomb\.ssl: message 2: tensor 'x': array data has 0 bytes" ssl-show rowbomb.ssl
+    bad "^ssl-show: widebomb\.ssl: header: tensor 'x': bad dimension" ssl-show widebomb.ssl
+    bad "^ssl-show: wide4\.ssl: header: tensor 'x': bad dimension" ssl-show wide4.ssl
+    bad "^ssl-prep: wide24\.ssl: no rows to fit" ssl-prep scale --method minmax wide24.ssl -o "$O/s"
+    bad "^ssl-fit: bomb-hidden-mlp\.model: .*layer1\.w: shape" ssl-fit predict -m bomb-hidden-mlp.model good.ssl -o "$O/p"
+    bad "^ssl-vae: bomb-latent-vae\.model: model info: bad architecture" ssl-vae encode -m bomb-latent-vae.model good.ssl -o "$O/z"
+    bad "^ssl-vae: bomb-hidden-vae\.model: .*enc\.0\.w: shape" ssl-vae encode -m bomb-hidden-vae.model good.ssl -o "$O/z"
+    bad "^ssl-gan: bomb-d_hidden-gan\.model: .*shape" ssl-gan predict -m bomb-d_hidden-gan.model good.ssl -o "$O/p"
+    [ "$cases" -eq 8 ]
+    # and none of them costs more than 64 MB
+    for cmd in "ssl-show rowbomb.ssl" "ssl-show wide24.ssl" "ssl-show --json wide24.ssl" \
+               "ssl-prep scale --method minmax wide24.ssl" "ssl-fit predict -m bomb-hidden-mlp.model good.ssl" \
+               "ssl-vae encode -m bomb-hidden-vae.model good.ssl" "ssl-gan predict -m bomb-d_hidden-gan.model good.ssl"; do
+        kb=$(peak_kb $cmd)
+        [ "$kb" -lt 65536 ] || { echo "$cmd: $kb KB"; return 1; }
+    done
+}
+
 @test "CSV: empty, blank, header only, ragged, unclosed quote, not numbers, non-finite, no such columns, cut gzip" {
     printf '' > "$T/empty.csv"
     printf '\n\r\n\n' > "$T/blank.csv"
@@ -155,6 +212,8 @@ each_stream_cmd() {
     printf 'a,b,label\n1,2,0\n-inf,4,1\n' > "$T/inf.csv"
     printf 'a,b,label\n1,1e999,0\n' > "$T/huge.csv"
     printf 'a,b,label\n1,,0\n' > "$T/hole.csv"
+    printf 'a,b,label\n1,2,0\n1,2\0abc,0\n' > "$T/nul.csv"
+    printf 'a,b,label\n1,2,0\n0x10,2,1\n' > "$T/hex.csv"
     gzip -c good.csv | head -c 40 > "$T/cut.csv.gz"
     bad "^ssl-prep: .*empty\.csv: empty input" ssl-prep csv "$T/empty.csv" -o "$O/x"
     bad "^ssl-prep: .*blank\.csv: empty input" ssl-prep csv "$T/blank.csv" -o "$O/x"
@@ -167,12 +226,14 @@ each_stream_cmd() {
     bad '^ssl-prep: .*inf\.csv:3:1: "-inf" is not a finite number' ssl-prep csv "$T/inf.csv" -o "$O/x"
     bad '^ssl-prep: .*huge\.csv:2:2: "1e999" is not a finite number' ssl-prep csv "$T/huge.csv" -o "$O/x"
     bad '^ssl-prep: .*hole\.csv:2:2: empty value' ssl-prep csv "$T/hole.csv" -o "$O/x"
+    bad '^ssl-prep: .*nul\.csv:3: a NUL byte' ssl-prep csv "$T/nul.csv" -o "$O/x"
+    bad '^ssl-prep: .*hex\.csv:3:1: "0x10" is not a number' ssl-prep csv "$T/hex.csv" -o "$O/x"
     bad "^ssl-prep: good\.csv:1: no label column 'nope'" ssl-prep csv --label nope good.csv -o "$O/x"
     bad "^ssl-prep: good\.csv:1:9: no label column 9" ssl-prep csv --label 9 good.csv -o "$O/x"
     bad "^ssl-prep: good\.csv:1: no categorical column 'nope'" ssl-prep csv --categorical nope good.csv -o "$O/x"
     bad "^ssl-prep: .*cut\.csv\.gz: truncated gzip" ssl-prep csv "$T/cut.csv.gz" -o "$O/x"
     bad "^ssl-prep: good\.csv: .*not an IDX file" ssl-prep idx good.csv -o "$O/x"
-    [ "$cases" -eq 16 ]
+    [ "$cases" -eq 18 ]
 }
 
 @test "streams cut at every message boundary and mid-message, in every stream reader" {
@@ -248,13 +309,14 @@ EOF
 @test "labels out of range (beyond the classes, below -1, more classes than the model) and non-finite features" {
     local f
     for f in y7.ssl yneg.ssl; do
-        bad "^ssl-prep: ${f%.ssl}\.ssl: row [56]: label (7|-5) is not one of the 3 classes" ssl-prep mask --labels-per-class 1 $f -o "$O/m"
+        bad "^ssl-prep: ${f%.ssl}\.ssl: row [56]: label (7 is not one of the 3 classes|-5 is neither a class nor -1)" ssl-prep mask --labels-per-class 1 $f -o "$O/m"
         bad "^ssl-fit: ${f%.ssl}\.ssl: row [56]: label (7|-5), but the model has 3 classes" ssl-fit train -q --hidden 4 --epochs 1 $f -o "$O/m"
         bad "^ssl-vae: ${f%.ssl}\.ssl: row [56]: label (7|-5)" ssl-vae train -q --model m2 --hidden 4 --latent 2 --epochs 1 $f -o "$O/m"
         bad "^ssl-gan: ${f%.ssl}\.ssl: row [56]: label (7, but the model has 3 classes|-5 is negative \(-1 marks an unlabelled row\))" ssl-gan train -q --d-hidden 4 --g-hidden 4 --noise-dim 2 --epochs 1 $f -o "$O/m"
     done
     bad "^ssl-prep: yneg\.ssl: row 5: label -5" ssl-prep split --test-out "$O/te" --train-out "$O/tr" yneg.ssl
-    bad "^ssl-augment: mlp\.model: the model has 3 classes, y7\.ssl has label 7" ssl-augment --pseudo mlp.model y7.ssl -o "$O/a"
+    bad "^ssl-augment: y7\.ssl: row 6: label 7 is not one of the 3 classes" ssl-augment --pseudo mlp.model y7.ssl -o "$O/a"
+    bad "^ssl-augment: yneg\.ssl: row 5: label -5 is neither a class nor -1" ssl-augment --pseudo mlp.model yneg.ssl -o "$O/a"
     bad "^ssl-eval: y7p\.ssl: row 6: label 7 is out of range: p has 3 classes" ssl-eval y7p.ssl -o "$O/e"
     bad "^ssl-eval: yneg-p\.ssl: row 5: label -5 is out of range" ssl-eval yneg-p.ssl -o "$O/e"
     bad "^ssl-fit: good\.ssl: the stream names 3 classes, --classes says 2" ssl-fit train -q --classes 2 good.ssl -o "$O/m"
@@ -270,6 +332,11 @@ EOF
         bad "^ssl-vae: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-vae train -q --hidden 4 --latent 2 --epochs 1 $f -o "$O/m"
         bad "^ssl-vae: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-vae train -q --model m2 --hidden 4 --latent 2 --epochs 1 $f -o "$O/m"
         bad "^ssl-gan: ${f%.ssl}\.ssl: row [34]: x\[[01]\] is not a finite number" ssl-gan train -q --d-hidden 4 --g-hidden 4 --noise-dim 2 --epochs 1 $f -o "$O/m"
+        bad "^ssl-fit: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-fit predict -m mlp.model $f -o "$O/p"
+        bad "^ssl-gan: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-gan predict -m gan.model $f -o "$O/p"
+        bad "^ssl-vae: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-vae encode -m vae.model $f -o "$O/z"
+        bad "^ssl-vae: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-vae reconstruct -m vae.model $f -o "$O/r"
+        bad "^ssl-vae: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-vae predict -m m2.model $f -o "$O/p"
     done
     [ "$cases" -ge 30 ]
 }

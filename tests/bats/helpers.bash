@@ -36,3 +36,10 @@ refute() {
         return 1
     fi
 }
+
+# peak_kb CMD...: runs CMD (its stdout and stderr to /dev/null) and prints its peak resident memory in KB.
+peak_kb() {
+    "$PY" -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
+}

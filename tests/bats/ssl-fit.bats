@@ -229,3 +229,18 @@ open(sys.argv[2], "wb").write(msgpack.packb(m))' "$D/m.mlp" "$T/m.vae"
     run --separate-stderr ssl-fit predict -m "$T/k12.mlp" "$T/named.ssl"
     assert_fails_with 1 "named.ssl: the stream names 10 classes, the model has 12"
 }
+
+@test "ssl-fit train --shift: rows moved at random as 8x8 images; recorded; repeatable; refused for non-images" {
+    ssl-fit train -q --epochs 20 --seed 3 --shift 1 "$D/train.ssl" -o "$T/s.mlp"
+    ssl-fit train -q --epochs 20 --seed 3 --shift 1 "$D/train.ssl" -o "$T/s2.mlp"
+    cmp "$T/s.mlp" "$T/s2.mlp"
+    ssl-fit train -q --epochs 20 --seed 3 "$D/train.ssl" -o "$T/plain.mlp"
+    refute cmp -s "$T/s.mlp" "$T/plain.mlp"
+    "$PY" -c "import msgpack, sys; assert msgpack.unpackb(open(sys.argv[1], 'rb').read())['info']['hyper']['shift'] == 1" "$T/s.mlp"
+    ssl-fit predict -m "$T/s.mlp" "$D/test.ssl" -o "$T/p.ssl"
+    acc=$(accuracy "$T/p.ssl")
+    "$PY" -c "import sys; assert float(sys.argv[1]) > 0.85, sys.argv[1]" "$acc"
+    mkdigits "$T/w3.ssl" 0 200 width=3
+    run --separate-stderr ssl-fit train -q --shift 1 "$T/w3.ssl" -o "$T/x.mlp"
+    assert_fails_with 1 "w3.ssl: --shift needs one-channel images"
+}

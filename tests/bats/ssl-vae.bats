@@ -96,7 +96,7 @@ EOF2
     ssl-vae encode -m "$D/m1.vae" --replace "$D/tr5.ssl" | ssl-vae train $m2 -o "$T/c.vae"
     refute cmp -s "$T/a.vae" "$T/c.vae"
     run --separate-stderr ssl-vae predict -m "$D/m2.vae" --sd "$D/te.ssl"
-    assert_fails_with 2 "--sd are for encode"
+    assert_fails_with 2 "--replace, --sd and --min-sd are for encode"
 }
 
 @test "sample writes N rows, a PNG grid on request" {
@@ -149,7 +149,7 @@ EOF2
     "$PY" "$BATS_TEST_DIRNAME/mkstream.py" "$T/bad.ssl" \
         '{"tensors": [["x", "<f4", [2], [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]], ["y", "<i4", [], [0, 12, -1]]], "meta": {"x_range": [0, 1]}}'
     run --separate-stderr ssl-vae train --model m2 --classes 3 --hidden 4 --latent 2 --epochs 1 "$T/bad.ssl" -o "$T/bad.m2"
-    assert_fails_with 1 "bad.ssl: row 2: label 12 >= the model's 3 classes"
+    assert_fails_with 1 "bad.ssl: row 2: label 12 is not one of the 3 classes"
     [ ! -e "$T/bad.m2" ]
 }
 
@@ -180,4 +180,47 @@ import msgpack
 m = msgpack.unpackb(open('$T/g.vae', 'rb').read(), raw=False, strict_map_key=False)
 assert m['info']['likelihood'] == 'gaussian', m['info']
 "
+}
+
+# info KEY FILE: a model's info value (python-printed)
+info() { "$PY" -c "import msgpack, sys; print(msgpack.unpackb(open(sys.argv[2], 'rb').read())['info'].get(sys.argv[1]))" "$1" "$2"; }
+
+@test "M2 batches: --labelled-batch, --weighting rows and --shift are used and recorded" {
+    local o="--model m2 --hidden 16 --latent 3 --epochs 2 --seed 3 -q"
+    ssl-vae train $o "$D/tr5.ssl" -o "$T/a.m2"
+    ssl-vae train $o --labelled-batch 1 --weighting rows "$D/tr5.ssl" -o "$T/b.m2"
+    ssl-vae train $o --labelled-batch 1 --weighting rows "$D/tr5.ssl" -o "$T/b2.m2"
+    ssl-vae train $o --shift 1 "$D/tr5.ssl" -o "$T/c.m2"
+    cmp "$T/b.m2" "$T/b2.m2"
+    refute cmp -s "$T/a.m2" "$T/b.m2"
+    refute cmp -s "$T/a.m2" "$T/c.m2"
+    [ "$(info weighting "$T/a.m2")" = means ]
+    [ "$(info weighting "$T/b.m2")" = rows ]
+    [ "$(info labelled_batch "$T/b.m2")" = 1 ]
+    [ "$(info labelled_batch "$T/a.m2")" = 50 ]
+    [ "$(info shift "$T/c.m2")" = 1 ]
+    run --separate-stderr ssl-vae train $o --weighting sums "$D/tr5.ssl" -o "$T/x.m2"
+    assert_fails_with 2 "--weighting"
+    ssl-vae encode -m "$D/m1.vae" --replace --sd "$D/tr5.ssl" -o "$T/z.ssl"
+    run --separate-stderr ssl-vae train $o --shift 1 "$T/z.ssl" -o "$T/x.m2"
+    assert_fails_with 1 "needs one-channel images|not M1 latents"
+}
+
+@test "encode --min-sd keeps the latent units that vary over the training rows (the model's latent_sd)" {
+    "$PY" -c "
+import msgpack, sys
+sd = msgpack.unpackb(open(sys.argv[1], 'rb').read())['info']['latent_sd']
+assert len(sd) == 4 and all(s >= 0 for s in sd), sd
+print(sum(s >= 0.1 for s in sd))" "$D/m1.vae" > "$T/active"
+    ssl-vae encode -m "$D/m1.vae" --replace --min-sd 0.1 "$D/te.ssl" -o "$T/z.ssl"
+    [ "$(ssl-show "$T/z.ssl" | grep -c "x   f32  ($(cat "$T/active"))")" -eq 1 ]
+    ssl-vae encode -m "$D/m1.vae" --replace --sd --min-sd 0 "$D/te.ssl" | ssl-show - | grep -q "x_sd  f32  (4)"
+    run --separate-stderr ssl-vae encode -m "$D/m1.vae" --min-sd 1e9 "$D/te.ssl" -o "$T/none.ssl"
+    assert_fails_with 1 "no latent unit has an sd of at least"
+    "$PY" -c "
+import msgpack, sys
+m = msgpack.unpackb(open(sys.argv[1], 'rb').read(), raw=False); del m['info']['latent_sd']
+open(sys.argv[2], 'wb').write(msgpack.packb(m, use_bin_type=True))" "$D/m1.vae" "$T/old.vae"
+    run --separate-stderr ssl-vae encode -m "$T/old.vae" --min-sd 0.1 "$D/te.ssl" -o "$T/z2.ssl"
+    assert_fails_with 1 "old.vae: the model has no latent_sd"
 }

@@ -564,21 +564,6 @@ static void test_net_unlabelled_terms(void)
     gan_free(m);
 }
 
-/* Shifts of a 3 x 4 image: content moves, zeros fill in, no shift is a copy. */
-static void test_shift_image(void)
-{
-    float src[12], dst[12];
-    for (int i = 0; i < 12; i++) src[i] = (float)(i + 1);
-    gan_shift_image(dst, src, 3, 4, 0, 0);
-    CHECK(memcmp(dst, src, sizeof src) == 0);
-    gan_shift_image(dst, src, 3, 4, 1, -1);   /* down 1, left 1 */
-    const float want[12] = {0, 0, 0, 0, 2, 3, 4, 0, 6, 7, 8, 0};
-    CHECK(memcmp(dst, want, sizeof want) == 0);
-    gan_shift_image(dst, src, 3, 4, -2, 3);   /* up 2, right 3 */
-    const float want2[12] = {0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0};
-    CHECK(memcmp(dst, want2, sizeof want2) == 0);
-}
-
 /* Polyak averaging: the average starts at D's weights, predict uses it (a change of d alone does
  * not move predictions), an update with decay 0 copies d, one with decay 0.9 at a late step mixes
  * 0.9 / 0.1, and the model file keeps it. */
@@ -720,7 +705,6 @@ int main(void)
     RUN(test_conv_roundtrip);
     RUN(test_net_shift);
     RUN(test_net_unlabelled_terms);
-    RUN(test_shift_image);
     RUN(test_ema);
     RUN(test_model_roundtrip);
     RUN(test_train_small);

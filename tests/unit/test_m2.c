@@ -44,10 +44,11 @@ static void make(ctx *c, vae_lik lik, uint64_t seed)
     c->alpha = 1.7f, c->beta = 0.6f;
 }
 
-static void check_case(vae_lik lik, int nl, int nu)
+static void check_case_weighted(vae_lik lik, int nl, int nu, m2_weighting w)
 {
     ctx c;
     make(&c, lik, 7 + nl + 3 * nu + lik);
+    c.m.weighting = w;
     c.nl = nl, c.nu = nu;
     nn_params_zero_grad(NULL, &c.m.p);
     m2_loss l = {0};
@@ -61,7 +62,30 @@ static void check_case(vae_lik lik, int nl, int nu)
     m2_free(&c.m);
 }
 
+static void check_case(vae_lik lik, int nl, int nu) { check_case_weighted(lik, nl, nu, M2_WEIGHT_MEANS); }
+
 static void test_grad_labelled(void) { check_case(VAE_BERNOULLI, NL, 0); }
+static void test_grad_rows(void) { check_case_weighted(VAE_BERNOULLI, NL, NU, M2_WEIGHT_ROWS); }
+
+/* The two weightings of one batch: means = (lab + alpha xent) / NL + unl / NU, rows = (lab + alpha
+ * xent + unl) / (NL + NU), from the same unweighted sums (beta = 1). */
+static void test_weightings(void)
+{
+    ctx c;
+    make(&c, VAE_BERNOULLI, 11);
+    c.beta = 1.0f;
+    double obj[2];
+    m2_loss l[2];
+    for (int w = 0; w < 2; w++) {
+        c.m.weighting = w ? M2_WEIGHT_ROWS : M2_WEIGHT_MEANS;
+        memset(&l[w], 0, sizeof l[w]);
+        m2_forward_backward(&c.m, c.x, c.y, NL, NU, c.eps, c.alpha, c.beta, 0, &l[w]);
+        obj[w] = l[w].obj;
+    }
+    CHECK_NEAR(obj[0], (l[0].lab + c.alpha * l[0].xent) / NL + l[0].unl / NU, 1e-3 * fabs(obj[0]));
+    CHECK_NEAR(obj[1], (l[1].lab + c.alpha * l[1].xent + l[1].unl) / (NL + NU), 1e-3 * fabs(obj[1]));
+    m2_free(&c.m);
+}
 static void test_grad_unlabelled(void) { check_case(VAE_BERNOULLI, 0, NU); }
 static void test_grad_both(void) { check_case(VAE_BERNOULLI, NL, NU); }
 static void test_grad_gaussian(void) { check_case(VAE_GAUSSIAN, NL, NU); }
@@ -156,6 +180,8 @@ static void test_rows_drawn_with_sd(void)
 int main(void)
 {
     RUN(test_grad_labelled);
+    RUN(test_grad_rows);
+    RUN(test_weightings);
     RUN(test_grad_unlabelled);
     RUN(test_grad_both);
     RUN(test_grad_gaussian);
