@@ -81,7 +81,7 @@ static mode_t current_umask(void)
     return m;
 }
 
-int atomic_open(atomic_file *a, const char *path, error *e)
+static int open_file(atomic_file *a, const char *path, int named, error *e)
 {
     memset(a, 0, sizeof *a);
     a->uid = a->gid = -1;
@@ -106,7 +106,7 @@ int atomic_open(atomic_file *a, const char *path, error *e)
     size_t n = strlen(a->path) + 16;
     if (!(a->tmp = malloc(n))) return clear(a), error_set(e, "out of memory");
     snprintf(a->tmp, n, "%s.tmpXXXXXX", a->path);
-    int t = open_unnamed(a->path);
+    int t = named ? -1 : open_unnamed(a->path);
     if (t >= 0) a->unnamed = 1;
     else t = mkostemp(a->tmp, O_CLOEXEC);
     if (t < 0 || !(a->f = fdopen(t, "wb"))) {
@@ -119,6 +119,10 @@ int atomic_open(atomic_file *a, const char *path, error *e)
     }
     return 0;
 }
+
+int atomic_open(atomic_file *a, const char *path, error *e) { return open_file(a, path, 0, e); }
+
+int atomic_open_named(atomic_file *a, const char *path, error *e) { return open_file(a, path, 1, e); }
 
 /* fsync of the folder holding path, so that the rename itself is on disk. */
 static int sync_folder(const char *path)

@@ -29,6 +29,9 @@ typedef struct atomic_file {
 
 /* Opens path for writing as described above; -1 with e naming path. */
 int atomic_open(atomic_file *a, const char *path, error *e);
+/* The same with a temporary file named from the start (PATH.tmpXXXXXX), for a record of progress
+ * that a person may follow while it grows (tail -f PATH.tmp*). */
+int atomic_open_named(atomic_file *a, const char *path, error *e);
 /* Flushes, fsyncs and closes a->f, then (temporary file) renames it into place and fsyncs the
  * folder. Frees a. -1 with e naming the path (nothing replaced; the temporary file removed). */
 int atomic_commit(atomic_file *a, error *e);

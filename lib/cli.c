@@ -179,14 +179,15 @@ FILE *cli_open_in(cli *c, const char *path)
     return f;
 }
 
-FILE *cli_open_out(cli *c, const char *path)
+/* An output (a record: named from the start, kept when the program fails). */
+static FILE *open_output(cli *c, const char *path, int record)
 {
     if (is_std(path)) return stdout;
     if (c->nouts == CLI_MAX_OUTS) cli_fail(c, "too many output files");
     cli_out *o = &c->outs[c->nouts];
     error e;
-    if (atomic_open(&o->a, path, &e) < 0) cli_fail_error(c, &e);
-    o->keep = 0;
+    if ((record ? atomic_open_named(&o->a, path, &e) : atomic_open(&o->a, path, &e)) < 0) cli_fail_error(c, &e);
+    o->keep = record;
     o->name = strdup(path);
     c->nouts++;
     if (!o->name) cli_fail(c, "out of memory");
@@ -204,12 +205,9 @@ void cli_distinct_outputs(cli *c, const char *const *paths, int n)
                 cli_usage_error(c, "%s and %s are the same file: give each output its own", paths[i], paths[j]);
 }
 
-FILE *cli_open_log(cli *c, const char *path)
-{
-    FILE *f = cli_open_out(c, path);
-    if (f != stdout) c->outs[c->nouts - 1].keep = 1;
-    return f;
-}
+FILE *cli_open_out(cli *c, const char *path) { return open_output(c, path, 0); }
+
+FILE *cli_open_log(cli *c, const char *path) { return open_output(c, path, 1); }
 
 void cli_commit(cli *c)
 {

@@ -73,9 +73,9 @@ FILE *cli_open_out(cli *c, const char *path);
 /* A usage error when two of the n output paths (NULL entries skipped) would replace the same file,
  * e.g. --log M -o M: call before any work. */
 void cli_distinct_outputs(cli *c, const char *const *paths, int n);
-/* The same for a record of progress (a training --log): if the program fails or is interrupted
- * after writing some of it, what was written is still renamed into place (what an empty record
- * would replace is left alone). */
+/* The same for a record of progress (a training --log), written to PATH.tmpXXXXXX (so it can be
+ * followed as it grows): if the program fails or is interrupted after writing some of it, what was
+ * written is still renamed into place (what an empty record would replace is left alone). */
 FILE *cli_open_log(cli *c, const char *path);
 /* Flushes and closes every output, checking for write errors (disk full: cli_fail), then renames
  * the temporary files into place. Call once, when all output is written. */
