@@ -62,7 +62,9 @@ static _Noreturn void vfail(cli *c, int code, const char *fmt, va_list ap)
     fprintf(stderr, "%s: %s%s%s\n", c->prog, out ? out : "", out ? ": " : "", msg);
     if (code == 2) fprintf(stderr, "Try '%s --help' for more information.\n", c->prog);
     cli_abort_outputs(c);
-    exit(code);
+    /* _exit: no library destructors, which could wait forever on threads stuck for memory (OpenBLAS's) */
+    fflush(stderr);
+    _exit(code);
 }
 
 void cli_fail(cli *c, const char *fmt, ...)

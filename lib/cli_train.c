@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -63,6 +64,14 @@ void cli_train_done(cli *c, trainctl *t)
     (void)c;
     trainctl_remove(t);
     trainctl_free(t);
+}
+
+void cli_set_threads(cli *c, int n)
+{
+    (void)c;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) return;
+    openblas_set_num_threads(cores > 0 && n > cores ? (int)cores : n);
 }
 
 par_pool *cli_train_pool(cli *c)

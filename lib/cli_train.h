@@ -26,6 +26,10 @@ par_pool *cli_train_pool(cli *c);
  * (opt, e.g. "--shift") needs, into *h, *w; cli_fail naming file and opt when the rows are not such
  * images. */
 void cli_image_shape(cli *c, const value *meta, int F, const char *file, const char *opt, int *h, int *w);
+/* --threads N (0: not given, OpenBLAS's default of all cores): the threads of the products and of
+ * training's element-wise loops, at most as many as the machine's online cores (more would only
+ * contend, and each costs OpenBLAS a large buffer). */
+void cli_set_threads(cli *c, int n);
 /* After the final model is committed: removes the checkpoint and frees t. */
 void cli_train_done(cli *c, trainctl *t);
 

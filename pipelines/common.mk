@@ -149,7 +149,8 @@ $(WORK)/params/%: ;
 # M1 (Kingma et al. 2014): a VAE trained on every training row (labels unused), one per seed; each run
 # gets its labelled rows and the test split as latents (x replaced by mu(x)): m1z.ssl, m1z_test.ssl, and
 # the M1's training time as m1.time. A pipeline using them sets M1_ARGS, and may set M1Z_ARGS, the encode
-# options of the run's rows (e.g. --replace --sd: the posterior sd as x_sd too, so that M2 trains on samples).
+# options of the run's rows (e.g. --replace --sd: the posterior sd as x_sd too, so that M2 trains on samples;
+# --min-sd 0.1: only the latent units that carry information); the test split is encoded alike, without --sd.
 M1Z_ARGS ?= --replace
 .SECONDEXPANSION:
 $(WORK)/m1/s%.vae $(WORK)/m1/s%.log: $(WORK)/train_s.ssl $$(call params,m1,$$(M1_ARGS))
@@ -159,8 +160,8 @@ $(WORK)/m1/s%.vae $(WORK)/m1/s%.log: $(WORK)/train_s.ssl $$(call params,m1,$$(M1
 $(WORK)/L%/m1z.ssl: $(WORK)/L%/labelled.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae $$(call params,m1z,$$(M1Z_ARGS))
 	$(VAE) encode $(THREADS_ARG) -m $(word 2,$^) $(M1Z_ARGS) $< -o $@
 	cp $(WORK)/m1/s$(call run_seed,$*).time $(@D)/m1.time
-$(WORK)/L%/m1z_test.ssl: $(WORK)/test_s.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae
-	$(VAE) encode $(THREADS_ARG) -m $(word 2,$^) --replace $< -o $@
+$(WORK)/L%/m1z_test.ssl: $(WORK)/test_s.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae $$(call params,m1z,$$(M1Z_ARGS))
+	$(VAE) encode $(THREADS_ARG) -m $(word 2,$^) $(filter-out --sd,$(M1Z_ARGS)) $< -o $@
 
 # Generators for augmentation, one per run (trained on its labelled + unlabelled rows): a class-conditional
 # M2 (AUG_M2_ARGS) and a conditional GAN (AUG_CGAN_ARGS); their time is NAME.time in the run's folder.

@@ -5,11 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "augment.h"
 #include "classifier.h"
 #include "cli.h"
+#include "cli_train.h"
 #include "generator.h"
 #include "stream.h"
 #include "trainlog.h"
@@ -59,7 +58,7 @@ static const char USAGE[] =
     "      --keep-unlabelled    keep the unlabelled rows not pseudo-labelled (y = -1, origin 0)\n"
     "      --seed N             seed of the samples, the jitter and the rounds' MLPs (default 0);\n"
     "                           the same seed gives the same bytes\n"
-    "      --threads N          BLAS threads (default: all cores)\n"
+    "      --threads N          BLAS threads (default and most: all cores)\n"
     "  -o, --output OUT         output stream (default stdout), written atomically\n"
     "  -q, --quiet              no summary and no training progress on stderr\n"
     "  -h, --help               this help\n"
@@ -259,7 +258,7 @@ int main(int argc, char **argv)
     args a;
     parse_args(&c, argc, argv, &a);
     check_modes(&c, &a);
-    if (a.threads) openblas_set_num_threads(a.threads);
+    cli_set_threads(&c, a.threads);
     error e;
     const char *file = cli_in_name(a.in);
     state st = {&c, cli_load_stream(&c, a.in), &a.o};

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "cli.h"
 #include "cli_train.h"
 #include "dist.h"
@@ -62,7 +60,7 @@ static const char USAGE[] =
     "\n"
     "Both:\n"
     "      --threads N        threads for the products (BLAS) and, in training, the element-wise loops\n"
-    "                         (default: all cores)\n"
+    "                         (default and most: all cores)\n"
     "  -h, --help             this help\n"
     "  -V, --version          print the version\n"
     "\n"
@@ -325,7 +323,7 @@ int main(int argc, char **argv)
     int is_train = cli_dispatch(&c, argc, argv, cmds, USAGE) == 0;
     args a;
     parse_args(&c, argc - 1, argv + 1, &a);
-    if (a.threads) openblas_set_num_threads(a.threads);
+    cli_set_threads(&c, a.threads);
     if (is_train) train_main(&c, &a);
     else predict_main(&c, &a);
     return 0;

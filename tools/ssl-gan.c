@@ -11,8 +11,6 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include <cblas.h>
-
 #include "cli.h"
 #include "cli_train.h"
 #include "datasource.h"
@@ -119,7 +117,7 @@ static const char USAGE[] =
     "\n"
     "All:\n"
     "      --threads N          threads for the products (BLAS) and, in training, the element-wise\n"
-    "                           loops (default: all cores)\n"
+    "                           loops (default and most: all cores)\n"
     "  -h, --help               this help\n"
     "  -V, --version            print the version\n"
     "\n"
@@ -649,7 +647,7 @@ int main(int argc, char **argv)
     int which = cli_dispatch(&c, argc, argv, cmds, USAGE);
     args a;
     parse_args(&c, argc - 1, argv + 1, &a);
-    if (a.threads) openblas_set_num_threads(a.threads);
+    cli_set_threads(&c, a.threads);
     if (which == 0) train_main(&c, &a);
     else if (which == 1) predict_main(&c, &a);
     else sample_main(&c, &a);

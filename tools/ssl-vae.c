@@ -7,8 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cblas.h>
-
 #include "adam.h"
 #include "cli.h"
 #include "cli_train.h"
@@ -98,7 +96,7 @@ static const char USAGE[] =
     "                           rows) as a PNG grid; image shape from meta image_shape or a square\n"
     "\n"
     "All: --threads N (threads for the products and, in training, the element-wise loops; default:\n"
-    "all cores), -h/--help, -V/--version.\n"
+    "all cores, also the most), -h/--help, -V/--version.\n"
     "\n"
     "Examples:\n"
     "  ssl-vae train --hidden 500,500 --latent 50 --epochs 20 train.ssl -o m1.vae\n"
@@ -952,7 +950,7 @@ int main(int argc, char **argv)
     a.cmd = cmds[k];
     a.cmdline = cli_command_line(&c, argc, argv);
     parse_args(&c, argc - 1, argv + 1, &a);
-    if (a.threads) openblas_set_num_threads(a.threads);
+    cli_set_threads(&c, a.threads);
     if (k == 0) train_main(&c, &a);
     else if (k == 4) sample_main(&c, &a);
     else filter_main(&c, &a, (filter_kind)(k - 1));

@@ -244,3 +244,9 @@ open(sys.argv[2], "wb").write(msgpack.packb(m))' "$D/m.mlp" "$T/m.vae"
     run --separate-stderr ssl-fit train -q --shift 1 "$T/w3.ssl" -o "$T/x.mlp"
     assert_fails_with 1 "w3.ssl: --shift needs one-channel images"
 }
+
+@test "ssl-fit train --threads 32 under a memory limit ends (threads are capped at the cores)" {
+    run bash -c "ulimit -v 4000000; timeout -s KILL 120 ssl-fit train -q --threads 32 --epochs 5 '$D/train.ssl' -o '$T/t.mlp'"
+    [ "$status" -ne 137 ]
+    [ "$status" -eq 0 ] || [ "$status" -eq 1 ]
+}

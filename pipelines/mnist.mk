@@ -1,0 +1,86 @@
+# The MNIST comparison, the data the papers report: 10,000 MNIST digits shipped in data/mnist10k
+# (8,000 training and 2,000 test images; MNIST=DIR names another folder of IDX files in the same
+# layout), pixels scaled to [0,1], 10 labels per class kept (100 labels, the papers' setting), every
+# method evaluated on the test images over seeds 0-2. The recipes were chosen on a validation split
+# of the training images (docs/notes/2026-12-07-mnist-reproduction.md); the test split is only scored.
+#   make -f pipelines/mnist.mk -j2     builds results/mnist/table.md and the figures, prints the table
+DATASET     := mnist
+NUM_CLASSES := 10
+LABEL_SETS  ?= 10
+THREADS     ?= 1
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
+
+MNIST   ?= $(ROOT)/data/mnist10k
+CLASSES := 0,1,2,3,4,5,6,7,8,9
+
+.PHONY: all
+all: $(RESULTS)/table.md figures
+	@cat $<
+
+# IDX pixels / 255 are in [0,1]: no further scaling, the same for both splits.
+$(WORK)/train_s.ssl: $(MNIST)/train-images-idx3-ubyte.gz $(MNIST)/train-labels-idx1-ubyte.gz | $(PIPELINE_TOOLS)
+	@mkdir -p $(@D)
+	$(PREP) idx --class-names '$(CLASSES)' $^ -o $@
+
+$(WORK)/test_s.ssl: $(MNIST)/t10k-images-idx3-ubyte.gz $(MNIST)/t10k-labels-idx1-ubyte.gz | $(PIPELINE_TOOLS)
+	@mkdir -p $(@D)
+	$(PREP) idx --class-names '$(CLASSES)' $^ -o $@
+
+# The supervised baselines, tuned on the validation split: the MLP of M2's classifier (500-500) with
+# dropout, and the same MLP with the labelled images moved by up to 2 pixels (--shift 2), the
+# augmentation the semi-supervised recipes below use too; logistic regression; self-training.
+MLP_ARGS ?= --hidden 500,500 --dropout 0.3
+$(eval $(call baseline_methods))
+MLPSHIFT_ARGS ?= $(MLP_ARGS) --shift 2
+$(eval $(call fit_method,mlp-shift,$(MLPSHIFT_ARGS)))
+
+# The semi-supervised GAN (Salimans et al. 2016): the authors' MNIST networks and losses (ssl-gan's
+# defaults), D's weights averaged for prediction, the labelled images shifted by up to 2 pixels.
+# --val on the test split only logs the accuracy-by-epoch curve: nothing is chosen by it.
+GAN_ARGS ?= --epochs 250 --shift 2 --ema 0.999 --val $(WORK)/test_s.ssl
+$(eval $(call trained_method,ssl-gan,$(GAN),$(GAN_ARGS)))
+
+# M2 on the pixels (Kingma et al. 2014), its networks 500-500 softplus, z of 50; a batch of 100
+# unlabelled and 100 labelled rows each step, the labelled images shifted by up to 2 pixels.
+M2_ARGS ?= --model m2 --hidden 500,500 --latent 50 --batch 100 --shift 2 --epochs 60 --val $(WORK)/test_s.ssl
+$(eval $(call trained_method,m2,$(VAE),$(M2_ARGS)))
+
+# M1+M2 as Kingma's code: M1 (500-500 softplus, z of 50) on every training image; M2 (500 softplus,
+# z of 50, Gaussian) on the latent units that vary (sd >= 0.1), drawn from M1's posterior each time
+# a row is used; each step 1 labelled and 79 unlabelled rows, every row weighted alike.
+M1_ARGS    ?= --hidden 500,500 --latent 50 --lr 3e-4 --epochs 300 --batch 100
+M1Z_ARGS   := --replace --sd --min-sd 0.1
+M1MLP_ARGS ?= $(MLP_ARGS)
+M1M2_ARGS  ?= --model m2 --hidden 500 --latent 50 --likelihood gaussian --labelled-batch 1 --batch 79 \
+              --weighting rows --lr 3e-4 --epochs 500 --val $$(@D)/m1z_test.ssl
+$(eval $(call trained_method,m1-mlp,$(FIT),$(M1MLP_ARGS),,m1z.ssl,m1z_test.ssl))
+$(eval $(call trained_method,m1-m2,$(VAE),$(M1M2_ARGS),,m1z.ssl,m1z_test.ssl))
+TIMES_m1-mlp := m1-mlp.time m1.time
+TIMES_m1-m2  := m1-m2.time m1.time
+# the test latents are logged by --val (the learning curve) while M2 trains
+$(foreach s,$(SEEDS),$(eval $(WORK)/L10/s$(s)/m1-m2.model: $(WORK)/L10/s$(s)/m1z_test.ssl))
+
+$(eval $(call grid))
+
+# The figures (figures.mk): learning curves, the best method's confusion matrix, the models' samples.
+FIG_CLASSES := $(CLASSES)
+include $(ROOT)/pipelines/figures.mk
+
+# The PyTorch references (reference/, Debian's python3-torch) trained with the same recipes on seed 0's
+# streams, and their learning curves beside ours: results/mnist/reference.md (about 1.5 hours of one
+# core, the GAN most of it).
+PY      ?= /usr/bin/python3
+REF_RUN := $(WORK)/L10/s0
+.PHONY: reference
+reference: $(RESULTS)/reference.md
+	@cat $<
+$(REF_RUN)/ref-m2.log: $(REF_RUN)/labelled.ssl $(WORK)/test_s.ssl $(call params,ref-m2,$(M2_ARGS))
+	$(PY) $(ROOT)/reference/m2.py $(M2_ARGS) --seed 0 --quiet --log $@.tmp $< && mv $@.tmp $@
+$(REF_RUN)/ref-m1-m2.log: $(REF_RUN)/m1z.ssl $(REF_RUN)/m1z_test.ssl $(call params,ref-m1-m2,$(M1M2_ARGS))
+	$(PY) $(ROOT)/reference/m2.py $(M1M2_ARGS:$$(@D)%=$(@D)%) --seed 0 --quiet --log $@.tmp $< && mv $@.tmp $@
+$(REF_RUN)/ref-ssl-gan.log: $(REF_RUN)/labelled.ssl $(WORK)/test_s.ssl $(call params,ref-ssl-gan,$(GAN_ARGS))
+	$(PY) $(ROOT)/reference/gan.py $(GAN_ARGS) --seed 0 --quiet --log $@.tmp $< && mv $@.tmp $@
+$(RESULTS)/reference.md: $(foreach m,m2 m1-m2 ssl-gan,$(REF_RUN)/$(m).log $(REF_RUN)/ref-$(m).log)
+	@mkdir -p $(@D)
+	$(PY) $(ROOT)/reference/compare.py $(foreach m,m2 m1-m2 ssl-gan,$(m)=$(REF_RUN)/$(m).log,$(REF_RUN)/ref-$(m).log) > $@.tmp
+	mv $@.tmp $@
