@@ -94,11 +94,13 @@ endef
 # `PROGRAM train` on the run's labelled stream (its unlabelled rows included: semi-supervised programs use
 # them), then `PROGRAM predict` on the test split. ssl-fit, ssl-gan and ssl-vae (M2) share this interface.
 # TRAIN_INPUT and TEST_INPUT name other streams of the run's folder (default labelled.ssl and the test split),
-# e.g. m1z.ssl and m1z_test.ssl, the M1 latents.
+# e.g. m1z.ssl and m1z_test.ssl, the M1 latents. The test split is made first, so that TRAIN_ARGS may log a
+# learning curve on it (--val).
 define trained_method
 $(eval $(call declare_method,$(1),$(4)))
 $(eval $(call figure_kind,$(1),$(2),$(5)))
-$(WORK)/L%/$(1).model $(WORK)/L%/$(1).log: $(WORK)/L%/$(or $(5),labelled.ssl) $(call params,$(1),$(3))
+$(WORK)/L%/$(1).model $(WORK)/L%/$(1).log: $(WORK)/L%/$(or $(5),labelled.ssl) $(call params,$(1),$(3)) \
+    | $(WORK)/test_s.ssl
 	$(TIMED) $$(@D)/$(1).time $(2) train $(3) $(THREADS_ARG) --seed $$(call run_seed,$$*) --quiet \
 	  --log $$(@D)/$(1).log $$< -o $$(@D)/$(1).model
 $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(if $(6),$(WORK)/L%/$(6),$(WORK)/test_s.ssl)

@@ -53,12 +53,11 @@ class WNDense(torch.nn.Module):
 
 
 class D(torch.nn.Module):
-    SIZES = [784, 1000, 500, 250, 250, 250]
-
-    def __init__(self, K, gen, input_noise, hidden_noise):
+    def __init__(self, F, hidden, K, gen, input_noise, hidden_noise):
         super().__init__()
-        self.hidden = torch.nn.ModuleList(WNDense(i, o, False, gen) for i, o in zip(self.SIZES, self.SIZES[1:]))
-        self.out = WNDense(self.SIZES[-1], K, True, gen)
+        sizes = [F] + hidden
+        self.hidden = torch.nn.ModuleList(WNDense(i, o, False, gen) for i, o in zip(sizes, sizes[1:]))
+        self.out = WNDense(sizes[-1], K, True, gen)
         self.input_noise, self.hidden_noise = input_noise, hidden_noise
 
     def forward(self, x, gen, noisy=True, init=None):
@@ -123,6 +122,8 @@ def lse(l):
 
 def main():
     ap = common.parser(__doc__, epochs=10, batch=100, lr=0.003)
+    ap.add_argument("--d-hidden", default="1000,500,250,250,250")
+    ap.add_argument("--g-hidden", default="500,500")
     ap.add_argument("--input-noise", type=float, default=0.3)
     ap.add_argument("--hidden-noise", type=float, default=0.5)
     ap.add_argument("--ema", type=float, default=0, help="predict with an average of D's weights, ssl-gan's --ema")
@@ -133,7 +134,9 @@ def main():
     vx, vy, _ = common.load(a.val)
     lab = torch.nonzero(y >= 0).flatten()
     unl = torch.arange(len(x))   # every row is unlabelled data too, as the authors' code and ssl-gan
-    d, g = D(K, gen, a.input_noise, a.hidden_noise), G(x.shape[1], gen)
+    ints = lambda s: [int(v) for v in s.split(",")]
+    d = D(x.shape[1], ints(a.d_hidden), K, gen, a.input_noise, a.hidden_noise)
+    g = G(x.shape[1], gen, hidden=ints(a.g_hidden))
     with torch.no_grad():
         d(x[torch.randperm(len(x), generator=gen)[:500]], gen, init="authors" if a.authors_init else "ssl-gan")
     dparams = [p for p in d.parameters() if p.requires_grad]

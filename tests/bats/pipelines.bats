@@ -164,3 +164,44 @@ PY
     [ "$status" -eq 1 ]
     [ "${#lines[@]}" -eq 1 ] && [[ "$output" == *"test_s.ssl: not a readable stream"* ]]
 }
+
+# Writes small IDX files (300 training, 100 test images of data/mnist10k) into folder $1.
+small_mnist() {
+    "$PY" - "$ROOT/data/mnist10k" "$1" <<'PY'
+import gzip, sys
+src, out = sys.argv[1], sys.argv[2]
+for part, n in (("train", 300), ("t10k", 100)):
+    img = gzip.open(f"{src}/{part}-images-idx3-ubyte.gz").read()
+    lab = gzip.open(f"{src}/{part}-labels-idx1-ubyte.gz").read()
+    gzip.open(f"{out}/{part}-images-idx3-ubyte.gz", "wb").write(img[:4] + n.to_bytes(4, "big") + img[8:16] + img[16:16 + 784 * n])
+    gzip.open(f"{out}/{part}-labels-idx1-ubyte.gz", "wb").write(lab[:4] + n.to_bytes(4, "big") + lab[8:8 + n])
+PY
+}
+
+mnist() {
+    make --no-print-directory -f "$ROOT/pipelines/mnist.mk" BIN="$BUILD_DIR/bin" WORK="$T/work" RESULTS="$T/results" \
+        MNIST="$T/idx" SEEDS=0 GAN_ARGS="--epochs 1 --d-hidden 16 --g-hidden 16 --shift 2 --val $T/work/test_s.ssl" \
+        M1_ARGS="--hidden 16 --latent 4 --epochs 2" M2_ARGS="--model m2 --hidden 16 --latent 2 --epochs 1 --shift 2 --val $T/work/test_s.ssl" \
+        M1M2_ARGS="--model m2 --hidden 16 --latent 2 --likelihood gaussian --labelled-batch 1 --batch 20 --weighting rows --epochs 1 --val \$\$(@D)/m1z_test.ssl" \
+        "$@"
+}
+
+@test "the MNIST pipeline runs every method on the IDX files of MNIST=DIR; its reference target compares curves" {
+    mkdir -p "$T/idx"
+    small_mnist "$T/idx"
+    run mnist
+    [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+    for m in mlp mlp-shift logreg selftrain ssl-gan m2 m1-mlp m1-m2; do
+        [ -s "$T/results/$m-L10-s0.json" ]
+    done
+    # M1+M2 runs on the informative latent units only, the same for the labelled rows and the test split
+    w=$(ssl-show "$T/work/L10/s0/m1z.ssl" | awk '$1 == "x" { print $3 }')
+    [ "$(ssl-show "$T/work/L10/s0/m1z_test.ssl" | awk '$1 == "x" { print $3 }')" = "$w" ]
+    grep -q '"val_accuracy"' "$T/work/L10/s0/m1-m2.log"
+    if have_py torch; then
+        run mnist reference
+        [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+        grep -qE '^\| m1-m2 \| 1 \|' "$T/results/reference.md"
+        grep -qE '^\| ssl-gan \| 1 \|' "$T/results/reference.md"
+    fi
+}
