@@ -1,6 +1,7 @@
 /* ssl-augment: the labelled rows of a training stream plus pseudo-labelled and generated rows, each
  * marked by origin and weighted by w, for an ordinary classifier. The rules live in lib/augment.c. */
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,10 @@ int main(int argc, char **argv)
     if (iy < 0 || s->fields[iy].dtype != STREAM_I32 || s->fields[iy].width != 1)
         die(&st, "%s: stream needs a tensor 'y' (i32, one per row)", file);
     int F = (int)s->fields[ix].width;
+    if (s->fields[ix].dtype != STREAM_F32) die(&st, "%s: tensor 'x' is %s, expected f32", file, stream_dtype_name(s->fields[ix].dtype));
+    const float *x = stream_table_col(st.t, "x");
+    for (size_t i = 0; i < st.t->nrows * (size_t)F; i++)
+        if (!isfinite(x[i])) die(&st, "%s: row %zu: x has a non-finite value", file, i / (size_t)F + 1);
     classes k = {stream_meta_num_classes(s), -1, 0, file};
     const int32_t *y = stream_table_col(st.t, "y");
     error ke;

@@ -337,6 +337,7 @@ EOF
         bad "^ssl-vae: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-vae encode -m vae.model $f -o "$O/z"
         bad "^ssl-vae: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-vae reconstruct -m vae.model $f -o "$O/r"
         bad "^ssl-vae: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-vae predict -m m2.model $f -o "$O/p"
+        bad "^ssl-augment: ${f%.ssl}\.ssl: row [34]: x has a non-finite value" ssl-augment --pseudo mlp.model $f -o "$O/a"
     done
     [ "$cases" -ge 30 ]
 }
