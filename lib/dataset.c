@@ -62,7 +62,8 @@ stream_table *dataset_from_tabular(const tabular *t, const char *path, error *e)
     int64_t d = (int64_t)t->d;
     stream_schema *s = base_schema(1, &d, path, e);
     if (!s) return NULL;
-    value_set(s->meta, STREAM_META_FEATURES, value_str_array((const char *const *)t->feature_names, t->d));
+    /* c1, c2, ... would cost memory per column and say nothing a column's index does not */
+    if (t->named) value_set(s->meta, STREAM_META_FEATURES, value_str_array((const char *const *)t->feature_names, t->d));
     if (t->has_labels)
         value_set(s->meta, STREAM_META_CLASSES, value_str_array((const char *const *)t->class_names, (size_t)t->k));
     float lo, hi;

@@ -129,8 +129,10 @@ void stream_table_free(stream_table *t)
 int stream_table_reserve(stream_table *t, size_t rows, error *e)
 {
     if (rows <= t->cap) return 0;
+    /* appended rows: doubling; a table sized at once (a batch, a whole file): just what it holds */
     size_t cap = t->cap ? t->cap : 64;
     while (cap < rows) cap *= 2;
+    if (rows > 2 * t->cap) cap = rows;
     for (int i = 0; i < t->schema->n; i++) {
         size_t rb = row_bytes(&t->schema->fields[i]);
         void *p = realloc(t->cols[i], at_least_1(cap * rb));

@@ -26,7 +26,8 @@ struct stream_reader {
 struct stream_writer {
     FILE *f;
     msgpack_packer pk;
-    stream_schema *schema;
+    stream_schema *schema;   /* the tensors (no meta) */
+    const value *meta;       /* the caller's meta while the header is written */
     uint64_t rows;
     size_t batch_rows;
 };
@@ -292,7 +293,7 @@ static int pack_header(stream_writer *w)
         for (int d = 0; d < f->ndim; d++) msgpack_pack_int64(pk, f->dims[d]);
     }
     pack_text(pk, "meta");
-    return value_pack(pk, s->meta);
+    return value_pack(pk, w->meta);
 }
 
 stream_writer *stream_writer_open(FILE *f, const stream_schema *s, error *e)
@@ -300,14 +301,19 @@ stream_writer *stream_writer_open(FILE *f, const stream_schema *s, error *e)
     stream_writer *w = calloc(1, sizeof *w);
     if (!w) return error_set(e, "out of memory"), NULL;
     w->f = f;
-    w->schema = stream_schema_copy(s);
+    /* the writer keeps the fields (to check each batch); the meta only goes into the header */
+    stream_schema fields = {.n = s->n, .fields = s->fields, .meta = NULL};
+    w->schema = stream_schema_copy(&fields);
+    w->meta = s->meta;
     msgpack_packer_init(&w->pk, f, msgpack_fbuffer_write);
     size_t rb = 0;
     for (int i = 0; i < s->n; i++) rb += s->fields[i].width * stream_dtype_size(s->fields[i].dtype);
     w->batch_rows = rb ? WRITE_BATCH_BYTES / rb : 4096;
     if (w->batch_rows < 1) w->batch_rows = 1;
     errno = 0;
-    if (check_write(w, pack_header(w), e)) {
+    int bad = check_write(w, pack_header(w), e);
+    w->meta = NULL;
+    if (bad) {
         stream_writer_abort(w);
         return NULL;
     }

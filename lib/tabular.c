@@ -173,6 +173,7 @@ static int layout(ctx *c, tabular *t, error *e)
     if (t->d == 0) return error_set(e, "%s: no feature columns", c->name);
     t->feature_names = calloc(t->d, sizeof *t->feature_names);
     if (!t->feature_names) return error_set(e, "out of memory");
+    t->named = c->header;
     for (size_t j = 0; j < c->ncols; j++) {
         if ((long)j == c->label) continue;
         char *col = column_name(c, j);
@@ -181,6 +182,7 @@ static int layout(ctx *c, tabular *t, error *e)
             t->feature_names[c->offset[j]] = col;
             continue;
         }
+        t->named = 1;   /* a categorical column's values name its features */
         for (size_t v = 0; v < c->cat[j].n; v++) {
             size_t len = strlen(col) + strlen(c->cat[j].vals[v]) + 2;
             char *s = malloc(len);

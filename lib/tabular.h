@@ -33,7 +33,8 @@ typedef struct tabular {
     float *x;               /* (n, d) */
     int32_t *y;             /* (n); all -1 without a label column */
     int has_labels;
-    char **feature_names;   /* d */
+    char **feature_names;   /* d (c1, c2, ... without a header) */
+    int named;              /* the names say something: a header, or a categorical column's values */
     int k;                  /* classes */
     char **class_names;     /* k */
     long *line;             /* (n) line of each row in the file */

@@ -200,6 +200,17 @@ PY
     done
 }
 
+@test "a 1 MB CSV of one line (half a million columns), with or without a header, costs under 64 MB" {
+    "$PY" -c "import sys; sys.stdout.write(','.join(['1'] * 500000) + '\n')" > "$T/wide.csv"
+    "$PY" -c "import sys; n = 150000; sys.stdout.write(','.join('a%d' % i for i in range(n)) + '\n' + ','.join(['1'] * n) + '\n')" > "$T/wideh.csv"
+    for args in "--no-header $T/wide.csv" "--label none $T/wideh.csv"; do
+        kb=$(peak_kb ssl-prep csv $args -o "$O/w.ssl")
+        [ "$kb" -lt 65536 ] || { echo "ssl-prep csv $args: $kb KB"; return 1; }
+        ssl-show "$O/w.ssl" > /dev/null
+        rm "$O/w.ssl"
+    done
+}
+
 @test "CSV: empty, blank, header only, ragged, unclosed quote, not numbers, non-finite, no such columns, cut gzip" {
     printf '' > "$T/empty.csv"
     printf '\n\r\n\n' > "$T/blank.csv"

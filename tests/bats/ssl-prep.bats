@@ -70,8 +70,8 @@ idx_file() { printf "$1" > "$2"; }
     ssl-prep csv < "$DIGITS" > "$T/b.ssl"
     zcat "$DIGITS" | ssl-prep csv - -o "$T/c.ssl"
     [ -s "$T/a.ssl" ] && [ -s "$T/b.ssl" ] && [ -s "$T/c.ssl" ]
-    run py "$T/a.ssl" "t['x'].shape, t['y'].dtype.str, t['id'][-1], m['x_range'], m['class_names'][9], m['feature_names'][0], m['scaling'], m['source']"
-    [ "$output" = "(1797, 64) <i4 1796 [0.0, 16.0] 9 c1 none digits.csv.gz" ]
+    run py "$T/a.ssl" "t['x'].shape, t['y'].dtype.str, t['id'][-1], m['x_range'], m['class_names'][9], 'feature_names' in m, m['scaling'], m['source']"
+    [ "$output" = "(1797, 64) <i4 1796 [0.0, 16.0] 9 False none digits.csv.gz" ]   # no header: no names
     run py "$T/c.ssl" "t['x'].shape, m['source'], m['history']"
     [ "$output" = "(1797, 64) stdin ['ssl-prep csv - -o $T/c.ssl']" ]
     run counts "$T/b.ssl"
@@ -98,8 +98,8 @@ idx_file() { printf "$1" > "$2"; }
     run py "$T/t.ssl" "t['x'].tolist(), t['y'].tolist(), m['class_names']"
     [ "$output" = "[[1.0, 2.0], [3.0, 4.0]] [0, -1] ['0']" ]
     ssl-prep csv --no-header --delimiter '\t' --label 3 <(tail -n +2 "$T/t.tsv") > "$T/t2.ssl"
-    run py "$T/t2.ssl" "t['x'].tolist(), t['y'].tolist(), m['feature_names']"
-    [ "$output" = "[[1.0, 2.0], [3.0, 4.0]] [0, -1] ['c1', 'c2']" ]
+    run py "$T/t2.ssl" "t['x'].tolist(), t['y'].tolist(), m.get('feature_names')"
+    [ "$output" = "[[1.0, 2.0], [3.0, 4.0]] [0, -1] None" ]
     printf "1;'a;b';0\n" > "$T/q.csv"
     ssl-prep csv --delimiter ';' --quote "'" --categorical 2 "$T/q.csv" > "$T/q.ssl"
     run py "$T/q.ssl" "m['feature_names']"
