@@ -102,6 +102,7 @@ stream_table *cli_load_stream(cli *c, const char *path)
 void cli_print_version(cli *c)
 {
     printf("%s (ssl-tools) %s\n", c->prog, SSL_VERSION);
+    if (fflush(stdout) != 0 || ferror(stdout)) cli_fail(c, "stdout: %s", strerror(errno));
     exit(0);
 }
 
@@ -173,6 +174,8 @@ static int is_std(const char *path) { return !path || strcmp(path, "-") == 0; }
 
 const char *cli_in_name(const char *path) { return is_std(path) ? "stdin" : path; }
 
+const char *cli_out_name(const char *path) { return is_std(path) ? "stdout" : path; }
+
 FILE *cli_open_in(cli *c, const char *path)
 {
     if (is_std(path)) return stdin;
@@ -213,7 +216,7 @@ FILE *cli_open_log(cli *c, const char *path) { return open_output(c, path, 1); }
 
 void cli_commit(cli *c)
 {
-    if (fflush(stdout) != 0 || ferror(stdout)) cli_fail(c, "write error on stdout: %s", strerror(errno));
+    if (fflush(stdout) != 0 || ferror(stdout)) cli_fail(c, "write error: %s", strerror(errno));
     /* first check that everything was written (any failure aborts all), then commit */
     for (int i = 0; i < c->nouts; i++) {
         cli_out *o = &c->outs[i];

@@ -63,8 +63,9 @@ int cli_inputs(cli *c, int argc, char **argv, const char **files, int max);
 struct stream_table *cli_load_stream(cli *c, const char *path);
 /* Opens an input; NULL or "-" is stdin. Failure: cli_fail naming the file. */
 FILE *cli_open_in(cli *c, const char *path);
-/* Shown name of an input path for messages ("stdin" for NULL or "-"). */
+/* Shown name of an input path for messages ("stdin" for NULL or "-"), and of an output ("stdout"). */
 const char *cli_in_name(const char *path);
+const char *cli_out_name(const char *path);
 /* Opens an output; NULL or "-" is stdout. A regular file is written to a temporary file in the same
  * folder and renamed over path only by cli_commit, so a failure never leaves a partial file; the
  * program's descriptors (/dev/stdout), devices and pipes (e.g. /dev/full) are written through

@@ -34,8 +34,10 @@ static stream_schema *output_schema(const stream_schema *in, const filter *f, er
     if (stream_schema_add(s, f->output, STREAM_F32, 1, dims, e) < 0) goto fail;
     int64_t dims2[1] = {f->width2};
     if (f->output2 && stream_schema_add(s, f->output2, STREAM_F32, 1, dims2, e) < 0) goto fail;
-    if (f->class_names && !stream_meta_num_classes(in))
-        value_set(s->meta, STREAM_META_CLASSES, value_copy(f->class_names));
+    /* the model's class names, when they name its every class (a model file may say otherwise) */
+    const value *cn = f->class_names;
+    if (cn && cn->kind == VALUE_ARRAY && cn->n == (size_t)f->classes && !stream_meta_num_classes(in))
+        value_set(s->meta, STREAM_META_CLASSES, value_copy(cn));
     for (const char *const *k = f->drop_meta; k && *k; k++) value_remove(s->meta, *k);
     if (f->history) stream_meta_add_history(s, f->history);
     return s;

@@ -188,6 +188,15 @@ static void print_shape(FILE *f, const stream_field *fd)
     fputc(')', f);
 }
 
+/* s for a terminal: control characters (escape sequences among them) shown as '?'; into buf (n). */
+static const char *printable(const char *s, char *buf, size_t n)
+{
+    size_t i = 0;
+    for (; s && s[i] && i + 1 < n; i++) buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
+}
+
 void inspect_print_header(FILE *f, const stream_schema *s, int all)
 {
     fprintf(f, "format    %s version %d\n", STREAM_FORMAT, STREAM_VERSION_MAJOR);
@@ -195,7 +204,9 @@ void inspect_print_header(FILE *f, const stream_schema *s, int all)
     for (int i = 0; i < s->n; i++)
         if ((int)strlen(s->fields[i].name) > w) w = (int)strlen(s->fields[i].name);
     for (int i = 0; i < s->n; i++) {
-        fprintf(f, "%-10s%-*s  %-3s  ", i ? "" : "tensors", w, s->fields[i].name, stream_dtype_name(s->fields[i].dtype));
+        char tn[STREAM_NAME_MAX];
+        fprintf(f, "%-10s%-*s  %-3s  ", i ? "" : "tensors", w, printable(s->fields[i].name, tn, sizeof tn),
+                stream_dtype_name(s->fields[i].dtype));
         print_shape(f, &s->fields[i]);
         fputc('\n', f);
     }
@@ -317,7 +328,8 @@ static void print_classes(FILE *f, const inspect *in)
     fprintf(f, "\n  %5s  %-16s %10s\n", "class", "name", "rows");
     for (size_t c = 0; c < k; c++) {
         const char *name = class_name(in, c);
-        fprintf(f, "  %5zu  %-16s %10zu\n", c, name ? name : "", count_of(in, c));
+        char buf[256];
+        fprintf(f, "  %5zu  %-16s %10zu\n", c, printable(name, buf, sizeof buf), count_of(in, c));
     }
     if (in->unlabelled) fprintf(f, "  %5s  %-16s %10zu\n", "-1", "(unlabelled)", in->unlabelled);
 }
@@ -325,7 +337,8 @@ static void print_classes(FILE *f, const inspect *in)
 static void print_feature(FILE *f, const inspect *in, size_t j)
 {
     const char *name = feature_name(in, j);
-    fprintf(f, "  %7zu  %-16s %12.6g %12.6g %12.6g\n", j, name ? name : "", col_min(in, j), col_mean(in, j),
+    char buf[256];
+    fprintf(f, "  %7zu  %-16s %12.6g %12.6g %12.6g\n", j, printable(name, buf, sizeof buf), col_min(in, j), col_mean(in, j),
             col_max(in, j));
 }
 
@@ -381,13 +394,15 @@ static void print_head(FILE *f, const inspect *in, int all)
     for (size_t r = 0; r < in->first->nrows; r++) {
         fprintf(f, "  %zu:", r);
         for (int i = 0; i < in->schema->n; i++) {
-            fprintf(f, "  %s ", in->schema->fields[i].name);
+            char tn[STREAM_NAME_MAX];
+            fprintf(f, "  %s ", printable(in->schema->fields[i].name, tn, sizeof tn));
             print_cell(f, in->first, i, r, all);
             double y = i == in->yi ? elem(in->first->cols[i], in->schema->fields[i].dtype, r) : -1;
             const char *name = y >= 0 && y <= INSPECT_MAX_LABEL ? class_name(in, (size_t)y) : NULL;
             char num[24];
             snprintf(num, sizeof num, "%g", y);
-            if (name && strcmp(name, num) != 0) fprintf(f, " (%s)", name); /* names like "3" add nothing */
+            char buf[256];
+            if (name && strcmp(name, num) != 0) fprintf(f, " (%s)", printable(name, buf, sizeof buf)); /* "3" adds nothing */
         }
         fputc('\n', f);
     }

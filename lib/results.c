@@ -113,9 +113,11 @@ int results_add(results *r, const value *run, error *e)
     for (int i = 0; i < r->nkeys; i++)
         if (key_text(value_get(run, r->keys[i]), labels[i], sizeof labels[i]))
             return error_set(e, "field '%s' is not a string or number", r->keys[i]);
-    for (int i = 0; i < r->nmetrics; i++)
-        if (!is_number(value_get(run, r->metrics[i])))
-            return error_set(e, "%s field '%s'", value_get(run, r->metrics[i]) ? "non-numeric" : "no", r->metrics[i]);
+    for (int i = 0; i < r->nmetrics; i++) {
+        const value *m = value_get(run, r->metrics[i]);
+        if (!is_number(m)) return error_set(e, "%s field '%s'", m ? "non-numeric" : "no", r->metrics[i]);
+        if (!isfinite(value_num(m))) return error_set(e, "field '%s' is not a finite number", r->metrics[i]);
+    }
     const value *secs = value_get(run, "seconds");
     if (secs && !is_number(secs)) return error_set(e, "non-numeric field 'seconds'");
     group *g = find_group(r, labels);

@@ -193,7 +193,10 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_RESUME: a->resume = 1; break;
         case OPT_STREAM: a->stream_data = 1; break;
         case OPT_BUFFER: a->buffer = cli_parse_long(c, "--shuffle-buffer", optarg, 1, 1L << 40); break;
-        case OPT_DH: h->nd = cli_parse_int_list(c, "--d-hidden", optarg, h->d_hidden, GAN_MAX_LAYERS); break;
+        case OPT_DH:
+            h->nd = cli_parse_int_list(c, "--d-hidden", optarg, h->d_hidden, GAN_MAX_LAYERS);
+            if (!h->nd) cli_usage_error(c, "--d-hidden: D needs at least one hidden layer (its last is matched by G)");
+            break;
         case OPT_DCONV: {
             error e;
             if (gan_conv_parse(h, optarg, &e)) cli_usage_error(c, "%s", e.msg);

@@ -185,7 +185,7 @@ static int common_opt(cli *c, int opt, char **argv, const char *usage, const cha
  * before calling cli_fail (which exits), so sanitizer builds see no leak on the error paths. */
 static int write_table(stream_table *t, FILE *f, const char *out, error *e)
 {
-    int rc = stream_write_all(f, t, e) ? error_prefix(e, "%s", cli_in_name(out)) : 0;
+    int rc = stream_write_all(f, t, e) ? error_prefix(e, "%s", cli_out_name(out)) : 0;
     stream_table_free(t);
     return rc;
 }
@@ -318,7 +318,7 @@ static int idx_main(cli *c, int argc, char **argv, const char *history)
         s = dataset_idx_schema(&img, lpath ? &lab : NULL, rows, names, ipath, &e);
         if (!s) rc = error_prefix(&e, "%s%s%s", ipath, lpath ? ", " : "", lpath ? lpath : "");
         if (s) stream_meta_add_history(s, history);
-        if (s && write_idx(f, s, &img, lpath ? &lab : NULL, rows, &e)) rc = error_prefix(&e, "%s", cli_in_name(out));
+        if (s && write_idx(f, s, &img, lpath ? &lab : NULL, rows, &e)) rc = error_prefix(&e, "%s", cli_out_name(out));
     }
     stream_schema_free(s);
     idx_free(&img);

@@ -401,3 +401,36 @@ closed() {
     closed ssl-augment --pseudo mlp.model --threshold 0.3 big.ssl
     [ "$cases" -ge 6 ]
 }
+
+@test "messages: --version to a full disk, stdout named as stdout, a usage error is 2, escapes not echoed, non-finite metrics" {
+    for p in ssl-prep ssl-fit ssl-eval ssl-show ssl-vae ssl-gan ssl-augment; do
+        run --separate-stderr "$p" --version
+        [ "$status" -eq 0 ]
+        status=0
+        "$p" --version > /dev/full 2> "$T/err" || status=$?
+        [ "$status" -eq 1 ] || { echo "$p --version > /dev/full: status $status"; return 1; }
+    done
+    status=0
+    ssl-prep mask --labels-per-class 1 good.ssl > /dev/full 2> "$T/err" || status=$?
+    [ "$status" -eq 1 ] && grep -q "^ssl-prep: stdout: write error" "$T/err"
+    run --separate-stderr ssl-gan train --d-hidden 0 good.ssl -o "$O/g"
+    assert_fails_with 2 "--d-hidden: D needs at least one hidden layer"
+    "$PY" - <<'PY'
+import msgpack, msgpack_numpy, numpy as np
+head = {"format": "ssl-stream", "version": [1, 0], "tensors": [{"name": "x", "type": "<f4", "shape": [2]},
+        {"name": "y", "type": "<i4", "shape": []}], "meta": {"class_names": ["a\x1b[31mred", "b"], "feature_names": ["\x1b]0;t\x07", "f"]}}
+x, y = np.zeros((2, 2), np.float32), np.array([0, 1], np.int32)
+open("esc.ssl", "wb").write(msgpack.packb(head) + msgpack.packb({"rows": 2, "tensors": {"x": x, "y": y}},
+                           default=msgpack_numpy.encode) + msgpack.packb({"end": True, "rows": 2}))
+m = msgpack.unpackb(open("mlp.model", "rb").read(), raw=False)
+m["info"]["class_names"] = ["only-one"]
+open("fewnames.model", "wb").write(msgpack.packb(m, use_bin_type=True))
+PY
+    [ "$(ssl-show esc.ssl | grep -c $'\x1b')" -eq 0 ]
+    ssl-show esc.ssl | grep -q 'a?\[31mred'
+    echo '{"method": "x", "accuracy": 1e400, "macro_f1": 0.5}' > "$T/r.json"
+    bad "^ssl-eval: .*r\.json: field 'accuracy' is not a finite number" ssl-eval table --by method "$T/r.json" -o "$O/t"
+    # a model naming fewer classes than it has: its names are not written (the stream stays consistent)
+    ssl-fit predict -m fewnames.model good.ssl -o "$T/p.ssl"
+    ssl-eval "$T/p.ssl" > /dev/null
+}
