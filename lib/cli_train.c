@@ -11,10 +11,11 @@
 #include "imagegrid.h"
 
 void cli_train_init(cli *c, trainctl *t, trainlog *log, const char *model_path, int every, int resume,
-                    const char *kind)
+                    const char *kind, value *settings)
 {
     error e;
     if (trainctl_init(t, model_path, every, &e) < 0) cli_fail_error(c, &e);
+    trainctl_set_settings(t, settings);
     if (log) log->ctl = t;
     if (resume && trainctl_load(t, kind, &e) < 0) cli_fail_error(c, &e);
 }
@@ -56,7 +57,7 @@ void cli_train_failed(cli *c, trainctl *t, const char *fmt, ...)
     int epoch = trainctl_held_epoch(t);
     if (epoch < 0 || !t->path) cli_fail(c, "%s", msg);
     if (trainctl_write(t, &e) < 0) cli_fail(c, "%s; the checkpoint was not written: %s", msg, e.msg);
-    cli_fail(c, "%s; %s keeps the state after epoch %d (--resume, e.g. with a lower --lr)", msg, t->path, epoch);
+    cli_fail(c, "%s; %s keeps the state after epoch %d", msg, t->path, epoch);
 }
 
 void cli_train_done(cli *c, trainctl *t)
@@ -64,6 +65,20 @@ void cli_train_done(cli *c, trainctl *t)
     (void)c;
     trainctl_remove(t);
     trainctl_free(t);
+}
+
+value *cli_train_settings(void)
+{
+    value *s = value_map();
+    value_set(s, "threads", value_int(openblas_get_num_threads()));
+    return s;
+}
+
+value *cli_int_list(const int *v, int n)
+{
+    value *a = value_array();
+    for (int i = 0; i < n; i++) value_push(a, value_int(v[i]));
+    return a;
 }
 
 void cli_set_threads(cli *c, int n)

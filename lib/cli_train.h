@@ -11,7 +11,11 @@
 /* trainctl_init for the model at model_path (checkpoints in model_path.ckpt, also every `every`
  * epochs when > 0), hooked to log; with resume, loads the checkpoint (of the given kind) or fails. */
 void cli_train_init(cli *c, trainctl *t, trainlog *log, const char *model_path, int every, int resume,
-                    const char *kind);
+                    const char *kind, value *settings);
+/* A settings map for cli_train_init, holding the thread count in effect (a run's bytes depend on it). */
+value *cli_train_settings(void);
+/* An int list as a settings value ("hidden": [500, 500]). */
+value *cli_int_list(const int *v, int n);
 /* Training stopped on SIGINT/SIGTERM: writes the checkpoint, says so on stderr, removes temporary
  * outputs and dies by the same signal (a shell sees 130 or 143; 128 + signal when it was ignored). */
 _Noreturn void cli_train_interrupted(cli *c, trainctl *t);

@@ -61,9 +61,50 @@ void trainctl_free(trainctl *t)
 {
     model_file_free(t->held);
     model_file_free(t->resume);
+    value_free(t->settings);
     free(t->path);
     t->held = t->resume = NULL;
+    t->settings = NULL;
     t->path = NULL;
+}
+
+void trainctl_set_settings(trainctl *t, value *settings)
+{
+    value_free(t->settings);
+    t->settings = settings;
+}
+
+/* v as compact JSON in buf (n), cut with "..." when longer. */
+static const char *setting_text(const value *v, char *buf, size_t n)
+{
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&s, &len);
+    if (f) {
+        if (v) value_print_json(f, v, -1);
+        else fputs("nothing", f);
+        fclose(f);
+    }
+    snprintf(buf, n, "%s%s", s ? s : "?", s && len >= n ? "..." : "");
+    free(s);
+    return buf;
+}
+
+/* The settings saved with state f against t's: the first that differs as an error. */
+static int same_settings(const trainctl *t, const model_file *f, error *e)
+{
+    const value *old = value_get(value_get(f->info, "state"), "settings");
+    if (!t->settings || !old) return 0;   /* checkpoints of earlier versions carry none */
+    for (size_t j = 0; j < t->settings->n; j++) {
+        size_t i = (j + 1) % t->settings->n;   /* the first (the thread count) last: the others say more */
+        const char *k = t->settings->keys[i];
+        const value *was = value_get(old, k), *now = t->settings->items[i];
+        if (value_equal(was, now)) continue;
+        char a[96], b[96];
+        return error_set(e, "%s: the interrupted run had --%s %s, this one --%s %s: resume with its options", t->path, k,
+                         setting_text(was, a, sizeof a), k, setting_text(now, b, sizeof b));
+    }
+    return 0;
 }
 
 int trainctl_step(trainctl *t)
@@ -97,6 +138,10 @@ int trainctl_load(trainctl *t, const char *kind, error *e)
         model_file_free(f);
         return error_set(e, "%s: not a checkpoint (no training state)", t->path);
     }
+    if (same_settings(t, f, e) < 0) {
+        model_file_free(f);
+        return -1;
+    }
     model_file_free(t->resume);
     t->resume = f;
     return 0;
@@ -116,6 +161,7 @@ int trainctl_epoch_end(trainctl *t, model_file *state, int epoch, error *e)
     if (!state) return -1;
     if (!t) return model_file_free(state), 0;
     value_set(trainctl_state(state), "epoch", value_int(epoch));
+    if (t->settings) value_set(trainctl_state(state), "settings", value_copy(t->settings));
     model_file_free(t->held);
     t->held = state;
     if (t->every > 0 && epoch > 0 && epoch % t->every == 0) return trainctl_write(t, e);

@@ -45,6 +45,7 @@ typedef struct trainctl {
     int every;             /* also write the checkpoint every N epochs (0 = only when stopped) */
     model_file *held;      /* the state at the newest epoch boundary (owned) */
     model_file *resume;    /* the state to resume from (owned), or NULL */
+    value *settings;       /* the run's settings (owned; trainctl_set_settings), or NULL */
 } trainctl;
 
 /* Blocks SIGINT and SIGTERM and reads the test hook. model_path NULL: polling only, no checkpoint. */
@@ -54,7 +55,13 @@ void trainctl_free(trainctl *t);
 /* Between two steps: 1 when training must stop (a signal is pending or the test hook fired).
  * NULL-safe (0). */
 int trainctl_step(trainctl *t);
-/* Loads MODEL.ckpt into t->resume, checking its kind; its epoch is trainctl_resume_epoch. */
+/* The settings of the run (a map of option to value, e.g. {"lr": 0.001, "hidden": [500, 500]}: what
+ * decides the model's bytes), taken over by t: saved in every state (info.state.settings), and a
+ * state to resume from must have been saved with the same ones (trainctl_load). */
+void trainctl_set_settings(trainctl *t, value *settings);
+/* Loads MODEL.ckpt into t->resume, checking its kind and, with settings, that the interrupted run had
+ * the same: else -1 naming the first that differs ("MODEL.ckpt: the interrupted run had --lr 0.003, this
+ * one --lr 0.001"); its epoch is trainctl_resume_epoch. */
 int trainctl_load(trainctl *t, const char *kind, error *e);
 /* rc, and when it is < 0 the checkpoint's path before e's message (a failed restore). */
 int trainctl_named(const trainctl *t, int rc, error *e);

@@ -318,3 +318,27 @@ static void print_json(FILE *f, const value *v, int indent, int level)
 }
 
 void value_print_json(FILE *f, const value *v, int indent) { print_json(f, v, indent, 0); }
+
+int value_equal(const value *a, const value *b)
+{
+    if (!a || !b) return a == b;
+    int an = a->kind == VALUE_INT || a->kind == VALUE_FLOAT, bn = b->kind == VALUE_INT || b->kind == VALUE_FLOAT;
+    if (an || bn) return an && bn && value_num(a) == value_num(b);
+    if (a->kind != b->kind) return 0;
+    switch (a->kind) {
+    case VALUE_NIL: return 1;
+    case VALUE_BOOL: return !a->b == !b->b;
+    case VALUE_STR: return strcmp(a->s, b->s) == 0;
+    case VALUE_ARRAY:
+        if (a->n != b->n) return 0;
+        for (size_t i = 0; i < a->n; i++)
+            if (!value_equal(a->items[i], b->items[i])) return 0;
+        return 1;
+    case VALUE_MAP:
+        if (a->n != b->n) return 0;
+        for (size_t i = 0; i < a->n; i++)
+            if (!value_equal(a->items[i], value_get(b, a->keys[i]))) return 0;
+        return 1;
+    default: return 0;
+    }
+}

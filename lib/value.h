@@ -75,6 +75,8 @@ value *value_from_msgpack(const msgpack_object *o, error *e);
 
 /* JSON text. indent < 0: one line; otherwise pretty-printed with that many spaces per level. */
 void value_print_json(FILE *f, const value *v, int indent);
+/* Whether two trees hold the same values (numbers by value: 1 and 1.0 are equal; maps by key). */
+int value_equal(const value *a, const value *b);
 /* Writes s as a JSON string literal (quotes and escapes). */
 void value_print_json_string(FILE *f, const char *s);
 

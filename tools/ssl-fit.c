@@ -220,6 +220,27 @@ static datasource *open_stream(cli *c, const args *a, const char *path, int *max
     return src;
 }
 
+/* What decides the model's bytes, for --resume to compare (trainctl_set_settings). */
+static value *settings(const args *a)
+{
+    const mlp_config *k = &a->cfg;
+    value *s = cli_train_settings();
+    value_set(s, "hidden", cli_int_list(k->hidden, k->nhidden));
+    value_set(s, "epochs", value_int(k->epochs));
+    value_set(s, "batch", value_int(k->batch));
+    value_set(s, "lr", value_float(k->lr));
+    value_set(s, "weight-decay", value_float(k->alpha));
+    value_set(s, "dropout", value_float(k->dropout));
+    value_set(s, "patience", value_int(k->patience));
+    value_set(s, "shift", value_int(k->shift));
+    value_set(s, "seed", value_int((int64_t)k->seed));
+    value_set(s, "classes", value_int(a->classes));
+    value_set(s, "val", value_str(a->val ? a->val : ""));
+    value_set(s, "stream-data", value_bool(a->stream_data));
+    value_set(s, "shuffle-buffer", value_int(a->buffer));
+    return s;
+}
+
 static void train_main(cli *c, args *a)
 {
     if (!a->out) cli_usage_error(c, "train: -o MODEL is required");
@@ -260,7 +281,7 @@ static void train_main(cli *c, args *a)
     trainlog log;
     trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);
     trainctl ctl;
-    cli_train_init(c, &ctl, &log, rank0 ? a->out : NULL, 0, a->resume, MLP_KIND);
+    cli_train_init(c, &ctl, &log, rank0 ? a->out : NULL, 0, a->resume, MLP_KIND, settings(a));
     mlp_result res;
     a->cfg.pool = cli_train_pool(c);
     int rc = src ? mlp_train_source(m, &a->cfg, src, vt ? &vd : NULL, &log, &res, &e)

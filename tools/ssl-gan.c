@@ -471,6 +471,45 @@ static void train_usage(cli *c, const args *a)
                         a->cfg.batch, dist_size());
 }
 
+/* What decides the model's bytes, for --resume to compare (trainctl_set_settings). */
+static value *settings(const args *a)
+{
+    const gan_arch *h = &a->arch;
+    const gan_config *k = &a->cfg;
+    char conv[256], deconv[256];
+    gan_conv_format(h, conv, sizeof conv);
+    gan_deconv_format(h, deconv, sizeof deconv);
+    value *s = cli_train_settings();
+    value_set(s, "d-hidden", cli_int_list(h->d_hidden, h->nd));
+    value_set(s, "g-hidden", cli_int_list(h->g_hidden, h->ng));
+    value_set(s, "d-conv", value_str(conv));
+    value_set(s, "d-pool", value_bool(h->pool));
+    value_set(s, "g-deconv", value_str(deconv));
+    value_set(s, "noise-dim", value_int(h->noise_dim));
+    value_set(s, "input-noise", value_float(h->input_noise));
+    value_set(s, "hidden-noise", value_float(h->hidden_noise));
+    value_set(s, "conditional", value_bool(h->conditional));
+    value_set(s, "g-output", value_int(a->gout_auto ? -1 : (int)h->g_out));
+    value_set(s, "ema", value_float(h->ema ? k->ema_decay : 0));
+    value_set(s, "epochs", value_int(k->epochs));
+    value_set(s, "batch", value_int(k->batch));
+    value_set(s, "lr", value_float(k->lr));
+    value_set(s, "beta1", value_float(k->beta1));
+    value_set(s, "lr-decay-start", value_int(k->lr_decay_start));
+    value_set(s, "cond-weight", value_float(k->cond_weight));
+    value_set(s, "unl-weight", value_float(k->unl_weight));
+    value_set(s, "mode-seeking", value_float(k->ms_weight));
+    value_set(s, "entropy-weight", value_float(k->ent_weight));
+    value_set(s, "consistency", value_float(k->cons_weight));
+    value_set(s, "cons-shift", value_int(k->cons_shift));
+    value_set(s, "cons-flip", value_bool(k->cons_flip));
+    value_set(s, "shift", value_int(k->shift));
+    value_set(s, "seed", value_int((int64_t)k->seed));
+    value_set(s, "stream-data", value_bool(a->stream_data));
+    value_set(s, "shuffle-buffer", value_int(a->buffer));
+    return s;
+}
+
 static void train_main(cli *c, args *a)
 {
     error e;
@@ -506,7 +545,7 @@ static void train_main(cli *c, args *a)
     size_t rows = a->stream_data ? datasource_rows(h.unl[0]) : h.t->nrows;
     train_ctx tc = {c, a, schema->meta, rows, h.sc.labelled, 0, 0, &log};
     trainctl ctl;
-    cli_train_init(c, &ctl, &log, a->out, rank0 ? a->ckpt_every : 0, a->resume, GAN_KIND);
+    cli_train_init(c, &ctl, &log, a->out, rank0 ? a->ckpt_every : 0, a->resume, GAN_KIND, settings(a));
     const gan_data *val = h.vt ? &vd : NULL;
     par_pool *pool = cli_train_pool(c);
     h.m->pool = pool;

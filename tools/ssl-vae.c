@@ -653,6 +653,30 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     par_free(pool);
 }
 
+/* What decides the model's bytes, for --resume to compare (trainctl_set_settings). */
+static value *settings(const args *a)
+{
+    value *s = cli_train_settings();
+    value_set(s, "model", value_str(a->m2 ? "m2" : "m1"));
+    value_set(s, "hidden", cli_int_list(a->arch.hidden, a->arch.nhidden));
+    value_set(s, "latent", value_int(a->arch.latent));
+    value_set(s, "activation", value_str(nn_act_name(a->arch.act)));
+    value_set(s, "likelihood", value_int(a->lik_given ? (int)a->arch.lik : -1));
+    value_set(s, "epochs", value_int(a->epochs));
+    value_set(s, "batch", value_int(a->batch));
+    value_set(s, "lr", value_float(a->lr));
+    value_set(s, "kl-warmup", value_int(a->warmup));
+    value_set(s, "alpha", value_float(a->alpha));
+    value_set(s, "classes", value_int(a->classes));
+    value_set(s, "labelled-batch", value_int(a->lab_batch));
+    value_set(s, "weighting", value_str(a->weighting == M2_WEIGHT_ROWS ? "rows" : "means"));
+    value_set(s, "shift", value_int(a->shift));
+    value_set(s, "seed", value_int((int64_t)a->seed));
+    value_set(s, "stream-data", value_bool(a->stream_data));
+    value_set(s, "shuffle-buffer", value_int(a->buffer));
+    return s;
+}
+
 static void train_main(cli *c, args *a)
 {
     if (!a->out) cli_usage_error(c, "train: -o MODEL is required");
@@ -673,7 +697,7 @@ static void train_main(cli *c, args *a)
     FILE *logf = a->log && rank0 ? cli_open_log(c, a->log) : NULL;
     trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);
     trainctl ctl;
-    cli_train_init(c, &ctl, &log, a->out, rank0 ? a->ckpt : 0, a->resume, a->m2 ? "m2" : "vae");
+    cli_train_init(c, &ctl, &log, a->out, rank0 ? a->ckpt : 0, a->resume, a->m2 ? "m2" : "vae", settings(a));
     if (a->m2) train_m2(c, a, &d, &log);
     else train_m1(c, a, &d, &log);
     cli_train_done(c, &ctl);

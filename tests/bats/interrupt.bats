@@ -105,7 +105,7 @@ interrupt_resume() {
     run --separate-stderr $M1 --resume "$D/tr.ssl" -o "$T/f"
     assert_fails_with 1 "f\.ckpt: model is of kind 'mlp', expected 'vae'"
     run --separate-stderr ssl-fit train --hidden 8 --epochs 5 --batch 50 --seed 3 -q --resume "$D/tr.ssl" -o "$T/f"
-    assert_fails_with 1 "f\.ckpt: layer1\.w: shape \(16, 64\) in the model, expected \(8, 64\)"
+    assert_fails_with 1 "f\.ckpt: the interrupted run had --hidden \[16\], this one --hidden \[8\]"
 }
 
 @test "a real SIGTERM: status 143, the checkpoint, and --resume ends with the uninterrupted bytes" {
@@ -165,5 +165,22 @@ print(json.dumps({"tensors": [["x", "<f4", [64], r], ["y", "<i4", [], [0, 1, -1,
         assert_fails_with 1 "epoch 1[,:] batch 1: .*(not finite|is -?nan|diverged).*m\.ckpt keeps the state after epoch 0"
         [ "$(cat "$T/m")" = old ]
         [ -s "$T/m.ckpt" ]
+    done
+}
+
+@test "--resume with other options than the interrupted run's: refused, naming the option; the checkpoint stays" {
+    local cmd
+    for cmd in "$FIT" "$M1" "$M2" "$GAN"; do
+        rm -f "$T/m" "$T/m.ckpt"
+        run --separate-stderr env SSL_STOP_AFTER_STEPS=25 $cmd "$D/tr.ssl" -o "$T/m"
+        [ "$status" -eq 130 ]
+        [ -s "$T/m.ckpt" ]
+        run --separate-stderr $cmd --lr 0.0123 --resume "$D/tr.ssl" -o "$T/m"
+        assert_fails_with 1 "m.ckpt: the interrupted run had --lr 0.*, this one --lr 0.0123: resume with its options"
+        run --separate-stderr $cmd --seed 4 --resume "$D/tr.ssl" -o "$T/m"
+        assert_fails_with 1 "had --seed 3, this one --seed 4"
+        [ -s "$T/m.ckpt" ]
+        $cmd --resume "$D/tr.ssl" -o "$T/m"   # the same options: it finishes
+        [ ! -e "$T/m.ckpt" ]
     done
 }
