@@ -50,7 +50,7 @@ static const char USAGE_CSV[] =
     "\n"
     "Header: with neither --header nor --no-header, the first row is a header when a column is\n"
     "named by name (--label species), or when one of its feature fields (not the label column, not\n"
-    "a --categorical one) is not a number. Without a header, features are named c1, c2, ...\n"
+    "a --categorical one) is not a number. Without a header the features go unnamed.\n"
     "Labels: if every label is an integer 0..65535 it is the class index itself (class names\n"
     "\"0\"..\"K-1\", K = largest + 1); otherwise labels are names and the classes are the distinct\n"
     "names in sorted (byte) order. Class and feature names go into the stream's metadata.\n"
