@@ -28,11 +28,14 @@ else
 endif
 
 CC      ?= gcc
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-psabi -DSSL_VERSION='"$(VERSION)"' -Ilib $(EXTRA_CFLAGS)
+# lib/ holds the library's parts, a folder each (docs/architecture.md); headers are included by name
+LIB_DIRS := $(sort $(dir $(wildcard lib/*/*.c)))
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-psabi -DSSL_VERSION='"$(VERSION)"' \
+           $(addprefix -I,$(LIB_DIRS)) $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
 LDLIBS  := -lcsv -lmsgpackc -lopenblas -lpng -lz -lm -lpthread
 
-LIB_SRC   := $(wildcard lib/*.c)
+LIB_SRC   := $(wildcard lib/*/*.c)
 LIB_OBJ   := $(LIB_SRC:lib/%.c=$(BUILD)/obj/lib/%.o)
 TOOL_SRC  := $(wildcard tools/*.c)
 TOOLS     := $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
@@ -49,7 +52,7 @@ DEB_PACKAGES := gcc make libcsv-dev libmsgpack-dev libopenblas-dev libpng-dev zl
 .SECONDARY:
 all: $(TOOLS)
 
-$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h) | deps-check
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*/*.h) | deps-check
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -235,7 +235,7 @@ static void run_mlp(const data *d)
 }
 
 /* A Bernoulli VAE on 784 pixels with hidden layers h0 (and h1 when > 0). */
-static void image_vae_arch(vae_arch *a, int latent, int h0, int h1, nn_act act)
+static void image_vae_arch(vaenet_arch *a, int latent, int h0, int h1, nn_act act)
 {
     memset(a, 0, sizeof *a);
     a->in = 784;
@@ -244,13 +244,13 @@ static void image_vae_arch(vae_arch *a, int latent, int h0, int h1, nn_act act)
     a->hidden[0] = h0;
     a->hidden[1] = h1;
     a->act = act;
-    a->lik = VAE_BERNOULLI;
+    a->lik = VAENET_BERNOULLI;
 }
 
 static void run_m1(const data *d)
 {
     vae v;
-    vae_arch a;
+    vaenet_arch a;
     image_vae_arch(&a, 32, 512, 256, NN_ACT_RELU);
     error e;
     adam opt;
@@ -273,7 +273,7 @@ static void run_m2(const data *d)
     enum { BATCH = 100 };   /* unlabelled rows per step; labelled: min(BATCH, NLAB), as ssl-vae */
     double t0 = now();      /* the setup and the teardown are not timed, as in torch_m2.py */
     m2 m;
-    vae_arch a;
+    vaenet_arch a;
     image_vae_arch(&a, 16, 256, 0, NN_ACT_SOFTPLUS);   /* M2_ARGS of pipelines/fashion-mnist.mk; ssl-vae's default activation */
     error e;
     adam opt;

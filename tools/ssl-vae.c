@@ -132,7 +132,7 @@ typedef struct args {
     const char *files[2];
     int nfiles;
     int m2;                 /* train --model m2 */
-    vae_arch arch;
+    vaenet_arch arch;
     int lik_given;
     int epochs, batch, warmup, classes, ckpt, threads, quiet, replace, sd, cls, resume;
     int lab_batch;          /* M2 --labelled-batch, 0 = min(--batch, labelled rows) */
@@ -180,7 +180,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case 'n': a->n = cli_parse_long(c, "-n", optarg, 1, 1000000); break;
         case 'q': a->quiet = 1; break;
         case OPT_HIDDEN:
-            a->arch.nhidden = cli_parse_int_list(c, "--hidden", optarg, a->arch.hidden, VAE_MAX_HIDDEN);
+            a->arch.nhidden = cli_parse_int_list(c, "--hidden", optarg, a->arch.hidden, VAENET_MAX_HIDDEN);
             for (int l = 0; l < a->arch.nhidden; l++)
                 if (a->arch.hidden[l] <= 0) cli_usage_error(c, "--hidden: sizes must be positive");
             break;
@@ -188,7 +188,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_ACT:
             a->arch.act = cli_parse_choice(c, "--activation", optarg, acts) ? NN_ACT_SOFTPLUS : NN_ACT_RELU;
             break;
-        case OPT_LIK: a->arch.lik = (vae_lik)cli_parse_choice(c, "--likelihood", optarg, liks), a->lik_given = 1; break;
+        case OPT_LIK: a->arch.lik = (vaenet_lik)cli_parse_choice(c, "--likelihood", optarg, liks), a->lik_given = 1; break;
         case OPT_EPOCHS: a->epochs = (int)cli_parse_long(c, "--epochs", optarg, 1, 1000000); break;
         case OPT_BATCH: a->batch = (int)cli_parse_long(c, "--batch", optarg, 1, 1 << 16); break;
         case OPT_LR: a->lr = cli_parse_double(c, "--lr", optarg, 1e-12, 1e6); break;
@@ -357,9 +357,9 @@ static void choose_likelihood(cli *c, args *a, const train_data *d)
     if (!a->lik_given) {
         const value *r = value_get(d->schema->meta, STREAM_META_RANGE);
         int unit = r && r->kind == VALUE_ARRAY && r->n == 2 && value_num(r->items[0]) >= 0 && value_num(r->items[1]) <= 1;
-        a->arch.lik = unit ? VAE_BERNOULLI : VAE_GAUSSIAN;
+        a->arch.lik = unit ? VAENET_BERNOULLI : VAENET_GAUSSIAN;
     }
-    if (a->arch.lik == VAE_BERNOULLI && (d->lo < 0 || d->hi > 1))
+    if (a->arch.lik == VAENET_BERNOULLI && (d->lo < 0 || d->hi > 1))
         cli_fail(c, "%s: the bernoulli likelihood needs x in [0, 1], the data spans [%g, %g] (use --likelihood gaussian)",
                  d->file, d->lo, d->hi);
 }
@@ -723,7 +723,7 @@ static void load_any(cli *c, const args *a, const char *want, loaded *L)
     L->is_m2 = strcmp(L->mf->kind, "m2") == 0;
     int bad = L->is_m2 ? m2_load(&L->m, L->mf, 0, CHUNK, &e) : vae_load(&L->v, L->mf, CHUNK, &e);
     if (bad < 0) cli_fail(c, "%s: %s", a->model, e.msg);
-    const vae_arch *arch = L->is_m2 ? &L->m.a : &L->v.a;
+    const vaenet_arch *arch = L->is_m2 ? &L->m.a : &L->v.a;
     L->D = arch->in, L->Z = arch->latent, L->K = L->is_m2 ? L->m.K : 0;
 }
 

@@ -28,9 +28,9 @@ static double step_loss(void *p)
     return l.obj;
 }
 
-static void make(ctx *c, vae_lik lik, uint64_t seed)
+static void make(ctx *c, vaenet_lik lik, uint64_t seed)
 {
-    vae_arch a = {.in = IN, .latent = Z, .nhidden = 1, .hidden = {4}, .act = NN_ACT_SOFTPLUS, .lik = lik};
+    vaenet_arch a = {.in = IN, .latent = Z, .nhidden = 1, .hidden = {4}, .act = NN_ACT_SOFTPLUS, .lik = lik};
     error e;
     CHECK(m2_create(&c->m, &a, K, NL, NU, &e) == 0);
     rng r;
@@ -44,7 +44,7 @@ static void make(ctx *c, vae_lik lik, uint64_t seed)
     c->alpha = 1.7f, c->beta = 0.6f;
 }
 
-static void check_case_weighted(vae_lik lik, int nl, int nu, m2_weighting w)
+static void check_case_weighted(vaenet_lik lik, int nl, int nu, m2_weighting w)
 {
     ctx c;
     make(&c, lik, 7 + nl + 3 * nu + lik);
@@ -62,17 +62,17 @@ static void check_case_weighted(vae_lik lik, int nl, int nu, m2_weighting w)
     m2_free(&c.m);
 }
 
-static void check_case(vae_lik lik, int nl, int nu) { check_case_weighted(lik, nl, nu, M2_WEIGHT_MEANS); }
+static void check_case(vaenet_lik lik, int nl, int nu) { check_case_weighted(lik, nl, nu, M2_WEIGHT_MEANS); }
 
-static void test_grad_labelled(void) { check_case(VAE_BERNOULLI, NL, 0); }
-static void test_grad_rows(void) { check_case_weighted(VAE_BERNOULLI, NL, NU, M2_WEIGHT_ROWS); }
+static void test_grad_labelled(void) { check_case(VAENET_BERNOULLI, NL, 0); }
+static void test_grad_rows(void) { check_case_weighted(VAENET_BERNOULLI, NL, NU, M2_WEIGHT_ROWS); }
 
 /* The two weightings of one batch: means = (lab + alpha xent) / NL + unl / NU, rows = (lab + alpha
  * xent + unl) / (NL + NU), from the same unweighted sums (beta = 1). */
 static void test_weightings(void)
 {
     ctx c;
-    make(&c, VAE_BERNOULLI, 11);
+    make(&c, VAENET_BERNOULLI, 11);
     c.beta = 1.0f;
     double obj[2];
     m2_loss l[2];
@@ -86,15 +86,15 @@ static void test_weightings(void)
     CHECK_NEAR(obj[1], (l[1].lab + c.alpha * l[1].xent + l[1].unl) / (NL + NU), 1e-3 * fabs(obj[1]));
     m2_free(&c.m);
 }
-static void test_grad_unlabelled(void) { check_case(VAE_BERNOULLI, 0, NU); }
-static void test_grad_both(void) { check_case(VAE_BERNOULLI, NL, NU); }
-static void test_grad_gaussian(void) { check_case(VAE_GAUSSIAN, NL, NU); }
+static void test_grad_unlabelled(void) { check_case(VAENET_BERNOULLI, 0, NU); }
+static void test_grad_both(void) { check_case(VAENET_BERNOULLI, NL, NU); }
+static void test_grad_gaussian(void) { check_case(VAENET_GAUSSIAN, NL, NU); }
 
 /* U(x) = sum_y q(y|x) L(x,y) - H(q): computed from the labelled losses of each class. */
 static void test_unlabelled_is_expectation(void)
 {
     ctx c;
-    make(&c, VAE_BERNOULLI, 5);
+    make(&c, VAENET_BERNOULLI, 5);
     const float *x = c.x + NL * IN;   /* one unlabelled row */
     float eps[K * Z];
     memcpy(eps, c.eps, sizeof eps);
@@ -116,7 +116,7 @@ static void test_unlabelled_is_expectation(void)
 static void test_roundtrip_and_labels(void)
 {
     ctx c;
-    make(&c, VAE_BERNOULLI, 9);
+    make(&c, VAENET_BERNOULLI, 9);
     error e;
     char *b1 = NULL, *b2 = NULL;
     size_t n1 = 0, n2 = 0;

@@ -24,9 +24,9 @@ static void test_parsers(void)
     CHECK(nn_act_parse("tanh", &a) == 0 && a == NN_ACT_TANH);
     CHECK(strcmp(nn_act_name(a), "tanh") == 0);
     CHECK(nn_act_parse("Tanh", &a) == -1 && a == NN_ACT_TANH);
-    vae_lik l = VAE_BERNOULLI;
-    CHECK(vae_lik_parse("gaussian", &l) == 0 && l == VAE_GAUSSIAN);
-    CHECK(vae_lik_parse("poisson", &l) == -1 && l == VAE_GAUSSIAN);
+    vaenet_lik l = VAENET_BERNOULLI;
+    CHECK(vaenet_lik_parse("gaussian", &l) == 0 && l == VAENET_GAUSSIAN);
+    CHECK(vaenet_lik_parse("poisson", &l) == -1 && l == VAENET_GAUSSIAN);
     prep_scale_method m = PREP_SCALE_NONE;
     CHECK(prep_scale_parse(prep_scale_name(PREP_SCALE_STANDARD), &m) == 0 && m == PREP_SCALE_STANDARD);
     CHECK(prep_scale_parse("zscore", &m) == -1 && m == PREP_SCALE_STANDARD);

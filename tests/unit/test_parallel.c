@@ -220,10 +220,10 @@ static float *data_x(void)
     return x;
 }
 
-static void vae_arch_for(vae_arch *a, nn_act act)
+static void vaenet_arch_for(vaenet_arch *a, nn_act act)
 {
     memset(a, 0, sizeof *a);
-    a->in = F, a->latent = 8, a->nhidden = 1, a->hidden[0] = 256, a->act = act, a->lik = VAE_BERNOULLI;
+    a->in = F, a->latent = 8, a->nhidden = 1, a->hidden[0] = 256, a->act = act, a->lik = VAENET_BERNOULLI;
 }
 
 /* three steps of M1 (100 rows, ReLU) or of M2 (20 labelled + 20 unlabelled rows, 220 expanded rows,
@@ -232,8 +232,8 @@ static size_t train_vae_kind(par_pool *pool, const float *x, float *out, int is_
 {
     vae v;
     m2 m;
-    vae_arch a;
-    vae_arch_for(&a, is_m2 ? NN_ACT_SOFTPLUS : NN_ACT_RELU);
+    vaenet_arch a;
+    vaenet_arch_for(&a, is_m2 ? NN_ACT_SOFTPLUS : NN_ACT_RELU);
     error e;
     adam opt;
     rng r;

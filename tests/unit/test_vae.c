@@ -24,9 +24,9 @@ static double elbo_loss(void *p)
     return (l.rec + c->beta * l.kl) / B;
 }
 
-static void make(ctx *c, vae_lik lik, int nhidden, uint64_t seed)
+static void make(ctx *c, vaenet_lik lik, int nhidden, uint64_t seed)
 {
-    vae_arch a = {.in = IN, .latent = Z, .nhidden = nhidden, .hidden = {5, 4}, .act = NN_ACT_SOFTPLUS, .lik = lik};
+    vaenet_arch a = {.in = IN, .latent = Z, .nhidden = nhidden, .hidden = {5, 4}, .act = NN_ACT_SOFTPLUS, .lik = lik};
     error e;
     CHECK(vae_create(&c->v, &a, B, &e) == 0);
     rng r;
@@ -35,12 +35,12 @@ static void make(ctx *c, vae_lik lik, int nhidden, uint64_t seed)
     /* non-zero biases so their gradients are exercised in a generic state */
     for (int i = 0; i < c->v.p.n; i++)
         if (c->v.p.t[i].ndim == 1) gc_fill(&r, nn_data(&c->v.p, i), c->v.p.t[i].size, -0.3f, 0.3f);
-    gc_fill(&r, c->x, B * IN, lik == VAE_BERNOULLI ? 0.0f : -1.5f, lik == VAE_BERNOULLI ? 1.0f : 1.5f);
+    gc_fill(&r, c->x, B * IN, lik == VAENET_BERNOULLI ? 0.0f : -1.5f, lik == VAENET_BERNOULLI ? 1.0f : 1.5f);
     for (int i = 0; i < B * Z; i++) c->eps[i] = rng_normal(&r);
     c->beta = 0.7f;
 }
 
-static void check_all_params(vae_lik lik, int nhidden)
+static void check_all_params(vaenet_lik lik, int nhidden)
 {
     ctx c;
     make(&c, lik, nhidden, 11 + lik + 10 * nhidden);
@@ -53,16 +53,16 @@ static void check_all_params(vae_lik lik, int nhidden)
     vae_free(&c.v);
 }
 
-static void test_grad_bernoulli(void) { check_all_params(VAE_BERNOULLI, 2); }
-static void test_grad_gaussian(void) { check_all_params(VAE_GAUSSIAN, 2); }
-static void test_grad_one_hidden(void) { check_all_params(VAE_BERNOULLI, 1); }
+static void test_grad_bernoulli(void) { check_all_params(VAENET_BERNOULLI, 2); }
+static void test_grad_gaussian(void) { check_all_params(VAENET_GAUSSIAN, 2); }
+static void test_grad_one_hidden(void) { check_all_params(VAENET_BERNOULLI, 1); }
 
 /* encode_sd: mu as vae_encode gives it, and the sds agree with the KL of the forward pass,
  * KL = -1/2 sum (1 + log sd^2 - mu^2 - sd^2). */
 static void test_encode_sd(void)
 {
     ctx c;
-    make(&c, VAE_BERNOULLI, 2, 5);
+    make(&c, VAENET_BERNOULLI, 2, 5);
     float mu[B * Z], mu2[B * Z], sd[B * Z];
     vae_encode(&c.v, c.x, B, mu);
     vae_encode_sd(&c.v, c.x, B, mu2, sd);
@@ -82,7 +82,7 @@ static void test_encode_sd(void)
 static void test_roundtrip(void)
 {
     ctx c;
-    make(&c, VAE_BERNOULLI, 2, 3);
+    make(&c, VAENET_BERNOULLI, 2, 3);
     value_set(c.v.info, "seed", value_int(3));
     error e;
     char *b1 = NULL, *b2 = NULL;
@@ -119,7 +119,7 @@ static void test_training_lowers_loss(void)
     float x[N * D];
     for (int i = 0; i < N; i++)
         for (int j = 0; j < D; j++) x[i * D + j] = (float)((i % 2) ? (j < D / 2) : (j >= D / 2));
-    vae_arch a = {.in = D, .latent = 2, .nhidden = 1, .hidden = {16}, .act = NN_ACT_RELU, .lik = VAE_BERNOULLI};
+    vaenet_arch a = {.in = D, .latent = 2, .nhidden = 1, .hidden = {16}, .act = NN_ACT_RELU, .lik = VAENET_BERNOULLI};
     vae v;
     error e;
     CHECK(vae_create(&v, &a, 16, &e) == 0);

@@ -8,6 +8,7 @@
 #include "dist.h"
 #include "gemm.h"
 #include "imageops.h"
+#include "params.h"
 #include "rng.h"
 #include "trainctl.h"
 

@@ -23,7 +23,8 @@
 #include "error.h"
 #include "model.h"
 #include "rng.h"
-#include "vae.h"
+#include "trainlog.h"
+#include "vaenet.h"
 
 /* How a step weighs its rows (the tool's --weighting):
  *   M2_WEIGHT_MEANS  mean_lab L + mean_unl U + alpha mean_lab [-log q(y|x)]: the labelled and the
@@ -33,7 +34,7 @@
 typedef enum m2_weighting { M2_WEIGHT_MEANS, M2_WEIGHT_ROWS } m2_weighting;
 
 typedef struct m2 {
-    vae_arch a;          /* in, latent, hidden (each network), activation, likelihood */
+    vaenet_arch a;          /* in, latent, hidden (each network), activation, likelihood */
     int K;
     m2_weighting weighting;   /* M2_WEIGHT_MEANS unless set after m2_create */
     int shift, img_h, img_w;  /* 0; else m2_train_epoch moves each labelled row it draws by a random
@@ -58,7 +59,7 @@ typedef struct m2_loss {
 } m2_loss;
 
 /* Parameters (zero) and workspaces for batches of up to max_lab labelled + max_unl unlabelled rows. */
-int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *e);
+int m2_create(m2 *m, const vaenet_arch *a, int K, int max_lab, int max_unl, error *e);
 void m2_init_weights(m2 *m, rng *r);
 /* As vae_set_pool: the element-wise loops of training on the pool's threads (NULL: the caller's). */
 void m2_set_pool(m2 *m, par_pool *pool);
@@ -106,7 +107,7 @@ void m2_decode(m2 *m, const float *z, const int *cls, int B, float *xmean);
 /* Reconstruction through z = mu(x, y), y the given label when >= 0 else argmax q(y|x). */
 void m2_reconstruct(m2 *m, const float *x, const int *y, int B, float *xmean);
 
-/* Model files of kind "m2" (info: the vae_arch keys plus "classes"). */
+/* Model files of kind "m2" (info: the vaenet_arch keys plus "classes"). */
 model_file *m2_save(const m2 *m, error *e);
 int m2_load(m2 *m, const model_file *f, int max_lab, int max_unl, error *e);
 

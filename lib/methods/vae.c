@@ -1,151 +1,29 @@
 #include "vae.h"
-#include "names.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dist.h"
+#include "names.h"
+#include "params.h"
 #include "prob.h"
 #include "vmath.h"
-
-/* ---- shared pieces ---- */
-
-static const char *const lik_names[] = {"bernoulli", "gaussian", NULL};
-
-const char *vae_lik_name(vae_lik l) { return lik_names[l]; }
-
-int vae_lik_parse(const char *s, vae_lik *out)
-{
-    int i = names_find(lik_names, s);
-    if (i >= 0) *out = (vae_lik)i;
-    return i < 0 ? -1 : 0;
-}
-
-static void clamp_logvar(float *lv, int n)
-{
-    for (int j = 0; j < n; j++) lv[j] = fminf(fmaxf(lv[j], -VAE_LOGVAR_MAX), VAE_LOGVAR_MAX);
-}
-
-/* At a bound, only the gradient that would move a log-variance further out is cut: a wall, not
- * a trap (a clamped value whose gradient points back inside keeps it and recovers). */
-static void mask_logvar_grad(float *dlv, const float *lv, int n)
-{
-    for (int j = 0; j < n; j++)
-        if ((lv[j] >= VAE_LOGVAR_MAX && dlv[j] < 0) || (lv[j] <= -VAE_LOGVAR_MAX && dlv[j] > 0)) dlv[j] = 0.0f;
-}
-
-double vae_latent_forward(float *z, float *kl, float *h, const float *eps, int R, int Z)
-{
-    double total = 0;
-    for (int r = 0; r < R; r++) {
-        float *mu = h + (size_t)r * 2 * Z, *lv = mu + Z;   // (Z), (Z)
-        clamp_logvar(lv, Z);
-        float *zr = z + (size_t)r * Z;
-        if (eps) prob_gauss_sample_forward(zr, mu, lv, eps + (size_t)r * Z, (size_t)Z);
-        else memcpy(zr, mu, (size_t)Z * sizeof(float));
-        total += prob_kl_normal_forward(kl ? kl + r : NULL, mu, lv, 1, Z);
-    }
-    return total;
-}
-
-void vae_latent_backward(float *dh, const float *h, const float *dz, const float *eps, const float *w,
-                         float klscale, int R, int Z)
-{
-    memset(dh, 0, (size_t)R * 2 * Z * sizeof(float));
-    for (int r = 0; r < R; r++) {
-        const float *mu = h + (size_t)r * 2 * Z, *lv = mu + Z;
-        float *dmu = dh + (size_t)r * 2 * Z, *dlv = dmu + Z;
-        const float *dzr = dz + (size_t)r * Z;
-        if (eps) prob_gauss_sample_backward(dmu, dlv, dzr, lv, eps + (size_t)r * Z, (size_t)Z);
-        else
-            for (int j = 0; j < Z; j++) dmu[j] += dzr[j];
-        prob_kl_normal_backward(dmu, dlv, mu, lv, NULL, klscale * (w ? w[r] : 1.0f), 1, Z);
-        mask_logvar_grad(dlv, lv, Z);
-    }
-}
-
-int vae_lik_width(vae_lik l, int D) { return l == VAE_GAUSSIAN ? 2 * D : D; }
-
-/* One row of the Gaussian: -log p(x | o), o = [mean | logvar] (2D, logvar clamped in place), and
- * its gradient scaled by s into d when d is not NULL. */
-static float gauss_row(float *d, float *o, const float *x, float s, int D)
-{
-    float row;
-    clamp_logvar(o + D, D);
-    prob_gauss_nll_forward(&row, o, o + D, x, 1, D);
-    if (d) {
-        prob_gauss_nll_backward(d, d + D, o, o + D, x, NULL, s, 1, D);
-        mask_logvar_grad(d + D, o + D, D);
-    }
-    return row;
-}
-
-/* one likelihood job: rows [r0, r1) of vae_lik_nll's arguments */
-typedef struct lik_job {
-    vae_lik l;
-    float *rows, *dout, *out;
-    const float *x, *w;
-    const int *src;
-    float scale;
-    int D;
-} lik_job;
-
-static float lik_row(const lik_job *j, int r)
-{
-    size_t W = (size_t)vae_lik_width(j->l, j->D);
-    float *o = j->out + r * W, *d = j->dout ? j->dout + r * W : NULL, row;
-    const float *xr = j->x + (size_t)(j->src ? j->src[r] : r) * j->D;
-    float s = j->scale * (j->w ? j->w[r] : 1.0f);
-    if (j->l == VAE_BERNOULLI) prob_bernoulli_nll(&row, d, o, xr, NULL, s, 1, j->D);
-    else row = gauss_row(d, o, xr, s, j->D);
-    return row;
-}
-
-static void lik_rows(void *ctx, size_t r0, size_t r1)
-{
-    const lik_job *j = ctx;
-    for (size_t r = r0; r < r1; r++) j->rows[r] = lik_row(j, (int)r);
-}
-
-double vae_lik_nll(par_pool *pool, vae_lik l, float *rows, float *dout, float *out, const float *x, const int *src,
-                   const float *w, float scale, int R, int D)
-{
-    lik_job j = {l, rows, dout, out, x, w, src, scale, D};
-    double total = 0;
-    if (!rows) {
-        for (int r = 0; r < R; r++) total += lik_row(&j, r);
-        return total;
-    }
-    /* the rows on the pool's threads, each into its own slot; the sum in row order, as without a pool */
-    par_for(pool, (size_t)R, 1, (size_t)D * 16, lik_rows, &j);
-    for (int r = 0; r < R; r++) total += rows[r];
-    return total;
-}
-
-void vae_lik_mean(vae_lik l, float *mean, const float *out, int R, int D)
-{
-    if (l == VAE_BERNOULLI) {
-        vmath_sigmoid(mean, out, (size_t)R * D);
-        return;
-    }
-    for (int r = 0; r < R; r++) memcpy(mean + (size_t)r * D, out + (size_t)r * 2 * D, (size_t)D * sizeof(float));
-}
 
 /* ---- M1 ---- */
 
 /* vae_create; with from, the parameters must be in that file (nn_params_check) before anything is allocated. */
-static int build(vae *v, const vae_arch *a, int max_rows, const model_file *from, error *e)
+static int build(vae *v, const vaenet_arch *a, int max_rows, const model_file *from, error *e)
 {
     memset(v, 0, sizeof *v);
     v->a = *a;
     v->max_rows = max_rows;
-    int rev[VAE_MAX_HIDDEN];
+    int rev[VAENET_MAX_HIDDEN];
     for (int l = 0; l < a->nhidden; l++) rev[l] = a->hidden[a->nhidden - 1 - l];
     nn_params_init(&v->p);
     size_t Z = (size_t)a->latent;
     if (dnet_declare(&v->enc, &v->p, "enc", a->in, 0, a->nhidden, a->hidden, 2 * a->latent, a->act, e) < 0 ||
-        dnet_declare(&v->dec, &v->p, "dec", a->latent, 0, a->nhidden, rev, vae_lik_width(a->lik, a->in), a->act,
+        dnet_declare(&v->dec, &v->p, "dec", a->latent, 0, a->nhidden, rev, vaenet_lik_width(a->lik, a->in), a->act,
                      e) < 0 ||
         (from && nn_params_check(&v->p, from, e) < 0) || nn_params_alloc(&v->p, e) < 0 ||
         dnet_alloc(&v->enc, max_rows, max_rows, e) < 0 ||
@@ -167,7 +45,7 @@ fail:
     return -1;
 }
 
-int vae_create(vae *v, const vae_arch *a, int max_rows, error *e) { return build(v, a, max_rows, NULL, e); }
+int vae_create(vae *v, const vaenet_arch *a, int max_rows, error *e) { return build(v, a, max_rows, NULL, e); }
 
 void vae_set_pool(vae *v, par_pool *pool)
 {
@@ -201,14 +79,14 @@ void vae_forward_backward_scaled(vae *v, const float *x, int B, const float *eps
 {
     int Z = v->a.latent, D = v->a.in;
     float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);   // (B, 2Z)
-    loss->kl += vae_latent_forward(v->z, NULL, h, eps, B, Z);
+    loss->kl += vaenet_latent_forward(v->z, NULL, h, eps, B, Z);
     float *o = dnet_forward(&v->dec, &v->p, v->z, B, B, NULL, NULL);  // (B, width)
     loss->rec +=
-        vae_lik_nll(v->pool, v->a.lik, v->rec, grad ? dnet_dout(&v->dec) : NULL, o, x, NULL, NULL, scale, B, D);
+        vaenet_lik_nll(v->pool, v->a.lik, v->rec, grad ? dnet_dout(&v->dec) : NULL, o, x, NULL, NULL, scale, B, D);
     loss->rows += (size_t)B;
     if (!grad) return;
     dnet_backward(&v->dec, &v->p, v->dz, v->z, B, B, NULL, NULL);
-    vae_latent_backward(dnet_dout(&v->enc), h, v->dz, eps, NULL, beta * scale, B, Z);
+    vaenet_latent_backward(dnet_dout(&v->enc), h, v->dz, eps, NULL, beta * scale, B, Z);
     dnet_backward(&v->enc, &v->p, NULL, x, B, B, NULL, NULL);
 }
 
@@ -305,7 +183,7 @@ void vae_encode_sd(vae *v, const float *x, int B, float *mu, float *sd)
         float *hi = h + (size_t)i * 2 * Z;
         memcpy(mu + (size_t)i * Z, hi, (size_t)Z * sizeof(float));
         if (!sd) continue;
-        clamp_logvar(hi + Z, Z);
+        vaenet_clamp_logvar(hi + Z, Z);
         for (int j = 0; j < Z; j++) sd[(size_t)i * Z + j] = expf(0.5f * hi[Z + j]);
     }
 }
@@ -313,46 +191,17 @@ void vae_encode_sd(vae *v, const float *x, int B, float *mu, float *sd)
 void vae_decode(vae *v, const float *z, int B, float *xmean)
 {
     const float *o = dnet_forward(&v->dec, &v->p, z, B, B, NULL, NULL);
-    vae_lik_mean(v->a.lik, xmean, o, B, v->a.in);
+    vaenet_lik_mean(v->a.lik, xmean, o, B, v->a.in);
 }
 
 void vae_reconstruct(vae *v, const float *x, int B, float *xmean)
 {
     float *h = dnet_forward(&v->enc, &v->p, x, B, B, NULL, NULL);
-    vae_latent_forward(v->z, NULL, h, NULL, B, v->a.latent);
+    vaenet_latent_forward(v->z, NULL, h, NULL, B, v->a.latent);
     vae_decode(v, v->z, B, xmean);
 }
 
 /* ---- model files ---- */
-
-void vae_arch_to_info(const vae_arch *a, value *info)
-{
-    value_set(info, "in", value_int(a->in));
-    value_set(info, "latent", value_int(a->latent));
-    value *h = value_array();
-    for (int l = 0; l < a->nhidden; l++) value_push(h, value_int(a->hidden[l]));
-    value_set(info, "hidden", h);
-    value_set(info, "activation", value_str(nn_act_name(a->act)));
-    value_set(info, "likelihood", value_str(vae_lik_name(a->lik)));
-}
-
-int vae_arch_from_info(vae_arch *a, const value *info, error *e)
-{
-    memset(a, 0, sizeof *a);
-    a->in = value_get_size(info, "in");
-    a->latent = value_get_size(info, "latent");
-    const value *h = value_get(info, "hidden");
-    if (a->in <= 0 || a->latent <= 0 || !h || h->kind != VALUE_ARRAY || h->n > VAE_MAX_HIDDEN)
-        return error_set(e, "model info: bad architecture (in, latent, hidden)");
-    a->nhidden = (int)h->n;
-    for (size_t l = 0; l < h->n; l++)
-        if ((a->hidden[l] = value_size(h->items[l])) <= 0) return error_set(e, "model info: bad hidden size");
-    if (nn_act_parse(value_get_str(info, "activation", ""), &a->act) < 0)
-        return error_set(e, "model info: unknown activation '%s'", value_get_str(info, "activation", ""));
-    if (vae_lik_parse(value_get_str(info, "likelihood", ""), &a->lik) < 0)
-        return error_set(e, "model info: unknown likelihood '%s'", value_get_str(info, "likelihood", ""));
-    return 0;
-}
 
 model_file *vae_save(const vae *v, error *e)
 {
@@ -364,7 +213,7 @@ model_file *vae_save(const vae *v, error *e)
     value_free(m->info);
     m->info = value_copy(v->info);
     value_set(m->info, "model", value_str("m1"));
-    vae_arch_to_info(&v->a, m->info);
+    vaenet_arch_to_info(&v->a, m->info);
     if (nn_params_save(&v->p, m, e) < 0) {
         model_file_free(m);
         return NULL;
@@ -374,8 +223,8 @@ model_file *vae_save(const vae *v, error *e)
 
 int vae_load(vae *v, const model_file *m, int max_rows, error *e)
 {
-    vae_arch a;
-    if (vae_arch_from_info(&a, m->info, e) < 0 || build(v, &a, max_rows, m, e) < 0) return -1;
+    vaenet_arch a;
+    if (vaenet_arch_from_info(&a, m->info, e) < 0 || build(v, &a, max_rows, m, e) < 0) return -1;
     if (nn_params_load(&v->p, m, e) < 0) {
         vae_free(v);
         return -1;

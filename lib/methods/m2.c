@@ -6,22 +6,23 @@
 
 #include "dist.h"
 #include "imageops.h"
+#include "params.h"
 
 /* m2_create; with from, the parameters must be in that file (nn_params_check) before anything is allocated. */
-static int build(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, const model_file *from, error *e)
+static int build(m2 *m, const vaenet_arch *a, int K, int max_lab, int max_unl, const model_file *from, error *e)
 {
     memset(m, 0, sizeof *m);
     m->a = *a;
     m->K = K;
     m->max_in = max_lab + max_unl;
     m->max_rows = max_lab + max_unl * K;
-    int rev[VAE_MAX_HIDDEN];
+    int rev[VAENET_MAX_HIDDEN];
     for (int l = 0; l < a->nhidden; l++) rev[l] = a->hidden[a->nhidden - 1 - l];
     nn_params_init(&m->p);
     size_t Z = (size_t)a->latent, D = (size_t)a->in, R = (size_t)m->max_rows, I = (size_t)m->max_in;
     if (dnet_declare(&m->cls, &m->p, "cls", a->in, 0, a->nhidden, a->hidden, K, a->act, e) < 0 ||
         dnet_declare(&m->enc, &m->p, "enc", a->in, K, a->nhidden, a->hidden, 2 * a->latent, a->act, e) < 0 ||
-        dnet_declare(&m->dec, &m->p, "dec", a->latent, K, a->nhidden, rev, vae_lik_width(a->lik, a->in), a->act,
+        dnet_declare(&m->dec, &m->p, "dec", a->latent, K, a->nhidden, rev, vaenet_lik_width(a->lik, a->in), a->act,
                      e) < 0 ||
         (from && nn_params_check(&m->p, from, e) < 0) || nn_params_alloc(&m->p, e) < 0 ||
         dnet_alloc(&m->cls, m->max_in, m->max_in, e) < 0 ||
@@ -54,7 +55,7 @@ fail:
     return -1;
 }
 
-int m2_create(m2 *m, const vae_arch *a, int K, int max_lab, int max_unl, error *e)
+int m2_create(m2 *m, const vaenet_arch *a, int K, int max_lab, int max_unl, error *e)
 {
     return build(m, a, K, max_lab, max_unl, NULL, e);
 }
@@ -172,12 +173,12 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
     log_softmax(m->logq, m->q, logits, nin, K);
     int R = expand_rows(m, y, nl, nu);
     float *h = dnet_forward(&m->enc, &m->p, x, nin, R, m->src, m->ycls);     // (R, 2Z)
-    vae_latent_forward(m->z, m->kl, h, eps, R, Z);
+    vaenet_latent_forward(m->z, m->kl, h, eps, R, Z);
     float *o = dnet_forward(&m->dec, &m->p, m->z, R, R, NULL, m->ycls);      // (R, width)
     float wl, wu, wx;
     row_weights(m, NL, NU, alpha, &wl, &wu, &wx);
     if (grad) lik_weights(m, nl, nu, wl, wu);
-    vae_lik_nll(m->pool, m->a.lik, m->rec, grad ? dnet_dout(&m->dec) : NULL, o, x, m->src, m->w, 1.0f, R, D);
+    vaenet_lik_nll(m->pool, m->a.lik, m->rec, grad ? dnet_dout(&m->dec) : NULL, o, x, m->src, m->w, 1.0f, R, D);
     for (int i = 0; i < nl; i++) {
         loss->lab += (double)m->rec[i] + m->kl[i] + logK;
         loss->xent -= m->logq[(size_t)i * K + y[i]];
@@ -195,7 +196,7 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
     if (!grad) return;
 
     dnet_backward(&m->dec, &m->p, m->dz, m->z, R, R, NULL, m->ycls);
-    vae_latent_backward(dnet_dout(&m->enc), h, m->dz, eps, m->w, beta, R, Z);
+    vaenet_latent_backward(dnet_dout(&m->enc), h, m->dz, eps, m->w, beta, R, Z);
     dnet_backward(&m->enc, &m->p, NULL, x, nin, R, m->src, m->ycls);
 
     /* classifier: wx (q - onehot) on labelled rows; on unlabelled rows U = sum_k q_k g_k with
@@ -402,7 +403,7 @@ void m2_predict(m2 *m, const float *x, int B, float *p)
 void m2_decode(m2 *m, const float *z, const int *cls, int B, float *xmean)
 {
     const float *o = dnet_forward(&m->dec, &m->p, z, B, B, NULL, cls);
-    vae_lik_mean(m->a.lik, xmean, o, B, m->a.in);
+    vaenet_lik_mean(m->a.lik, xmean, o, B, m->a.in);
 }
 
 void m2_reconstruct(m2 *m, const float *x, const int *y, int B, float *xmean)
@@ -411,7 +412,7 @@ void m2_reconstruct(m2 *m, const float *x, const int *y, int B, float *xmean)
     m2_predict(m, x, B, m->q);
     for (int i = 0; i < B; i++) m->ycls[i] = y && y[i] >= 0 ? y[i] : argmax(m->q + (size_t)i * K, K);
     float *h = dnet_forward(&m->enc, &m->p, x, B, B, NULL, m->ycls);
-    vae_latent_forward(m->z, NULL, h, NULL, B, Z);
+    vaenet_latent_forward(m->z, NULL, h, NULL, B, Z);
     m2_decode(m, m->z, m->ycls, B, xmean);
 }
 
@@ -427,7 +428,7 @@ model_file *m2_save(const m2 *m, error *e)
     value_free(f->info);
     f->info = value_copy(m->info);
     value_set(f->info, "model", value_str("m2"));
-    vae_arch_to_info(&m->a, f->info);
+    vaenet_arch_to_info(&m->a, f->info);
     value_set(f->info, "classes", value_int(m->K));
     if (nn_params_save(&m->p, f, e) < 0) {
         model_file_free(f);
@@ -438,8 +439,8 @@ model_file *m2_save(const m2 *m, error *e)
 
 int m2_load(m2 *m, const model_file *f, int max_lab, int max_unl, error *e)
 {
-    vae_arch a;
-    if (vae_arch_from_info(&a, f->info, e) < 0) return -1;
+    vaenet_arch a;
+    if (vaenet_arch_from_info(&a, f->info, e) < 0) return -1;
     int K = value_get_size(f->info, "classes");
     if (K < 2) return error_set(e, "model info: bad number of classes %d", K);
     if (build(m, &a, K, max_lab, max_unl, f, e) < 0) return -1;

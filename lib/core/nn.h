@@ -22,7 +22,6 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "model.h"
 #include "parallel.h"
 #include "rng.h"
 
@@ -77,14 +76,6 @@ static inline float *nn_grad(const nn_params *p, int i) { return p->grad + p->t[
 int nn_params_find(const nn_params *p, const char *name);     /* index or -1 */
 /* grad = 0, split over the pool's threads (pool may be NULL). */
 void nn_params_zero_grad(par_pool *pool, nn_params *p);
-/* Copies every tensor into m (in table order, so the same parameters give the same bytes). */
-int nn_params_save(const nn_params *p, model_file *m, error *e);
-/* Fills every tensor of p from m by name, checking shapes: "layer1.w: shape (64, 784) in the model,
- * expected (64, 100)". */
-int nn_params_load(nn_params *p, const model_file *m, error *e);
-/* Whether m holds every tensor p declares, with its shape (call before nn_params_alloc when building
- * a network from a file: sizes the file's bytes do not back are refused before anything is allocated). */
-int nn_params_check(const nn_params *p, const model_file *m, error *e);
 
 /* ---- dense layer: y = act(x W^T + b), W stored (out, in) row-major as in PyTorch ----------------- */
 

@@ -8,6 +8,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "params.h"
+
 /* A thread that does not block the signals (the BLAS library's workers, started before main) would
  * take the default action, ending the process. This handler, run in such a thread, blocks both
  * signals in it from the handler's return on (the mask saved in its context) and sends the signal

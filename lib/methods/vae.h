@@ -6,7 +6,7 @@
  *                                                    [mean | logvar] (B, 2D) per row
  *   loss     -ELBO = -log p(x|z) + beta KL(q(z|x) || N(0, I)),  beta < 1 during KL warm-up
  *
- * The latent and likelihood helpers (vae_latent_*, vae_lik_*) are shared with M2 (m2.h). */
+ * The architecture, latent and likelihood pieces it shares with M2 are lib/core/vaenet.h. */
 #ifndef SSL_VAE_H
 #define SSL_VAE_H
 
@@ -20,50 +20,12 @@
 #include "nn.h"
 #include "rng.h"
 #include "trainlog.h"
-
-#define VAE_MAX_HIDDEN (DNET_MAX_LAYERS - 1)
-
-typedef enum vae_lik { VAE_BERNOULLI, VAE_GAUSSIAN } vae_lik;
-const char *vae_lik_name(vae_lik l);
-int vae_lik_parse(const char *s, vae_lik *out);   /* -1 if unknown */
-
-/* ---- shared pieces ---- */
-
-/* Log-variances (of q(z|x) and of a Gaussian p(x|z)) are clamped to [-VAE_LOGVAR_MAX, VAE_LOGVAR_MAX]
- * in place as a safety net (an outlier in unscaled data must not overflow exp() at the first
- * step); at a bound, the gradient pushing further out is cut. Inside the bounds nothing changes. */
-#define VAE_LOGVAR_MAX 15.0f
-
-/* From encoder rows h (R, 2Z) = [mu | logvar] (logvar clamped in place): z (R, Z) = mu + sigma eps
- * (eps NULL: z = mu), and kl (R) per-row KL (or NULL). Returns the KL summed. */
-double vae_latent_forward(float *z, float *kl, float *h, const float *eps, int R, int Z);
-/* dh (R, 2Z) = d/dh of [sum_r s_r (dz_r . z_r) via the sample] + klscale w_r KL_r.
- * dz (R, Z) already carries its scale; w (R) or NULL. Overwrites dh. */
-void vae_latent_backward(float *dh, const float *h, const float *dz, const float *eps, const float *w,
-                         float klscale, int R, int Z);
-/* Decoder output width for D data columns: D (Bernoulli) or 2D (Gaussian). */
-int vae_lik_width(vae_lik l, int D);
-/* -log p(x | out) per row into rows (R) (or NULL); returns the sum. out (R, width) (Gaussian:
- * logvar clamped in place); row r's data is x's row src[r] (src (R) or NULL: row r), x (., D).
- * With dout (R, width) not NULL, also the gradient dout = scale w_r d(-log p)/d out, w (R) or NULL
- * (Bernoulli: in the same pass over the logits). With rows, the rows are split over the pool's threads
- * (pool may be NULL) and summed in row order afterwards: the same bytes at any thread count. */
-double vae_lik_nll(par_pool *pool, vae_lik l, float *rows, float *dout, float *out, const float *x, const int *src,
-                   const float *w, float scale, int R, int D);
-/* The data-space mean of p(x | out): sigmoid(logits) or the Gaussian mean. mean (R, D) */
-void vae_lik_mean(vae_lik l, float *mean, const float *out, int R, int D);
+#include "vaenet.h"
 
 /* ---- M1 ---- */
 
-typedef struct vae_arch {
-    int in, latent, nhidden;
-    int hidden[VAE_MAX_HIDDEN];   /* encoder sizes; the decoder mirrors them */
-    nn_act act;
-    vae_lik lik;
-} vae_arch;
-
 typedef struct vae {
-    vae_arch a;
+    vaenet_arch a;
     nn_params p;
     dnet enc, dec;
     value *info;        /* the model file's info map (provenance kept through load/save) */
@@ -80,7 +42,7 @@ typedef struct vae_loss {
 } vae_loss;
 
 /* Declares and allocates the parameters (zero) and the workspaces for batches of max_rows rows. */
-int vae_create(vae *v, const vae_arch *a, int max_rows, error *e);
+int vae_create(vae *v, const vaenet_arch *a, int max_rows, error *e);
 void vae_init_weights(vae *v, rng *r);
 /* Runs the element-wise loops of training (activations, likelihood, Adam) on the pool's threads;
  * the pool stays the caller's. NULL (the default): on the calling thread. */
@@ -122,8 +84,5 @@ void vae_reconstruct(vae *v, const float *x, int B, float *xmean);
 model_file *vae_save(const vae *v, error *e);
 /* Builds v (with workspaces for max_rows) from a model file of kind "vae". */
 int vae_load(vae *v, const model_file *m, int max_rows, error *e);
-/* Architecture from / into an info map (shared with M2). */
-void vae_arch_to_info(const vae_arch *a, value *info);
-int vae_arch_from_info(vae_arch *a, const value *info, error *e);
 
 #endif

@@ -8,6 +8,7 @@
 #include "dist.h"
 #include "imageops.h"
 #include "norm.h"
+#include "params.h"
 #include "trainctl.h"
 #include "vmath.h"
 

@@ -1,0 +1,8 @@
+#!/usr/bin/env bats
+# The layout's rules (docs/architecture.md), checked on the source tree.
+load helpers
+
+@test "lib/: every include follows the parts' rules (tests/layers.sh)" {
+    run sh "$ROOT/tests/layers.sh"
+    [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+}
