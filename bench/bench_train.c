@@ -10,9 +10,9 @@
  *        gan (ssl-gan, Salimans et al.'s MNIST shapes: D 784-1000-500-250-250-250-10, G 100-500-500-784,
  *             batch 100 labelled + 100 unlabelled + 100 generated)
  *
- * How the floor is measured: this program defines gemm_run itself (the library's is weak, gemm.h), so
- * every product of training comes here first; it is recorded (shape, transposes, leading dimensions,
- * beta) and timed, then computed as the library would (gemm_compute: split over the pool's threads).
+ * How the floor is measured: the training's pool carries an observer of its products (gemm_observe),
+ * so every product of training is recorded (shape, transposes, leading dimensions, beta) and timed
+ * as the library computes it (split over the pool's threads).
  * After the epoch, the recorded products are replayed back to back, in the same order with the same
  * arguments, each as one cblas_sgemm call on OpenBLAS's own threads (the pool's thread count for a
  * product the library splits, one thread for one it does not), on buffers of the same sizes: that
@@ -71,6 +71,7 @@ static struct {
     call *calls;
     size_t n, cap;
     double secs, flops;     /* time inside the products, FLOPs, while recording */
+    double t0;              /* when the product under way began */
 } rec;
 
 /* The OpenBLAS threads the floor gives a product: the pool's threads for one gemm_run splits over
@@ -83,24 +84,24 @@ static int floor_threads(const par_pool *p, int m, int n, int k)
     return gemm_splits(p, m, n, k) ? par_threads(p) : 1;
 }
 
-/* Every product of the library's training comes here (gemm.h: gemm_run is weak in the library). */
-void gemm_run(par_pool *p, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha,
-              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+/* gemm_observe's observer: every product of the library's training, before (done 0) and after (1). */
+static void record(void *ctx, const gemm_call *g, int done)
 {
-    if (!rec.on) {
-        gemm_compute(p, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    (void)ctx;
+    if (!rec.on) return;
+    if (!done) {
+        rec.t0 = now();
         return;
     }
+    rec.secs += now() - rec.t0;
+    rec.flops += 2.0 * g->M * g->N * g->K;
     if (rec.n == rec.cap) {
         rec.cap = rec.cap ? 2 * rec.cap : 4096;
         rec.calls = realloc(rec.calls, rec.cap * sizeof(call));
         if (!rec.calls) exit(1);
     }
-    rec.calls[rec.n++] = (call){floor_threads(p, m, n, k), ta, tb, m, n, k, lda, ldb, ldc, alpha, beta};
-    double t0 = now();
-    gemm_compute(p, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    rec.secs += now() - t0;
-    rec.flops += 2.0 * m * n * k;
+    rec.calls[rec.n++] = (call){floor_threads(g->pool, g->M, g->N, g->K), g->ta, g->tb, g->M, g->N, g->K, g->lda,
+                                g->ldb, g->ldc, g->alpha, g->beta};
 }
 
 /* Row-major sizes of a call's operands, in floats. */
@@ -368,6 +369,7 @@ int main(int argc, char **argv)
     if (threads > 0) openblas_set_num_threads(threads);
     error pe;
     if (!(g_pool = par_new(openblas_get_num_threads(), &pe))) die(&pe);
+    gemm_observe(g_pool, record, NULL);
     data d;
     load(&d, dir, rows, NETS[net].digits);
     if (NETS[net].digits) g_epochs = 20;

@@ -39,8 +39,8 @@ int gemm_splits(const par_pool *p, int M, int N, int K)
     return T > 1 && side >= 2L * GEMM_BLOCK && (long)M * N * K >= GEMM_SPLIT_MIN;
 }
 
-void gemm_compute(par_pool *p, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
-                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+static void compute(par_pool *p, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+                    const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     int T = par_threads(p);
     if (T == 1) {
@@ -63,6 +63,15 @@ void gemm_compute(par_pool *p, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb,
     if (threads != 1) openblas_set_num_threads(threads);
 }
 
+void gemm_observe(par_pool *p, gemm_observer fn, void *ctx) { par_set_hook(p, (par_hook_fn)fn, ctx); }
+
 void gemm_run(par_pool *p, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
-    __attribute__((weak, alias("gemm_compute")));
+{
+    void *ctx;
+    gemm_observer watch = (gemm_observer)par_hook(p, &ctx);
+    gemm_call call = {p, ta, tb, M, N, K, lda, ldb, ldc, alpha, beta};
+    if (watch) watch(ctx, &call, 0);
+    compute(p, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (watch) watch(ctx, &call, 1);
+}

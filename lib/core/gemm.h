@@ -29,10 +29,17 @@
  * cblas_sgemm call at OpenBLAS's current threads. */
 void gemm_run(par_pool *p, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
-/* What gemm_run does: gemm_run is a weak alias of it, so that bench/bench_train.c can define its own
- * gemm_run, which records and times each product, then calls this. */
-void gemm_compute(par_pool *p, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
-                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* A product's shape, as gemm_run was asked for it. */
+typedef struct gemm_call {
+    const par_pool *pool;
+    enum CBLAS_TRANSPOSE ta, tb;
+    int M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+} gemm_call;
+/* An observer of the products run on a pool (measuring: bench/bench_train.c records and times each):
+ * fn(ctx, call, 0) before and fn(ctx, call, 1) after each. NULL fn: none. */
+typedef void (*gemm_observer)(void *ctx, const gemm_call *c, int done);
+void gemm_observe(par_pool *p, gemm_observer fn, void *ctx);
 /* 1 when gemm_run splits an M x N x K product over p's threads. */
 int gemm_splits(const par_pool *p, int M, int N, int K);
 

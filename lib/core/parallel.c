@@ -25,6 +25,8 @@ struct par_pool {
     pthread_cond_t wake, done;
     int stop;                  /* under mu */
     size_t min_work;           /* inline below this (par_set_min_work) */
+    par_hook_fn hook;          /* par_set_hook */
+    void *hook_ctx;
     atomic_ulong gen;          /* job number: a worker looks for chunks to run when it changes */
     /* the current job's chunks: job number (32 bits) | chunks (16) | next chunk to claim (16). A
      * thread claims a chunk by a compare-and-swap on the whole word, so a worker that wakes late (or
@@ -158,6 +160,14 @@ void par_free(par_pool *p)
 }
 
 int par_threads(const par_pool *p) { return p ? p->threads : 1; }
+
+void par_set_hook(par_pool *p, par_hook_fn fn, void *ctx) { p->hook = fn, p->hook_ctx = ctx; }
+
+par_hook_fn par_hook(const par_pool *p, void **ctx)
+{
+    *ctx = p ? p->hook_ctx : NULL;
+    return p ? p->hook : NULL;
+}
 
 void par_set_min_work(par_pool *p, size_t work) { p->min_work = work; }
 

@@ -39,6 +39,11 @@ void par_free(par_pool *p);
 void par_set_min_work(par_pool *p, size_t work);
 /* Threads of the pool (1 for NULL). */
 int par_threads(const par_pool *p);
+/* A hook the pool carries for the code that runs on it (gemm.h's product observer), or NULL. */
+typedef void (*par_hook_fn)(void);
+void par_set_hook(par_pool *p, par_hook_fn fn, void *ctx);
+/* The hook and its ctx (NULL for no pool or no hook). */
+par_hook_fn par_hook(const par_pool *p, void **ctx);
 /* Chunk t of T over [0, n): [par_chunk(n, T, grain, t), par_chunk(n, T, grain, t + 1)), boundaries
  * multiples of grain; par_for cuts min(units, 4 x threads) chunks, units = ceil(n / grain). */
 size_t par_chunk(size_t n, int T, size_t grain, int t);

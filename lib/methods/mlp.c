@@ -422,7 +422,8 @@ static int state_load(mlp *m, const model_file *f, train_ws *w, size_t nlab, ada
 }
 
 /* Training runs on one BLAS thread when every product of a step is small (nn_blas_threads_for), and
- * then its element loops on the calling thread too. */
+ * then its element loops on the calling thread too: a pool of one thread, which carries the caller's
+ * pool's hook (a product observer, gemm.h). */
 static int train_blas(mlp *m, const mlp_config *c, const mlp_data *train, datasource *src, const mlp_data *val,
                       trainlog *log, mlp_result *res, error *e)
 {
@@ -431,11 +432,17 @@ static int train_blas(mlp *m, const mlp_config *c, const mlp_data *train, dataso
         long mnk = (long)c->batch * m->sizes[l] * m->sizes[l + 1];
         most = mnk > most ? mnk : most;
     }
-    int threads = nn_blas_threads_for(most);
     mlp_config small = *c;
-    if (most < GEMM_SPLIT_MIN) small.pool = NULL;
+    if (most < GEMM_SPLIT_MIN && c->pool) {
+        void *ctx;
+        par_hook_fn hook = par_hook(c->pool, &ctx);
+        if (!(small.pool = par_new(1, e))) return -1;
+        par_set_hook(small.pool, hook, ctx);
+    }
+    int threads = nn_blas_threads_for(most);
     int rc = train_run(m, &small, train, src, val, log, res, e);
     nn_blas_threads_restore(threads);
+    if (small.pool != c->pool) par_free(small.pool);
     return rc;
 }
 

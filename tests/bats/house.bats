@@ -6,3 +6,8 @@ load helpers
     run sh "$ROOT/tests/layers.sh"
     [ "$status" -eq 0 ] || { echo "$output"; return 1; }
 }
+
+@test "no weak symbols: nothing outside the library replaces its functions" {
+    run grep -rn --include="*.[ch]" "__attribute__((weak" "$ROOT/lib" "$ROOT/tools" "$ROOT/bench" "$ROOT/tests"
+    [ "$status" -eq 1 ] || { echo "$output"; return 1; }
+}
