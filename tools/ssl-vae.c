@@ -421,46 +421,36 @@ static void set_info(value *info, const args *a, const train_data *d)
     value_set(info, "rows", value_int((int64_t)d->n));
 }
 
-static float kl_weight(const args *a, int epoch)
+/* What the epoch callback of vae_train and m2_train needs: write the model to -o every
+ * --checkpoint-every epochs (but the last), on the first process. */
+typedef struct epoch_ctx {
+    cli *c;
+    const args *a;
+    vae *v;              /* the M1 trained, or NULL */
+    m2 *m;               /* the M2 trained, or NULL */
+    int ckpt_epoch;      /* the epoch last written to -o, 0 = none */
+} epoch_ctx;
+
+static int on_epoch(int epoch, void *ctx, error *e)
 {
-    return a->warmup && epoch <= a->warmup ? (float)epoch / (float)(a->warmup + 1) : 1.0f;
+    epoch_ctx *x = ctx;
+    const args *a = x->a;
+    if (!a->ckpt || epoch % a->ckpt != 0 || epoch >= a->epochs || dist_rank() != 0) return 0;
+    if (x->v) value_set(x->v->info, "epochs_done", value_int(epoch));
+    write_checkpoint(x->c, x->v ? vae_save(x->v, e) : m2_save(x->m, e), e, a->out);
+    if (x->v) value_remove(x->v->info, "epochs_done");
+    x->ckpt_epoch = epoch;
+    return 0;
 }
 
-/* A failed epoch: the message names the epoch and batch, and what is left in MODEL. */
-static _Noreturn void train_failed(cli *c, const args *a, const char *file, int epoch, const error *e, int ckpt_epoch,
-                                   trainctl *ctl)
+/* After vae_train or m2_train: an interrupt or a failure ends the program (with the checkpoint). */
+static void train_ended(cli *c, const args *a, const char *file, int rc, const error *e, const epoch_ctx *x, trainlog *log)
 {
-    if (ckpt_epoch)
-        cli_train_failed(c, ctl, "%s: epoch %d, %s; %s keeps the checkpoint of epoch %d", file, epoch, e->msg, a->out,
-                         ckpt_epoch);
-    cli_train_failed(c, ctl, "%s: epoch %d, %s; no model written", file, epoch, e->msg);
-}
-
-/* The resumed state (trainctl.h) into p, opt, r, or the held state before the first epoch; the
- * first epoch to run. */
-static int start_state(cli *c, trainctl *ctl, model_file *initial, nn_params *p, adam *opt, rng *r)
-{
-    error e;
-    int rc = ctl->resume ? trainctl_state_restore(ctl->resume, p, opt, r, &e)
-                         : trainctl_epoch_end(ctl, trainctl_state_new(initial, opt, r, &e), 0, &e);
-    if (ctl->resume) model_file_free(initial);
-    if (rc < 0) cli_fail(c, "%s: %s", ctl->path, e.msg);
-    return trainctl_resume_epoch(ctl) + 1;
-}
-
-/* The model's info "latent_sd": each latent unit's sd of the posterior mean over the training rows,
- * which encode --min-sd reads to keep the units that carry information. */
-static void set_latent_sd(cli *c, vae *v, datasource *src, uint64_t seed)
-{
-    error e;
-    double *sd = malloc((size_t)v->a.latent * sizeof(double));
-    rng r;
-    rng_seed(&r, seed ^ 0x5d);   /* the pass's own draws: the training's generator is left as it was */
-    if (!sd || vae_latent_spread(v, src, &r, sd, &e) < 0) cli_fail(c, "%s", sd ? e.msg : "out of memory");
-    value *arr = value_array();
-    for (int j = 0; j < v->a.latent; j++) value_push(arr, value_float(sd[j]));
-    value_set(v->info, "latent_sd", arr);
-    free(sd);
+    if (rc == 0 && trainlog_stopped(log)) cli_train_interrupted(c, log->ctl);
+    if (rc == 0) return;
+    if (x->ckpt_epoch)
+        cli_train_failed(c, log->ctl, "%s: %s; %s keeps the checkpoint of epoch %d", file, e->msg, a->out, x->ckpt_epoch);
+    cli_train_failed(c, log->ctl, "%s: %s; no model written", file, e->msg);
 }
 
 static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
@@ -471,55 +461,14 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
     if (vae_create(&v, &a->arch, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
     par_pool *pool = cli_train_pool(c);
     vae_set_pool(&v, pool);
-    rng r;
-    rng_seed(&r, a->seed);
-    vae_init_weights(&v, &r);
-    adam opt;
-    if (adam_init_params(&opt, &v.p, &e) < 0) cli_fail_error(c, &e);
-    opt.lr = (float)a->lr;
     if (!d->src && !(d->src = datasource_memory(d->t, &e))) cli_fail_error(c, &e);
-    int rank0 = dist_rank() == 0;   /* every rank holds the same model: rank 0 alone writes it */
-    datasource_shard(d->src, dist_rank(), dist_size());
-    trainlog_plan(log, a->epochs, d->n, (d->n + (size_t)a->batch - 1) / (size_t)a->batch);
     set_info(v.info, a, d);
-    int ckpt_epoch = 0;
-    for (int ep = start_state(c, log->ctl, vae_save(&v, &e), &v.p, &opt, &r); ep <= a->epochs; ep++) {
-        trainlog_epoch_begin(log, ep);
-        vae_loss l = {0, 0, 0};
-        float beta = kl_weight(a, ep);
-        if (vae_train_source(&v, &opt, d->src, a->batch, beta, &r, log, &l, &e) < 0)
-            train_failed(c, a, d->file, ep, &e, ckpt_epoch, log->ctl);
-        if (trainlog_stopped(log)) cli_train_interrupted(c, log->ctl);
-        double elbo = -(l.rec + l.kl) / (double)l.rows;
-        trainlog_metric(log, "elbo", elbo);
-        trainlog_metric(log, "rec", l.rec / (double)l.rows);
-        trainlog_metric(log, "kl", l.kl / (double)l.rows);
-        trainlog_metric(log, "kl_weight", beta);
-        value_set(v.info, "train_elbo", value_float(elbo));
-        if (d->vx && rank0) {
-            vae_loss vl = {0, 0, 0};
-            rng vr;
-            rng_seed(&vr, a->seed ^ 0x5eed);   /* the same noise every epoch: comparable numbers */
-            vae_evaluate(&v, d->vx, d->vn, &vr, &vl);
-            double velbo = vl.rows ? -(vl.rec + vl.kl) / (double)vl.rows : 0;
-            trainlog_metric(log, "val_elbo", velbo);
-            value_set(v.info, "val_elbo", value_float(velbo));
-        }
-        if (trainlog_epoch_end(log, &e) < 0) cli_fail_error(c, &e);
-        if (a->ckpt && ep % a->ckpt == 0 && ep < a->epochs && rank0) {
-            value_set(v.info, "epochs_done", value_int(ep));
-            write_checkpoint(c, vae_save(&v, &e), &e, a->out);
-            ckpt_epoch = ep;
-            value_remove(v.info, "epochs_done");
-        }
-        if (trainctl_epoch_end(log->ctl, trainctl_state_new(vae_save(&v, &e), &opt, &r, &e), ep, &e) < 0)
-            cli_fail_error(c, &e);
-    }
-    trainlog_finish(log);
-    set_latent_sd(c, &v, d->src, a->seed);
-    if (rank0) write_final(c, vae_save(&v, &e), &e, a->out);
+    vae_config cfg = {.epochs = a->epochs, .batch = a->batch, .lr = a->lr, .warmup = a->warmup, .seed = a->seed};
+    epoch_ctx x = {c, a, &v, NULL, 0};
+    int rc = vae_train(&v, &cfg, d->src, d->vx, d->vn, log, on_epoch, &x, &e);
+    train_ended(c, a, d->file, rc, &e, &x, log);
+    if (dist_rank() == 0) write_final(c, vae_save(&v, &e), &e, a->out);   /* every rank holds the model */
     datasource_free(d->src);
-    adam_free(&opt);
     vae_free(&v);
     par_free(pool);
 }
@@ -541,28 +490,6 @@ static int class_count(cli *c, const args *a, const train_data *d)
     int K = stream_class_count(d->t->schema, d->y, d->t->nrows, a->classes, 0, &e);
     if (K < 0) cli_fail(c, "%s: %s", d->file, e.msg);
     return K;
-}
-
-/* M2's model with the cycles over the labelled and unlabelled rows (trainctl.h state), and their
- * restore from the resumed state. */
-static model_file *m2_state(m2 *m, const m2_data *md, error *e)
-{
-    model_file *f = m2_save(m, e);
-    if (f) trainctl_put_num(f, "lab_pos", (double)md->lab_pos);
-    if (f && (trainctl_put_ints(f, "lab", md->lab, md->nlab, e) < 0 || (!md->unl_src && trainctl_put_ints(f, "unl", md->unl, md->nunl, e) < 0)))
-        return model_file_free(f), NULL;
-    return f;
-}
-
-static int m2_resume(const trainctl *ctl, m2_data *md, error *e)
-{
-    double pos;
-    if (!ctl->resume) return 0;
-    if (trainctl_get_num(ctl->resume, "lab_pos", &pos, e) < 0 || trainctl_get_ints(ctl->resume, "lab", md->lab, md->nlab, e) < 0 ||
-        trainctl_get_ints(ctl->resume, "unl", md->unl, md->nunl, e) < 0)
-        return error_prefix(e, "%s", ctl->path);
-    md->lab_pos = (size_t)pos;
-    return 0;
 }
 
 /* --shift: the labelled rows are one-channel images (meta image_shape, else square), not samples. */
@@ -599,56 +526,20 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     if (d->vy)
         for (size_t i = 0; i < d->vn; i++)
             if (d->vy[i] >= K) cli_fail(c, "%s: row %zu: label %d >= the model's %d classes", a->val, i + 1, d->vy[i], K);
-    rng r;
-    rng_seed(&r, a->seed);
-    m2_init_weights(&m, &r);
-    adam opt;
-    if (adam_init_params(&opt, &m.p, &e) < 0) cli_fail_error(c, &e);
-    opt.lr = (float)a->lr;
-    size_t per_epoch = md.nunl ? md.nunl : md.nlab;
-    trainlog_plan(log, a->epochs, per_epoch, (per_epoch + (size_t)a->batch - 1) / (size_t)a->batch);
     set_info(m.info, a, d);
     value_set(m.info, "alpha", value_float(a->alpha));
     value_set(m.info, "labelled_rows", value_int((int64_t)md.nlab));
     value_set(m.info, "labelled_batch", value_int(bl));
     value_set(m.info, "weighting", value_str(a->weighting == M2_WEIGHT_ROWS ? "rows" : "means"));
     value_set(m.info, "shift", value_int(a->shift));
-    int ckpt_epoch = 0;
-    if (m2_resume(log->ctl, &md, &e) < 0) cli_fail_error(c, &e);
-    for (int ep = start_state(c, log->ctl, m2_state(&m, &md, &e), &m.p, &opt, &r); ep <= a->epochs; ep++) {
-        trainlog_epoch_begin(log, ep);
-        m2_loss l = {0};
-        float beta = kl_weight(a, ep);
-        if (m2_train_epoch(&m, &opt, &md, bl, a->batch, alpha, beta, &r, log, &l, &e) < 0)
-            train_failed(c, a, d->file, ep, &e, ckpt_epoch, log->ctl);
-        if (trainlog_stopped(log)) cli_train_interrupted(c, log->ctl);
-        trainlog_metric(log, "loss", l.steps ? l.obj / (double)l.steps : 0);
-        if (l.nunl) trainlog_metric(log, "unl_elbo", -l.unl / (double)l.nunl);
-        trainlog_metric(log, "lab_elbo", -l.lab / (double)l.nlab);
-        trainlog_metric(log, "xent", l.xent / (double)l.nlab);
-        trainlog_metric(log, "accuracy", (double)l.correct / (double)l.nlab);
-        if (d->vx) {
-            m2_loss vl = {0};
-            rng vr;
-            rng_seed(&vr, a->seed ^ 0x5eed);
-            m2_evaluate(&m, d->vx, d->vy, d->vn, &vr, &vl);
-            trainlog_metric(log, "val_elbo", vl.nunl ? -vl.unl / (double)vl.nunl : 0);
-            if (vl.nlab) trainlog_metric(log, "val_accuracy", (double)vl.correct / (double)vl.nlab);
-            value_set(m.info, "val_elbo", value_float(vl.nunl ? -vl.unl / (double)vl.nunl : 0));
-        }
-        if (trainlog_epoch_end(log, &e) < 0) cli_fail_error(c, &e);
-        if (a->ckpt && ep % a->ckpt == 0 && ep < a->epochs && dist_rank() == 0) {
-            write_checkpoint(c, m2_save(&m, &e), &e, a->out);
-            ckpt_epoch = ep;
-        }
-        if (trainctl_epoch_end(log->ctl, trainctl_state_new(m2_state(&m, &md, &e), &opt, &r, &e), ep, &e) < 0)
-            cli_fail_error(c, &e);
-    }
-    trainlog_finish(log);
+    m2_config cfg = {.epochs = a->epochs, .batch = a->batch, .lab_batch = bl, .lr = a->lr, .warmup = a->warmup,
+                     .alpha = alpha, .seed = a->seed};
+    epoch_ctx x = {c, a, NULL, &m, 0};
+    int rc = m2_train(&m, &cfg, &md, d->vx, d->vy, d->vn, log, on_epoch, &x, &e);
+    train_ended(c, a, d->file, rc, &e, &x, log);
     if (dist_rank() == 0) write_final(c, m2_save(&m, &e), &e, a->out);   /* every rank holds the model */
     m2_data_free(&md);
     datasource_free(d->src);
-    adam_free(&opt);
     m2_free(&m);
     par_free(pool);
 }

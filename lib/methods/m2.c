@@ -379,6 +379,88 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
     return 0;
 }
 
+void m2_config_default(m2_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->epochs = 10;
+    c->batch = c->lab_batch = 128;
+    c->lr = 1e-3;
+    c->alpha = 1.0f;
+}
+
+/* The model as m2_save writes it, with the cycles over the labelled and unlabelled rows (the training
+ * state of trainctl.h), and their restore from a resumed state. */
+static model_file *state_save(m2 *m, const m2_data *d, error *e)
+{
+    model_file *f = m2_save(m, e);
+    if (f) trainctl_put_num(f, "lab_pos", (double)d->lab_pos);
+    if (f && (trainctl_put_ints(f, "lab", d->lab, d->nlab, e) < 0 ||
+              (!d->unl_src && trainctl_put_ints(f, "unl", d->unl, d->nunl, e) < 0)))
+        return model_file_free(f), NULL;
+    return f;
+}
+
+static int state_load(const model_file *f, m2_data *d, error *e)
+{
+    double pos;
+    if (trainctl_get_num(f, "lab_pos", &pos, e) < 0 || trainctl_get_ints(f, "lab", d->lab, d->nlab, e) < 0 ||
+        trainctl_get_ints(f, "unl", d->unl, d->nunl, e) < 0)
+        return -1;
+    d->lab_pos = (size_t)pos;
+    return 0;
+}
+
+static void epoch_metrics(m2 *m, const m2_config *c, const m2_loss *l, const float *vx, const int *vy, size_t vn,
+                          trainlog *log)
+{
+    trainlog_metric(log, "loss", l->steps ? l->obj / (double)l->steps : 0);
+    if (l->nunl) trainlog_metric(log, "unl_elbo", -l->unl / (double)l->nunl);
+    trainlog_metric(log, "lab_elbo", -l->lab / (double)l->nlab);
+    trainlog_metric(log, "xent", l->xent / (double)l->nlab);
+    trainlog_metric(log, "accuracy", (double)l->correct / (double)l->nlab);
+    if (!vx) return;
+    m2_loss vl = {0};
+    rng vr;
+    rng_seed(&vr, c->seed ^ 0x5eed);
+    m2_evaluate(m, vx, vy, vn, &vr, &vl);
+    trainlog_metric(log, "val_elbo", vl.nunl ? -vl.unl / (double)vl.nunl : 0);
+    if (vl.nlab) trainlog_metric(log, "val_accuracy", (double)vl.correct / (double)vl.nlab);
+    value_set(m->info, "val_elbo", value_float(vl.nunl ? -vl.unl / (double)vl.nunl : 0));
+}
+
+int m2_train(m2 *m, const m2_config *c, m2_data *d, const float *vx, const int *vy, size_t vn, trainlog *log,
+             train_epoch_fn cb, void *ctx, error *e)
+{
+    rng r;
+    rng_seed(&r, c->seed);
+    m2_init_weights(m, &r);
+    adam opt;
+    if (adam_init_params(&opt, &m->p, e) < 0) return -1;
+    opt.lr = (float)c->lr;
+    size_t per_epoch = d->nunl ? d->nunl : d->nlab;
+    trainlog_plan(log, c->epochs, per_epoch, (per_epoch + (size_t)c->batch - 1) / (size_t)c->batch);
+    trainctl *ctl = log ? log->ctl : NULL;
+    int rc = ctl && ctl->resume ? trainctl_named(ctl, state_load(ctl->resume, d, e), e) : 0;
+    int ep = rc < 0 ? -1 : trainctl_start(ctl, state_save(m, d, e), &m->p, &opt, &r, e);
+    for (rc = ep < 0 ? -1 : 0; rc == 0 && ep <= c->epochs; ep++) {
+        trainlog_epoch_begin(log, ep);
+        m2_loss l = {0};
+        float beta = c->warmup && ep <= c->warmup ? (float)ep / (float)(c->warmup + 1) : 1.0f;
+        if (m2_train_epoch(m, &opt, d, c->lab_batch, c->batch, c->alpha, beta, &r, log, &l, e) < 0) {
+            rc = trainctl_epoch_failed(e, ep);
+            break;
+        }
+        if (trainlog_stopped(log)) break;
+        epoch_metrics(m, c, &l, vx, vy, vn, log);
+        if (trainlog_epoch_end(log, e) < 0 || trainctl_epoch_end(ctl, trainctl_state_new(state_save(m, d, e), &opt, &r, e), ep, e) < 0 ||
+            (cb && cb(ep, ctx, e) < 0))
+            rc = -1;
+    }
+    if (rc == 0 && !trainlog_stopped(log)) trainlog_finish(log);
+    adam_free(&opt);
+    return rc;
+}
+
 void m2_evaluate(m2 *m, const float *x, const int *y, size_t N, rng *r, m2_loss *loss)
 {
     int K = m->K, chunk = (m->max_rows / K) < m->max_in ? m->max_rows / K : m->max_in;

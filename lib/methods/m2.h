@@ -23,6 +23,7 @@
 #include "error.h"
 #include "model.h"
 #include "rng.h"
+#include "trainctl.h"
 #include "trainlog.h"
 #include "vaenet.h"
 
@@ -96,6 +97,28 @@ void m2_data_rows(const m2_data *d, const int *idx, int n, int D, float *dst, rn
  * it, the means over the whole step; one all-reduce of the gradient per step; *loss sums all shares. */
 int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, float beta, rng *r, trainlog *log,
                    m2_loss *loss, error *e);
+/* Training settings of m2_train. */
+typedef struct m2_config {
+    int epochs;        /* 10 */
+    int batch;         /* 128 unlabelled rows a step */
+    int lab_batch;     /* labelled rows a step (at most the m2's max_lab) */
+    double lr;         /* Adam's, 1e-3 */
+    int warmup;        /* KL warm-up epochs, as vae_config */
+    float alpha;       /* the weight of -log q(y|x) (the tool's --alpha x N / N_labelled) */
+    uint64_t seed;
+} m2_config;
+
+void m2_config_default(m2_config *c);
+
+/* Trains m (made by m2_create, its pool, weighting and shift set) on d: weights drawn from c->seed,
+ * Adam, m2_train_epoch epochs. Each epoch logs loss, unl_elbo, lab_elbo, xent, accuracy (and val_elbo,
+ * val_accuracy on vx (vn, in) with labels vy (or NULL), the same noise every epoch; val_elbo also in
+ * m->info), hands log's trainctl the whole training state (the cycles over d's rows included; a state
+ * to resume from is restored first), then calls cb (may be NULL). Returns 0 (also when training stopped
+ * early: trainlog_stopped), or -1 with e, "epoch N, ..." for a failed epoch. */
+int m2_train(m2 *m, const m2_config *c, m2_data *d, const float *vx, const int *vy, size_t vn, trainlog *log,
+             train_epoch_fn cb, void *ctx, error *e);
+
 /* Every row of x (N, in) as unlabelled (U bound, one noise draw); accuracy against y (N) where y >= 0
  * (counted in nlab/correct). */
 void m2_evaluate(m2 *m, const float *x, const int *y, size_t N, rng *r, m2_loss *loss);

@@ -153,6 +153,93 @@ void vae_encode(vae *v, const float *x, int B, float *mu)
     vae_encode_sd(v, x, B, mu, NULL);
 }
 
+void vae_config_default(vae_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->epochs = 10;
+    c->batch = 128;
+    c->lr = 1e-3;
+}
+
+static float kl_weight(const vae_config *c, int epoch)
+{
+    return c->warmup && epoch <= c->warmup ? (float)epoch / (float)(c->warmup + 1) : 1.0f;
+}
+
+/* One epoch's metrics into log and v->info; with a validation set, its ELBO with the same noise
+ * every epoch (comparable numbers), on the first process only. */
+static void epoch_metrics(vae *v, const vae_config *c, const vae_loss *l, float beta, const float *vx, size_t vn,
+                          trainlog *log)
+{
+    double elbo = -(l->rec + l->kl) / (double)l->rows;
+    trainlog_metric(log, "elbo", elbo);
+    trainlog_metric(log, "rec", l->rec / (double)l->rows);
+    trainlog_metric(log, "kl", l->kl / (double)l->rows);
+    trainlog_metric(log, "kl_weight", beta);
+    value_set(v->info, "train_elbo", value_float(elbo));
+    if (!vx || dist_rank() != 0) return;
+    vae_loss vl = {0, 0, 0};
+    rng vr;
+    rng_seed(&vr, c->seed ^ 0x5eed);
+    vae_evaluate(v, vx, vn, &vr, &vl);
+    double velbo = vl.rows ? -(vl.rec + vl.kl) / (double)vl.rows : 0;
+    trainlog_metric(log, "val_elbo", velbo);
+    value_set(v->info, "val_elbo", value_float(velbo));
+}
+
+/* The model's info "latent_sd": each latent unit's sd of the posterior mean over the training rows,
+ * which encode --min-sd reads to keep the units that carry information. */
+static int set_latent_sd(vae *v, datasource *src, uint64_t seed, error *e)
+{
+    double *sd = malloc((size_t)v->a.latent * sizeof(double));
+    rng r;
+    rng_seed(&r, seed ^ 0x5d);   /* the pass's own draws: the training's generator is left as it was */
+    if (!sd) return error_set(e, "out of memory");
+    int rc = vae_latent_spread(v, src, &r, sd, e);
+    value *arr = value_array();
+    for (int j = 0; rc == 0 && j < v->a.latent; j++) value_push(arr, value_float(sd[j]));
+    value_set(v->info, "latent_sd", arr);
+    free(sd);
+    return rc;
+}
+
+int vae_train(vae *v, const vae_config *c, datasource *src, const float *vx, size_t vn, trainlog *log,
+              train_epoch_fn cb, void *ctx, error *e)
+{
+    rng r;
+    rng_seed(&r, c->seed);
+    vae_init_weights(v, &r);
+    adam opt;
+    if (adam_init_params(&opt, &v->p, e) < 0) return -1;
+    opt.lr = (float)c->lr;
+    datasource_shard(src, dist_rank(), dist_size());
+    size_t n = datasource_rows(src);
+    trainlog_plan(log, c->epochs, n, (n + (size_t)c->batch - 1) / (size_t)c->batch);
+    trainctl *ctl = log ? log->ctl : NULL;
+    int ep = trainctl_start(ctl, vae_save(v, e), &v->p, &opt, &r, e), rc = ep < 0 ? -1 : 0;
+    for (; rc == 0 && ep <= c->epochs; ep++) {
+        trainlog_epoch_begin(log, ep);
+        vae_loss l = {0, 0, 0};
+        float beta = kl_weight(c, ep);
+        if (vae_train_source(v, &opt, src, c->batch, beta, &r, log, &l, e) < 0) {
+            rc = trainctl_epoch_failed(e, ep);
+            break;
+        }
+        if (trainlog_stopped(log)) break;
+        epoch_metrics(v, c, &l, beta, vx, vn, log);
+        if (trainlog_epoch_end(log, e) < 0 ||
+            trainctl_epoch_end(ctl, trainctl_state_new(vae_save(v, e), &opt, &r, e), ep, e) < 0 ||
+            (cb && cb(ep, ctx, e) < 0))
+            rc = -1;
+    }
+    if (rc == 0 && !trainlog_stopped(log)) {
+        trainlog_finish(log);
+        rc = set_latent_sd(v, src, c->seed, e);
+    }
+    adam_free(&opt);
+    return rc;
+}
+
 int vae_latent_spread(vae *v, datasource *src, rng *r, double *sd, error *e)
 {
     size_t Z = (size_t)v->a.latent;

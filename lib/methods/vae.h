@@ -19,6 +19,7 @@
 #include "model.h"
 #include "nn.h"
 #include "rng.h"
+#include "trainctl.h"
 #include "trainlog.h"
 #include "vaenet.h"
 
@@ -71,6 +72,27 @@ void vae_evaluate(vae *v, const float *x, size_t N, rng *r, vae_loss *loss);
  * processes of dist.h) of each unit of the posterior mean: sd (Z). A unit whose mean barely moves
  * (sd < 0.1: Kingma et al.) carries no information about x. r shuffles the pass. */
 int vae_latent_spread(vae *v, datasource *src, rng *r, double *sd, error *e);
+/* Training settings of vae_train. */
+typedef struct vae_config {
+    int epochs;        /* 10 */
+    int batch;         /* 128 rows a step (at most the vae's max_rows) */
+    double lr;         /* Adam's, 1e-3 */
+    int warmup;        /* 0; else the KL weight rises over the first `warmup` epochs: min(1, e/(warmup+1)) */
+    uint64_t seed;     /* of the weights, the batches and the noise */
+} vae_config;
+
+void vae_config_default(vae_config *c);
+
+/* Trains v (made by vae_create, its pool set) on the rows of src (sharded over the processes of
+ * dist.h): weights drawn from c->seed, Adam, one pass over src an epoch. Each epoch logs elbo, rec,
+ * kl, kl_weight (and val_elbo on vx (vn, in) when vx is not NULL, with the same noise every epoch;
+ * also kept in v->info as train_elbo and val_elbo), hands log's trainctl the whole training state
+ * (and, when it holds a state to resume from, starts after it), then calls cb (may be NULL). At the
+ * end, v->info gets latent_sd (vae_latent_spread). Returns 0 (also when log says training stopped
+ * early: trainlog_stopped), or -1 with e, its message beginning "epoch N, " for a failed epoch. */
+int vae_train(vae *v, const vae_config *c, datasource *src, const float *vx, size_t vn, trainlog *log,
+              train_epoch_fn cb, void *ctx, error *e);
+
 /* Posterior means mu (B, Z) of x (B, in), B <= max_rows. */
 void vae_encode(vae *v, const float *x, int B, float *mu);
 /* The same, with the posterior sds sigma (B, Z) (logvar clamped as in training) when sd is not NULL. */

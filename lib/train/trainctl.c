@@ -176,6 +176,26 @@ int trainctl_write(const trainctl *t, error *e)
     return model_file_save(t->held, t->path, e);
 }
 
+int trainctl_epoch_failed(error *e, int epoch)
+{
+    char msg[sizeof e->msg];
+    snprintf(msg, sizeof msg, "%s", e->msg);
+    return error_set(e, "epoch %d, %s", epoch, msg);
+}
+
+int trainctl_start(trainctl *t, model_file *initial, nn_params *p, adam *opt, rng *r, error *e)
+{
+    if (!initial) return -1;
+    if (t && t->resume) {
+        model_file_free(initial);
+        if (trainctl_named(t, trainctl_state_restore(t->resume, p, opt, r, e), e) < 0) return -1;
+        return trainctl_resume_epoch(t) + 1;
+    }
+    if (!t) return model_file_free(initial), 1;
+    if (trainctl_epoch_end(t, trainctl_state_new(initial, opt, r, e), 0, e) < 0) return trainctl_named(t, -1, e);
+    return 1;
+}
+
 void trainctl_remove(const trainctl *t)
 {
     if (t->path) unlink(t->path);

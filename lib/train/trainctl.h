@@ -96,6 +96,18 @@ int trainctl_get_adam(const model_file *f, const char *name, adam *a, error *e);
 /* The state most trainers need: model (taken: its save function's file, NULL = error in e) plus
  * Adam ("adam") and the generator ("rng"); and its restore (parameters by name, checked). */
 model_file *trainctl_state_new(model_file *model, const adam *opt, const rng *r, error *e);
+/* The start of a trainer's epochs: restores the resumed state (t->resume) into p, opt, r, or hands
+ * t the state before the first epoch (initial, the model as its save function writes it: taken over,
+ * freed when resuming); t may be NULL. Returns the first epoch to run (1, or the one after the
+ * resumed epoch), or -1 with e naming the checkpoint. */
+int trainctl_start(trainctl *t, model_file *initial, nn_params *p, adam *opt, rng *r, error *e);
+
+/* e's message as the failure of an epoch: "epoch 3, <message>". Returns -1. */
+int trainctl_epoch_failed(error *e, int epoch);
+
+/* What a trainer's caller does at the end of each epoch (after its state is taken): e.g. write the
+ * model every N epochs. 0 to go on, -1 with e set to stop training with that error. */
+typedef int (*train_epoch_fn)(int epoch, void *ctx, error *e);
 int trainctl_state_restore(const model_file *f, nn_params *p, adam *opt, rng *r, error *e);
 /* A number of the state map (doubles round-trip exactly), or an error naming the key. */
 void trainctl_put_num(model_file *f, const char *key, double v);
