@@ -179,8 +179,6 @@ static int class_count(cli *c, const args *a, const stream_schema *s, int maxy, 
     return K;
 }
 
-enum { SHUFFLE_BUFFER = 10000 };   /* --stream-data's default buffer, in labelled rows */
-
 /* --stream-data's first pass over the file: every batch checked as the in-memory table would be. */
 typedef struct scan {
     const char *file;
@@ -214,7 +212,7 @@ static datasource *open_stream(cli *c, const args *a, const char *path, int *max
     error e;
     if (!path || strcmp(path, "-") == 0) cli_usage_error(c, "--stream-data needs a FILE (it is read again every epoch), not stdin");
     scan s = {path, a->classes, -1};
-    datasource *src = datasource_stream_where(path, a->buffer ? (size_t)a->buffer : SHUFFLE_BUFFER, scan_batch, labelled, &s, &e);
+    datasource *src = datasource_stream_where(path, a->buffer ? (size_t)a->buffer : DATASOURCE_BUFFER_ROWS, scan_batch, labelled, &s, &e);
     if (!src) cli_fail_error(c, &e);
     *maxy = s.maxy;
     return src;

@@ -258,8 +258,6 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
 
 /* ---- train ---- */
 
-enum { SHUFFLE_BUFFER = 10000 };   /* --stream-data's default buffer, in rows */
-
 /* What a look at the training rows finds, batch by batch: in memory the one table, with
  * --stream-data the first pass over the file (which also keeps the labelled rows and the first rows). */
 typedef struct scan {
@@ -345,7 +343,7 @@ static model_file *make_model(gan *m, const train_ctx *t, error *e)
 {
     static const char *const keep[] = {STREAM_META_CLASSES, STREAM_META_FEATURES, STREAM_META_RANGE, "image_shape",
                                        STREAM_META_SCALING};
-    model_file *f = gan_to_model(m, e);
+    model_file *f = gan_save(m, e);
     if (!f) return NULL;
     for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
         const value *v = value_get(t->meta, keep[i]);
@@ -448,7 +446,7 @@ static const stream_schema *load_train(cli *c, const args *a, const char *path, 
         src->lab = src->init = table_data(h->t);
         return h->t->schema;
     }
-    size_t K = a->buffer ? (size_t)a->buffer : SHUFFLE_BUFFER;
+    size_t K = a->buffer ? (size_t)a->buffer : DATASOURCE_BUFFER_ROWS;
     sc->keep = 1, sc->first_cap = K;
     if (!(h->unl[0] = datasource_stream(path, K, scan_rows, sc, &e)) || !(h->unl[1] = datasource_stream(path, K, NULL, NULL, &e)))
         train_fail(c, h, "%s", e.msg);
@@ -580,7 +578,7 @@ static gan *load_model(cli *c, const char *path, model_file **mf)
     error e;
     *mf = model_file_load(path, GAN_KIND, &e);
     if (!*mf) cli_fail_error(c, &e);
-    gan *m = gan_from_model(*mf, &e);
+    gan *m = gan_load(*mf, &e);
     if (!m) cli_fail(c, "%s: %s", path, e.msg);
     return m;
 }

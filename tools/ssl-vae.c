@@ -282,8 +282,6 @@ static void write_final(cli *c, model_file *mf, error *e, const char *path)
 
 /* ---- train ---- */
 
-enum { SHUFFLE_BUFFER = 10000 };   /* --stream-data's default buffer, in rows */
-
 typedef struct train_data {
     stream_table *t, *vt;       /* t: NULL with --stream-data (M2: its labelled rows) */
     datasource *src;            /* M1's batches: t's rows, or the file read every epoch (M2: its unlabelled rows) */
@@ -376,7 +374,7 @@ static void load_train_data(cli *c, const args *a, train_data *d)
     if (a->stream_data) {
         /* M2: the labelled rows held (d->t, gathered in the first pass), the unlabelled ones streamed */
         d->m2_classes = a->m2 ? a->classes : -1;
-        d->src = datasource_stream_where(path, a->buffer ? (size_t)a->buffer : SHUFFLE_BUFFER, scan_batch,
+        d->src = datasource_stream_where(path, a->buffer ? (size_t)a->buffer : DATASOURCE_BUFFER_ROWS, scan_batch,
                                          a->m2 ? unlabelled : NULL, d, &e);
         if (!d->src) cli_fail_error(c, &e);
         d->schema = datasource_schema(d->src);

@@ -1,5 +1,5 @@
-/* error: the one way lib/ reports failure. Library code never prints or exits;
- * it fills an error and returns -1 (or NULL). Only a tool's main decides to exit. */
+/* error: the one way lib/ reports failure. Library code never prints or exits; it fills an error
+ * and returns -1 (or NULL). Only the programs decide to exit: tools/ and their shared side, lib/tool. */
 #ifndef SSL_ERROR_H
 #define SSL_ERROR_H
 

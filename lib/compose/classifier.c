@@ -44,7 +44,7 @@ classifier *classifier_from_model(const model_file *f, error *e)
             return NULL;
         }
     } else if (strcmp(f->kind, GAN_KIND) == 0) {
-        gan *g = gan_from_model(f, e);
+        gan *g = gan_load(f, e);
         if (g && (c = alloc_classifier(CLS_GAN, f, e))) c->gan = g;
         else gan_free(g);
     } else if (strcmp(f->kind, "vae") == 0) {

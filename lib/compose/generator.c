@@ -46,7 +46,7 @@ generator *generator_from_model(const model_file *f, error *e)
         if (!bad && alloc_work(g, g->vae.a.latent, e) < 0) vae_free(&g->vae), bad = 1;
     } else if (strcmp(f->kind, GAN_KIND) == 0) {
         g->kind = GEN_GAN;
-        bad = !(g->gan = gan_from_model(f, e));
+        bad = !(g->gan = gan_load(f, e));
     } else {
         bad = error_set(e, "a model of kind '%s' cannot generate rows: give an m2, vae (M1) or gan model", f->kind);
     }

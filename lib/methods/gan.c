@@ -1344,7 +1344,7 @@ static int train_epoch(gan *m, const gan_config *c, const gan_source *src, train
 static model_file *state_save(const gan *m, const train_bufs *b, long nlab, long lab_pos, const adam *ad,
                               const adam *ag, const rng *r, error *e)
 {
-    model_file *f = gan_to_model(m, e);
+    model_file *f = gan_save(m, e);
     if (!f) return NULL;
     trainctl_put_rng(f, "rng", r);
     trainctl_put_num(f, "lab_pos", (double)lab_pos);
@@ -1556,7 +1556,7 @@ static void spec_to_info(value *info, const char *key, const char *spec, const g
     value_set(info, ik, int_array(img, 3));
 }
 
-model_file *gan_to_model(const gan *m, error *e)
+model_file *gan_save(const gan *m, error *e)
 {
     const gan_arch *a = &m->a;
     model_file *f = model_file_new(GAN_KIND);
@@ -1616,7 +1616,7 @@ static int spec_from_info(const value *info, const char *key, int (*parse)(gan_a
     return 0;
 }
 
-gan *gan_from_model(const model_file *f, error *e)
+gan *gan_load(const model_file *f, error *e)
 {
     gan_arch a;
     memset(&a, 0, sizeof a);

@@ -253,7 +253,7 @@ double gan_mean_pairwise_dist(const float *x, int n, int d);
 
 /* ---- model files: kind "gan", info holds the architecture (and what the caller adds) ---- */
 
-model_file *gan_to_model(const gan *m, error *e);
-gan *gan_from_model(const model_file *f, error *e);
+model_file *gan_save(const gan *m, error *e);
+gan *gan_load(const model_file *f, error *e);
 
 #endif

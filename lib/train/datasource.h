@@ -28,6 +28,9 @@
 
 typedef struct datasource datasource;
 
+/* The shuffle buffer's rows when a program's --shuffle-buffer is not given. */
+#define DATASOURCE_BUFFER_ROWS 10000
+
 /* A check of each batch read in the first pass of a stream source (row0: the batch's first row
  * in the file, 0-based); -1 with an error stops datasource_stream. */
 typedef int (*datasource_check)(const stream_table *batch, size_t row0, void *ctx, error *e);

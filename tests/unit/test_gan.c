@@ -383,9 +383,9 @@ static void refuse_specs(model_file *f, const char *key, const char *shape, cons
 {
     error e;
     value_set(f->info, key, value_str(shape));
-    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, tensor) != NULL);
+    CHECK(gan_load(f, &e) == NULL && strstr(e.msg, tensor) != NULL);
     value_set(f->info, key, value_str(bad));
-    CHECK(gan_from_model(f, &e) == NULL && strstr(e.msg, "model info") != NULL);
+    CHECK(gan_load(f, &e) == NULL && strstr(e.msg, "model info") != NULL);
     model_file_free(f);
 }
 
@@ -442,9 +442,9 @@ static void test_deconv_roundtrip(void)
     gan *m = tiny_arch(0, NULL, 0, 0, "4x1x1,3:3:2,1:3:2", &c);
     for (size_t i = 0; i < m->stat.total; i++) m->stat.data[i] *= 0.9f;   /* inference uses the statistics */
     error e;
-    model_file *f = gan_to_model(m, &e);
+    model_file *f = gan_save(m, &e);
     CHECK(f != NULL);
-    gan *m2 = gan_from_model(f, &e);
+    gan *m2 = gan_load(f, &e);
     CHECK(m2 != NULL && m2->a.ngc == 2 && m2->a.img_h == 4 && m2->a.ng == 0);
     float x1[5 * FI], x2[5 * FI];
     same_samples(m, m2, 5, x1, x2, NULL);
@@ -486,9 +486,9 @@ static void test_conv_roundtrip(void)
     gan *m = tiny_arch(0, "3:3:1,2:3:2", 1, 1, NULL, &c);
     for (size_t i = 0; i < m->avg.total; i++) m->avg.data[i] = m->d.data[i] * 0.9f;
     error e;
-    model_file *f = gan_to_model(m, &e);
+    model_file *f = gan_save(m, &e);
     CHECK(f != NULL);
-    gan *m2 = gan_from_model(f, &e);
+    gan *m2 = gan_load(f, &e);
     CHECK(m2 != NULL && m2->a.nc == 2 && m2->a.pool == 1 && m2->a.img_h == 4);
     float p1[NX * 3], p2[NX * 3];
     CHECK(gan_predict(m, c.x, NX, p1, &e) == 0);
@@ -595,8 +595,8 @@ static void test_ema(void)
     CHECK(memcmp(m->avg.data, m->d.data, m->d.total * sizeof(float)) == 0);
     CHECK(gan_predict(m, c.x, NX, p2, &e) == 0);
     CHECK(memcmp(p1, p2, sizeof p1) != 0);
-    model_file *f = gan_to_model(m, &e);
-    gan *m2 = f ? gan_from_model(f, &e) : NULL;
+    model_file *f = gan_save(m, &e);
+    gan *m2 = f ? gan_load(f, &e) : NULL;
     CHECK(m2 != NULL && m2->a.ema == 1);
     int same = m2 != NULL;   /* tensor by tensor: the padding between them is not saved */
     for (int t = 0; same && t < m->avg.n; t++)
@@ -615,9 +615,9 @@ static void test_model_roundtrip(void)
     net_ctx c;
     gan *m = tiny(1, &c);
     error e;
-    model_file *f = gan_to_model(m, &e);
+    model_file *f = gan_save(m, &e);
     CHECK(f != NULL);
-    gan *m2 = gan_from_model(f, &e);
+    gan *m2 = gan_load(f, &e);
     CHECK(m2 != NULL);
     float p1[NX * 3], p2[NX * 3], s1[7 * F], s2[7 * F];
     int32_t y1[7];
