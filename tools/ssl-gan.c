@@ -1,7 +1,7 @@
 /* ssl-gan: the semi-supervised GAN of Salimans et al. 2016: train (discriminator as a K-class
  * classifier with an implicit fake class, generator by feature matching), predict (p(y|x) from the
  * discriminator) and sample (rows from the generator, optionally of one class). The maths lives in
- * lib/gan.c and lib/norm.c. */
+ * lib/methods/gan*.c and lib/core/norm.c. */
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>

@@ -11,3 +11,8 @@ load helpers
     run grep -rn --include="*.[ch]" "__attribute__((weak" "$ROOT/lib" "$ROOT/tools" "$ROOT/bench" "$ROOT/tests"
     [ "$status" -eq 1 ] || { echo "$output"; return 1; }
 }
+
+@test "no source file of lib/ or tools/ is over 900 lines: a longer one is several modules" {
+    run awk 'FNR == 901 { print FILENAME }' "$ROOT"/lib/*/*.c "$ROOT"/lib/*/*.h "$ROOT"/tools/*.c
+    [ -z "$output" ] || { echo "over 900 lines: $output"; return 1; }
+}
