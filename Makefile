@@ -101,7 +101,7 @@ fuzz: deps
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
 	    EXTRA_LDFLAGS="-fsanitize=fuzzer $(FUZZ_SAN)" $(FUZZ_NAMES:%=build-fuzz/fuzz/fuzz_%)
 	@for n in $(FUZZ_NAMES); do mkdir -p build-fuzz/corpus/$$n; \
-	  build-fuzz/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+	  build-fuzz/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=512 -malloc_limit_mb=512 \
 	    -print_final_stats=1 -artifact_prefix=build-fuzz/$$n- build-fuzz/corpus/$$n tests/fuzz/corpus/$$n \
 	    >build-fuzz/$$n.log 2>&1 || { tail -n 40 build-fuzz/$$n.log; echo "fuzz $$n: FAILED"; exit 1; }; \
 	  echo "fuzz $$n: $$(grep -h 'stat::number_of_executed_units' build-fuzz/$$n.log | grep -o '[0-9]*$$') runs in $(FUZZ_SECONDS) s, no crash"; \
