@@ -2,11 +2,11 @@
  *
  * With a pool of T > 1 threads, a product runs as T single-threaded OpenBLAS calls on the pool, each
  * computing a block of C's rows (or of its columns), instead of one call on OpenBLAS's own threads.
- * Two sets of threads on the same cores got in each other's way: OpenBLAS's threads spin for a while
- * after each product, and took cores from the pool's element-wise jobs between products; the pool's
- * worker, sleeping during a product, had to be woken for each job. Now the pool's threads do both,
- * and the split products themselves are as fast as OpenBLAS's threaded ones or faster on these
- * shapes (docs/speed.md, session 8).
+ * Two sets of threads on the same cores would get in each other's way: OpenBLAS's threads spin for a
+ * while after each product, taking cores from the pool's element-wise jobs between products, and the
+ * pool's worker, sleeping during a product, would have to be woken for each job. So the pool's threads
+ * do both, and on the networks' shapes the split products are as fast as OpenBLAS's threaded ones or
+ * faster (docs/notes/2026-12-06-speed-history.md has the measurements).
  *
  * Bytes: OpenBLAS's result depends on how a product is cut (its blocking follows the shape), so a
  * product split over T threads is not bit for bit the whole product on one thread, as OpenBLAS's own

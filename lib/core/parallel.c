@@ -9,8 +9,9 @@
 /* How long a worker (and the caller, waiting for the workers) polls before sleeping: a step's
  * products (gemm.h) and element-wise loops come one after the other, and a wake-up through the
  * condition variable costs more than many of them. 5000 pauses are ~0.1 ms (19 ns each on the bench
- * machine): across the gaps of serial work between jobs, not longer (at ~0.4 ms the GAN's epoch,
- * whose caller draws its noise alone, got slower; docs/speed.md, session 8). */
+ * machine): across the gaps of serial work between jobs, not longer (a spin of ~0.4 ms makes the
+ * GAN's epoch slower, its caller drawing the noise alone while the workers spin;
+ * docs/notes/2026-12-06-speed-history.md). */
 #ifndef PAR_SPIN
 #define PAR_SPIN 5000
 #endif
