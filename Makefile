@@ -33,7 +33,7 @@ LIB_DIRS := $(sort $(dir $(wildcard lib/*/*.c)))
 CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-psabi -DSSL_VERSION='"$(VERSION)"' \
            $(addprefix -I,$(LIB_DIRS)) $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
-LDLIBS  := -lcsv -lmsgpackc -lopenblas -lpng -lz -lm -lpthread
+LDLIBS  := -lcsv -ljansson -lmsgpackc -lopenblas -lpng -lz -lm -lpthread
 
 LIB_SRC   := $(wildcard lib/*/*.c)
 LIB_OBJ   := $(LIB_SRC:lib/%.c=$(BUILD)/obj/lib/%.o)
@@ -44,7 +44,7 @@ UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-DEB_PACKAGES := gcc make libcsv-dev libmsgpack-dev libopenblas-dev libpng-dev zlib1g-dev bats \
+DEB_PACKAGES := gcc make libcsv-dev libjansson-dev libmsgpack-dev libopenblas-dev libpng-dev zlib1g-dev bats \
                 python3-msgpack python3-numpy python3-msgpack-numpy gnuplot-nox $(DEB_PACKAGES_MPI)
 
 .PHONY: all test unit bats demo deps bench fuzz clean
@@ -122,7 +122,7 @@ deps:
 
 # Object files need the headers of the packages: install them first when building from scratch.
 deps-check:
-	@[ -f /usr/include/csv.h ] && [ -f /usr/include/msgpack.h ] && [ -f /usr/include/x86_64-linux-gnu/cblas.h -o -f /usr/include/cblas.h ] && [ -f /usr/include/png.h ] || $(MAKE) --no-print-directory deps
+	@[ -f /usr/include/csv.h ] && [ -f /usr/include/jansson.h ] && [ -f /usr/include/msgpack.h ] && [ -f /usr/include/x86_64-linux-gnu/cblas.h -o -f /usr/include/cblas.h ] && [ -f /usr/include/png.h ] || $(MAKE) --no-print-directory deps
 .PHONY: deps-check
 
 clean:

@@ -429,7 +429,7 @@ PY
     [ "$(ssl-show esc.ssl | grep -c $'\x1b')" -eq 0 ]
     ssl-show esc.ssl | grep -q 'a?\[31mred'
     echo '{"method": "x", "accuracy": 1e400, "macro_f1": 0.5}' > "$T/r.json"
-    bad "^ssl-eval: .*r\.json: field 'accuracy' is not a finite number" ssl-eval table --by method "$T/r.json" -o "$O/t"
+    bad "^ssl-eval: .*r\.json:1:33: real number overflow" ssl-eval table --by method "$T/r.json" -o "$O/t"
     # a model naming fewer classes than it has: its names are not written (the stream stays consistent)
     ssl-fit predict -m fewnames.model good.ssl -o "$T/p.ssl"
     ssl-eval "$T/p.ssl" > /dev/null

@@ -228,7 +228,7 @@ run_json() { # FILE method labels seed accuracy macro_f1 [seconds]
 @test "ssl-eval table: errors name the file" {
     printf '{"method": "mlp",\n "accuracy": 0.5 "macro_f1": 1}\n' > "$T/bad.json"
     run --separate-stderr ssl-eval table "$T/bad.json"
-    assert_fails_with 1 "bad.json:2:18: expected ',' or '}' in object$"
+    assert_fails_with 1 "bad.json:2:27: '}' expected near '\"macro_f1\"'$"
     printf '{"method": "mlp", "macro_f1": 0.5}' > "$T/nometric.json"
     run --separate-stderr ssl-eval table "$T/nometric.json"
     assert_fails_with 1 "nometric.json: no field 'accuracy'$"
