@@ -255,7 +255,7 @@ static void run_m1(const data *d)
     image_vae_arch(&a, 32, 512, 256, NN_ACT_RELU);
     error e;
     adam opt;
-    if (vae_create(&v, &a, 128, &e) < 0) die(&e);
+    if (vae_new(&v, &a, 128, &e) < 0) die(&e);
     vae_set_pool(&v, g_pool);
     rng r;
     rng_seed(&r, 0);
@@ -281,7 +281,7 @@ static void run_m2(const data *d)
     int *y = malloc(d->n * sizeof(int));
     for (size_t i = 0; i < d->n; i++) y[i] = i < NLAB ? d->y[i] : -1;
     m2_data md;
-    if (m2_create(&m, &a, d->k, NLAB, BATCH, &e) < 0 || m2_data_init(&md, d->x, y, d->n, d->k, &e) < 0) die(&e);
+    if (m2_new(&m, &a, d->k, NLAB, BATCH, &e) < 0 || m2_data_init(&md, d->x, y, d->n, d->k, &e) < 0) die(&e);
     m2_set_pool(&m, g_pool);
     rng r;
     rng_seed(&r, 0);

@@ -456,7 +456,7 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
     error e;
     vae v;
     a->arch.in = d->D;
-    if (vae_create(&v, &a->arch, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    if (vae_new(&v, &a->arch, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
     par_pool *pool = cli_train_pool(c);
     vae_set_pool(&v, pool);
     if (!d->src && !(d->src = datasource_memory(d->t, &e))) cli_fail_error(c, &e);
@@ -516,7 +516,7 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     float alpha = (float)(a->alpha * (double)d->n / (double)md.nlab);
     m2 m;
     a->arch.in = d->D;
-    if (m2_create(&m, &a->arch, K, bl, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    if (m2_new(&m, &a->arch, K, bl, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
     m.weighting = a->weighting;
     if (a->shift) set_shift(c, &m, a->shift, d);
     par_pool *pool = cli_train_pool(c);

@@ -158,7 +158,7 @@ void gan_ema_update(gan *m, double decay, long t);
 
 /* Random initialisation (D: v ~ N(0, 0.05^2), G: Glorot uniform), then D's data-dependent init
  * on up to 3B rows of x (n, features), drawn with r. */
-int gan_init(gan *m, const float *x, size_t n, int B, rng *r, error *e);
+int gan_init_weights(gan *m, const float *x, size_t n, int B, rng *r, error *e);
 
 /* ---- the losses (each returns the SUM over its rows; dl = scale * d(sum)/dl) ---- */
 
@@ -222,7 +222,7 @@ typedef struct gan_source {
 /* Called after each epoch (after the trainlog line): e.g. a checkpoint. Nonzero stops with e set. */
 typedef int (*gan_epoch_fn)(gan *m, int epoch, void *ctx, error *e);
 
-/* Trains from scratch (gan_init, then c->epochs epochs of n/B steps). An epoch is one pass over all
+/* Trains from scratch (gan_init_weights, then c->epochs epochs of n/B steps). An epoch is one pass over all
  * rows as unlabelled data; the labelled rows are re-drawn in a shuffled cycle. Per-epoch metrics go
  * to log: d_loss, lab_loss, unl_loss, g_loss, train_accuracy, d_real_acc, d_fake_acc,
  * sample_spread (mean pairwise distance of 100 generated rows / that of 100 data rows: near 0 =

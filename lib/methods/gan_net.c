@@ -481,7 +481,7 @@ static void g_conv_init(gan *m, rng *r)
     }
 }
 
-int gan_init(gan *m, const float *x, size_t n, int B, rng *r, error *e)
+int gan_init_weights(gan *m, const float *x, size_t n, int B, rng *r, error *e)
 {
     const gan_arch *a = &m->a;
     if (gan_workspace(m, B, e)) return -1;

@@ -201,8 +201,8 @@ static int train_loop(gan *m, const gan_config *c, const gan_source *src, const 
     if (nlab < 0) return -1;
     size_t N = datasource_rows(src->unl[0]);
     int B = c->batch < (int)N ? c->batch : (int)N;
-    if (gan_init(m, in->x, in->n, B, &r, e) || share_begin(m, B, e) || adam_init_params(ad, &m->d, e) ||
-        adam_init_params(ag, &m->g, e))
+    if (gan_init_weights(m, in->x, in->n, B, &r, e) || share_begin(m, B, e) ||
+        adam_init_params(ad, &m->d, e) || adam_init_params(ag, &m->g, e))
         return -1;
     ad->beta1 = ag->beta1 = (float)c->beta1;
     /* the data's own spread, the yardstick of the samples' */

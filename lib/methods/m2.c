@@ -8,7 +8,7 @@
 #include "imageops.h"
 #include "params.h"
 
-/* m2_create; with from, the parameters must be in that file (nn_params_check) before anything is allocated. */
+/* m2_new; with from, the parameters must be in that file (nn_params_check) before anything is allocated. */
 static int build(m2 *m, const vaenet_arch *a, int K, int max_lab, int max_unl, const model_file *from, error *e)
 {
     memset(m, 0, sizeof *m);
@@ -55,7 +55,7 @@ fail:
     return -1;
 }
 
-int m2_create(m2 *m, const vaenet_arch *a, int K, int max_lab, int max_unl, error *e)
+int m2_new(m2 *m, const vaenet_arch *a, int K, int max_lab, int max_unl, error *e)
 {
     return build(m, a, K, max_lab, max_unl, NULL, e);
 }

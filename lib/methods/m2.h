@@ -37,7 +37,7 @@ typedef enum m2_weighting { M2_WEIGHT_MEANS, M2_WEIGHT_ROWS } m2_weighting;
 typedef struct m2 {
     vaenet_arch a;          /* in, latent, hidden (each network), activation, likelihood */
     int K;
-    m2_weighting weighting;   /* M2_WEIGHT_MEANS unless set after m2_create */
+    m2_weighting weighting;   /* M2_WEIGHT_MEANS unless set after m2_new */
     int shift, img_h, img_w;  /* 0; else m2_train_epoch moves each labelled row it draws by a random
                                * shift in [-shift, shift]^2 (rows as img_h x img_w images) */
     nn_params p;
@@ -60,7 +60,7 @@ typedef struct m2_loss {
 } m2_loss;
 
 /* Parameters (zero) and workspaces for batches of up to max_lab labelled + max_unl unlabelled rows. */
-int m2_create(m2 *m, const vaenet_arch *a, int K, int max_lab, int max_unl, error *e);
+int m2_new(m2 *m, const vaenet_arch *a, int K, int max_lab, int max_unl, error *e);
 void m2_init_weights(m2 *m, rng *r);
 /* As vae_set_pool: the element-wise loops of training on the pool's threads (NULL: the caller's). */
 void m2_set_pool(m2 *m, par_pool *pool);
@@ -110,7 +110,7 @@ typedef struct m2_config {
 
 void m2_config_default(m2_config *c);
 
-/* Trains m (made by m2_create, its pool, weighting and shift set) on d: weights drawn from c->seed,
+/* Trains m (made by m2_new, its pool, weighting and shift set) on d: weights drawn from c->seed,
  * Adam, m2_train_epoch epochs. Each epoch logs loss, unl_elbo, lab_elbo, xent, accuracy (and val_elbo,
  * val_accuracy on vx (vn, in) with labels vy (or NULL), the same noise every epoch; val_elbo also in
  * m->info), hands log's trainctl the whole training state (the cycles over d's rows included; a state

@@ -12,7 +12,7 @@
 
 /* ---- M1 ---- */
 
-/* vae_create; with from, the parameters must be in that file (nn_params_check) before anything is allocated. */
+/* vae_new; with from, the parameters must be in that file (nn_params_check) before anything is allocated. */
 static int build(vae *v, const vaenet_arch *a, int max_rows, const model_file *from, error *e)
 {
     memset(v, 0, sizeof *v);
@@ -45,7 +45,7 @@ fail:
     return -1;
 }
 
-int vae_create(vae *v, const vaenet_arch *a, int max_rows, error *e) { return build(v, a, max_rows, NULL, e); }
+int vae_new(vae *v, const vaenet_arch *a, int max_rows, error *e) { return build(v, a, max_rows, NULL, e); }
 
 void vae_set_pool(vae *v, par_pool *pool)
 {

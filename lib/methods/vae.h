@@ -43,7 +43,7 @@ typedef struct vae_loss {
 } vae_loss;
 
 /* Declares and allocates the parameters (zero) and the workspaces for batches of max_rows rows. */
-int vae_create(vae *v, const vaenet_arch *a, int max_rows, error *e);
+int vae_new(vae *v, const vaenet_arch *a, int max_rows, error *e);
 void vae_init_weights(vae *v, rng *r);
 /* Runs the element-wise loops of training (activations, likelihood, Adam) on the pool's threads;
  * the pool stays the caller's. NULL (the default): on the calling thread. */
@@ -83,7 +83,7 @@ typedef struct vae_config {
 
 void vae_config_default(vae_config *c);
 
-/* Trains v (made by vae_create, its pool set) on the rows of src (sharded over the processes of
+/* Trains v (made by vae_new, its pool set) on the rows of src (sharded over the processes of
  * dist.h): weights drawn from c->seed, Adam, one pass over src an epoch. Each epoch logs elbo, rec,
  * kl, kl_weight (and val_elbo on vx (vn, in) when vx is not NULL, with the same noise every epoch;
  * also kept in v->info as train_elbo and val_elbo), hands log's trainctl the whole training state

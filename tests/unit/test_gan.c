@@ -309,7 +309,7 @@ static gan *tiny_arch(int conditional, const char *conv, int pool, int ema, cons
     for (int i = 0; i < NX * a.features; i++) c->x[i] = rng_uniform(&r);
     for (int i = 0; i < NX; i++) c->y[i] = i % 3;
     for (int i = 0; i < BT; i++) c->lab[i] = 2 * i, c->unl[i] = NX - 1 - i;
-    CHECK(gan_init(m, c->x, NX, BT, &r, &e) == 0);
+    CHECK(gan_init_weights(m, c->x, NX, BT, &r, &e) == 0);
     /* move the parameters off their initial values (zero biases, unit scales) */
     for (size_t i = 0; i < m->d.total; i++) m->d.data[i] += 0.05f * (2.0f * rng_uniform(&r) - 1.0f);
     for (size_t i = 0; i < m->g.total; i++) m->g.data[i] += 0.05f * (2.0f * rng_uniform(&r) - 1.0f);

@@ -32,7 +32,7 @@ static void make(ctx *c, vaenet_lik lik, uint64_t seed)
 {
     vaenet_arch a = {.in = IN, .latent = Z, .nhidden = 1, .hidden = {4}, .act = NN_ACT_SOFTPLUS, .lik = lik};
     error e;
-    CHECK(m2_create(&c->m, &a, K, NL, NU, &e) == 0);
+    CHECK(m2_new(&c->m, &a, K, NL, NU, &e) == 0);
     rng r;
     rng_seed(&r, seed);
     m2_init_weights(&c->m, &r);

@@ -240,11 +240,11 @@ static size_t train_vae_kind(par_pool *pool, const float *x, float *out, int is_
     rng_seed(&r, 1 + (uint64_t)is_m2);
     nn_params *p = is_m2 ? &m.p : &v.p;
     if (is_m2) {
-        CHECK(m2_create(&m, &a, K, 20, 20, &e) == 0);
+        CHECK(m2_new(&m, &a, K, 20, 20, &e) == 0);
         m2_init_weights(&m, &r);
         m2_set_pool(&m, pool);
     } else {
-        CHECK(vae_create(&v, &a, 100, &e) == 0);
+        CHECK(vae_new(&v, &a, 100, &e) == 0);
         vae_init_weights(&v, &r);
         vae_set_pool(&v, pool);
     }

@@ -28,7 +28,7 @@ static void make(ctx *c, vaenet_lik lik, int nhidden, uint64_t seed)
 {
     vaenet_arch a = {.in = IN, .latent = Z, .nhidden = nhidden, .hidden = {5, 4}, .act = NN_ACT_SOFTPLUS, .lik = lik};
     error e;
-    CHECK(vae_create(&c->v, &a, B, &e) == 0);
+    CHECK(vae_new(&c->v, &a, B, &e) == 0);
     rng r;
     rng_seed(&r, seed);
     vae_init_weights(&c->v, &r);
@@ -122,7 +122,7 @@ static void test_training_lowers_loss(void)
     vaenet_arch a = {.in = D, .latent = 2, .nhidden = 1, .hidden = {16}, .act = NN_ACT_RELU, .lik = VAENET_BERNOULLI};
     vae v;
     error e;
-    CHECK(vae_create(&v, &a, 16, &e) == 0);
+    CHECK(vae_new(&v, &a, 16, &e) == 0);
     rng r;
     rng_seed(&r, 1);
     vae_init_weights(&v, &r);
