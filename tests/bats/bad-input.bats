@@ -9,21 +9,14 @@ export OPENBLAS_NUM_THREADS=1   # tiny data: skip starting a thread pool in ever
 setup_file() {
     export F="$BATS_FILE_TMPDIR"
     cd "$F"
-    "$PY" - <<'EOF'
-import io
-import msgpack, msgpack_numpy, numpy as np
-
-def pack(o):
-    return msgpack.packb(o, default=msgpack_numpy.encode)
+    ROOT="$ROOT" "$PY" - <<'EOF'
+import io, os, sys
+import msgpack, numpy as np
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests"))
+from sslstream import pack, stream_bytes
 
 def stream(path, cols, meta, batch, end=True, version=(1, 0)):
-    n = len(next(iter(cols.values())))
-    head = {"format": "ssl-stream", "version": list(version), "meta": meta,
-            "tensors": [{"name": k, "type": v.dtype.str, "shape": list(v.shape[1:])} for k, v in cols.items()]}
-    out = pack(head)
-    for s in range(0, n, batch):
-        out += pack({"rows": min(batch, n - s), "tensors": {k: v[s:s + batch] for k, v in cols.items()}})
-    out += pack({"end": True, "rows": n}) if end else b""
+    out = stream_bytes(list(cols.items()), meta, batch, end, version)
     open(path, "wb").write(out)
     return out
 
@@ -415,13 +408,13 @@ closed() {
     [ "$status" -eq 1 ] && grep -q "^ssl-prep: stdout: write error" "$T/err"
     run --separate-stderr ssl-gan train --d-hidden 0 good.ssl -o "$O/g"
     assert_fails_with 2 "--d-hidden: D needs at least one hidden layer"
-    "$PY" - <<'PY'
-import msgpack, msgpack_numpy, numpy as np
-head = {"format": "ssl-stream", "version": [1, 0], "tensors": [{"name": "x", "type": "<f4", "shape": [2]},
-        {"name": "y", "type": "<i4", "shape": []}], "meta": {"class_names": ["a\x1b[31mred", "b"], "feature_names": ["\x1b]0;t\x07", "f"]}}
-x, y = np.zeros((2, 2), np.float32), np.array([0, 1], np.int32)
-open("esc.ssl", "wb").write(msgpack.packb(head) + msgpack.packb({"rows": 2, "tensors": {"x": x, "y": y}},
-                           default=msgpack_numpy.encode) + msgpack.packb({"end": True, "rows": 2}))
+    ROOT="$ROOT" "$PY" - <<'PY'
+import os, sys
+import msgpack, numpy as np
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests"))
+from sslstream import stream_bytes
+meta = {"class_names": ["a\x1b[31mred", "b"], "feature_names": ["\x1b]0;t\x07", "f"]}
+open("esc.ssl", "wb").write(stream_bytes([("x", np.zeros((2, 2), np.float32)), ("y", np.array([0, 1], np.int32))], meta))
 m = msgpack.unpackb(open("mlp.model", "rb").read(), raw=False)
 m["info"]["class_names"] = ["only-one"]
 open("fewnames.model", "wb").write(msgpack.packb(m, use_bin_type=True))

@@ -200,7 +200,7 @@ setup() {
 }
 
 @test "ssl-augment: a generator or classifier of another width, a classifier of another K" {
-    "$PY" "$ROOT/tests/bats/write_stream.py" 30 > "$T/w3.ssl"
+    "$PY" "$ROOT/tests/bats/mkstream.py" --example 30 > "$T/w3.ssl"
     ssl-vae train -q --hidden 8 --latent 2 --epochs 1 "$T/w3.ssl" -o "$T/m1w3.vae"
     run --separate-stderr ssl-augment --from-vae "$T/m1w3.vae" --jitter 1 "$D/tr5.ssl"
     assert_fails_with 1 'm1w3.vae: the generator makes 3 features, .*tr5.ssl has 64'

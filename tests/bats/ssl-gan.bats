@@ -113,7 +113,7 @@ EOF2
 @test "errors: wrong model kind, width mismatch, --class checks (one line, exit 1)" {
     run --separate-stderr ssl-gan predict -m "$D/sc.model" "$D/te.ssl"
     assert_fails_with 1 "kind 'scaler', expected 'gan'"
-    "$PY" "$ROOT/tests/bats/write_stream.py" 5 > "$T/w3.ssl"
+    "$PY" "$ROOT/tests/bats/mkstream.py" --example 5 > "$T/w3.ssl"
     run --separate-stderr ssl-gan predict -m "$D/m.gan" "$T/w3.ssl" -o "$T/out.ssl"
     assert_fails_with 1 "w3.ssl: x has 3 features, the model expects 64"
     [ ! -e "$T/out.ssl" ]
@@ -195,7 +195,7 @@ EOF2
     cmp "$T/ms.gan" "$T/ms2.gan"
     refute cmp -s "$T/ms.gan" "$D/c.gan"
     # shifts need images: 3 features are no image
-    "$PY" "$ROOT/tests/bats/write_stream.py" 5 > "$T/w3.ssl"
+    "$PY" "$ROOT/tests/bats/mkstream.py" --example 5 > "$T/w3.ssl"
     run --separate-stderr ssl-gan train $ARCH --shift 1 "$T/w3.ssl" -o "$T/m"
     [ "$status" -eq 1 ]
     [ ! -e "$T/m" ]
@@ -238,7 +238,7 @@ assert len(r) == 2 and all(0 < e['cons_loss'] < 2 for e in r), r" "$T/c.json"
     ssl-gan predict -m "$T/c.gan" "$D/te.ssl" | ssl-eval --json | "$PY" -c "import json,sys; assert json.load(sys.stdin)['accuracy'] > 0.3"
     run --separate-stderr ssl-gan train $CONS --consistency -1 "$D/tr5.ssl" -o "$T/m"
     assert_fails_with 2 "--consistency"
-    "$PY" "$ROOT/tests/bats/write_stream.py" 5 > "$T/w3.ssl"
+    "$PY" "$ROOT/tests/bats/mkstream.py" --example 5 > "$T/w3.ssl"
     run --separate-stderr ssl-gan train $CONS --consistency 1 "$T/w3.ssl" -o "$T/m"
     [ "$status" -eq 1 ]
     [ ! -e "$T/m" ]
@@ -300,7 +300,7 @@ CONV="--d-conv 8:3:1,16:3:2 --d-hidden 32 --g-hidden 32 --noise-dim 16 --batch 5
     done
     run --separate-stderr ssl-gan train --d-pool "$D/tr5.ssl" -o "$T/m"
     assert_fails_with 2 "--d-pool needs --d-conv"
-    "$PY" "$ROOT/tests/bats/write_stream.py" 5 > "$T/w3.ssl"
+    "$PY" "$ROOT/tests/bats/mkstream.py" --example 5 > "$T/w3.ssl"
     run --separate-stderr ssl-gan train --d-conv 4:3:1 "$T/w3.ssl" -o "$T/m"
     assert_fails_with 1 "w3.ssl: --d-conv needs one-channel images"
     # 8x8 -> 4x4 -> 2x2: a third 3x3 kernel is larger than its input
@@ -365,7 +365,7 @@ assert j['rows'] == 4 and j['classes']['counts'][7]['count'] == 4, j['classes']"
     done
     run --separate-stderr ssl-gan train --g-deconv 8x2x2,4:3:2,1:3:2 --g-hidden 32 "$D/tr5.ssl" -o "$T/m"
     assert_fails_with 2 "--g-deconv replaces --g-hidden: give one of them"
-    "$PY" "$ROOT/tests/bats/write_stream.py" 5 > "$T/w3.ssl"
+    "$PY" "$ROOT/tests/bats/mkstream.py" --example 5 > "$T/w3.ssl"
     run --separate-stderr ssl-gan train --g-deconv 8x2x2,1:3:2 "$T/w3.ssl" -o "$T/m"
     assert_fails_with 1 "w3.ssl: --g-deconv needs one-channel images"
     # 2 -> 4: the digits are 8 x 8; two channels at the end are no one-channel image either

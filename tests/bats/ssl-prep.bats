@@ -281,7 +281,7 @@ idx_file() { printf "$1" > "$2"; }
 
 @test "scale, split and mask pass other tensors and the meta through" {
     have_py "msgpack, msgpack_numpy, numpy" || skip "python3-msgpack-numpy not installed"
-    "$PY" "$ROOT/tests/bats/write_stream.py" 30 > "$T/w.ssl"
+    "$PY" "$ROOT/tests/bats/mkstream.py" --example 30 > "$T/w.ssl"
     ssl-prep scale --method standard "$T/w.ssl" > "$T/s.ssl"
     ssl-prep split --test 0.5 --seed 1 --train-out "$T/tr.ssl" --test-out "$T/te.ssl" "$T/s.ssl"
     ssl-prep mask --labels-per-class 2 --seed 1 "$T/tr.ssl" > "$T/m.ssl"

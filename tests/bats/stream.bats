@@ -5,7 +5,7 @@ load helpers
 
 @test "python (msgpack-numpy's encoder) writes a stream that ssl-show and ssl-eval read" {
     have_py "msgpack, msgpack_numpy, numpy" || skip "python3-msgpack-numpy not installed"
-    "$PY" "$ROOT/tests/bats/write_stream.py" 10 > "$T/py.ssl"
+    "$PY" "$ROOT/tests/bats/mkstream.py" --example 10 > "$T/py.ssl"
     run ssl-show --json "$T/py.ssl"
     [ "$status" -eq 0 ]
     [[ "$output" == *'"rows": 10'* ]] || [[ "$output" == *'"rows":10'* ]]
@@ -16,7 +16,7 @@ load helpers
 
 @test "a python-written stream without its end message is reported as truncated" {
     have_py "msgpack, msgpack_numpy, numpy" || skip "python3-msgpack-numpy not installed"
-    "$PY" "$ROOT/tests/bats/write_stream.py" 10 --truncate > "$T/cut.ssl"
+    "$PY" "$ROOT/tests/bats/mkstream.py" --example 10 --truncate > "$T/cut.ssl"
     run --separate-stderr ssl-show "$T/cut.ssl"
     assert_fails_with 1 'truncated stream'
 }

@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 
-import msgpack
-import msgpack_numpy
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from sslstream import pack, stream_bytes as stream  # noqa: E402
 
 ROOT = "tests/fuzz/corpus"
 
@@ -17,24 +18,6 @@ def put(kind, name, data):
     os.makedirs(f"{ROOT}/{kind}", exist_ok=True)
     with open(f"{ROOT}/{kind}/{name}", "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
-
-
-def pack(o):
-    return msgpack.packb(o, default=msgpack_numpy.encode)
-
-
-def stream(tensors, meta=None, batch=2, end=True, version=(1, 0)):
-    """tensors: [(name, array)] with rows first; returns the stream bytes."""
-    head = {"format": "ssl-stream", "version": list(version),
-            "tensors": [{"name": n, "type": a.dtype.str, "shape": list(a.shape[1:])} for n, a in tensors],
-            "meta": meta or {}}
-    rows = len(tensors[0][1]) if tensors else 0
-    out = pack(head)
-    for s in range(0, rows, batch):
-        out += pack({"rows": min(batch, rows - s), "tensors": {n: a[s:s + batch] for n, a in tensors}})
-    if end:
-        out += pack({"end": True, "rows": rows})
-    return out
 
 
 def streams():
