@@ -39,12 +39,15 @@ $(eval $(call fit_method,mlp-shift,$(MLPSHIFT_ARGS)))
 # defaults), D's weights averaged for prediction, the labelled images shifted by up to 2 pixels; the
 # learning rate falls linearly to 0 over the last 100 of its 250 epochs.
 # --val on the test split only logs the accuracy-by-epoch curve: nothing is chosen by it.
-GAN_ARGS ?= --epochs 250 --lr-decay-start 150 --shift 2 --ema 0.999 --val $(WORK)/test_s.ssl
+GAN_EPOCHS ?= 250
+GAN_DECAY  ?= 150
+GAN_ARGS ?= --epochs $(GAN_EPOCHS) --lr-decay-start $(GAN_DECAY) --shift 2 --ema 0.999 --val $(WORK)/test_s.ssl
 $(eval $(call trained_method,ssl-gan,$(GAN),$(GAN_ARGS)))
 
 # M2 on the pixels (Kingma et al. 2014), its networks 500-500 softplus, z of 50; a batch of 100
 # unlabelled and 100 labelled rows each step, the labelled images shifted by up to 2 pixels.
-M2_ARGS ?= --model m2 --hidden 500,500 --latent 50 --batch 100 --shift 2 --epochs 100 --val $(WORK)/test_s.ssl
+M2_EPOCHS ?= 100
+M2_ARGS ?= --model m2 --hidden 500,500 --latent 50 --batch 100 --shift 2 --epochs $(M2_EPOCHS) --val $(WORK)/test_s.ssl
 $(eval $(call trained_method,m2,$(VAE),$(M2_ARGS)))
 
 # M1+M2 as Kingma's code: M1 (500-500 softplus, z of 50) on every training image; M2 (500 softplus,
@@ -85,4 +88,31 @@ $(REF_RUN)/ref-ssl-gan.log: $(REF_RUN)/labelled.ssl $(WORK)/test_s.ssl $(call pa
 $(RESULTS)/reference.md: $(foreach m,m2 m1-m2 ssl-gan,$(REF_RUN)/$(m).log $(REF_RUN)/ref-$(m).log)
 	@mkdir -p $(@D)
 	$(PY) $(ROOT)/reference/compare.py $(foreach m,m2 m1-m2 ssl-gan,$(m)=$(REF_RUN)/$(m).log,$(REF_RUN)/ref-$(m).log) > $@.tmp
+	mv $@.tmp $@
+
+# What the number of unlabelled rows costs: M2 and the SSL-GAN on seed 0's 100 labelled rows with only the
+# first N of its unlabelled rows (pipelines/unlabelled.py), each given as many steps as the full run (the
+# epochs scaled by full / N); their test accuracy at the end beside the full runs':
+# results/mnist/data-size.md (about 35 minutes of one core per run).
+SIZES    ?= 2000 4000
+SIZE_RUN := $(WORK)/L10/s0
+SIZE_DIR := $(WORK)/size
+space    := $(subst ,, )
+# $(call scaled,EPOCHS,N): EPOCHS x (unlabelled rows of seed 0's set) / N, rounded up (shell arithmetic)
+scaled = $$(( ($(1) * $$($(BIN)/ssl-show $(SIZE_RUN)/labelled.ssl | sed -n 's/.*, \([0-9]*\) unlabelled rows/\1/p') + $(2) - 1) / $(2) ))
+.PHONY: data-size
+data-size: $(RESULTS)/data-size.md
+	@cat $<
+$(SIZE_DIR)/u%.ssl: $(SIZE_RUN)/labelled.ssl
+	@mkdir -p $(@D)
+	$(PY) $(ROOT)/pipelines/unlabelled.py $* $< > $@.tmp && mv $@.tmp $@
+$(SIZE_DIR)/m2-u%.log: $(SIZE_DIR)/u%.ssl $(call params,size-m2,$(M2_ARGS))
+	$(VAE) train $(M2_ARGS) --epochs $(call scaled,$(M2_EPOCHS),$*) $(THREADS_ARG) --seed 0 --quiet \
+	  --log $@.tmp $< -o $(@D)/m2-u$*.model && mv $@.tmp $@
+$(SIZE_DIR)/ssl-gan-u%.log: $(SIZE_DIR)/u%.ssl $(call params,size-ssl-gan,$(GAN_ARGS))
+	$(GAN) train $(GAN_ARGS) --epochs $(call scaled,$(GAN_EPOCHS),$*) --lr-decay-start $(call scaled,$(GAN_DECAY),$*) \
+	  $(THREADS_ARG) --seed 0 --quiet --log $@.tmp $< -o $(@D)/ssl-gan-u$*.model && mv $@.tmp $@
+$(RESULTS)/data-size.md: $(foreach m,m2 ssl-gan,$(SIZE_RUN)/$(m).log $(foreach n,$(SIZES),$(SIZE_DIR)/$(m)-u$(n).log))
+	@mkdir -p $(@D)
+	$(PY) $(ROOT)/reference/compare.py --sizes $(foreach m,m2 ssl-gan,$(m)=$(subst $(space),$(comma),$(foreach n,$(SIZES),$(n):$(SIZE_DIR)/$(m)-u$(n).log) all:$(SIZE_RUN)/$(m).log)) > $@.tmp
 	mv $@.tmp $@

@@ -4,7 +4,11 @@ per-epoch JSON-lines logs of the ssl-tools run and of its PyTorch reference (bot
 same stream). Prints a Markdown table: the accuracy of each at a few epochs and at the end, and the
 difference at the end (ssl-tools minus the reference).
 
-Usage: reference/compare.py m2=build/.../m2.log,build/.../ref-m2.log ..."""
+With --sizes, each argument NAME=ROWS:LOG,ROWS:LOG,... names a method and its runs on ROWS unlabelled
+rows ("all" for the full set); prints the accuracy at the end of each run, one row per method.
+
+Usage: reference/compare.py m2=build/.../m2.log,build/.../ref-m2.log ...
+       reference/compare.py --sizes m2=2000:m2-u2000.log,all:m2.log ..."""
 import json
 import sys
 
@@ -21,9 +25,21 @@ def curve(path):
     return acc
 
 
+def sizes(args):
+    runs = [(name, [r.split(":", 1) for r in spec.split(",")]) for name, spec in (a.split("=", 1) for a in args)]
+    cols = [rows for rows, _ in runs[0][1]]
+    print("| method | " + " | ".join(f"{c} unlabelled rows" for c in cols) + " |")
+    print("|---|" + "---:|" * len(cols))
+    for name, rs in runs:
+        ends = {rows: curve(path) for rows, path in rs}
+        print(f"| {name} | " + " | ".join("%.1f" % ends[c][max(ends[c])] if c in ends else "" for c in cols) + " |")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
+    if sys.argv[1] == "--sizes":
+        return sizes(sys.argv[2:])
     print("| method | epochs | ssl-tools: accuracy at 10% / 50% / the end of the epochs | "
           "PyTorch reference: the same | end: ssl-tools - reference |")
     print("|---|---:|---|---|---:|")
