@@ -1,10 +1,13 @@
 #include "parallel.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* How long a worker (and the caller, waiting for the workers) polls before sleeping: a step's
  * products (gemm.h) and element-wise loops come one after the other, and a wake-up through the
@@ -161,6 +164,47 @@ void par_free(par_pool *p)
 }
 
 int par_threads(const par_pool *p) { return p ? p->threads : 1; }
+
+/* Reads two numbers "quota period" from path (cgroup v2 cpu.max; "max" fails the read). */
+static int read_quota(const char *path, long *quota, long *period)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int n = fscanf(f, "%ld %ld", quota, period);
+    fclose(f);
+    return n == 2;
+}
+
+/* Reads one number from path (cgroup v1's cfs files). */
+static int read_long(const char *path, long *v)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int n = fscanf(f, "%ld", v);
+    fclose(f);
+    return n == 1;
+}
+
+/* The cgroup's CPU quota in whole CPUs, rounded up; 0 when there is none. */
+static long cgroup_cpus(void)
+{
+    long quota = 0, period = 0;
+    if (!read_quota("/sys/fs/cgroup/cpu.max", &quota, &period) &&
+        !(read_long("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", &quota) &&
+          read_long("/sys/fs/cgroup/cpu/cpu.cfs_period_us", &period)))
+        return 0;
+    return quota > 0 && period > 0 ? (quota + period - 1) / period : 0;
+}
+
+int par_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) n = CPU_COUNT(&set);
+    long quota = cgroup_cpus();
+    if (quota > 0 && quota < n) n = quota;
+    return n > 0 ? (int)n : 1;
+}
 
 void par_set_hook(par_pool *p, par_hook_fn fn, void *ctx) { p->hook = fn, p->hook_ctx = ctx; }
 

@@ -39,6 +39,9 @@ void par_free(par_pool *p);
 void par_set_min_work(par_pool *p, size_t work);
 /* Threads of the pool (1 for NULL). */
 int par_threads(const par_pool *p);
+/* The cores this process may run on: the CPUs of its affinity mask (taskset, cpusets), at most its
+ * cgroup's CPU quota rounded up (a container given 2 CPUs of a 64-core host gets 2), at least 1. */
+int par_cores(void);
 /* A hook the pool carries for the code that runs on it (gemm.h's product observer), or NULL. */
 typedef void (*par_hook_fn)(void);
 void par_set_hook(par_pool *p, par_hook_fn fn, void *ctx);

@@ -84,9 +84,8 @@ value *cli_int_list(const int *v, int n)
 void cli_set_threads(cli *c, int n)
 {
     (void)c;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n <= 0) return;
-    openblas_set_num_threads(cores > 0 && n > cores ? (int)cores : n);
+    int cores = par_cores();
+    openblas_set_num_threads(n <= 0 || n > cores ? cores : n);
 }
 
 par_pool *cli_train_pool(cli *c)

@@ -23,16 +23,15 @@ _Noreturn void cli_train_interrupted(cli *c, trainctl *t);
  * message and where the checkpoint is. */
 _Noreturn void cli_train_failed(cli *c, trainctl *t, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The training's thread pool for its element-wise loops, as many threads as OpenBLAS uses (--threads
- * once openblas_set_num_threads has run; all cores by default); cli_fail when a thread cannot start.
+ * once openblas_set_num_threads has run; every core by default); cli_fail when a thread cannot start.
  * The caller frees it with par_free. */
 par_pool *cli_train_pool(cli *c);
 /* The one-channel image shape (meta image_shape, else a square) of F-feature rows that an option
  * (opt, e.g. "--shift") needs, into *h, *w; cli_fail naming file and opt when the rows are not such
  * images. */
 void cli_image_shape(cli *c, const value *meta, int F, const char *file, const char *opt, int *h, int *w);
-/* --threads N (0: not given, OpenBLAS's default of all cores): the threads of the products and of
- * training's element-wise loops, at most as many as the machine's online cores (more would only
- * contend, and each costs OpenBLAS a large buffer). */
+/* --threads N (0: not given, every core): the threads of the products and of training's element-wise
+ * loops, at most par_cores() (more would only contend, and each costs OpenBLAS a large buffer). */
 void cli_set_threads(cli *c, int n);
 /* After the final model is committed: removes the checkpoint and frees t. */
 void cli_train_done(cli *c, trainctl *t);

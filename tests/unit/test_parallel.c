@@ -1,9 +1,11 @@
 /* lib/parallel: the chunking, the inline threshold, n smaller than the thread count, n = 0, many jobs
  * in a row, and shutdown; the nn kernels that use the pool give the same bytes at every thread count. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -142,6 +144,25 @@ static void test_small_n(void)
     CHECK(covered_once(&m, 2) && atomic_load(&m.calls) == 2);
     par_free(p);
     free(m.hits);
+}
+
+/* par_cores: within the online CPUs; pinned to one CPU (as taskset -c 0 does), one core */
+static void test_cores(void)
+{
+    int all = par_cores();
+    CHECK(all >= 1 && all <= sysconf(_SC_NPROCESSORS_ONLN));
+    cpu_set_t saved, one;
+    CHECK(sched_getaffinity(0, sizeof saved, &saved) == 0);
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &saved)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    CHECK(par_cores() == 1);
+    CHECK(sched_setaffinity(0, sizeof saved, &saved) == 0);
+    CHECK(par_cores() == all);
 }
 
 /* many jobs back to back (workers asleep or spinning in between): every one complete */
@@ -379,6 +400,7 @@ int main(void)
     RUN(test_workers_help);
     RUN(test_inline);
     RUN(test_small_n);
+    RUN(test_cores);
     RUN(test_many_jobs);
     RUN(test_nn_kernels);
     RUN(test_trainers);
