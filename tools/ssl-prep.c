@@ -51,9 +51,12 @@ static const char USAGE_CSV[] =
     "Header: with neither --header nor --no-header, the first row is a header when a column is\n"
     "named by name (--label species), or when one of its feature fields (not the label column, not\n"
     "a --categorical one) is not a number. Without a header the features go unnamed.\n"
-    "Labels: if every label is an integer 0..65535 it is the class index itself (class names\n"
-    "\"0\"..\"K-1\", K = largest + 1); otherwise labels are names and the classes are the distinct\n"
-    "names in sorted (byte) order. Class and feature names go into the stream's metadata.\n"
+    "scikit-learn's CSVs: a first line \"ROWS,FEATURES,class names...\" that fits the rows after\n"
+    "it is read as such (the names name the class indices), said in one line on stderr.\n"
+    "Labels: a label -1 or the --unlabelled mark is an unlabelled row. If every other label is an\n"
+    "integer 0..65535 it is the class index itself (class names \"0\"..\"K-1\", K = largest + 1);\n"
+    "otherwise labels are names and the classes are the distinct names in sorted (byte) order\n"
+    "(integers outside 0..65535 too, said on stderr). Class and feature names go into the metadata.\n"
     "\n"
     "Options:\n"
     "  --header / --no-header   the first row is / is not a header (default: detect, as above)\n"
@@ -214,6 +217,7 @@ static stream_table *read_csv(FILE *in, const char *path, const csvread_opts *co
     tabular *tab = tabular_from_csv(doc, name, to, e);
     csvread_free(doc);
     if (!tab) return NULL;
+    if (tab->note[0]) fprintf(stderr, "ssl-prep: %s\n", tab->note);
     stream_table *t = dataset_from_tabular(tab, path, e);
     tabular_free(tab);
     return t;
@@ -253,6 +257,7 @@ static int csv_main(cli *c, int argc, char **argv, const char *history)
         }
     }
     check_args(c, argc, argv, 0, 1);
+    to.meta_line = co.skip == 0;
     if (co.delim == co.quote) cli_usage_error(c, "the delimiter and the quote are the same character");
     const char *path = optind < argc ? argv[optind] : NULL;
     FILE *in = cli_open_in(c, path), *f = cli_open_out(c, out);

@@ -18,8 +18,9 @@ typedef struct ctx {
     const csvread_doc *doc;
     const char *name;
     const tabular_opts *o;
-    size_t ncols, first;   /* fields per row; first data row (1 with a header) */
+    size_t ncols, first;   /* fields per row; first data row (1 with a header or a meta line) */
     int header;
+    int meta;              /* the first row is scikit-learn's "ROWS,FEATURES,class names..." */
     long label;            /* label column or -1 */
     catcol *cat;           /* ncols; cat[j].vals != NULL for categorical columns */
     size_t *offset;        /* ncols: first feature of column j */
@@ -97,9 +98,31 @@ static int looks_like_header(const ctx *c)
     return 0;
 }
 
+/* scikit-learn's CSVs open with "ROWS,FEATURES,class names...": ROWS the rows after it, each of
+ * FEATURES + 1 fields (the label last), and names that are not all numbers (else it is data). */
+static int is_meta_line(const ctx *c)
+{
+    const csvread_doc *d = c->doc;
+    size_t n = d->nrows >= 2 ? csvread_row_len(d, 0) : 0;
+    if (n < 3) return 0;
+    const char *rows = field(c, 0, 0), *features = field(c, 0, 1);
+    if (!is_index(rows) || !is_index(features) || strlen(rows) > 11 || strlen(features) > 11 ||
+        (size_t)atol(rows) != d->nrows - 1 || (size_t)atol(features) + 1 != csvread_row_len(d, 1))
+        return 0;
+    double v;
+    for (size_t j = 2; j < n; j++)
+        if (prep_parse_number(field(c, 0, j), &v) == -1) return 1;
+    return 0;
+}
+
 static int resolve_columns(ctx *c, error *e)
 {
     const tabular_opts *o = c->o;
+    if (c->meta) {   /* no header; the label last */
+        c->label = (long)c->ncols - 1;
+        c->first = 1;
+        return 0;
+    }
     int named = (o->label && strcmp(o->label, "none") != 0 && !is_index(o->label)) ||
                 each_spec(o->categorical, spec_is_name, c, e);
     c->header = o->header;
@@ -117,13 +140,18 @@ static int resolve_columns(ctx *c, error *e)
     return 0;
 }
 
+/* Every row as long as the first; when the first alone differs from the rows after it (a title or
+ * a meta line), the message says how to skip it. */
 static int check_ragged(const ctx *c, error *e)
 {
-    for (size_t r = 0; r < c->doc->nrows; r++) {
-        size_t nf = csvread_row_len(c->doc, r);
-        if (nf != c->ncols)
-            return error_set(e, "%s:%ld:%zu: row has %zu fields, expected %zu", c->name, c->doc->row_line[r],
-                             (nf < c->ncols ? nf : c->ncols) + 1, nf, c->ncols);
+    const csvread_doc *d = c->doc;
+    for (size_t r = c->meta; r < d->nrows; r++) {
+        size_t nf = csvread_row_len(d, r);
+        if (nf == c->ncols) continue;
+        int first_alone = r == 1 && (d->nrows < 3 || csvread_row_len(d, 2) == nf);
+        return error_set(e, "%s:%ld:%zu: row has %zu fields, expected %zu%s", c->name, d->row_line[r],
+                         (nf < c->ncols ? nf : c->ncols) + 1, nf, c->ncols,
+                         first_alone ? " (as line 1 has; if line 1 is not data, --skip 1)" : "");
     }
     return 0;
 }
@@ -170,7 +198,12 @@ static int layout(ctx *c, tabular *t, error *e)
         if (c->cat[j].n && build_categories(c, j, e)) return -1;
         t->d += c->cat[j].vals ? c->cat[j].n : 1;
     }
-    if (t->d == 0) return error_set(e, "%s: no feature columns", c->name);
+    if (t->d == 0) {
+        const char *f = field(c, c->first, 0), *hint = strchr(f, ';') ? "; the fields hold ';': --delimiter ';'?"
+                                                     : strchr(f, '\t')  ? "; the fields hold tabs: --delimiter tab?"
+                                                                         : "";
+        return error_set(e, "%s: no feature columns%s", c->name, hint);
+    }
     t->feature_names = calloc(t->d, sizeof *t->feature_names);
     if (!t->feature_names) return error_set(e, "out of memory");
     t->named = c->header;
@@ -262,12 +295,12 @@ static int index_names(tabular *t, error *e)
     return 0;
 }
 
-static int is_int_label(const char *s, long *v)
-{
-    if (!is_index(s) || strlen(s) > 5) return 0;
-    *v = atol(s);
-    return *v <= MAX_INT_LABEL;
-}
+/* The marker of an unlabelled row (--unlabelled, default empty), or -1 as in the stream. */
+static int is_unlabelled(const char *s, const char *mark) { return strcmp(s, mark) == 0 || strcmp(s, "-1") == 0; }
+
+static int is_integer(const char *s) { return is_index(s[0] == '-' ? s + 1 : s); }
+
+static int is_class_index(const char *s) { return is_index(s) && strlen(s) <= 5 && atol(s) <= MAX_INT_LABEL; }
 
 static int name_labels(const ctx *c, tabular *t, const char *mark, error *e)
 {
@@ -276,7 +309,7 @@ static int name_labels(const ctx *c, tabular *t, const char *mark, error *e)
     size_t m = 0;
     for (size_t i = 0; i < t->n; i++) {
         const char *s = field(c, i + c->first, (size_t)c->label);
-        if (strcmp(s, mark) != 0) names[m++] = s;
+        if (!is_unlabelled(s, mark)) names[m++] = s;
     }
     qsort(names, m, sizeof *names, cmp_str);
     size_t u = 0;
@@ -289,7 +322,7 @@ static int name_labels(const ctx *c, tabular *t, const char *mark, error *e)
         if (!(t->class_names[i] = strdup(names[i]))) rc = error_set(e, "out of memory");
     for (size_t i = 0; i < t->n && !rc; i++) {
         const char *s = field(c, i + c->first, (size_t)c->label);
-        if (strcmp(s, mark) == 0) continue;
+        if (is_unlabelled(s, mark)) continue;
         const char **hit = bsearch(&s, names, u, sizeof *names, cmp_str);
         t->y[i] = (int32_t)(hit - names);
     }
@@ -297,6 +330,22 @@ static int name_labels(const ctx *c, tabular *t, const char *mark, error *e)
     return rc;
 }
 
+/* Class names from scikit-learn's meta line (its fields after ROWS and FEATURES), when they name
+ * every index; else "0".."k-1". */
+static int meta_names(const ctx *c, tabular *t, error *e)
+{
+    size_t n = csvread_row_len(c->doc, 0) - 2;
+    if (n == 0 || (size_t)t->k > n) return index_names(t, e);
+    t->k = (int)n;
+    t->class_names = calloc(n, sizeof *t->class_names);
+    if (!t->class_names) return error_set(e, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (!(t->class_names[i] = strdup(field(c, 0, i + 2)))) return error_set(e, "out of memory");
+    return 0;
+}
+
+/* Integer labels are class indices when all are in 0..65535, else (a guess, said in the note) names;
+ * any other text makes them names. */
 static int fill_labels(const ctx *c, tabular *t, error *e)
 {
     for (size_t i = 0; i < t->n; i++) t->y[i] = -1;
@@ -304,20 +353,25 @@ static int fill_labels(const ctx *c, tabular *t, error *e)
     if (!t->has_labels) return 0;
     const char *mark = c->o->unlabelled ? c->o->unlabelled : "";
     int numeric = 1;
+    size_t outside = t->n;   /* the first integer label that is not a class index */
     for (size_t i = 0; i < t->n && numeric; i++) {
         const char *s = field(c, i + c->first, (size_t)c->label);
-        long v;
-        if (strcmp(s, mark) == 0) continue;
-        if (!is_int_label(s, &v)) numeric = 0;
-        else {
-            t->y[i] = (int32_t)v;
-            if (v + 1 > t->k) t->k = (int)v + 1;
-        }
+        if (is_unlabelled(s, mark)) continue;
+        numeric = is_integer(s);
+        if (numeric && outside == t->n && !is_class_index(s)) outside = i;
     }
-    if (numeric) return index_names(t, e);
-    for (size_t i = 0; i < t->n; i++) t->y[i] = -1;
-    t->k = 0;
-    return name_labels(c, t, mark, e);
+    if (numeric && outside < t->n)
+        snprintf(t->note, sizeof t->note,
+                 "%s:%ld: label %.40s is not a class index 0..%d (-1 marks an unlabelled row): the labels are read as names",
+                 c->name, t->line[outside], field(c, outside + c->first, (size_t)c->label), MAX_INT_LABEL);
+    if (!numeric || outside < t->n) return name_labels(c, t, mark, e);
+    for (size_t i = 0; i < t->n; i++) {
+        const char *s = field(c, i + c->first, (size_t)c->label);
+        if (is_unlabelled(s, mark)) continue;
+        t->y[i] = (int32_t)atol(s);
+        if (t->y[i] + 1 > t->k) t->k = t->y[i] + 1;
+    }
+    return c->meta ? meta_names(c, t, e) : index_names(t, e);
 }
 
 static void ctx_free(ctx *c)
@@ -337,7 +391,9 @@ tabular *tabular_from_csv(const csvread_doc *doc, const char *name, const tabula
         error_set(e, "%s: empty input: no rows", name);
         return NULL;
     }
-    ctx c = {.doc = doc, .name = name, .o = o, .ncols = csvread_row_len(doc, 0)};
+    ctx c = {.doc = doc, .name = name, .o = o};
+    c.meta = o->meta_line && o->header == -1 && !o->label && !o->categorical && is_meta_line(&c);
+    c.ncols = csvread_row_len(doc, c.meta ? 1 : 0);
     c.cat = calloc(c.ncols, sizeof *c.cat);
     c.offset = calloc(c.ncols, sizeof *c.offset);
     tabular *t = calloc(1, sizeof *t);
@@ -358,6 +414,10 @@ tabular *tabular_from_csv(const csvread_doc *doc, const char *name, const tabula
         rc = fill_features(&c, t, e);
     }
     if (!rc) rc = fill_labels(&c, t, e);
+    if (!rc && c.meta && !t->note[0])
+        snprintf(t->note, sizeof t->note,
+                 "%s:%ld: read as scikit-learn's meta line (%.12s rows, %.12s features, class names); --no-header reads it as data",
+                 name, doc->row_line[0], field(&c, 0, 0), field(&c, 0, 1));
     ctx_free(&c);
     if (rc) {
         tabular_free(t);

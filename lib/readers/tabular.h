@@ -3,9 +3,12 @@
  * - header: a first row is a header when a column is named by name (--label species), or, when
  *   detecting, when one of its feature fields (not the label, not categorical) is not a number;
  * - label column: a name or a 1-based index, default the last column, "none" for no labels;
- *   a field equal to the unlabelled marker (default "") gives y = -1;
+ *   a field equal to the unlabelled marker (default "") or "-1" gives y = -1;
  * - labels that are all integers in 0..65535 are class indices (class_names "0".."K-1");
- *   otherwise they are names, the classes being the distinct names in sorted (byte) order;
+ *   otherwise they are names, the classes being the distinct names in sorted (byte) order
+ *   (integers outside that range make a note: the guess is said);
+ * - scikit-learn's CSVs: a first line "ROWS,FEATURES,class names..." that fits the rows after it
+ *   is read as such when detecting (the class names name the indices; a note says so);
  * - categorical columns are one-hot encoded into features "col=value", values in sorted order;
  * - an empty feature field is an error unless imputing (mean/median of the column; for a
  *   categorical column its most frequent value).
@@ -26,6 +29,7 @@ typedef struct tabular_opts {
     const char *unlabelled;    /* marker of an unlabelled row; NULL means "" */
     const char *categorical;   /* comma-separated names or 1-based indices, or NULL */
     prep_impute_method impute;
+    int meta_line;             /* detect scikit-learn's first line (header -1 and no lines skipped) */
 } tabular_opts;
 
 typedef struct tabular {
@@ -38,6 +42,7 @@ typedef struct tabular {
     int k;                  /* classes */
     char **class_names;     /* k */
     long *line;             /* (n) line of each row in the file */
+    char note[320];         /* a guess made in reading, for the user ("" when none) */
 } tabular;
 
 /* NULL on error; name is the file name used in messages. */

@@ -112,6 +112,46 @@ idx_file() { printf "$1" > "$2"; }
     [ "$output" = "(1797, 65) -1 False" ]
 }
 
+@test "csv: scikit-learn's meta line names the classes, said on stderr; --no-header reads it as data" {
+    printf '4,2,setosa,versicolor\n5.1,3.5,0\n4.9,3.0,1\n4.7,3.2,0\n4.6,3.1,-1\n' > "$T/sk.csv"
+    run --separate-stderr ssl-prep csv "$T/sk.csv" -o "$T/sk.ssl"
+    [ "$status" -eq 0 ]
+    [[ "$stderr" =~ ^ssl-prep:\ .*sk\.csv:1:\ read\ as\ scikit-learn.s\ meta\ line\ \(4\ rows,\ 2\ features ]]
+    run py "$T/sk.ssl" "t['x'].shape, t['y'].tolist(), m['class_names'], m.get('feature_names')"
+    [ "$output" = "(4, 2) [0, 1, 0, -1] ['setosa', 'versicolor'] None" ]
+    # a first line of numbers that happens to fit is data, not a meta line
+    printf '1,2,0\n3,4,1\n' > "$T/num.csv"
+    run --separate-stderr ssl-prep csv "$T/num.csv" -o "$T/num.ssl"
+    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    run py "$T/num.ssl" "t['y'].tolist()"
+    [ "$output" = "[0, 1]" ]
+    # with --no-header the meta line is a row: too short for the rows after it, and the message says --skip 1
+    printf '3,2,a,b\n1,2,0\n3,4,1\n5,6,0\n' > "$T/sk2.csv"
+    run --separate-stderr ssl-prep csv --no-header "$T/sk2.csv" -o "$T/out.ssl"
+    assert_fails_with 1 'sk2.csv:2:4: row has 3 fields, expected 4 \(as line 1 has; if line 1 is not data, --skip 1\)$'
+    [ ! -e "$T/out.ssl" ]
+}
+
+@test "csv: -1 is an unlabelled row; integer labels outside 0..65535 become names, said on stderr" {
+    printf '1,2,0\n3,4,-1\n5,6,2\n' > "$T/u.csv"
+    run --separate-stderr ssl-prep csv "$T/u.csv" -o "$T/u.ssl"
+    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    run py "$T/u.ssl" "t['y'].tolist(), m['class_names']"
+    [ "$output" = "[0, -1, 2] ['0', '1', '2']" ]
+    printf '1,2,0\n3,4,-3\n5,6,70000\n7,8,-1\n' > "$T/neg.csv"
+    run --separate-stderr ssl-prep csv "$T/neg.csv" -o "$T/neg.ssl"
+    [ "$status" -eq 0 ]
+    [[ "$stderr" == "ssl-prep: "*"neg.csv:2: label -3 is not a class index 0..65535 (-1 marks an unlabelled row): the labels are read as names" ]]
+    run py "$T/neg.ssl" "t['y'].tolist(), m['class_names']"
+    [ "$output" = "[1, 0, 2, -1] ['-3', '0', '70000']" ]
+}
+
+@test "csv: a semicolon file read with commas names --delimiter" {
+    printf 'a;b;c\n1;2;0\n' > "$T/semi.csv"
+    run --separate-stderr ssl-prep csv "$T/semi.csv" -o "$T/out.ssl"
+    assert_fails_with 1 "semi.csv: no feature columns; the fields hold ';': --delimiter ';'\?$"
+}
+
 @test "csv: errors name file:row:column, exit 1, leave no output file" {
     printf '1,2,0\n3,abc,1\n' > "$T/nn.csv"
     run --separate-stderr ssl-prep csv "$T/nn.csv" -o "$T/out.ssl"
