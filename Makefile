@@ -114,11 +114,7 @@ $(BUILD)/obj/tests/unit/test_fuzz_corpus.o: $(wildcard tests/fuzz/*.c tests/fuzz
 
 # Installs the Debian packages that are missing (root, as on a fresh machine).
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:" $$missing; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	fi
+	@pipelines/apt-install $(DEB_PACKAGES)
 
 # Object files need the headers of the packages: install them first when building from scratch.
 deps-check:

@@ -14,9 +14,11 @@ CLASSES  := T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ank
 all: $(RESULTS)/table.md figures
 	@cat $<
 
-$(FMNIST)/%.gz:
-	@dpkg-query -W -f='$${Status}' dataset-fashion-mnist 2>/dev/null | grep -q 'ok installed' || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }
+# The four IDX files come from one package: one install for all of them (a grouped target).
+FMNIST_FILES := $(addprefix $(FMNIST)/,train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz \
+                  t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
+$(FMNIST_FILES) &:
+	@$(ROOT)/pipelines/apt-install dataset-fashion-mnist
 
 # IDX pixels are already in [0,1] (x / 255): no further scaling, the same for both splits.
 $(WORK)/train_s.ssl: $(FMNIST)/train-images-idx3-ubyte.gz $(FMNIST)/train-labels-idx1-ubyte.gz | $(PIPELINE_TOOLS)

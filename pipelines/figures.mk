@@ -32,8 +32,7 @@ FIG_LOGS    := $(foreach m,$(FIG_FIT_AT) $(FIG_M2_AT) $(FIG_GAN_AT) $(FIG_GEN_M2
                $(FIG_M1_LOG)
 
 $(GNUPLOT):
-	@command -v gnuplot >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox; }
+	@command -v gnuplot >/dev/null || $(ROOT)/pipelines/apt-install gnuplot-nox
 
 # One line (-s LOG FIELD NAME) per method; a panel only when it has lines.
 fig_lines = $(foreach m,$(1),-s $(FIG_RUN)/$(m).log $(2) '$(m)$(3)')
