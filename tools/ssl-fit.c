@@ -218,6 +218,25 @@ static datasource *open_stream(cli *c, const args *a, const char *path, int *max
     return src;
 }
 
+/* One line on stderr at the end of an interactive training: why it stopped, and where the model is. */
+static void say_how_it_ended(const cli *c, const args *a, const mlp_result *r)
+{
+    const mlp_config *k = &a->cfg;
+    char why[160];
+    if (r->epochs_run >= k->epochs)
+        snprintf(why, sizeof why, "trained %d epochs", r->epochs_run);
+    else if (a->val)
+        snprintf(why, sizeof why, "stopped at epoch %d of %d: the validation accuracy did not improve for %d epochs",
+                 r->epochs_run, k->epochs, k->patience);
+    else
+        snprintf(why, sizeof why, "stopped at epoch %d of %d: the training loss did not fall by 1e-4 for %d epochs",
+                 r->epochs_run, k->epochs, k->patience);
+    char kept[64] = "";
+    if (a->val) snprintf(kept, sizeof kept, "; epoch %d's weights kept (validation accuracy %.4f)", r->best_epoch,
+                         r->best_val_accuracy);
+    fprintf(stderr, "%s: %s%s; model written to %s\n", c->prog, why, kept, cli_out_name(a->out));
+}
+
 /* What decides the model's bytes, for --resume to compare (trainctl_set_settings). */
 static value *settings(const args *a)
 {
@@ -295,6 +314,7 @@ static void train_main(cli *c, args *a)
         if (model_file_write(mf, out, &e) < 0) cli_fail(c, "%s: %s", a->out, e.msg);
         cli_commit(c);
         model_file_free(mf);
+        if (!a->quiet) say_how_it_ended(c, a, &res);
     }
     cli_train_done(c, &ctl);
     mlp_free(m);

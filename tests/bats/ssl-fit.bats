@@ -253,3 +253,13 @@ open(sys.argv[2], "wb").write(msgpack.packb(m))' "$D/m.mlp" "$T/m.vae"
     [ "$status" -ne 137 ]
     [ "$status" -eq 0 ] || [ "$status" -eq 1 ]
 }
+
+@test "ssl-fit train says at the end why it stopped and where the model is (not with -q)" {
+    run --separate-stderr ssl-fit train --epochs 3 "$D/train.ssl" -o "$T/a.mlp"
+    [ "$status" -eq 0 ]
+    [[ "${stderr##*$'\n'}" == "ssl-fit: trained 3 epochs; model written to $T/a.mlp" ]]
+    run --separate-stderr ssl-fit train --epochs 500 --patience 2 --val "$D/test.ssl" "$D/train.ssl" -o "$T/b.mlp"
+    [[ "${stderr##*$'\n'}" =~ ^ssl-fit:\ stopped\ at\ epoch\ [0-9]+\ of\ 500:\ the\ validation\ accuracy\ did\ not\ improve\ for\ 2\ epochs\;\ epoch\ [0-9]+.s\ weights\ kept ]]
+    run --separate-stderr ssl-fit train -q --epochs 3 "$D/train.ssl" -o "$T/c.mlp"
+    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+}
