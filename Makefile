@@ -83,8 +83,11 @@ mpi-tools:
 	@if [ "$(MPI)" != 1 ] && command -v mpicc > /dev/null; then $(MAKE) --no-print-directory MPI=1 all; fi
 .PHONY: mpi-tools
 
+# The digits comparison: a line per finished run, the commands and their output in results/digits/demo.log.
 demo: deps $(TOOLS)
-	@$(MAKE) --no-print-directory -f pipelines/digits.mk BIN=$(abspath $(BUILD)/bin) -j2 THREADS=1
+	@pipelines/progress results/digits/demo.log \
+	  $(MAKE) --no-print-directory -f pipelines/digits.mk BIN=$(abspath $(BUILD)/bin) -j2 THREADS=1
+	@cat results/digits/table.md
 
 bench: deps $(TOOLS) $(BENCHES)
 	@BUILD=$(BUILD) bench/run

@@ -66,7 +66,14 @@ $(RESULTS)/$(1)-L$(2)-s%.json: $(WORK)/L$(2)/s%/$(1).pred.ssl
 	  $(if $(filter all,$(2)),,--tag labels=$(shell echo $$(( $(2) * $(NUM_CLASSES) )))) --tag seed=$$* \
 	  --tag seconds=$$$$(cd $(WORK)/L$(2)/s$$* && cat $(or $(TIMES_$(1)),$(1).time) | awk '{ s += $$$$1 } END { printf "%.2f", s }') \
 	  $$< -o $$@
+	@$(call run_line,$(1),$(2),$$*,$$@)
 endef
+
+# $(call run_line,NAME,L,SEED,JSON): one line for a finished run: "run  NAME  L<L>  s<SEED>  accuracy A%  T s".
+run_line = awk -v m='$(1)' -v l='$(2)' -v s='$(3)' '{ \
+	  match($$$$0, /"accuracy":[-0-9.eE+]+/); a = substr($$$$0, RSTART + 11, RLENGTH - 11); \
+	  match($$$$0, /"seconds":[-0-9.eE+]+/); t = substr($$$$0, RSTART + 10, RLENGTH - 10); \
+	  printf "run  %-16s L%-4s s%-3s accuracy %5.1f%%  %8.1f s\n", m, l, s, 100 * a, t }' $(4)
 
 # The seed of a run from the stem "<L>/s<seed>" of a pattern rule; --threads when THREADS is set.
 run_seed = $(lastword $(subst /s, ,$(1)))
