@@ -121,7 +121,10 @@ csvread_doc *csvread_parse(const char *buf, size_t len, const char *name, const 
         size_t n = nl ? (size_t)(nl - (buf + at)) + 1 : len - at;
         if (!b.row_start && b.row_fields == 0 && !blank_line(buf + at, n)) b.row_start = b.line;
         if (csv_parse(&p, buf + at, n, on_field, on_row, &b) != n)
-            fail = error_set(e, "%s:%ld: %s", name, b.line, csv_strerror(csv_error(&p)));
+            fail = csv_error(&p) == CSV_EPARSE
+                       ? error_set(e, "%s:%ld: a quote inside a field that is not quoted whole, or text after a closing quote "
+                                      "(a quote inside a quoted field is written \"\")", name, b.line)
+                       : error_set(e, "%s:%ld: %s", name, b.line, csv_strerror(csv_error(&p)));
         else if (b.nomem)
             fail = error_set(e, "%s: out of memory", name);
         at += n;

@@ -266,10 +266,10 @@ static int fill_features(const ctx *c, tabular *t, error *e)
             }
             double num = NAN;
             int rc = *s ? prep_parse_number(s, &num) : 0;
-            if (rc == -1) return error_set(e, "%s:%ld:%zu: \"%s\" is not a number", c->name, line, j + 1, s);
-            if (rc == -2) return error_set(e, "%s:%ld:%zu: \"%s\" is not a finite number", c->name, line, j + 1, s);
-            if (*s && !isfinite((float)num))
-                return error_set(e, "%s:%ld:%zu: \"%s\" is out of the float range", c->name, line, j + 1, s);
+            const char *why = rc == -1 ? "is not a number" : rc == -2 ? "is not a finite number"
+                            : *s && !isfinite((float)num) ? "is out of the float range" : NULL;
+            if (why)   /* a long field quoted by its start */
+                return error_set(e, "%s:%ld:%zu: \"%.40s%s\" %s", c->name, line, j + 1, s, strlen(s) > 40 ? "..." : "", why);
             row[c->offset[j]] = (float)num;
         }
     }

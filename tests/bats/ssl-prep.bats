@@ -152,6 +152,16 @@ idx_file() { printf "$1" > "$2"; }
     assert_fails_with 1 "semi.csv: no feature columns; the fields hold ';': --delimiter ';'\?$"
 }
 
+@test "csv: a stray quote is explained; a long field is quoted by its start" {
+    printf 'a,b,label\n1,2"x,0\n' > "$T/sq.csv"
+    run --separate-stderr ssl-prep csv "$T/sq.csv" -o "$T/out.ssl"
+    assert_fails_with 1 'sq.csv:2: a quote inside a field that is not quoted whole, or text after a closing quote \(a quote inside a quoted field is written ""\)$'
+    "$PY" -c "print('a,b,label'); print('1,\"' + 'x' * 100000 + '\",0')" > "$T/long.csv"
+    run --separate-stderr ssl-prep csv "$T/long.csv" -o "$T/out.ssl"
+    assert_fails_with 1 '^ssl-prep: .*long.csv:2:2: "x{40}\.\.\." is not a number$'
+    [ ! -e "$T/out.ssl" ]
+}
+
 @test "csv: errors name file:row:column, exit 1, leave no output file" {
     printf '1,2,0\n3,abc,1\n' > "$T/nn.csv"
     run --separate-stderr ssl-prep csv "$T/nn.csv" -o "$T/out.ssl"
