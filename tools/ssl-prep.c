@@ -70,6 +70,7 @@ static const char USAGE_CSV[] =
     "                           values in sorted order\n"
     "  --impute mean|median     fill empty feature fields from their column (the most frequent\n"
     "                           value for a categorical column); without it, an empty field is an error\n"
+    "  --class-names A,B,...    names of the class indices 0, 1, ... (integer labels only)\n"
     "  -o, --output FILE        write the stream to FILE (atomically) instead of stdout\n"
     "\n"
     "Errors (exit 1, one line) name FILE:ROW:COLUMN, ROW being the line where the record starts:\n"
@@ -225,12 +226,13 @@ static stream_table *read_csv(FILE *in, const char *path, const csvread_opts *co
 
 static int csv_main(cli *c, int argc, char **argv, const char *history)
 {
-    enum { O_HEADER = 256, O_NOHEADER, O_LABEL, O_UNL, O_DELIM, O_QUOTE, O_SKIP, O_CAT, O_IMPUTE };
+    enum { O_HEADER = 256, O_NOHEADER, O_LABEL, O_UNL, O_DELIM, O_QUOTE, O_SKIP, O_CAT, O_IMPUTE, O_NAMES };
     static const struct option opts[] = {
         {"header", no_argument, NULL, O_HEADER}, {"no-header", no_argument, NULL, O_NOHEADER},
         {"label", required_argument, NULL, O_LABEL}, {"unlabelled", required_argument, NULL, O_UNL},
         {"delimiter", required_argument, NULL, O_DELIM}, {"quote", required_argument, NULL, O_QUOTE},
         {"skip", required_argument, NULL, O_SKIP}, {"categorical", required_argument, NULL, O_CAT},
+        {"class-names", required_argument, NULL, O_NAMES},
         {"impute", required_argument, NULL, O_IMPUTE}, COMMON_OPTS, {0}};
     static const char *const impute_choices[] = {"mean", "median", NULL};
     tabular_opts to = {.header = -1};
@@ -253,6 +255,7 @@ static int csv_main(cli *c, int argc, char **argv, const char *history)
             break;
         case O_SKIP: co.skip = cli_parse_long(c, "--skip", optarg, 0, 1L << 40); break;
         case O_CAT: to.categorical = optarg; break;
+        case O_NAMES: to.class_names = optarg; break;
         case O_IMPUTE: to.impute = cli_parse_choice(c, "--impute", optarg, impute_choices) + PREP_IMPUTE_MEAN; break;
         }
     }

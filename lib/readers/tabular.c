@@ -99,7 +99,8 @@ static int looks_like_header(const ctx *c)
 }
 
 /* scikit-learn's CSVs open with "ROWS,FEATURES,class names...": ROWS the rows after it, each of
- * FEATURES + 1 fields (the label last), and names that are not all numbers (else it is data). */
+ * FEATURES + 1 fields, the last an index of one of the names (or -1), and names that are not all
+ * numbers (else the line is data). */
 static int is_meta_line(const ctx *c)
 {
     const csvread_doc *d = c->doc;
@@ -109,6 +110,11 @@ static int is_meta_line(const ctx *c)
     if (!is_index(rows) || !is_index(features) || strlen(rows) > 11 || strlen(features) > 11 ||
         (size_t)atol(rows) != d->nrows - 1 || (size_t)atol(features) + 1 != csvread_row_len(d, 1))
         return 0;
+    size_t label = csvread_row_len(d, 1) - 1;
+    for (size_t r = 1; r < d->nrows; r++) {
+        const char *y = csvread_row_len(d, r) > label ? field(c, r, label) : "";
+        if (strcmp(y, "-1") != 0 && !(is_index(y) && strlen(y) < 6 && (size_t)atol(y) < n - 2)) return 0;
+    }
     double v;
     for (size_t j = 2; j < n; j++)
         if (prep_parse_number(field(c, 0, j), &v) == -1) return 1;
@@ -344,6 +350,37 @@ static int meta_names(const ctx *c, tabular *t, error *e)
     return 0;
 }
 
+/* The first row whose label is not an integer (one exists when the labels are names). */
+static size_t first_name(const ctx *c, const tabular *t, const char *mark)
+{
+    size_t i = 0;
+    while (i < t->n) {
+        const char *s = field(c, i + c->first, (size_t)c->label);
+        if (!is_unlabelled(s, mark) && !is_integer(s)) break;
+        i++;
+    }
+    return i < t->n ? i : 0;
+}
+
+/* Class names from --class-names "A,B,...": at least one per class index. */
+static int listed_names(const ctx *c, tabular *t, error *e)
+{
+    size_t n = 1;
+    for (const char *p = c->o->class_names; *p; p++) n += *p == ',';
+    if (n < (size_t)t->k)
+        return error_set(e, "%s: --class-names gives %zu names, the labels go up to %d", c->name, n, t->k - 1);
+    t->class_names = calloc(n, sizeof *t->class_names);
+    if (!t->class_names) return error_set(e, "out of memory");
+    t->k = (int)n;
+    const char *p = c->o->class_names;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strcspn(p, ",");
+        if (!(t->class_names[i] = strndup(p, len))) return error_set(e, "out of memory");
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
 /* Integer labels are class indices when all are in 0..65535, else (a guess, said in the note) names;
  * any other text makes them names. */
 static int fill_labels(const ctx *c, tabular *t, error *e)
@@ -364,6 +401,9 @@ static int fill_labels(const ctx *c, tabular *t, error *e)
         snprintf(t->note, sizeof t->note,
                  "%s:%ld: label %.40s is not a class index 0..%d (-1 marks an unlabelled row): the labels are read as names",
                  c->name, t->line[outside], field(c, outside + c->first, (size_t)c->label), MAX_INT_LABEL);
+    if ((!numeric || outside < t->n) && c->o->class_names)
+        return error_set(e, "%s: --class-names names class indices 0, 1, ..., but the labels are names (\"%.40s\")", c->name,
+                         field(c, (outside < t->n ? outside : first_name(c, t, mark)) + c->first, (size_t)c->label));
     if (!numeric || outside < t->n) return name_labels(c, t, mark, e);
     for (size_t i = 0; i < t->n; i++) {
         const char *s = field(c, i + c->first, (size_t)c->label);
@@ -371,7 +411,7 @@ static int fill_labels(const ctx *c, tabular *t, error *e)
         t->y[i] = (int32_t)atol(s);
         if (t->y[i] + 1 > t->k) t->k = t->y[i] + 1;
     }
-    return c->meta ? meta_names(c, t, e) : index_names(t, e);
+    return c->o->class_names ? listed_names(c, t, e) : c->meta ? meta_names(c, t, e) : index_names(t, e);
 }
 
 static void ctx_free(ctx *c)

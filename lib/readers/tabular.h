@@ -9,6 +9,7 @@
  *   (integers outside that range make a note: the guess is said);
  * - scikit-learn's CSVs: a first line "ROWS,FEATURES,class names..." that fits the rows after it
  *   is read as such when detecting (the class names name the indices; a note says so);
+ * - class_names (--class-names) name integer labels' indices; with labels that are names, an error;
  * - categorical columns are one-hot encoded into features "col=value", values in sorted order;
  * - an empty feature field is an error unless imputing (mean/median of the column; for a
  *   categorical column its most frequent value).
@@ -30,6 +31,7 @@ typedef struct tabular_opts {
     const char *categorical;   /* comma-separated names or 1-based indices, or NULL */
     prep_impute_method impute;
     int meta_line;             /* detect scikit-learn's first line (header -1 and no lines skipped) */
+    const char *class_names;   /* comma-separated names of the class indices 0, 1, ..., or NULL */
 } tabular_opts;
 
 typedef struct tabular {

@@ -146,6 +146,19 @@ idx_file() { printf "$1" > "$2"; }
     [ "$output" = "[1, 0, 2, -1] ['-3', '0', '70000']" ]
 }
 
+@test "csv: --class-names names integer labels; with labels that are names, an error" {
+    printf '1,2,0\n3,4,2\n5,6,-1\n' > "$T/cn.csv"
+    ssl-prep csv --class-names cat,dog,bird "$T/cn.csv" -o "$T/cn.ssl"
+    run py "$T/cn.ssl" "t['y'].tolist(), m['class_names']"
+    [ "$output" = "[0, 2, -1] ['cat', 'dog', 'bird']" ]
+    run --separate-stderr ssl-prep csv --class-names cat,dog "$T/cn.csv" -o "$T/out.ssl"
+    assert_fails_with 1 'cn.csv: --class-names gives 2 names, the labels go up to 2$'
+    printf '1,2,a\n3,4,b\n' > "$T/nm.csv"
+    run --separate-stderr ssl-prep csv --class-names x,y "$T/nm.csv" -o "$T/out.ssl"
+    assert_fails_with 1 'nm.csv: --class-names names class indices 0, 1, ..., but the labels are names \("a"\)$'
+    [ ! -e "$T/out.ssl" ]
+}
+
 @test "csv: a semicolon file read with commas names --delimiter" {
     printf 'a;b;c\n1;2;0\n' > "$T/semi.csv"
     run --separate-stderr ssl-prep csv "$T/semi.csv" -o "$T/out.ssl"
