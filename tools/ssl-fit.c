@@ -33,7 +33,7 @@ static const char USAGE[] =
     "      --hidden LIST      hidden layer sizes (default 128,64; 0 or none = logistic regression)\n"
     "      --epochs N         at most N epochs (default 200)\n"
     "      --batch N          mini-batch rows (default 200)\n"
-    "      --lr X             Adam learning rate (default 0.001)\n"
+    "      --lr X             Adam learning rate (default 0.001; 0.01 with --hidden 0)\n"
     "      --weight-decay X   L2 penalty on the weights, scikit-learn's alpha (default 0.0001)\n"
     "      --dropout P        dropout rate on hidden units (default 0)\n"
     "      --shift N          move each training row by up to N pixels each way, at random, every\n"
@@ -101,7 +101,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
 {
     memset(a, 0, sizeof *a);
     mlp_config_default(&a->cfg);
-    int opt;
+    int opt, lr_given = 0;
     while ((opt = getopt_long(argc, argv, ":o:m:qhV", OPTS, NULL)) != -1) {
         mlp_config *k = &a->cfg;
         switch (opt) {
@@ -111,7 +111,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_HIDDEN: k->nhidden = cli_parse_int_list(c, "--hidden", optarg, k->hidden, MLP_MAX_HIDDEN); break;
         case OPT_EPOCHS: k->epochs = (int)cli_parse_long(c, "--epochs", optarg, 1, 1000000); break;
         case OPT_BATCH: k->batch = (int)cli_parse_long(c, "--batch", optarg, 1, 1 << 20); break;
-        case OPT_LR: k->lr = cli_parse_double(c, "--lr", optarg, 1e-12, 10); break;
+        case OPT_LR: k->lr = cli_parse_double(c, "--lr", optarg, 1e-12, 10), lr_given = 1; break;
         case OPT_WD: k->alpha = cli_parse_double(c, "--weight-decay", optarg, 0, 1e6); break;
         case OPT_DROPOUT: k->dropout = cli_parse_double(c, "--dropout", optarg, 0, 0.99); break;
         case OPT_VAL: a->val = optarg; break;
@@ -127,6 +127,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         default: cli_other_option(c, argv, opt, USAGE);
         }
     }
+    if (!lr_given && a->cfg.nhidden == 0) a->cfg.lr = MLP_LINEAR_LR;
     a->nfiles = cli_inputs(c, argc, argv, a->files, 2);
 }
 

@@ -263,3 +263,12 @@ open(sys.argv[2], "wb").write(msgpack.packb(m))' "$D/m.mlp" "$T/m.vae"
     run --separate-stderr ssl-fit train -q --epochs 3 "$D/train.ssl" -o "$T/c.mlp"
     [ "$status" -eq 0 ] && [ -z "$stderr" ]
 }
+
+@test "logistic regression's default learning rate is 0.01, the MLP's 0.001; --lr overrides both" {
+    have_py msgpack || skip "python3-msgpack not installed"
+    lr() { "$PY" -c 'import sys, msgpack; print(msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False, strict_map_key=False)["info"]["hyper"]["lr"])' "$1"; }
+    ssl-fit train -q --epochs 1 --hidden 0 "$D/train.ssl" -o "$T/l.mlp"
+    ssl-fit train -q --epochs 1 "$D/train.ssl" -o "$T/m.mlp"
+    ssl-fit train -q --epochs 1 --hidden 0 --lr 0.5 "$D/train.ssl" -o "$T/x.mlp"
+    [ "$(lr "$T/l.mlp")" = 0.01 ] && [ "$(lr "$T/m.mlp")" = 0.001 ] && [ "$(lr "$T/x.mlp")" = 0.5 ]
+}

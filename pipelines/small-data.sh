@@ -1,0 +1,44 @@
+#!/bin/sh
+# small-data.sh [BIN]: test accuracy (%) of ssl-fit train ARGS with 5 labels per class on small tables:
+# scikit-learn's iris, wine and breast cancer CSVs (Debian's python3-sklearn) split 70/30 (--seed 1) and
+# standardised, and the digits pipeline's seeds 0-2 (build/pipelines/digits, `make demo` makes them).
+# One line per setting in SETTINGS (default: logistic regression's learning rates); e.g.
+#   SETTINGS='--hidden 0|--hidden 0 --lr 0.01' sh pipelines/small-data.sh
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${1:-$ROOT/build/bin}
+SK=/usr/lib/python3/dist-packages/sklearn/datasets/data
+DIGITS=$ROOT/build/pipelines/digits
+SETTINGS=${SETTINGS:-"--hidden 0 --lr 0.001|--hidden 0 --lr 0.003|--hidden 0 --lr 0.01|--hidden 0 --lr 0.03|--hidden 0 --lr 0.1"}
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+for f in iris wine_data breast_cancer; do
+    "$BIN/ssl-prep" csv "$SK/$f.csv" 2>/dev/null |
+        "$BIN/ssl-prep" split --test 0.3 --seed 1 --train-out "$W/$f-tr.ssl" --test-out "$W/$f-te.ssl"
+    "$BIN/ssl-prep" scale --method standard --fit-stats "$W/$f.stats" "$W/$f-tr.ssl" > "$W/$f-trs.ssl"
+    "$BIN/ssl-prep" scale --stats "$W/$f.stats" "$W/$f-te.ssl" > "$W/$f-tes.ssl"
+    "$BIN/ssl-prep" mask --labels-per-class 5 --seed 0 "$W/$f-trs.ssl" > "$W/$f-5.ssl"
+done
+# accuracy LABELLED TEST ARGS...: the test accuracy in percent of ssl-fit trained with ARGS
+accuracy() {
+    l=$1 t=$2; shift 2
+    "$BIN/ssl-fit" train -q "$@" "$l" -o "$W/m.mlp"
+    "$BIN/ssl-fit" predict -m "$W/m.mlp" "$t" | "$BIN/ssl-eval" --json |
+        sed 's/.*"accuracy":\([0-9.e-]*\).*/\1/' | awk '{ printf "%.1f", 100 * $1 }'
+}
+echo "| ssl-fit train | iris | wine | breast cancer | digits s0 / s1 / s2 |"
+echo "|---|---:|---:|---:|---|"
+echo "$SETTINGS" | tr '|' '\n' | while read -r args; do
+    # shellcheck disable=SC2086  # ARGS split into options
+    line="| \`$args\` | $(accuracy "$W/iris-5.ssl" "$W/iris-tes.ssl" $args) | $(accuracy "$W/wine_data-5.ssl" "$W/wine_data-tes.ssl" $args)"
+    line="$line | $(accuracy "$W/breast_cancer-5.ssl" "$W/breast_cancer-tes.ssl" $args) |"
+    if [ -f "$DIGITS/L5/s0/labelled.ssl" ]; then
+        # shellcheck disable=SC2086
+        line="$line $(accuracy "$DIGITS/L5/s0/labelled.ssl" "$DIGITS/test_s.ssl" $args --seed 0) /"
+        line="$line $(accuracy "$DIGITS/L5/s1/labelled.ssl" "$DIGITS/test_s.ssl" $args --seed 1) /"
+        line="$line $(accuracy "$DIGITS/L5/s2/labelled.ssl" "$DIGITS/test_s.ssl" $args --seed 2) |"
+    else
+        line="$line |"
+    fi
+    echo "$line"
+done
