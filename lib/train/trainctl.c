@@ -158,6 +158,13 @@ int trainctl_resume_epoch(const trainctl *t) { return t && t->resume ? state_epo
 
 int trainctl_held_epoch(const trainctl *t) { return t && t->held ? state_epoch(t->held) : -1; }
 
+int trainctl_default_epochs(size_t rows, int batch, int min_epochs, long min_steps)
+{
+    long per_epoch = batch > 0 && rows > 0 ? (long)((rows + (size_t)batch - 1) / (size_t)batch) : 1;
+    long epochs = (min_steps + per_epoch - 1) / per_epoch;
+    return epochs > min_epochs ? (int)epochs : min_epochs;
+}
+
 int trainctl_epoch_end(trainctl *t, model_file *state, int epoch, error *e)
 {
     if (!state) return -1;

@@ -74,6 +74,9 @@ int trainctl_epoch_end(trainctl *t, model_file *state, int epoch, error *e);
 int trainctl_write(const trainctl *t, error *e);
 /* The epoch of the held state (-1 when none). */
 int trainctl_held_epoch(const trainctl *t);
+/* The epochs of a training whose --epochs was not given: at least min_epochs, and enough epochs of
+ * ceil(rows / batch) steps each for min_steps steps (a few rows make few steps an epoch). */
+int trainctl_default_epochs(size_t rows, int batch, int min_epochs, long min_steps);
 /* After a finished run: removes MODEL.ckpt (a stale one would resume a finished run). */
 void trainctl_remove(const trainctl *t);
 

@@ -224,3 +224,15 @@ open(sys.argv[2], 'wb').write(msgpack.packb(m, use_bin_type=True))" "$D/m1.vae" 
     run --separate-stderr ssl-vae encode -m "$T/old.vae" --min-sd 0.1 "$D/te.ssl" -o "$T/z2.ssl"
     assert_fails_with 1 "old.vae: the model has no latent_sd"
 }
+
+@test "without --epochs, a small data set trains 3000 steps: M1 over every row, M2 over the unlabelled ones" {
+    have_py msgpack || skip "python3-msgpack not installed"
+    epochs() { "$PY" -c 'import sys, msgpack; print(msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False, strict_map_key=False)["info"]["epochs"])' "$1"; }
+    # tr.ssl: 1257 rows, 10 steps of 128 an epoch; tr5.ssl: 50 labelled, 1207 unlabelled, 13 of 100
+    ssl-vae train -q --hidden 8 --latent 2 "$D/tr.ssl" -o "$T/m1.vae"
+    [ "$(epochs "$T/m1.vae")" = 300 ]
+    ssl-vae train -q --model m2 --hidden 8 --latent 2 --batch 100 "$D/tr5.ssl" -o "$T/m2.vae"
+    [ "$(epochs "$T/m2.vae")" = 231 ]
+    ssl-vae train -q --hidden 8 --latent 2 --epochs 3 "$D/tr.ssl" -o "$T/m3.vae"
+    [ "$(epochs "$T/m3.vae")" = 3 ]
+}
