@@ -12,6 +12,10 @@ setup() {
     T="$BATS_TEST_TMPDIR"
 }
 
+# True when the programs are the sanitizer build (AddressSanitizer reserves terabytes of address
+# space, so an address-space limit, ulimit -v, says nothing about the program there).
+sanitized() { [[ "$BUILD_DIR" == *-san ]]; }
+
 # True when the Debian python has the given modules.
 have_py() {
     [ -x "$PY" ] && "$PY" -c "import $1" 2>/dev/null

@@ -111,6 +111,7 @@ interrupt_resume() {
 @test "a real SIGTERM: status 143, the checkpoint, and --resume ends with the uninterrupted bytes" {
     cmd=(ssl-fit train --hidden 32 --epochs 1000 --batch 50 --patience 10000 --seed 3 --threads 1 "$D/tr.ssl")
     "${cmd[@]}" -q -o "$T/full"
+    : > "$T/err"   # there before the loop reads it, however late the job starts
     "${cmd[@]}" -o "$T/m" 2> "$T/err" &
     local pid=$! n=0
     while [ "$(grep -c 'epoch' "$T/err")" -lt 3 ] && [ $n -lt 200 ]; do sleep 0.02; n=$((n + 1)); done

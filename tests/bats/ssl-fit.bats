@@ -248,6 +248,7 @@ open(sys.argv[2], "wb").write(msgpack.packb(m))' "$D/m.mlp" "$T/m.vae"
 # On two CPUs of the host (taskset: its first two allowed), whatever the host's size: OpenBLAS starts one
 # thread per CPU it may use before main runs, which on a large host under this limit fails by itself.
 @test "ssl-fit train --threads 32 under a memory limit ends (threads are capped at the cores)" {
+    sanitized && skip "ulimit -v under AddressSanitizer"
     cpus=$("$PY" -c 'import os; print(",".join(map(str, sorted(os.sched_getaffinity(0))[:2])))')
     run bash -c "ulimit -v 4000000; timeout -s KILL 120 taskset -c $cpus ssl-fit train -q --threads 32 --epochs 5 '$D/train.ssl' -o '$T/t.mlp'"
     [ "$status" -ne 137 ]
