@@ -138,13 +138,15 @@ $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(WORK)/test_s.ssl
 	$(FIT) predict $(THREADS_ARG) -m $$< $(WORK)/test_s.ssl -o $$@
 endef
 
-# $(call sweep_method,NAME,PARAM,VALUES,SSL_AUGMENT_ARGS): pipelines/sweep.sh picks PARAM among VALUES on a
-# validation split carved from the labelled rows, then trains on them all and predicts the test split.
+# $(call sweep_method,NAME,PARAM,VALUES,SSL_AUGMENT_ARGS[,SSL_FIT_ARGS]): pipelines/sweep.sh picks PARAM
+# among VALUES on a validation split carved from the labelled rows, then trains on them all and predicts the
+# test split. SSL_AUGMENT_ARGS "none" sweeps an ssl-fit option of the classifier (SSL_FIT_ARGS, default
+# MLP_ARGS) on the labelled rows alone: a baseline tuned as the methods are.
 define sweep_method
 $(eval $(call declare_method,$(1)))
-$(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/labelled.ssl $(WORK)/test_s.ssl $(call params,$(1),$(2) $(3) $(4) $(MLP_ARGS))
-	$(TIMED) $$(@D)/$(1).time env BIN=$(BIN) PARAM='$(2)' VALUES='$(3)' AUG_ARGS='$(4) $(THREADS_ARG)' \
-	  FIT_ARGS='$(MLP_ARGS) $(THREADS_ARG)' \
+$(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/labelled.ssl $(WORK)/test_s.ssl $(call params,$(1),$(2) $(3) $(4) $(or $(5),$(MLP_ARGS)))
+	$(TIMED) $$(@D)/$(1).time env BIN=$(BIN) PARAM='$(2)' VALUES='$(3)' \
+	  AUG_ARGS='$(if $(filter none,$(4)),none,$(4) $(THREADS_ARG))' FIT_ARGS='$(or $(5),$(MLP_ARGS)) $(THREADS_ARG)' \
 	  SEED=$$(call run_seed,$$*) sh $(ROOT)/pipelines/sweep.sh $$< $(WORK)/test_s.ssl $$(@D)/$(1)
 	cp $$(@D)/$(1)/pred.ssl $$@
 endef
@@ -187,15 +189,20 @@ $(WORK)/L%/aug-cgan.gan $(WORK)/L%/aug-cgan.log: $(WORK)/L%/labelled.ssl $$(call
 	$(TIMED) $(@D)/aug-cgan.time $(GAN) train $(AUG_CGAN_ARGS) $(THREADS_ARG) --seed $(call run_seed,$*) --quiet \
 	  --log $(@D)/aug-cgan.log $< -o $(@D)/aug-cgan.gan
 
-# The methods every data set compares: supervised-only baselines on the labelled rows, the MLP on every
-# label as the reference ceiling, self-training with confident pseudo-labels (3 rounds) and its threshold
-# picked on a validation split of the labelled rows.
+# The methods every data set compares: supervised-only baselines on the labelled rows (with their defaults,
+# and with the learning rate picked on a validation split of the labelled rows, as self-training's
+# threshold is), the MLP on every label as the reference ceiling, self-training with confident
+# pseudo-labels (3 rounds) and its threshold picked on a validation split of the labelled rows.
 MLP_ARGS    ?= --hidden 128,64
 LOGREG_ARGS ?= --hidden 0
+MLP_LRS     ?= 0.0003 0.001 0.003 0.01
+LOGREG_LRS  ?= 0.003 0.01 0.03 0.1
 SELF_ARGS   ?= --pseudo @RUN@/mlp.model --threshold 0.9 --rounds 3
 define baseline_methods
 $(eval $(call fit_method,mlp,$(MLP_ARGS)))
 $(eval $(call fit_method,logreg,$(LOGREG_ARGS)))
+$(eval $(call sweep_method,mlp-sweep,--lr,$(MLP_LRS),none,$(MLP_ARGS)))
+$(eval $(call sweep_method,logreg-sweep,--lr,$(LOGREG_LRS),none,$(LOGREG_ARGS)))
 $(eval $(call fit_method,mlp-all-labels,$(MLP_ARGS),all))
 $(eval $(call aug_method,selftrain,$(SELF_ARGS),mlp.model))
 $(eval $(call sweep_method,selftrain-sweep,--threshold,0.7 0.8 0.9 0.95 0.99,--pseudo BASE --rounds 3))

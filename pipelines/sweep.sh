@@ -1,5 +1,5 @@
 #!/bin/sh
-# sweep.sh: tunes ONE ssl-augment parameter the honest way. It carves a validation split out of the
+# sweep.sh: tunes ONE ssl-augment (or ssl-fit) parameter the honest way. It carves a validation split out of the
 # labelled rows, tries each value of the grid on what is left, picks the value with the best
 # validation accuracy, and only then trains on the whole training stream with that value and scores
 # the test split, once.
@@ -10,8 +10,8 @@
 #   PARAM     the ssl-augment option swept                               [--threshold]
 #   VALUES    its grid                                                   [0.7 0.8 0.9 0.95 0.99]
 #   AUG_ARGS  the other ssl-augment options; the word BASE stands for a base MLP trained by this
-#             script on the labelled rows at hand (without the validation rows while sweeping)
-#                                                                        [--pseudo BASE]
+#             script on the labelled rows at hand (without the validation rows while sweeping);
+#             "none": no augmentation, PARAM is an ssl-fit option        [--pseudo BASE]
 #   FIT_ARGS  ssl-fit train options, for the base MLP and the final one  [--hidden 128,64]
 #   VAL       fraction of each class's labelled rows held out            [0.4]
 #   SEED      seed of the split, the models and ssl-augment              [0]
@@ -41,6 +41,11 @@ mkdir -p "$OUT"
 
 # run_one TRAIN_PART BASE_MODEL VALUE MODEL_OUT: base-free augmentation args, then the classifier.
 run_one() {
+    if [ "$AUG_ARGS" = none ]; then
+        # shellcheck disable=SC2086
+        "$BIN/ssl-fit" train -q $FIT_ARGS "$PARAM" "$3" --seed "$SEED" "$1" -o "$4"
+        return
+    fi
     args=$(printf '%s\n' "$AUG_ARGS" | sed "s|BASE|$2|g")
     # shellcheck disable=SC2086 # word splitting of the option lists is intended
     "$BIN/ssl-augment" -q $args "$PARAM" "$3" --seed "$SEED" "$1" |
@@ -56,7 +61,7 @@ rm -f "$OUT/val_all.ssl"
 
 # 2. Every value on the sweep's part, scored on the validation rows.
 # shellcheck disable=SC2086
-"$BIN/ssl-fit" train -q $FIT_ARGS --seed "$SEED" "$OUT/fit.ssl" -o "$OUT/base_fit.mlp"
+[ "$AUG_ARGS" = none ] || "$BIN/ssl-fit" train -q $FIT_ARGS --seed "$SEED" "$OUT/fit.ssl" -o "$OUT/base_fit.mlp"
 : > "$OUT/sweep.tsv"
 for v in $VALUES; do
     run_one "$OUT/fit.ssl" "$OUT/base_fit.mlp" "$v" "$OUT/sweep.mlp"
@@ -71,7 +76,7 @@ best=$(sort -s -t "$(printf '\t')" -k2,2gr "$OUT/sweep.tsv" | head -n 1 | cut -f
 echo "$best" > "$OUT/best"
 echo "sweep.sh: chose $PARAM $best" >&2
 # shellcheck disable=SC2086
-"$BIN/ssl-fit" train -q $FIT_ARGS --seed "$SEED" "$TRAIN" -o "$OUT/base.mlp"
+[ "$AUG_ARGS" = none ] || "$BIN/ssl-fit" train -q $FIT_ARGS --seed "$SEED" "$TRAIN" -o "$OUT/base.mlp"
 run_one "$TRAIN" "$OUT/base.mlp" "$best" "$OUT/final.mlp"
 "$BIN/ssl-fit" predict -m "$OUT/final.mlp" "$TEST" -o "$OUT/pred.ssl"
 "$BIN/ssl-eval" --json --tag "param=$PARAM" --tag "value=$best" --tag "seed=$SEED" "$OUT/pred.ssl" -o "$OUT/test.json"
