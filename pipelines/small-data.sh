@@ -1,15 +1,16 @@
 #!/bin/sh
-# small-data.sh [BIN]: test accuracy (%) of ssl-fit train ARGS with 5 labels per class on small tables:
+# small-data.sh [BIN]: test accuracy (%) of `PROGRAM train ARGS` with 5 labels per class on small tables:
 # scikit-learn's iris, wine and breast cancer CSVs (Debian's python3-sklearn) split 70/30 (--seed 1) and
 # standardised, and the digits pipeline's seeds 0-2 (build/pipelines/digits, `make demo` makes them).
-# One line per setting in SETTINGS (default: logistic regression's learning rates); e.g.
-#   SETTINGS='--hidden 0|--hidden 0 --lr 0.01' sh pipelines/small-data.sh
+# One line per setting "PROGRAM ARGS" in SETTINGS, |-separated (default: logistic regression's learning
+# rates); the unlabelled rows are there for the programs that use them. E.g.
+#   SETTINGS='ssl-vae --model m2|ssl-vae --model m2 --epochs 100' sh pipelines/small-data.sh
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${1:-$ROOT/build/bin}
 SK=/usr/lib/python3/dist-packages/sklearn/datasets/data
-DIGITS=$ROOT/build/pipelines/digits
-SETTINGS=${SETTINGS:-"--hidden 0 --lr 0.001|--hidden 0 --lr 0.003|--hidden 0 --lr 0.01|--hidden 0 --lr 0.03|--hidden 0 --lr 0.1"}
+DIGITS=${DIGITS-$ROOT/build/pipelines/digits}   # DIGITS=none: the three tables only
+SETTINGS=${SETTINGS:-"ssl-fit --hidden 0 --lr 0.001|ssl-fit --hidden 0 --lr 0.003|ssl-fit --hidden 0 --lr 0.01|ssl-fit --hidden 0 --lr 0.03|ssl-fit --hidden 0 --lr 0.1"}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 for f in iris wine_data breast_cancer; do
@@ -19,14 +20,14 @@ for f in iris wine_data breast_cancer; do
     "$BIN/ssl-prep" scale --stats "$W/$f.stats" "$W/$f-te.ssl" > "$W/$f-tes.ssl"
     "$BIN/ssl-prep" mask --labels-per-class 5 --seed 0 "$W/$f-trs.ssl" > "$W/$f-5.ssl"
 done
-# accuracy LABELLED TEST ARGS...: the test accuracy in percent of ssl-fit trained with ARGS
+# accuracy LABELLED TEST PROGRAM ARGS...: the test accuracy in percent of PROGRAM trained with ARGS
 accuracy() {
-    l=$1 t=$2; shift 2
-    "$BIN/ssl-fit" train -q "$@" "$l" -o "$W/m.mlp"
-    "$BIN/ssl-fit" predict -m "$W/m.mlp" "$t" | "$BIN/ssl-eval" --json |
+    l=$1 t=$2 prog=$3; shift 3
+    "$BIN/$prog" train -q "$@" "$l" -o "$W/m.model"
+    "$BIN/$prog" predict -m "$W/m.model" "$t" | "$BIN/ssl-eval" --json |
         sed 's/.*"accuracy":\([0-9.e-]*\).*/\1/' | awk '{ printf "%.1f", 100 * $1 }'
 }
-echo "| ssl-fit train | iris | wine | breast cancer | digits s0 / s1 / s2 |"
+echo "| PROGRAM train | iris | wine | breast cancer | digits s0 / s1 / s2 |"
 echo "|---|---:|---:|---:|---|"
 echo "$SETTINGS" | tr '|' '\n' | while read -r args; do
     # shellcheck disable=SC2086  # ARGS split into options
