@@ -1,5 +1,9 @@
 #include "vmath.h"
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 /* y[i] = F(x[i]) for an inline 8-lane F: whole vectors, then the tail through a padded copy. */
 #define VMATH_MAP(name, F)                                                        \
     VMATH_KERNEL void name(float *y, const float *x, size_t n)                    \
@@ -25,4 +29,11 @@ VMATH_KERNEL void vmath_softplus_grad(float *dx, const float *dy, const float *y
         int k = (int)(n - i);
         vmath_store(dx + i, softplus_grad8(vmath_load(dy + i, k), vmath_load(y + i, k)), k);
     }
+}
+
+void vmath_flush_denormals(void)
+{
+#if defined(__SSE__)
+    _mm_setcsr(_mm_getcsr() | 0x8040);   /* FTZ (bit 15) | DAZ (bit 6) */
+#endif
 }

@@ -9,6 +9,7 @@
 #include <cblas.h>
 
 #include "imagegrid.h"
+#include "vmath.h"
 
 void cli_train_init(cli *c, trainctl *t, trainlog *log, const char *model_path, int every, int resume,
                     const char *kind, value *settings)
@@ -84,6 +85,7 @@ value *cli_int_list(const int *v, int n)
 void cli_set_threads(cli *c, int n)
 {
     (void)c;
+    vmath_flush_denormals();   /* before any thread of the pool starts: they inherit it */
     int cores = par_cores();
     openblas_set_num_threads(n <= 0 || n > cores ? cores : n);
 }

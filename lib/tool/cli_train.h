@@ -31,7 +31,8 @@ par_pool *cli_train_pool(cli *c);
  * images. */
 void cli_image_shape(cli *c, const value *meta, int F, const char *file, const char *opt, int *h, int *w);
 /* --threads N (0: not given, every core): the threads of the products and of training's element-wise
- * loops, at most par_cores() (more would only contend, and each costs OpenBLAS a large buffer). */
+ * loops, at most par_cores() (more would only contend, and each costs OpenBLAS a large buffer); and
+ * denormal floats flushed to zero in this thread and the pool's (vmath_flush_denormals). */
 void cli_set_threads(cli *c, int n);
 /* After the final model is committed: removes the checkpoint and frees t. */
 void cli_train_done(cli *c, trainctl *t);

@@ -2,6 +2,7 @@
  * evenly over the whole range (every 509th, about 8.4 million per function; `test_vmath --stride 1`
  * checks all 2^32 and prints the maxima), plus the special values vmath.h promises. */
 #include <float.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,6 +10,10 @@
 
 #include "gradcheck.h"
 #include "vmath.h"
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 static uint32_t stride = 509;
 
@@ -160,6 +165,35 @@ static void test_softplus_grad(void)
     gc_check_layer("softplus.x", sp_loss, &d, d.x, dx, SPN);
 }
 
+/* vmath_flush_denormals: a denormal operand reads as 0 and a denormal result is 0, in this thread and
+ * in one started afterwards; the thread's mode is restored after the test. */
+static void *denormal_product(void *out)
+{
+    volatile float tiny = 1e-39f, one = 1.0f;
+    *(float *)out = tiny * one;
+    return NULL;
+}
+
+static void test_flush_denormals(void)
+{
+#if defined(__SSE__)
+    unsigned saved = _mm_getcsr();
+    float r = -1;
+    denormal_product(&r);
+    CHECK(r > 0 && r < FLT_MIN);   /* denormals by default */
+    vmath_flush_denormals();
+    denormal_product(&r);
+    CHECK(r == 0);
+    volatile float a = 1e-20f, b = 1e-20f;
+    CHECK(a * b == 0);            /* a denormal result flushed */
+    pthread_t t;
+    r = -1;
+    CHECK(pthread_create(&t, NULL, denormal_product, &r) == 0 && pthread_join(t, NULL) == 0);
+    CHECK(r == 0);
+    _mm_setcsr(saved);
+#endif
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--stride") == 0) stride = (uint32_t)strtoul(argv[2], NULL, 10);
@@ -168,5 +202,6 @@ int main(int argc, char **argv)
     RUN(test_special);
     RUN(test_tail);
     RUN(test_softplus_grad);
+    RUN(test_flush_denormals);
     return check_summary();
 }
