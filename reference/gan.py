@@ -120,6 +120,13 @@ def lse(l):
     return torch.logsumexp(l, 1)
 
 
+def epoch_lr(a, epoch):
+    """ssl-gan's schedule: constant, then linear towards 0 from --lr-decay-start."""
+    if a.lr_decay_start <= 0 or epoch < a.lr_decay_start:
+        return a.lr
+    return a.lr * (a.epochs - epoch + 1) / (a.epochs - a.lr_decay_start + 1)
+
+
 def main():
     ap = common.parser(__doc__, epochs=10, batch=100, lr=0.003)
     ap.add_argument("--d-hidden", default="1000,500,250,250,250")
@@ -128,6 +135,8 @@ def main():
     ap.add_argument("--hidden-noise", type=float, default=0.5)
     ap.add_argument("--ema", type=float, default=0, help="predict with an average of D's weights, ssl-gan's --ema")
     ap.add_argument("--authors-init", action="store_true", help="scale the hidden layers to unit sd at init")
+    ap.add_argument("--lr-decay-start", type=int, default=0,
+                    help="epoch (1-based) from which the rate falls linearly to 0 at the end, ssl-gan's option")
     a = ap.parse_args()
     gen = common.setup(a)
     x, y, K = common.load(a.train)
@@ -145,6 +154,7 @@ def main():
     B, log = a.batch, common.Log(a.log)
     steps = len(unl) // B
     for ep in range(1, a.epochs + 1):
+        opt_d.lr = opt_g.lr = epoch_lr(a, ep)
         lab_order = torch.cat([lab[torch.randperm(len(lab), generator=gen)] for _ in range(steps * B // len(lab) + 1)])
         u1 = unl[torch.randperm(len(unl), generator=gen)]
         u2 = unl[torch.randperm(len(unl), generator=gen)]
