@@ -135,6 +135,8 @@ def main():
     ap.add_argument("--hidden-noise", type=float, default=0.5)
     ap.add_argument("--ema", type=float, default=0, help="predict with an average of D's weights, ssl-gan's --ema")
     ap.add_argument("--authors-init", action="store_true", help="scale the hidden layers to unit sd at init")
+    ap.add_argument("--shift-unlabelled", type=int, default=0,
+                    help="move the unlabelled rows D and G see by up to N pixels too, ssl-gan's option")
     ap.add_argument("--lr-decay-start", type=int, default=0,
                     help="epoch (1-based) from which the rate falls linearly to 0 at the end, ssl-gan's option")
     a = ap.parse_args()
@@ -164,7 +166,7 @@ def main():
             with torch.no_grad():
                 fake = g(B, gen)
             l_lab, _ = d(common.shift_images(x[li], a.shift, 28, 28, gen), gen)
-            l_unl, _ = d(x[ui], gen)
+            l_unl, _ = d(common.shift_images(x[ui], a.shift_unlabelled, 28, 28, gen), gen)
             l_fake, _ = d(fake, gen)
             loss_lab = (lse(l_lab) - l_lab.gather(1, y[li][:, None]).squeeze(1)).mean()
             z_unl = lse(l_unl)
@@ -176,7 +178,7 @@ def main():
                 for p, m in zip(dparams, avg):
                     m.mul_(decay).add_((1 - decay) * p)
             _, f_fake = d(g(B, gen), gen)
-            _, f_real = d(x[ui2], gen)
+            _, f_real = d(common.shift_images(x[ui2], a.shift_unlabelled, 28, 28, gen), gen)
             loss_g = ((f_fake.mean(0) - f_real.mean(0)) ** 2).mean()
             opt_g.step(torch.autograd.grad(loss_g, list(g.parameters())))
             tot["lab"] += float(loss_lab)

@@ -80,6 +80,7 @@ static const char USAGE[] =
     "      --cons-flip          x' is also mirrored left-right with probability 1/2\n"
     "      --shift N            move each labelled row by up to N pixels each way, at random (images:\n"
     "                           meta image_shape or square; default 0)\n"
+    "      --shift-unlabelled N move the unlabelled rows D and G see so too (default 0)\n"
     "      --ema DECAY          predict with a moving average of D's weights (Polyak averaging),\n"
     "                           decay per step, e.g. 0.999 (default 0: the last weights)\n"
     "      --val FILE           validation stream: val_accuracy per epoch\n"
@@ -131,7 +132,7 @@ static const char USAGE[] =
 
 enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
        OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
-       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_ENTW, OPT_CONS, OPT_CONS_SHIFT, OPT_CONS_FLIP, OPT_SHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_STREAM, OPT_BUFFER, OPT_DCONV,
+       OPT_THREADS, OPT_CW, OPT_UNLW, OPT_ENTW, OPT_CONS, OPT_CONS_SHIFT, OPT_CONS_FLIP, OPT_SHIFT, OPT_USHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_STREAM, OPT_BUFFER, OPT_DCONV,
        OPT_DPOOL, OPT_GDECONV };
 
 static const struct option OPTS[] = {
@@ -150,7 +151,8 @@ static const struct option OPTS[] = {
     {"cond-weight", required_argument, 0, OPT_CW},   {"unl-weight", required_argument, 0, OPT_UNLW},
     {"entropy-weight", required_argument, 0, OPT_ENTW}, {"consistency", required_argument, 0, OPT_CONS},
     {"cons-shift", required_argument, 0, OPT_CONS_SHIFT}, {"cons-flip", no_argument, 0, OPT_CONS_FLIP},
-    {"shift", required_argument, 0, OPT_SHIFT},     {"ema", required_argument, 0, OPT_EMA},
+    {"shift", required_argument, 0, OPT_SHIFT},     {"shift-unlabelled", required_argument, 0, OPT_USHIFT},
+        {"ema", required_argument, 0, OPT_EMA},
     {"mode-seeking", required_argument, 0, OPT_MS},
     {"d-conv", required_argument, 0, OPT_DCONV},    {"d-pool", no_argument, 0, OPT_DPOOL},
     {"g-deconv", required_argument, 0, OPT_GDECONV},
@@ -242,6 +244,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_CONS_SHIFT: k->cons_shift = (int)cli_parse_long(c, "--cons-shift", optarg, 0, 1 << 20); break;
         case OPT_CONS_FLIP: k->cons_flip = 1; break;
         case OPT_SHIFT: k->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
+        case OPT_USHIFT: k->unl_shift = (int)cli_parse_long(c, "--shift-unlabelled", optarg, 0, 1 << 20); break;
         case OPT_EMA:
             k->ema_decay = cli_parse_double(c, "--ema", optarg, 0, 0.999999999);
             h->ema = k->ema_decay > 0;
@@ -358,6 +361,7 @@ static model_file *make_model(gan *m, const train_ctx *t, error *e)
     value_set(f->info, "lr_decay_start", value_int(k->lr_decay_start));
     value_set(f->info, "unl_weight", value_float(k->unl_weight));
     value_set(f->info, "shift", value_int(k->shift));
+    if (k->unl_shift > 0) value_set(f->info, "shift_unlabelled", value_int(k->unl_shift));
     if (k->ms_weight > 0) value_set(f->info, "mode_seeking", value_float(k->ms_weight));
     if (k->ent_weight > 0) value_set(f->info, "entropy_weight", value_float(k->ent_weight));
     if (k->cons_weight > 0) {
@@ -502,6 +506,7 @@ static value *settings(const args *a)
     value_set(s, "cons-shift", value_int(k->cons_shift));
     value_set(s, "cons-flip", value_bool(k->cons_flip));
     value_set(s, "shift", value_int(k->shift));
+    if (k->unl_shift > 0) value_set(s, "shift-unlabelled", value_int(k->unl_shift));
     value_set(s, "seed", value_int((int64_t)k->seed));
     value_set(s, "stream-data", value_bool(a->stream_data));
     value_set(s, "shuffle-buffer", value_int(a->buffer));
@@ -522,8 +527,10 @@ static void train_main(cli *c, args *a)
     a->arch.features = h.sc.F;
     a->arch.classes = class_count(c, &h.sc);
     if (a->gout_auto) a->arch.g_out = h.sc.lo >= 0 && h.sc.hi <= 1 ? NN_ACT_SIGMOID : NN_ACT_NONE;
-    if (a->cfg.shift > 0 || a->cfg.cons_weight > 0)
-        cli_image_shape(c, schema->meta, h.sc.F, file, a->cfg.shift > 0 ? "--shift" : "--consistency", &a->cfg.img_h, &a->cfg.img_w);
+    if (a->cfg.shift > 0 || a->cfg.unl_shift > 0 || a->cfg.cons_weight > 0)
+        cli_image_shape(c, schema->meta, h.sc.F, file,
+                        a->cfg.shift > 0 ? "--shift" : a->cfg.unl_shift > 0 ? "--shift-unlabelled" : "--consistency",
+                        &a->cfg.img_h, &a->cfg.img_w);
     if (a->arch.nc || a->arch.ngc) {   /* D's convolutions see, G's make, the rows as one-channel images */
         cli_image_shape(c, schema->meta, h.sc.F, file, a->arch.nc ? "--d-conv" : "--g-deconv", &a->arch.img_h, &a->arch.img_w);
         a->arch.img_c = 1;

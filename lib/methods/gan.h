@@ -104,6 +104,7 @@ typedef struct gan_config {
     int cons_flip;           /* 0: the copy is also mirrored left-right with probability 1/2 */
     double ema_decay;        /* 0.999: decay of D's weight average (arch.ema); early steps average faster */
     int shift;               /* 0: labelled rows moved by up to this many pixels each way (images) */
+    int unl_shift;           /* 0: the unlabelled rows D and G see moved so too (images) */
     int img_h, img_w;        /* the image shape the shift needs (img_h img_w = features) */
     double max_loss;         /* 1e4: a loss above it (or NaN) stops training as diverged */
     uint64_t seed;           /* 0 */
@@ -137,6 +138,7 @@ typedef struct gan {
     float cons_weight;       /* weight of the consistency term in L_D (gan_config) */
     int cons_shift, cons_flip;   /* the augmentation of the consistency term (gan_config) */
     int shift, img_h, img_w; /* random shifts of the labelled rows (gan_config) */
+    int unl_shift;           /* and of the unlabelled ones (gan_config) */
     gan_share share;         /* under mpirun, this process's share of each training step */
     nn_params avg;           /* arch.ema: the moving average of d, same layout ("ema.d.l1.v", ...) */
     int eff_d, eff_g;        /* eff holds the weights of the current d (resp. G's output layer) */

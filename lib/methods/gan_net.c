@@ -325,6 +325,27 @@ static void gather_labelled(gan *m, float *dst, const float *x, const int *idx, 
     }
 }
 
+/* The unlabelled rows unl (this process's share: b rows) into dst (which may be unl), each moved
+ * by a random shift in [-unl_shift, unl_shift]^2 when m->unl_shift > 0 (drawn for every row of the
+ * batch, as one process does): D then cannot learn the few thousand real images by heart. */
+static void place_unlabelled(gan *m, float *dst, const float *unl, rng *r)
+{
+    int F = m->a.features, s = m->unl_shift, o = share_first(m), b = share_rows(m);
+    if (s <= 0) {
+        if (dst != unl) memcpy(dst, unl, (size_t)b * F * sizeof(float));
+        return;
+    }
+    for (int i = 0; i < m->ws->B; i++) {
+        int dy, dx;
+        image_draw_shift(r, s, &dy, &dx);
+        if (i < o || i >= o + b) continue;
+        const float *src = unl + (size_t)(i - o) * F;
+        float *d = dst + (size_t)(i - o) * F;
+        if (src == d) src = memcpy(m->ws->sd, src, (size_t)F * sizeof(float));   /* sd holds >= F floats */
+        image_shift(d, src, m->img_h, m->img_w, dy, dx);
+    }
+}
+
 /* dst: this process's share of the unlabelled rows unl (b rows), each shifted by a random (dy, dx)
  * in [-cons_shift, cons_shift]^2 and, with cons_flip, mirrored with probability 1/2 (drawn for
  * every row of the batch, as one process does). */
@@ -355,7 +376,7 @@ double gan_d_grad_rows(gan *m, const float *x, const int32_t *y, const int *idx_
     generate_batch(m, r);
     /* D's batch: labelled | unlabelled | generated */
     gather_labelled(m, w->in[0], x, idx_lab, r);
-    if (unl != w->in[0] + rows) memcpy(w->in[0] + rows, unl, rows * sizeof(float));
+    place_unlabelled(m, w->in[0] + rows, unl, r);
     memcpy(w->in[0] + 2 * rows, w->gx + (size_t)o * F, rows * sizeof(float));
     int parts = gan_d_parts(m);
     if (parts == 4) augment_unlabelled(m, w->in[0] + 3 * rows, unl, r);
@@ -407,7 +428,7 @@ int gan_g_grad_rows(gan *m, const float *unl, rng *r, gan_stats *st, double *los
     generate_batch(m, r);
     /* D's batch: generated | unlabelled */
     memcpy(w->in[0], w->gx + (size_t)o * F, rows * sizeof(float));
-    if (unl != w->in[0] + rows) memcpy(w->in[0] + rows, unl, rows * sizeof(float));
+    place_unlabelled(m, w->in[0] + rows, unl, r);
     d_forward(m, 2 * b, 1, 0, r);
     const float *f = w->h[a->nd - 1];
     gan_col_sums(w->fmean, f, b, C);

@@ -241,7 +241,7 @@ int gan_train_source(gan *m, const gan_config *c, const gan_source *s, const gan
     if (N > (size_t)1 << 30) return error_set(e, "%zu rows: too many", N);
     if (datasource_rows(s->unl[1]) != N) return error_set(e, "the two passes over the rows differ");
     if (c->batch < 1 || c->epochs < 0) return error_set(e, "bad batch size or epoch count");
-    if ((c->shift > 0 || c->cons_weight > 0) && (c->img_h < 1 || c->img_w < 1 || (long)c->img_h * c->img_w != m->a.features))
+    if ((c->shift > 0 || c->unl_shift > 0 || c->cons_weight > 0) && (c->img_h < 1 || c->img_w < 1 || (long)c->img_h * c->img_w != m->a.features))
         return error_set(e, "shifts and flips need images: %d x %d pixels for %d features", c->img_h, c->img_w, m->a.features);
     m->cond_weight = (float)c->cond_weight;
     m->unl_weight = (float)c->unl_weight;
@@ -249,7 +249,7 @@ int gan_train_source(gan *m, const gan_config *c, const gan_source *s, const gan
     m->cons_weight = (float)c->cons_weight;
     m->cons_shift = c->cons_shift, m->cons_flip = c->cons_flip;
     m->ms_weight = (float)c->ms_weight;
-    m->shift = c->shift, m->img_h = c->img_h, m->img_w = c->img_w;
+    m->shift = c->shift, m->unl_shift = c->unl_shift, m->img_h = c->img_h, m->img_w = c->img_w;
     int B = c->batch < (int)N ? c->batch : (int)N;
     for (int k = 0; k < 2; k++) datasource_shard(s->unl[k], dist_rank(), dist_size());
     train_bufs b = {0};

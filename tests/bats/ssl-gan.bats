@@ -172,7 +172,7 @@ EOF2
     [ -z "$(ls "$T" | grep ckpt || true)" ]
 }
 
-@test "--shift, --ema, --unl-weight, --mode-seeking: deterministic, recorded, and each changes the model" {
+@test "--shift, --shift-unlabelled, --ema, --unl-weight, --mode-seeking: deterministic, recorded, and each changes the model" {
     ssl-gan train $ARCH --epochs 2 --seed 3 --shift 1 --ema 0.99 --unl-weight 0.5 -q "$D/tr5.ssl" -o "$T/o.gan"
     ssl-gan train $ARCH --epochs 2 --seed 3 --shift 1 --ema 0.99 --unl-weight 0.5 -q "$D/tr5.ssl" -o "$T/o2.gan"
     cmp "$T/o.gan" "$T/o2.gan"
@@ -180,7 +180,7 @@ EOF2
     grep -qa "ema.d.l1.v" "$T/o.gan"
     grep -qa "unl_weight" "$T/o.gan"
     refute grep -qa "ema.d.l1.v" "$D/m.gan"
-    for opt in "--shift 1" "--ema 0.99" "--unl-weight 0.5"; do
+    for opt in "--shift 1" "--shift-unlabelled 1" "--ema 0.99" "--unl-weight 0.5"; do
         ssl-gan train $ARCH --epochs 2 --seed 3 $opt -q "$D/tr5.ssl" -o "$T/x.gan"
         refute cmp -s "$T/x.gan" "$D/m.gan"
     done
@@ -196,9 +196,12 @@ EOF2
     refute cmp -s "$T/ms.gan" "$D/c.gan"
     # shifts need images: 3 features are no image
     "$PY" "$ROOT/tests/bats/mkstream.py" --example 5 > "$T/w3.ssl"
-    run --separate-stderr ssl-gan train $ARCH --shift 1 "$T/w3.ssl" -o "$T/m"
-    [ "$status" -eq 1 ]
-    [ ! -e "$T/m" ]
+    for opt in "--shift 1" "--shift-unlabelled 1"; do
+        run --separate-stderr ssl-gan train $ARCH $opt "$T/w3.ssl" -o "$T/m"
+        [ "$status" -eq 1 ]
+        [[ "$stderr" == *"${opt% *}"* ]]
+        [ ! -e "$T/m" ]
+    done
 }
 
 @test "--entropy-weight: deterministic, recorded, logged, and it lowers the entropy of p(y|x)" {

@@ -2,7 +2,7 @@
  * matching against central finite differences; then a whole tiny D and G: the gradient of L_D
  * w.r.t. every trained parameter of D, and of L_G w.r.t. every parameter of G (through D, batch
  * norm, noise), with the noise held fixed by re-seeding the generator before each evaluation;
- * the same with the labelled rows shifted and L_unl weighted (and mode seeking for the conditional
+ * the same with the labelled (and the unlabelled) rows shifted and L_unl weighted (and mode seeking for the conditional
  * G, whose term is also checked alone); image shifts, Polyak averaging;
  * the model file round trip, sampling, and a small training run.
  *
@@ -535,6 +535,15 @@ static void test_net_shift(void)
     double shifted = d_loss(&c);
     CHECK(fabs(shifted - plain) > 1e-6);
     check_table("D shifted", &m->d, d_loss, &c, 1, m->a.nd);
+    /* the unlabelled rows of D's and G's steps shifted too (gathered in place: the row scratch) */
+    double g_plain = g_loss(&c);
+    m->unl_shift = 1;
+    nn_params_zero_grad(NULL, &m->d);
+    CHECK(fabs(d_loss(&c) - shifted) > 1e-6);
+    check_table("D, unlabelled shifted", &m->d, d_loss, &c, 1, m->a.nd);
+    nn_params_zero_grad(NULL, &m->g);
+    CHECK(fabs(g_loss(&c) - g_plain) > 1e-6);
+    check_table("G, unlabelled shifted", &m->g, g_loss, &c, 0, 0);
     gan_free(m);
 }
 
