@@ -24,14 +24,16 @@ static const char USAGE[] =
     "training stream in memory (--stream-data: reads FILE again every epoch instead, through a\n"
     "shuffle buffer, keeping its labelled rows only; docs/scale-out.md). Defaults follow\n"
     "scikit-learn's MLPClassifier: batch min(200, rows), Adam lr 1e-3, L2 penalty 1e-4, up to 200\n"
-    "epochs, stop when the training loss has not improved by 1e-4 for 10 epochs (with --val: when\n"
-    "the validation accuracy has not, keeping the best weights). The number of classes K comes\n"
+    "epochs (on few rows: as many as 2000 steps take), stop when the training loss has not\n"
+    "improved by 1e-4 for 10 epochs (with --val: when the validation accuracy has not, keeping\n"
+    "the best weights). The number of classes K comes\n"
     "from the stream's class_names, else --classes, else max(y)+1. The model is written\n"
     "atomically. Under mpirun (the MPI build, make MPI=1), each process trains on its share of\n"
     "every batch, the same model (docs/scale-out.md).\n"
     "  -o, --output MODEL     model file to write (required)\n"
     "      --hidden LIST      hidden layer sizes (default 128,64; 0 or none = logistic regression)\n"
-    "      --epochs N         at most N epochs (default 200)\n"
+    "      --epochs N         at most N epochs (default 200, or the epochs of 2000 steps when more;\n"
+    "                         with --stream-data 200)\n"
     "      --batch N          mini-batch rows (default 200)\n"
     "      --lr X             Adam learning rate (default 0.001; 0.01 with --hidden 0)\n"
     "      --weight-decay X   L2 penalty on the weights, scikit-learn's alpha (default 0.0001)\n"
@@ -93,6 +95,7 @@ typedef struct args {
     int nfiles;
     int classes, threads, quiet, resume;
     int stream_data;         /* --stream-data */
+    int epochs_given;        /* --epochs, else default_epochs */
     long buffer;             /* --shuffle-buffer, 0 = not given */
     mlp_config cfg;
 } args;
@@ -109,7 +112,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case 'm': a->model = optarg; break;
         case 'q': a->quiet = 1; break;
         case OPT_HIDDEN: k->nhidden = cli_parse_int_list(c, "--hidden", optarg, k->hidden, MLP_MAX_HIDDEN); break;
-        case OPT_EPOCHS: k->epochs = (int)cli_parse_long(c, "--epochs", optarg, 1, 1000000); break;
+        case OPT_EPOCHS: k->epochs = (int)cli_parse_long(c, "--epochs", optarg, 1, 1000000), a->epochs_given = 1; break;
         case OPT_BATCH: k->batch = (int)cli_parse_long(c, "--batch", optarg, 1, 1 << 20); break;
         case OPT_LR: k->lr = cli_parse_double(c, "--lr", optarg, 1e-12, 10), lr_given = 1; break;
         case OPT_WD: k->alpha = cli_parse_double(c, "--weight-decay", optarg, 0, 1e6); break;
@@ -161,6 +164,19 @@ static mlp_data table_data(cli *c, const stream_table *t, const char *file)
     mlp_data d;
     if (rows_of(t, file, 0, &d, &e) < 0) cli_fail_error(c, &e);
     return d;
+}
+
+/* Without --epochs: 200, or as many as MIN_STEPS optimiser steps take on the labelled rows of d
+ * when more (15 labelled rows make one step an epoch, and 200 steps leave logistic regression
+ * far from its optimum); the training-loss stop still ends a run that has converged. */
+enum { MIN_STEPS = 2000 };
+static void default_epochs(args *a, const mlp_data *d)
+{
+    if (a->epochs_given) return;
+    size_t nlab = 0;
+    for (size_t i = 0; i < d->n; i++) nlab += d->y[i] >= 0;
+    int batch = (size_t)a->cfg.batch < nlab ? a->cfg.batch : (int)nlab;
+    a->cfg.epochs = trainctl_default_epochs(nlab, batch, a->cfg.epochs, MIN_STEPS);
 }
 
 static int max_label(const mlp_data *d)
@@ -280,6 +296,7 @@ static void train_main(cli *c, args *a)
         t = cli_load_stream(c, path);
         d = table_data(c, t, file);
         maxy = max_label(&d);
+        default_epochs(a, &d);
     }
     const stream_schema *schema = t ? t->schema : datasource_schema(src);
     int F = (int)schema->fields[stream_schema_find(schema, "x")].width;

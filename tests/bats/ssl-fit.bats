@@ -273,3 +273,15 @@ open(sys.argv[2], "wb").write(msgpack.packb(m))' "$D/m.mlp" "$T/m.vae"
     ssl-fit train -q --epochs 1 --hidden 0 --lr 0.5 "$D/train.ssl" -o "$T/x.mlp"
     [ "$(lr "$T/l.mlp")" = 0.01 ] && [ "$(lr "$T/m.mlp")" = 0.001 ] && [ "$(lr "$T/x.mlp")" = 0.5 ]
 }
+
+@test "without --epochs, few labelled rows train for 2000 steps at most, not 200 epochs of one step" {
+    have_py msgpack || skip "python3-msgpack not installed"
+    epochs() { "$PY" -c 'import sys, msgpack; print(msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False, strict_map_key=False)["info"]["hyper"]["epochs"])' "$1"; }
+    ssl-prep mask --labels-per-class 2 --seed 0 "$D/train.ssl" > "$T/few.ssl"
+    ssl-fit train -q --hidden 0 "$T/few.ssl" -o "$T/few.mlp"
+    ssl-fit train -q --hidden 0 --epochs 50 "$T/few.ssl" -o "$T/given.mlp"
+    ssl-fit train -q --hidden 0 --batch 100 "$D/train.ssl" -o "$T/many.mlp"
+    [ "$(epochs "$T/few.mlp")" = 2000 ]       # a batch of all 20 labelled rows: one step an epoch
+    [ "$(epochs "$T/given.mlp")" = 50 ]
+    [ "$(epochs "$T/many.mlp")" = 200 ]       # 1257 rows: 13 steps an epoch, 2000 steps in 154
+}
