@@ -87,6 +87,7 @@ typedef float adam_v16 __attribute__((vector_size(64)));
     {                                                                                                   \
         const adam *a = j->a;                                                                           \
         const float c1 = j->c1, c2 = j->c2, b1 = a->beta1, b2 = a->beta2, lr = a->lr, eps = a->eps;      \
+        const float es = a->eps_sqrt;                                                                   \
         const size_t w = sizeof(VT) / sizeof(float);                                                    \
         const VT zero = {0};                                                                            \
         for (; i + w <= hi; i += w) {                                                                   \
@@ -97,7 +98,7 @@ typedef float adam_v16 __attribute__((vector_size(64)));
             memcpy(&p, j->p + i, sizeof p);                                                             \
             m = b1 * m + (1.0f - b1) * g;                                                               \
             v = b2 * v + (1.0f - b2) * g * g;                                                           \
-            p = p - lr * (m * c1) / ((VT)SQRT(v * c2) + eps);                                           \
+            p = p - lr * (m * c1) / ((VT)SQRT(v * c2 + es) + eps);                                      \
             memcpy(a->m + i, &m, sizeof m);                                                             \
             memcpy(a->v + i, &v, sizeof v);                                                             \
             memcpy(j->p + i, &p, sizeof p);                                                             \
@@ -134,7 +135,7 @@ static void step_range(void *ctx, size_t lo, size_t hi)
 {
     const adam_job *j = ctx;
     const adam *a = j->a;
-    float c1 = j->c1, c2 = j->c2, b1 = a->beta1, b2 = a->beta2, lr = a->lr, eps = a->eps;
+    float c1 = j->c1, c2 = j->c2, b1 = a->beta1, b2 = a->beta2, lr = a->lr, eps = a->eps, es = a->eps_sqrt;
     float *restrict p = j->p, *restrict m = a->m, *restrict v = a->v;
     const float *g = j->g;
     float *clear = j->clear;
@@ -148,7 +149,7 @@ static void step_range(void *ctx, size_t lo, size_t hi)
         float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        p[i] -= lr * (mi * c1) / (sqrtf(vi * c2) + eps);
+        p[i] -= lr * (mi * c1) / (sqrtf(vi * c2 + es) + eps);
         if (clear) clear[i] = 0.0f;
     }
 }

@@ -1,7 +1,9 @@
 /* adam: the Adam optimiser (Kingma & Ba 2015, Algorithm 1) as one fused loop over a flat parameter
  * buffer (nn_params.data / .grad):
  *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
- *   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)  [+ lr * wd * p, decoupled, see below]
+ *   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t) + eps_sqrt) + eps)  [+ lr * wd * p, decoupled, see below]
+ * eps_sqrt (default 0) is the form of Salimans et al.'s code, eps inside the root: a parameter whose
+ * gradients are tiny (|g| << sqrt(eps_sqrt)) then moves by much less than lr a step, not by about lr.
  * Weight decay here is DECOUPLED (AdamW, Loshchilov & Hutter 2019): p -= lr * weight_decay * p,
  * applied to the elements whose decay mask is set (weights, not biases). Coupled L2 (scikit-learn's
  * alpha, added to the gradient) is the model's business: the MLP adds it in its backward pass. */
@@ -15,6 +17,7 @@
 
 typedef struct adam {
     float lr, beta1, beta2, eps;   /* defaults 1e-3, 0.9, 0.999, 1e-8 */
+    float eps_sqrt;                /* default 0: added to v_hat inside the square root */
     float weight_decay;            /* decoupled; default 0 */
     long t;                        /* steps taken */
     size_t n;

@@ -205,6 +205,11 @@ static int train_loop(gan *m, const gan_config *c, const gan_source *src, const 
         adam_init_params(ad, &m->d, e) || adam_init_params(ag, &m->g, e))
         return -1;
     ad->beta1 = ag->beta1 = (float)c->beta1;
+    /* the authors' Adam (nn.adam_updates): m_hat / sqrt(v_hat + 1e-8). With eps outside the root,
+     * weights whose gradients have all but vanished still move by about lr a step, and D's
+     * real/fake loss now and then runs away to 0 while G's feature matching loss reaches 50-100 */
+    ad->eps = ag->eps = 0.0f;
+    ad->eps_sqrt = ag->eps_sqrt = 1e-8f;
     /* the data's own spread, the yardstick of the samples' */
     int ns = in->n >= 2 ? (int)(in->n < SPREAD_ROWS ? in->n : SPREAD_ROWS) : 0;
     for (int i = 0; i < ns; i++) b->perm[i] = (int)rng_below(&r, in->n);

@@ -86,10 +86,33 @@ static void test_vector_lanes_match_scalar(void)
     adam_free(&a);
 }
 
+/* eps inside the root (the authors' GAN form): a gradient of 1e-6 moves p by 1e-3 * 1e-6 /
+ * sqrt(1e-12 + 1e-8) = 9.9995e-6, where eps outside moves it by 1e-3 * 1e-6 / (1e-6 + 1e-8), about lr;
+ * in the vector lanes and in the tail alike (37 elements). */
+static void test_eps_inside_root(void)
+{
+    enum { N = 37 };
+    adam in, out;
+    error e;
+    CHECK(adam_init(&in, N, &e) == 0 && adam_init(&out, N, &e) == 0);
+    in.eps = 0.0f, in.eps_sqrt = 1e-8f;
+    float p_in[N] = {0}, p_out[N] = {0}, g[N];
+    for (int i = 0; i < N; i++) g[i] = 1e-6f;
+    adam_step(&in, NULL, p_in, g);
+    adam_step(&out, NULL, p_out, g);
+    int ok = 1;
+    for (int i = 0; i < N; i++)
+        ok &= fabs(p_in[i] + 9.9995e-6) < 1e-9 && fabs(p_out[i] + 9.90099e-4) < 1e-8;
+    CHECK(ok);
+    adam_free(&in);
+    adam_free(&out);
+}
+
 int main(void)
 {
     RUN(test_two_steps_by_hand);
     RUN(test_decoupled_decay_follows_mask);
     RUN(test_vector_lanes_match_scalar);
+    RUN(test_eps_inside_root);
     return check_summary();
 }
