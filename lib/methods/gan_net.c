@@ -279,7 +279,8 @@ static void g_backward(gan *m, int n)
         dn = t;
         int c = a->g_hidden[j];
         nn_bias_act_backward(m->pool, d, NULL, w->ga[j], n, c, NN_ACT_SOFTPLUS);
-        norm_bn_backward(d, Gd(m, j, 1), Gd(m, j, 2), d, w->gxh[j], w->gistd[j], Gt(m, j, 1), n, c);
+        /* the authors' G: batch norm with a shift and no scale (gamma stays 1, no gradient) */
+        norm_bn_backward(d, NULL, Gd(m, j, 2), d, w->gxh[j], w->gistd[j], Gt(m, j, 1), n, c);
         nn_dense_backward(m->pool, j ? dn : NULL, Gd(m, j, 0), NULL, d, j ? w->ga[j - 1] : w->gz, Gt(m, j, 0), NULL, n,
                           gwid(m, j), c, NN_ACT_NONE);
     }

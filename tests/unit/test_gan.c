@@ -328,7 +328,8 @@ static void check_table(const char *what, nn_params *p, loss_fn f, net_ctx *c, i
     float *g = malloc(p->total * sizeof(float));
     memcpy(g, p->grad, p->total * sizeof(float));
     for (int t = 0; t < p->n; t++) {
-        /* D's hidden layers (dense, then conv) hold their weight-norm scale fixed: no gradient by design */
+        /* scales fixed by design, no gradient: the weight norm of D's hidden layers (dense, then conv), the
+         * batch norm of an MLP G's hidden layers (nd: the table's last layer, whose scale is trained) */
         if (skip_hidden_g && t % 3 == 1 && t / 3 != nd) {
             for (size_t i = 0; i < p->t[t].size; i++) CHECK(g[p->t[t].offset + i] == 0.0f);
             continue;
@@ -511,7 +512,8 @@ static void check_gan(gan *m, net_ctx *c0)
     check_table("D", &m->d, d_loss, &c, 1, m->a.nd);
     nn_params_zero_grad(NULL, &m->g);
     g_loss(&c);
-    check_table("G", &m->g, g_loss, &c, 0, 0);
+    /* an MLP G's batch norm has no scale (gamma fixed at 1: zero gradient), a conv G's has */
+    check_table("G", &m->g, g_loss, &c, !m->a.ngc, m->a.ng);
     /* the G step leaves D's gradient alone */
     nn_params_zero_grad(NULL, &m->d);
     g_loss(&c);
@@ -543,7 +545,7 @@ static void test_net_shift(void)
     check_table("D, unlabelled shifted", &m->d, d_loss, &c, 1, m->a.nd);
     nn_params_zero_grad(NULL, &m->g);
     CHECK(fabs(g_loss(&c) - g_plain) > 1e-6);
-    check_table("G, unlabelled shifted", &m->g, g_loss, &c, 0, 0);
+    check_table("G, unlabelled shifted", &m->g, g_loss, &c, 1, m->a.ng);
     gan_free(m);
 }
 
