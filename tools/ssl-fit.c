@@ -175,8 +175,7 @@ static void default_epochs(args *a, const mlp_data *d)
     if (a->epochs_given) return;
     size_t nlab = 0;
     for (size_t i = 0; i < d->n; i++) nlab += d->y[i] >= 0;
-    int batch = (size_t)a->cfg.batch < nlab ? a->cfg.batch : (int)nlab;
-    a->cfg.epochs = trainctl_default_epochs(nlab, batch, a->cfg.epochs, MIN_STEPS);
+    a->cfg.epochs = trainctl_default_epochs(nlab, a->cfg.batch, a->cfg.epochs, MIN_STEPS);
 }
 
 static int max_label(const mlp_data *d)

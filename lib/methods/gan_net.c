@@ -326,42 +326,33 @@ static void gather_labelled(gan *m, float *dst, const float *x, const int *idx, 
     }
 }
 
-/* The unlabelled rows unl (this process's share: b rows) into dst (which may be unl), each moved
- * by a random shift in [-unl_shift, unl_shift]^2 when m->unl_shift > 0 (drawn for every row of the
- * batch, as one process does): D then cannot learn the few thousand real images by heart. */
-static void place_unlabelled(gan *m, float *dst, const float *unl, rng *r)
+/* This process's share of the unlabelled rows src (b rows) into dst (which may be src), each moved
+ * by a random shift in [-shift, shift]^2 and, with flip, mirrored with probability 1/2 (drawn for
+ * every row of the batch, as one process does). */
+static void move_unlabelled(gan *m, float *dst, const float *src, int shift, int flip, rng *r)
 {
-    int F = m->a.features, s = m->unl_shift, o = share_first(m), b = share_rows(m);
-    if (s <= 0) {
-        if (dst != unl) memcpy(dst, unl, (size_t)b * F * sizeof(float));
-        return;
-    }
+    int F = m->a.features, o = share_first(m), b = share_rows(m);
     for (int i = 0; i < m->ws->B; i++) {
+        int mirror = flip ? (int)rng_below(r, 2) : 0;
         int dy, dx;
-        image_draw_shift(r, s, &dy, &dx);
+        image_draw_shift(r, shift, &dy, &dx);
         if (i < o || i >= o + b) continue;
-        const float *src = unl + (size_t)(i - o) * F;
+        const float *row = src + (size_t)(i - o) * F;
         float *d = dst + (size_t)(i - o) * F;
-        if (src == d) src = memcpy(m->ws->sd, src, (size_t)F * sizeof(float));   /* sd holds >= F floats */
-        image_shift(d, src, m->img_h, m->img_w, dy, dx);
+        if (row == d) row = memcpy(m->ws->sd, row, (size_t)F * sizeof(float));   /* sd holds >= F floats */
+        image_shift(d, row, m->img_h, m->img_w, dy, dx);
+        if (mirror) image_flip(d, m->img_h, m->img_w);
     }
 }
 
-/* dst: this process's share of the unlabelled rows unl (b rows), each shifted by a random (dy, dx)
- * in [-cons_shift, cons_shift]^2 and, with cons_flip, mirrored with probability 1/2 (drawn for
- * every row of the batch, as one process does). */
-static void augment_unlabelled(gan *m, float *dst, const float *unl, rng *r)
+/* The unlabelled rows D's and G's steps see, into dst: moved by up to unl_shift pixels when it is
+ * set, so that D cannot learn the few thousand real images by heart. */
+static void place_unlabelled(gan *m, float *dst, const float *unl, rng *r)
 {
-    int F = m->a.features, s = m->cons_shift, o = share_first(m), b = share_rows(m);
-    for (int i = 0; i < m->ws->B; i++) {
-        int flip = m->cons_flip ? (int)rng_below(r, 2) : 0;
-        int dy, dx;
-        image_draw_shift(r, s, &dy, &dx);
-        if (i < o || i >= o + b) continue;
-        float *d = dst + (size_t)(i - o) * F;
-        image_shift(d, unl + (size_t)(i - o) * F, m->img_h, m->img_w, dy, dx);
-        if (flip) image_flip(d, m->img_h, m->img_w);
-    }
+    if (m->unl_shift > 0)
+        move_unlabelled(m, dst, unl, m->unl_shift, 0, r);
+    else if (dst != unl)
+        memcpy(dst, unl, (size_t)share_rows(m) * m->a.features * sizeof(float));
 }
 
 /* L_D's gradient on this process's share of the step: of the B labelled rows idx_lab of x (labels
@@ -380,7 +371,7 @@ double gan_d_grad_rows(gan *m, const float *x, const int32_t *y, const int *idx_
     place_unlabelled(m, w->in[0] + rows, unl, r);
     memcpy(w->in[0] + 2 * rows, w->gx + (size_t)o * F, rows * sizeof(float));
     int parts = gan_d_parts(m);
-    if (parts == 4) augment_unlabelled(m, w->in[0] + 3 * rows, unl, r);
+    if (parts == 4) move_unlabelled(m, w->in[0] + 3 * rows, unl, m->cons_shift, m->cons_flip, r);   /* the copy x' */
     for (int i = 0; i < b; i++) w->ylab[i] = y[idx_lab[o + i]];
     d_forward(m, parts * b, 1, 0, r);
     const float *l = w->h[m->a.nd];
