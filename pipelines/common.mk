@@ -208,6 +208,16 @@ $(eval $(call aug_method,selftrain,$(SELF_ARGS),mlp.model))
 $(eval $(call sweep_method,selftrain-sweep,--threshold,0.7 0.8 0.9 0.95 0.99,--pseudo BASE --rounds 3))
 endef
 
+# Virtual adversarial training on the MLP (ssl-fit --vat, every row's prediction kept stable within a
+# radius eps), alone and with entropy minimisation (--entmin 1, VAT+EntMin): eps picked on a validation
+# split of the labels among VAT_EPS, as the other sweeps pick theirs. VAT_ARGS: the MLP's options.
+VAT_ARGS ?= $(MLP_ARGS)
+VAT_EPS  ?= 0.3 1 3
+define vat_methods
+$(eval $(call sweep_method,vat-sweep,--vat,$(VAT_EPS),none,$(VAT_ARGS)))
+$(eval $(call sweep_method,vat-entmin-sweep,--vat,$(VAT_EPS),none,$(VAT_ARGS) --entmin 1))
+endef
+
 # The grid: call after every method is declared.
 define grid
 ALL_LSETS := $(sort $(foreach m,$(METHODS),$(LSETS_$(m))))

@@ -40,6 +40,17 @@ static const char USAGE[] =
     "      --dropout P        dropout rate on hidden units (default 0)\n"
     "      --shift N          move each training row by up to N pixels each way, at random, every\n"
     "                         time it is used (images: meta image_shape, else square; default 0)\n"
+    "      --batch-norm       batch normalisation before each hidden ReLU (Ioffe and Szegedy 2015)\n"
+    "      --vat EPS          virtual adversarial training on every row, labelled or not (Miyato\n"
+    "                         et al. 2018): adds the mean KL between the prediction at x and at\n"
+    "                         x + r, ||r|| = EPS per row in the direction that changes it most\n"
+    "                         (in units of x: after --method standard, ~1-5; pixels in [0,1], ~2-8)\n"
+    "      --vat-xi X         step of the power iteration that finds r (default 0.001)\n"
+    "      --vat-iterations N power iterations (default 1)\n"
+    "      --entmin W         entropy minimisation: adds W times the mean entropy of the predictions\n"
+    "                         on every row (1 with --vat is VAT+EntMin)\n"
+    "      --unlabelled-batch N  rows drawn at random each step for those terms (default --batch)\n"
+    "                         With either term, training runs every epoch unless --val stops it.\n"
     "      --val FILE         validation stream for early stopping\n"
     "      --patience N       epochs without improvement before stopping (default 10)\n"
     "      --classes K        number of classes when the stream does not name them\n"
@@ -72,7 +83,8 @@ static const char USAGE[] =
     "  ssl-fit predict -m digits.mlp test.ssl | ssl-eval\n";
 
 enum { OPT_HIDDEN = 256, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_DROPOUT, OPT_VAL, OPT_PATIENCE,
-       OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_STREAM, OPT_BUFFER, OPT_SHIFT };
+       OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_STREAM, OPT_BUFFER, OPT_SHIFT,
+       OPT_BATCH_NORM, OPT_VAT, OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN, OPT_UBATCH };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},     {"model", required_argument, 0, 'm'},
@@ -86,6 +98,10 @@ static const struct option OPTS[] = {
     {"resume", no_argument, 0, OPT_RESUME},
     {"stream-data", no_argument, 0, OPT_STREAM}, {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
     {"shift", required_argument, 0, OPT_SHIFT},
+    {"batch-norm", no_argument, 0, OPT_BATCH_NORM},
+    {"vat", required_argument, 0, OPT_VAT},       {"vat-xi", required_argument, 0, OPT_VAT_XI},
+    {"vat-iterations", required_argument, 0, OPT_VAT_ITERS}, {"entmin", required_argument, 0, OPT_ENTMIN},
+    {"unlabelled-batch", required_argument, 0, OPT_UBATCH},
     {"version", no_argument, 0, 'V'},            {0, 0, 0, 0},
 };
 
@@ -127,6 +143,12 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_STREAM: a->stream_data = 1; break;
         case OPT_BUFFER: a->buffer = cli_parse_long(c, "--shuffle-buffer", optarg, 1, 1L << 40); break;
         case OPT_SHIFT: k->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
+        case OPT_BATCH_NORM: k->batch_norm = 1; break;
+        case OPT_VAT: k->vat.eps = cli_parse_double(c, "--vat", optarg, 0, 1e6); break;
+        case OPT_VAT_XI: k->vat.xi = cli_parse_double(c, "--vat-xi", optarg, 1e-12, 1e3); break;
+        case OPT_VAT_ITERS: k->vat.iters = (int)cli_parse_long(c, "--vat-iterations", optarg, 1, 100); break;
+        case OPT_ENTMIN: k->vat.entmin = cli_parse_double(c, "--entmin", optarg, 0, 1e6); break;
+        case OPT_UBATCH: k->ubatch = (int)cli_parse_long(c, "--unlabelled-batch", optarg, 1, 1 << 20); break;
         default: cli_other_option(c, argv, opt, USAGE);
         }
     }
@@ -284,6 +306,8 @@ static void train_main(cli *c, args *a)
     if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
     int rank0 = dist_rank() == 0;   /* under mpirun (the MPI build), rank 0 alone reports and writes */
     if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
+    if (vat_active(&a->cfg.vat) && (a->stream_data || dist_size() > 1))
+        cli_usage_error(c, "--vat and --entmin train on rows held in memory, in one process (no --stream-data, no mpirun)");
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
     stream_table *t = NULL;
     datasource *src = NULL;
@@ -309,7 +333,7 @@ static void train_main(cli *c, args *a)
         size_t vf = vt->schema->fields[stream_schema_find(vt->schema, "x")].width;
         if (vf != (size_t)F) cli_fail(c, "%s: %zu features, the training data has %d", a->val, vf, F);
     }
-    mlp *m = mlp_new(F, K, a->cfg.nhidden, a->cfg.hidden, &e);
+    mlp *m = mlp_new(F, K, a->cfg.nhidden, a->cfg.hidden, a->cfg.batch_norm, &e);
     if (!m) cli_fail(c, "%s: %s", file, e.msg);
     FILE *logf = a->log && rank0 ? cli_open_log(c, a->log) : NULL;
     trainlog log;

@@ -225,7 +225,7 @@ static classifier *round_model(const work *wk, const augment_opts *o, const int 
     cfg.seed += (uint64_t)(round - 1);
     mlp_data d = {wk->x, y, w, wk->n};
     mlp_result res;
-    if (!(m = mlp_new(wk->F, wk->K, cfg.nhidden, cfg.hidden, e)) || mlp_train(m, &cfg, &d, NULL, log, &res, e) < 0) {
+    if (!(m = mlp_new(wk->F, wk->K, cfg.nhidden, cfg.hidden, cfg.batch_norm, e)) || mlp_train(m, &cfg, &d, NULL, log, &res, e) < 0) {
         error_prefix(e, "round %d", round);
         goto done;
     }

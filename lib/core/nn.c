@@ -274,7 +274,7 @@ void nn_dense_backward(par_pool *pool, float *dx, float *dw, float *db, float *d
 {
     nn_bias_act_backward(pool, dy, db, y, B, out, a);
     /* dw (out, in) += dy^T (out, B) . x (B, in) */
-    gemm_run(pool, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    if (dw) gemm_run(pool, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 1.0f, dw, in);
     /* dx (B, in) = dy (B, out) . w (out, in) */
     if (dx) gemm_run(pool, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
 }

@@ -112,7 +112,8 @@ void nn_dense_forward(par_pool *pool, float *y, const float *x, const float *w, 
                       int out, nn_act a);
 /* dy is turned in place into the gradient of the pre-activation; then
  * dw += dy^T x, db += sum_rows dy, dx = dy W.
- * dx (B, in) or NULL, dw (out, in), db (out) or NULL, dy (B, out), x (B, in), w (out, in),
+ * dx (B, in) or NULL, dw (out, in) or NULL (a gradient with respect to the input alone, e.g. a
+ * virtual adversarial direction), db (out) or NULL, dy (B, out), x (B, in), w (out, in),
  * y (B, out) the forward output (unused when a = NN_ACT_NONE) */
 void nn_dense_backward(par_pool *pool, float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
                        const float *y, int B, int in, int out, nn_act a);

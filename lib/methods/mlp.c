@@ -8,11 +8,14 @@
 #include "dist.h"
 #include "gemm.h"
 #include "imageops.h"
+#include "norm.h"
 #include "params.h"
 #include "rng.h"
 #include "trainctl.h"
+#include "vat.h"
 
 #define PREDICT_CHUNK 256
+#define BN_MOMENTUM 0.1f   /* running averages move by 0.1 of the batch statistics a step (PyTorch's) */
 
 void mlp_config_default(mlp_config *c)
 {
@@ -28,12 +31,28 @@ void mlp_config_default(mlp_config *c)
     c->patience = 10;
     c->tol = 1e-4;
     c->seed = 0;
+    vat_config_default(&c->vat);
 }
 
 /* ---- the network ---- */
 
 /* mlp_new; with from, its parameters must be in that file (nn_params_check) before they are allocated. */
-static mlp *build(int features, int classes, int nhidden, const int *hidden, const model_file *from, error *e)
+/* Batch normalisation's tensors of hidden layer l: scale, shift and the running averages. */
+static int add_batch_norm(mlp *m, int l, error *e)
+{
+    int64_t dims[1] = {m->sizes[l]};
+    int *idx[4] = {&m->igamma[l], &m->ibeta[l], &m->imean[l], &m->ivar[l]};
+    const char *what[4] = {"gamma", "beta", "mean", "var"};
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "bn%d.%s", l, what[i]);
+        if ((*idx[i] = nn_params_add(&m->params, name, 1, dims, 0, e)) < 0) return -1;
+    }
+    return 0;
+}
+
+static mlp *build(int features, int classes, int nhidden, const int *hidden, int batch_norm, const model_file *from,
+                  error *e)
 {
     if (features < 1) return error_set(e, "the data has no features"), NULL;
     if (classes < 2) return error_set(e, "need at least 2 classes, got %d", classes), NULL;
@@ -55,14 +74,16 @@ static mlp *build(int features, int classes, int nhidden, const int *hidden, con
         snprintf(name, sizeof name, "layer%d.b", l);
         m->ib[l - 1] = nn_params_add(&m->params, name, 1, db, 0, e);
         if (m->iw[l - 1] < 0 || m->ib[l - 1] < 0) return mlp_free(m), NULL;
+        if (batch_norm && l < m->nlayers && add_batch_norm(m, l, e) < 0) return mlp_free(m), NULL;
     }
+    m->batch_norm = batch_norm && nhidden > 0;
     if ((from && nn_params_check(&m->params, from, e) < 0) || nn_params_alloc(&m->params, e) < 0) return mlp_free(m), NULL;
     return m;
 }
 
-mlp *mlp_new(int features, int classes, int nhidden, const int *hidden, error *e)
+mlp *mlp_new(int features, int classes, int nhidden, const int *hidden, int batch_norm, error *e)
 {
-    return build(features, classes, nhidden, hidden, NULL, e);
+    return build(features, classes, nhidden, hidden, batch_norm, NULL, e);
 }
 
 void mlp_free(mlp *m)
@@ -87,10 +108,16 @@ static float *forward_eval(const mlp *m, const float *x, int B, float *buf0, flo
 {
     const float *in = x;
     float *out = buf0;
+    const nn_params *P = &m->params;
     for (int l = 0; l < m->nlayers; l++) {
-        int last = l == m->nlayers - 1;
-        nn_dense_forward(NULL, out, in, nn_data(&m->params, m->iw[l]), nn_data(&m->params, m->ib[l]), B, m->sizes[l],
-                         m->sizes[l + 1], last ? NN_ACT_NONE : NN_ACT_RELU);
+        int last = l == m->nlayers - 1, C = m->sizes[l + 1];
+        nn_dense_forward(NULL, out, in, nn_data(P, m->iw[l]), nn_data(P, m->ib[l]), B, m->sizes[l], C,
+                         last || m->batch_norm ? NN_ACT_NONE : NN_ACT_RELU);
+        if (!last && m->batch_norm) {
+            norm_bn_forward_eval(out, out, nn_data(P, m->igamma[l + 1]), nn_data(P, m->ibeta[l + 1]),
+                                 nn_data(P, m->imean[l + 1]), nn_data(P, m->ivar[l + 1]), B, C);
+            nn_act_forward(out, out, (size_t)B * C, NN_ACT_RELU);
+        }
         in = out;
         out = out == buf0 ? buf1 : buf0;
     }
@@ -140,11 +167,33 @@ int mlp_evaluate(const mlp *m, const mlp_data *d, double *loss, double *accuracy
 
 /* ---- training ---- */
 
+/* A forward pass's activations, kept for its backward: "a<l>" (cap, sizes[l]) the output of layer l
+ * (hidden: after ReLU and dropout; last: the logits), their gradients in .grad; with batch norm,
+ * "xhat<l>" (cap, sizes[l]) and "istd<l>" (sizes[l]) of each hidden layer. */
+typedef struct acts {
+    nn_params t;
+    int ia[MLP_MAX_HIDDEN + 2], ixhat[MLP_MAX_HIDDEN + 1], istd[MLP_MAX_HIDDEN + 1];
+} acts;
+
+/* The unlabelled batch of a step with VAT or entropy minimisation, and the network as vat.h sees it. */
+typedef struct unlab_ws {
+    int cap;                            /* rows a step, 0 without an unlabelled term */
+    const mlp *m;
+    par_pool *pool;
+    acts act;                           /* a1..aL, a0 being x0 */
+    const float *x0;                    /* the rows of the last forward */
+    int B;
+    const float *rows;                  /* (nrows, features) every training row, drawn from */
+    size_t nrows;
+    float *x;                           /* (cap, features) the step's rows */
+    vat_ws vat;
+    vat_net net;
+} unlab_ws;
+
 /* Everything a training step touches, sized once for batches of up to cap rows. */
 typedef struct train_ws {
     int cap;
-    nn_params act;                      /* "a0" (cap, features) ... "aL" (cap, K); .grad = d of each */
-    int ia[MLP_MAX_HIDDEN + 2];
+    acts act;                           /* a0 (cap, features): the batch's rows */
     float *mask[MLP_MAX_HIDDEN + 1];    /* (cap, sizes[l]) dropout masks of hidden layers, or NULL */
     int32_t *yb;                        /* (cap) */
     float *wb;                          /* (cap) or NULL */
@@ -153,13 +202,53 @@ typedef struct train_ws {
     float *row;                         /* (features) a row being shifted, or NULL without shifts */
     datasource *src;                    /* the rows (mlp_train_source), or NULL: order over the mlp_data */
     par_pool *pool;                     /* the config's */
+    unlab_ws u;
 } train_ws;
 
 static void ws_free(train_ws *w)
 {
-    nn_params_free(&w->act);
+    nn_params_free(&w->act.t);
+    nn_params_free(&w->u.act.t);
+    free(w->u.x);
+    vat_ws_free(&w->u.vat);
     for (int l = 0; l <= MLP_MAX_HIDDEN; l++) free(w->mask[l]);
     free(w->yb), free(w->wb), free(w->order), free(w->best), free(w->row);
+}
+
+/* Activations a<first>..aL of batches of up to cap rows (and batch norm's), with their gradients. */
+static int acts_alloc(acts *A, const mlp *m, int first, int cap, error *e)
+{
+    nn_params_init(&A->t);
+    for (int l = first; l <= m->nlayers; l++) {
+        char name[16];
+        snprintf(name, sizeof name, "a%d", l);
+        int64_t dims[2] = {cap, m->sizes[l]};
+        if ((A->ia[l] = nn_params_add(&A->t, name, 2, dims, 0, e)) < 0) return -1;
+        if (!m->batch_norm || l == 0 || l == m->nlayers) continue;
+        snprintf(name, sizeof name, "xhat%d", l);
+        if ((A->ixhat[l] = nn_params_add(&A->t, name, 2, dims, 0, e)) < 0) return -1;
+        snprintf(name, sizeof name, "istd%d", l);
+        if ((A->istd[l] = nn_params_add(&A->t, name, 1, dims + 1, 0, e)) < 0) return -1;
+    }
+    return nn_params_alloc(&A->t, e);
+}
+
+static float *unlab_forward(void *ctx, const float *x, int B);
+static void unlab_backward(void *ctx, float *dlogits, float *dx, int params);
+
+/* The unlabelled batch's buffers: c->ubatch (default --batch) rows drawn from all n rows of d. */
+static int unlab_alloc(unlab_ws *u, const mlp *m, const mlp_config *c, const mlp_data *d, error *e)
+{
+    size_t want = (size_t)(c->ubatch > 0 ? c->ubatch : c->batch);
+    u->cap = (int)(want < d->n ? want : d->n);
+    u->m = m, u->pool = c->pool, u->rows = d->x, u->nrows = d->n;
+    u->net = (vat_net){u, mlp_features(m), mlp_classes(m), unlab_forward, unlab_backward};
+    if (acts_alloc(&u->act, m, 1, u->cap, e) < 0 ||
+        vat_ws_alloc(&u->vat, u->cap, mlp_features(m), mlp_classes(m), e) < 0)
+        return -1;
+    if (!(u->x = malloc((size_t)u->cap * mlp_features(m) * sizeof(float))))
+        return error_set(e, "out of memory for the unlabelled batch");
+    return 0;
 }
 
 static int ws_alloc(train_ws *w, const mlp *m, const mlp_config *c, const mlp_data *d, datasource *src, size_t nlab,
@@ -169,14 +258,9 @@ static int ws_alloc(train_ws *w, const mlp *m, const mlp_config *c, const mlp_da
     w->cap = cap;
     w->src = src;
     w->pool = c->pool;
-    nn_params_init(&w->act);
-    for (int l = 0; l <= m->nlayers; l++) {
-        char name[16];
-        snprintf(name, sizeof name, "a%d", l);
-        int64_t dims[2] = {cap, m->sizes[l]};
-        if ((w->ia[l] = nn_params_add(&w->act, name, 2, dims, 0, e)) < 0) return -1;
-    }
-    if (nn_params_alloc(&w->act, e) < 0) return -1;
+    nn_params_init(&w->u.act.t);
+    if (acts_alloc(&w->act, m, 0, cap, e) < 0) return -1;
+    if (vat_active(&c->vat) && unlab_alloc(&w->u, m, c, d, e) < 0) return -1;
     int bad = 0;
     if (c->dropout > 0)
         for (int l = 1; l < m->nlayers; l++) bad |= !(w->mask[l] = malloc((size_t)cap * m->sizes[l] * sizeof(float)));
@@ -229,7 +313,7 @@ static void gather_rows(void *ctx, size_t i0, size_t i1)
  * pool's threads, the waits overlap. */
 static void gather(const mlp *m, train_ws *w, const mlp_data *d, const int *rows, int B)
 {
-    gather_job j = {nn_data(&w->act, w->ia[0]), d->x, rows, mlp_features(m)};   // a0 (B, F)
+    gather_job j = {nn_data(&w->act.t, w->act.ia[0]), d->x, rows, mlp_features(m)};   // a0 (B, F)
     par_for(w->pool, (size_t)B, 1, (size_t)j.F * 10, gather_rows, &j);
     for (int i = 0; i < B; i++) {
         size_t k = rows ? (size_t)rows[i] : (size_t)i;
@@ -265,7 +349,7 @@ static int next_batch(const mlp *m, train_ws *w, const mlp_data *d, size_t nlab,
  * the shifts are drawn for all G rows, as one process does. */
 static void shift_rows(train_ws *w, const mlp_config *c, int F, int B, int G, int first, rng *r)
 {
-    float *a0 = nn_data(&w->act, w->ia[0]);   // (B, F)
+    float *a0 = nn_data(&w->act.t, w->act.ia[0]);   // (B, F)
     for (int i = 0; i < G; i++) {
         int dy, dx;
         image_draw_shift(r, c->shift, &dy, &dx);
@@ -274,6 +358,85 @@ static void shift_rows(train_ws *w, const mlp_config *c, int F, int B, int G, in
         memcpy(w->row, x, (size_t)F * sizeof(float));
         image_shift(x, w->row, c->img_h, c->img_w, dy, dx);
     }
+}
+
+/* Forward through every layer on B rows x0 (B, features), in training mode, keeping the activations
+ * in A: returns the logits aL (B, K). Batch norm uses the batch's statistics, and moves the running
+ * averages towards them when update_stats. masks[l], the dropout mask of hidden layer l for these
+ * rows, or masks NULL: no dropout. */
+static float *forward_pass(const mlp *m, par_pool *pool, acts *A, const float *x0, float *const *masks, int B,
+                           int update_stats)
+{
+    int L = m->nlayers;
+    const nn_params *P = &m->params;
+    const float *in = x0;
+    for (int l = 1; l <= L; l++) {
+        int hidden = l < L, C = m->sizes[l];
+        float *out = nn_data(&A->t, A->ia[l]);   // (B, C)
+        nn_dense_forward(pool, out, in, nn_data(P, m->iw[l - 1]), nn_data(P, m->ib[l - 1]), B, m->sizes[l - 1], C,
+                         hidden && !m->batch_norm ? NN_ACT_RELU : NN_ACT_NONE);
+        if (hidden && m->batch_norm) {
+            norm_bn_forward_train(out, nn_data(&A->t, A->ixhat[l]), nn_data(&A->t, A->istd[l]), out,
+                                  nn_data(P, m->igamma[l]), nn_data(P, m->ibeta[l]),
+                                  update_stats ? nn_data(P, m->imean[l]) : NULL,
+                                  update_stats ? nn_data(P, m->ivar[l]) : NULL, BN_MOMENTUM, B, C);
+            nn_act_forward(out, out, (size_t)B * C, NN_ACT_RELU);
+        }
+        if (hidden && masks && masks[l]) nn_dropout_forward(out, out, masks[l], (size_t)B * C);
+        in = out;
+    }
+    return nn_data(&A->t, A->ia[L]);
+}
+
+/* Back-propagates the logits' gradient (the grad of aL in A) through the forward_pass that filled A:
+ * the parameters' gradients accumulate when params; dx (B, features) = the gradient w.r.t. x0 when
+ * not NULL. */
+static void backward_pass(const mlp *m, par_pool *pool, acts *A, const float *x0, float *const *masks, int B,
+                          float *dx, int params)
+{
+    const nn_params *P = &m->params;
+    const nn_params *T = &A->t;
+    for (int l = m->nlayers; l >= 1; l--) {
+        int hidden = l < m->nlayers, C = m->sizes[l];
+        float *dout = nn_grad(T, A->ia[l]), *out = nn_data(T, A->ia[l]);   // (B, C)
+        /* dropout was applied after ReLU in place; the ReLU mask read from the dropped output is
+         * still right, since dropout keeps signs and zeroes the gradient where it zeroed the unit */
+        if (hidden && masks && masks[l]) nn_dropout_backward(dout, dout, masks[l], (size_t)B * C);
+        nn_act dense_act = hidden && !m->batch_norm ? NN_ACT_RELU : NN_ACT_NONE;
+        if (hidden && m->batch_norm) {
+            nn_act_backward(dout, dout, out, (size_t)B * C, NN_ACT_RELU);
+            norm_bn_backward(dout, params ? nn_grad(P, m->igamma[l]) : NULL, params ? nn_grad(P, m->ibeta[l]) : NULL,
+                             dout, nn_data(T, A->ixhat[l]), nn_data(T, A->istd[l]), nn_data(P, m->igamma[l]), B, C);
+        }
+        nn_dense_backward(pool, l > 1 ? nn_grad(T, A->ia[l - 1]) : dx, params ? nn_grad(P, m->iw[l - 1]) : NULL,
+                          params ? nn_grad(P, m->ib[l - 1]) : NULL, dout, l > 1 ? nn_data(T, A->ia[l - 1]) : x0,
+                          nn_data(P, m->iw[l - 1]), out, B, m->sizes[l - 1], C, dense_act);
+    }
+}
+
+static float *unlab_forward(void *ctx, const float *x, int B)
+{
+    unlab_ws *u = ctx;
+    u->x0 = x, u->B = B;
+    return forward_pass(u->m, u->pool, &u->act, x, NULL, B, 0);   /* batch norm's averages untouched */
+}
+
+static void unlab_backward(void *ctx, float *dlogits, float *dx, int params)
+{
+    unlab_ws *u = ctx;
+    int L = u->m->nlayers;
+    memcpy(nn_grad(&u->act.t, u->act.ia[L]), dlogits, (size_t)u->B * u->m->sizes[L] * sizeof(float));
+    backward_pass(u->m, u->pool, &u->act, u->x0, NULL, u->B, dx, params);
+}
+
+/* The unlabelled term of a step: u->cap rows drawn at random from every training row, and vat.h's
+ * loss on them; its gradient added to the parameters'. Returns the loss. */
+static double unlab_step(unlab_ws *u, const mlp_config *c, rng *r)
+{
+    size_t F = (size_t)mlp_features(u->m);
+    for (int i = 0; i < u->cap; i++)
+        memcpy(u->x + i * F, u->rows + rng_below(r, u->nrows) * F, F * sizeof(float));
+    return vat_loss(&u->net, &c->vat, &u->vat, u->x, u->cap, 1.0f, r);
 }
 
 /* Forward, backward and the L2 gradient for this process's B rows (already gathered), rows first..
@@ -285,34 +448,23 @@ static void shift_rows(train_ws *w, const mlp_config *c, int F, int B, int G, in
 static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G, int first, rng *r)
 {
     int L = m->nlayers, K = mlp_classes(m);
-    nn_params *P = &m->params, *A = &w->act;
+    acts *A = &w->act;
     if (c->shift > 0) shift_rows(w, c, mlp_features(m), B, G, first, r);
-    for (int l = 1; l <= L; l++) {
-        float *out = nn_data(A, w->ia[l]);           // (B, sizes[l])
-        nn_dense_forward(c->pool, out, nn_data(A, w->ia[l - 1]), nn_data(P, m->iw[l - 1]), nn_data(P, m->ib[l - 1]), B,
-                         m->sizes[l - 1], m->sizes[l], l < L ? NN_ACT_RELU : NN_ACT_NONE);
-        if (l < L && w->mask[l]) {
-            nn_dropout_mask(w->mask[l], (size_t)G * m->sizes[l], (float)c->dropout, r);
-            nn_dropout_forward(out, out, w->mask[l] + (size_t)first * m->sizes[l], (size_t)B * m->sizes[l]);
-        }
+    float *masks[MLP_MAX_HIDDEN + 1] = {0};   /* this process's rows of each hidden layer's mask */
+    for (int l = 1; l < L && w->mask[l]; l++) {
+        nn_dropout_mask(w->mask[l], (size_t)G * m->sizes[l], (float)c->dropout, r);
+        masks[l] = w->mask[l] + (size_t)first * m->sizes[l];
     }
-    float *probs = nn_data(A, w->ia[L]);              // (B, K), the logits replaced in place
+    const float *x0 = nn_data(&A->t, A->ia[0]);
+    float *probs = forward_pass(m, c->pool, A, x0, masks, B, 1);   // (B, K), the logits replaced in place
     double loss = nn_softmax_xent_forward(probs, probs, w->yb, w->wb, B, K) / G;
-
-    nn_softmax_xent_backward(nn_grad(A, w->ia[L]), probs, w->yb, w->wb, B, K, 1.0f / (float)G);
-    for (int l = L; l >= 1; l--) {
-        float *dout = nn_grad(A, w->ia[l]);           // (B, sizes[l])
-        /* dropout was applied after ReLU in place; the ReLU mask read from the dropped output is
-         * still right, since dropout keeps signs and zeroes the gradient where it zeroed the unit */
-        if (l < L && w->mask[l])
-            nn_dropout_backward(dout, dout, w->mask[l] + (size_t)first * m->sizes[l], (size_t)B * m->sizes[l]);
-        nn_dense_backward(c->pool, l > 1 ? nn_grad(A, w->ia[l - 1]) : NULL, nn_grad(P, m->iw[l - 1]), nn_grad(P, m->ib[l - 1]),
-                          dout, nn_data(A, w->ia[l - 1]), nn_data(P, m->iw[l - 1]), nn_data(A, w->ia[l]), B,
-                          m->sizes[l - 1], m->sizes[l], l < L ? NN_ACT_RELU : NN_ACT_NONE);
-    }
+    nn_softmax_xent_backward(nn_grad(&A->t, A->ia[L]), probs, w->yb, w->wb, B, K, 1.0f / (float)G);
+    backward_pass(m, c->pool, A, x0, masks, B, NULL, 1);
+    if (w->u.cap) loss += unlab_step(&w->u, c, r);
     /* coupled L2 on the weights: dW += alpha/G W, loss += alpha/(2G) ||W||^2 (one fused loop) */
     float a = dist_rank() == 0 ? (float)(c->alpha / G) : 0.0f;
     double sq = 0;
+    const nn_params *P = &m->params;
     for (int l = 0; l < L && a > 0; l++)
         sq += nn_l2_add(nn_grad(P, m->iw[l]), nn_data(P, m->iw[l]), a, P->t[m->iw[l]].size);
     return loss + 0.5 * c->alpha * sq / G;
@@ -320,9 +472,14 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G,
 
 static void init_weights(mlp *m, rng *r)
 {
+    nn_params *P = &m->params;
     for (int l = 0; l < m->nlayers; l++)
-        nn_dense_init_glorot(nn_data(&m->params, m->iw[l]), nn_data(&m->params, m->ib[l]), m->sizes[l], m->sizes[l + 1],
-                             1.0f, 1, r);
+        nn_dense_init_glorot(nn_data(P, m->iw[l]), nn_data(P, m->ib[l]), m->sizes[l], m->sizes[l + 1], 1.0f, 1, r);
+    for (int l = 1; l < m->nlayers && m->batch_norm; l++)   /* gamma and the running variance 1, the rest 0 */
+        for (int j = 0; j < m->sizes[l]; j++) {
+            nn_data(P, m->igamma[l])[j] = nn_data(P, m->ivar[l])[j] = 1.0f;
+            nn_data(P, m->ibeta[l])[j] = nn_data(P, m->imean[l])[j] = 0.0f;
+        }
 }
 
 /* One epoch over the labelled rows in a fresh shuffled order; the mean loss into *mean. Under
@@ -466,6 +623,9 @@ static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, datasou
     size_t nlab = src ? datasource_rows(src) : 0;   /* a source's rows were checked as read */
     if (!src && mlp_check_rows(train, K, 0, &nlab, e) < 0) return -1;
     if (nlab == 0) return error_set(e, "no labelled rows to train on (every y is -1)");
+    if (vat_active(&c->vat) && (src || dist_size() > 1))
+        return error_set(e, "VAT and entropy minimisation train on rows in memory, in one process");
+    if (m->batch_norm && dist_size() > 1) return error_set(e, "batch normalisation trains in one process");
     if (src) {
         datasource_cumulative_shuffle(src);   /* the order of the in-memory rows */
         datasource_shard(src, dist_rank(), dist_size());
@@ -519,7 +679,8 @@ static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, datasou
                 res->best_val_accuracy = vacc;
             }
         } else {
-            stop = stop_on_loss(&st, loss, c);
+            /* an unlabelled term's loss is noisy and rises as the predictions sharpen: the budget decides */
+            stop = w.u.cap ? 0 : stop_on_loss(&st, loss, c);
             res->best_epoch = epoch;
         }
         if (log && (rc = trainlog_epoch_end(log, e)) < 0) break;
@@ -551,6 +712,7 @@ model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, con
     value_set(info, "classes", value_int(mlp_classes(m)));
     value_set(info, "hidden", int_array(m->sizes + 1, m->nlayers - 1));
     value_set(info, "activation", value_str("relu"));
+    if (m->batch_norm) value_set(info, "batch_norm", value_bool(1));
     value_set(info, "output", value_str("softmax"));
     if (c) {
         value *h = value_map();
@@ -560,6 +722,13 @@ model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, con
         value_set(h, "weight_decay", value_float(c->alpha));
         value_set(h, "dropout", value_float(c->dropout));
         if (c->shift > 0) value_set(h, "shift", value_int(c->shift));
+        if (c->vat.eps > 0) {
+            value_set(h, "vat_eps", value_float(c->vat.eps));
+            value_set(h, "vat_xi", value_float(c->vat.xi));
+            value_set(h, "vat_iterations", value_int(c->vat.iters));
+        }
+        if (c->vat.entmin > 0) value_set(h, "entropy_weight", value_float(c->vat.entmin));
+        if (vat_active(&c->vat)) value_set(h, "unlabelled_batch", value_int(c->ubatch > 0 ? c->ubatch : c->batch));
         value_set(h, "patience", value_int(c->patience));
         value_set(h, "tol", value_float(c->tol));
         value_set(h, "optimizer", value_str("adam"));
@@ -596,7 +765,8 @@ mlp *mlp_load(const model_file *f, error *e)
         hidden[i] = value_size(h->items[i]);
         if (hidden[i] < 1) return error_set(e, "model info has a bad hidden layer size"), NULL;
     }
-    mlp *m = build(F, K, (int)h->n, hidden, f, e);
+    const value *bn = value_get(info, "batch_norm");
+    mlp *m = build(F, K, (int)h->n, hidden, bn && bn->kind == VALUE_BOOL && bn->b, f, e);
     if (!m) return NULL;
     if (nn_params_load(&m->params, f, e) < 0) return mlp_free(m), NULL;
     return m;

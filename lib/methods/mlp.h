@@ -11,7 +11,10 @@
  * sum_i w_i l_i / batch_rows), inverted dropout on hidden activations and, for images, random shifts
  * of the training rows.
  *
- * Rows with y < 0 (unlabelled) are ignored by training; a label >= K is an error. */
+ * Rows with y < 0 (unlabelled) are ignored by the supervised loss; a label >= K is an error. With an
+ * unlabelled term (vat.h: virtual adversarial training, entropy minimisation), each step adds its loss
+ * on a batch drawn from every row, and training runs its whole budget of epochs unless a validation
+ * set stops it (the unlabelled loss does not settle as the supervised one does). */
 #ifndef SSL_MLP_H
 #define SSL_MLP_H
 
@@ -24,6 +27,7 @@
 #include "nn.h"
 #include "trainlog.h"
 #include "value.h"
+#include "vat.h"
 
 #define MLP_MAX_HIDDEN 8
 #define MLP_KIND "mlp"
@@ -36,6 +40,7 @@
 
 typedef struct mlp_config {
     int nhidden, hidden[MLP_MAX_HIDDEN];   /* default 2: 128, 64 */
+    int batch_norm;                        /* 0; the network's (mlp_new), recorded with the rest */
     int epochs;                            /* 200 */
     int batch;                             /* 200 (min with the labelled rows) */
     double lr;                             /* 1e-3 (MLP_LINEAR_LR without hidden layers) */
@@ -45,6 +50,9 @@ typedef struct mlp_config {
     double tol;                            /* 1e-4 */
     int shift, img_h, img_w;               /* 0; else each training row is moved by a random shift in
                                             * [-shift, shift]^2 (rows as img_h x img_w images) */
+    vat_config vat;                        /* vat.h: VAT and entropy minimisation on the rows; off */
+    int ubatch;                            /* rows of their batch each step (0: batch), drawn at random
+                                            * from every training row, labelled or not */
     uint64_t seed;                         /* 0 */
     par_pool *pool;                        /* threads for the element loops, or NULL (the default): the
                                             * caller's; the same model either way */
@@ -57,6 +65,9 @@ typedef struct mlp {
     int sizes[MLP_MAX_HIDDEN + 2];      /* sizes[0] = features ... sizes[nlayers] = classes */
     nn_params params;                   /* "layer1.w" (sizes[1], sizes[0]), "layer1.b" (sizes[1]), ... */
     int iw[MLP_MAX_HIDDEN + 1], ib[MLP_MAX_HIDDEN + 1];
+    int batch_norm;                     /* 1: batch normalisation before each hidden ReLU */
+    int igamma[MLP_MAX_HIDDEN + 1], ibeta[MLP_MAX_HIDDEN + 1];   /* "bn<l>.gamma", "bn<l>.beta" of hidden layer l */
+    int imean[MLP_MAX_HIDDEN + 1], ivar[MLP_MAX_HIDDEN + 1];     /* "bn<l>.mean", "bn<l>.var": running averages */
 } mlp;
 
 /* Rows to train or evaluate on: x (n, features), y (n) with -1 = unlabelled, w (n) or NULL. */
@@ -80,8 +91,11 @@ typedef struct mlp_result {
     double best_val_accuracy; /* NAN without a validation set */
 } mlp_result;
 
-/* A network with zeroed parameters. hidden may be NULL when nhidden = 0. */
-mlp *mlp_new(int features, int classes, int nhidden, const int *hidden, error *e);
+/* A network with zeroed parameters. hidden may be NULL when nhidden = 0. batch_norm: batch
+ * normalisation (Ioffe and Szegedy 2015) between each hidden layer's product and its ReLU, with the
+ * batch's statistics in training (the running averages moving 0.1 of the way each step, the
+ * unlabelled terms' passes leaving them alone) and the running averages in prediction. */
+mlp *mlp_new(int features, int classes, int nhidden, const int *hidden, int batch_norm, error *e);
 void mlp_free(mlp *m);
 static inline int mlp_features(const mlp *m) { return m->sizes[0]; }
 static inline int mlp_classes(const mlp *m) { return m->sizes[m->nlayers]; }

@@ -285,3 +285,58 @@ open(sys.argv[2], "wb").write(msgpack.packb(m))' "$D/m.mlp" "$T/m.vae"
     [ "$(epochs "$T/given.mlp")" = 50 ]
     [ "$(epochs "$T/many.mlp")" = 200 ]       # 1257 rows: 13 steps an epoch, 2000 steps in 154
 }
+
+@test "ssl-fit train --vat: the unlabelled rows raise the accuracy at 3 labels per class; recorded; repeatable" {
+    have_py msgpack || skip "python3-msgpack not installed"
+    ssl-prep mask --labels-per-class 3 --seed 1 "$D/train.ssl" > "$T/few.ssl"
+    ssl-fit train -q --epochs 300 "$T/few.ssl" -o "$T/sup.mlp"
+    ssl-fit train -q --epochs 300 --vat 1 "$T/few.ssl" -o "$T/vat.mlp"
+    ssl-fit train -q --epochs 300 --vat 1 "$T/few.ssl" -o "$T/vat2.mlp"
+    cmp "$T/vat.mlp" "$T/vat2.mlp"
+    ssl-fit predict -m "$T/sup.mlp" "$D/test.ssl" -o "$T/sup.ssl"
+    ssl-fit predict -m "$T/vat.mlp" "$D/test.ssl" -o "$T/vat.ssl"
+    sup=$(accuracy "$T/sup.ssl") vat=$(accuracy "$T/vat.ssl")
+    "$PY" -c "import sys; assert float(sys.argv[2]) > float(sys.argv[1]) + 0.02, sys.argv[1:]" "$sup" "$vat"
+    ssl-fit train -q --epochs 3 --vat 2 --vat-xi 0.01 --vat-iterations 2 --entmin 0.5 --unlabelled-batch 64 "$T/few.ssl" -o "$T/h.mlp"
+    "$PY" - "$T/h.mlp" <<'PY'
+import sys, msgpack
+h = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False, strict_map_key=False)["info"]["hyper"]
+assert (h["vat_eps"], h["vat_xi"], h["vat_iterations"], h["entropy_weight"], h["unlabelled_batch"]) == (2, 0.01, 2, 0.5, 64), h
+PY
+}
+
+@test "ssl-fit train --vat / --entmin: refused with --stream-data; bad values are usage errors" {
+    run --separate-stderr ssl-fit train --vat 1 --stream-data "$D/train.ssl" -o "$T/x.mlp"
+    assert_fails_with 2 "--vat and --entmin train on rows held in memory"
+    [ ! -e "$T/x.mlp" ]
+    run --separate-stderr ssl-fit train --vat -1 "$D/train.ssl" -o "$T/x.mlp"
+    [ "$status" -eq 2 ]
+    run --separate-stderr ssl-fit train --vat-iterations 0 "$D/train.ssl" -o "$T/x.mlp"
+    [ "$status" -eq 2 ]
+}
+
+@test "ssl-fit train --batch-norm: recorded, predicts with the running averages, and learns" {
+    have_py msgpack || skip "python3-msgpack not installed"
+    ssl-fit train -q --epochs 30 --batch-norm "$D/train.ssl" -o "$T/bn.mlp"
+    "$PY" - "$T/bn.mlp" <<'PY'
+import sys, msgpack
+f = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False, strict_map_key=False)
+assert f["info"]["batch_norm"] is True, f["info"]
+names = str(f)
+assert "bn1.mean" in names and "bn2.var" in names, "running averages saved"
+PY
+    ssl-fit predict -m "$T/bn.mlp" "$D/test.ssl" -o "$T/bn.ssl"
+    acc=$(accuracy "$T/bn.ssl")
+    "$PY" -c "import sys; assert float(sys.argv[1]) > 0.9, sys.argv[1]" "$acc"
+    # prediction uses the running averages, not the batch's statistics: a row alone gets the same p
+    mkdigits "$T/one.ssl" 1257 1258 id=1 p=1
+    ssl-fit predict -m "$T/bn.mlp" "$T/one.ssl" -o "$T/one_p.ssl"
+    "$PY" - "$T/bn.ssl" "$T/one_p.ssl" <<'PY'
+import sys, msgpack, msgpack_numpy, numpy as np
+def p(path):
+    u = msgpack.Unpacker(open(path, "rb"), object_hook=msgpack_numpy.decode, raw=False)
+    next(u)
+    return next(u)["tensors"]["p"][0]
+assert np.allclose(p(sys.argv[1]), p(sys.argv[2]), atol=1e-6)
+PY
+}

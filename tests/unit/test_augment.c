@@ -136,7 +136,7 @@ static stream_table *toy_table(void)
 static classifier *toy_classifier(void)
 {
     error e;
-    mlp *m = mlp_new(2, 2, 0, NULL, &e);
+    mlp *m = mlp_new(2, 2, 0, NULL, 0, &e);
     float *w = nn_data(&m->params, m->iw[0]), *b = nn_data(&m->params, m->ib[0]);
     w[0] = 10, w[1] = 0, w[2] = 0, w[3] = 10;
     b[0] = b[1] = 0;

@@ -42,7 +42,7 @@ static double train_accuracy(int nhidden, const int *hidden, mlp **out)
     c.batch = 32;
     c.lr = 1e-2;
     error e;
-    mlp *m = mlp_new(F, K, nhidden, hidden, &e);
+    mlp *m = mlp_new(F, K, nhidden, hidden, 0, &e);
     mlp_result res;
     mlp_data d = {b.x, b.y, NULL, N + NU};
     CHECK(mlp_train(m, &c, &d, NULL, NULL, &res, &e) == 0);
@@ -89,7 +89,7 @@ static void test_unlabelled_rows_are_ignored(void)
     c.nhidden = 1;
     error e;
     mlp_result res;
-    mlp *m1 = mlp_new(F, K, c.nhidden, c.hidden, &e), *m2 = mlp_new(F, K, c.nhidden, c.hidden, &e);
+    mlp *m1 = mlp_new(F, K, c.nhidden, c.hidden, c.batch_norm, &e), *m2 = mlp_new(F, K, c.nhidden, c.hidden, c.batch_norm, &e);
     mlp_data all = {b.x, b.y, NULL, N + NU}, lab = {b.x, b.y, NULL, N};
     CHECK(mlp_train(m1, &c, &all, NULL, NULL, &res, &e) == 0);
     CHECK(mlp_train(m2, &c, &lab, NULL, NULL, &res, &e) == 0);
@@ -110,13 +110,13 @@ static void test_errors(void)
     mlp_config_default(&c);
     error e;
     mlp_result res;
-    mlp *m = mlp_new(F, K, 0, NULL, &e);
+    mlp *m = mlp_new(F, K, 0, NULL, 0, &e);
     b.y[7] = 3;
     mlp_data d = {b.x, b.y, NULL, N};
     CHECK(mlp_train(m, &c, &d, NULL, NULL, &res, &e) < 0 && strstr(e.msg, "row 8: label 3"));
     mlp_data none = {b.x + N * F, b.y + N, NULL, NU};
     CHECK(mlp_train(m, &c, &none, NULL, NULL, &res, &e) < 0 && strstr(e.msg, "no labelled rows"));
-    CHECK(mlp_new(F, 1, 0, NULL, &e) == NULL);
+    CHECK(mlp_new(F, 1, 0, NULL, 0, &e) == NULL);
     mlp_free(m);
 }
 
@@ -135,7 +135,7 @@ static void test_early_stopping_on_val(void)
     c.dropout = 0.1;
     error e;
     mlp_result res;
-    mlp *m = mlp_new(F, K, c.nhidden, c.hidden, &e);
+    mlp *m = mlp_new(F, K, c.nhidden, c.hidden, c.batch_norm, &e);
     mlp_data d = {b.x, b.y, NULL, N}, dv = {v.x, v.y, NULL, N};
     CHECK(mlp_train(m, &c, &d, &dv, NULL, &res, &e) == 0);
     /* blobs are separable: validation accuracy saturates, so it stops long before 200 epochs */

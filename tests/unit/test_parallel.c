@@ -307,7 +307,7 @@ static size_t train_mlp(par_pool *pool, const float *x, float *out)
     mlp_config_default(&c);
     c.nhidden = 2, c.hidden[0] = c.hidden[1] = 256, c.epochs = 2, c.pool = pool;
     error e;
-    mlp *m = mlp_new(F, K, c.nhidden, c.hidden, &e);
+    mlp *m = mlp_new(F, K, c.nhidden, c.hidden, c.batch_norm, &e);
     mlp_data d = {x, y, NULL, NX};
     mlp_result res;
     CHECK(m && mlp_train(m, &c, &d, NULL, NULL, &res, &e) == 0);
