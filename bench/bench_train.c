@@ -228,7 +228,7 @@ static void run_mlp(const data *d)
     c.epochs = c.patience = g_epochs;
     c.pool = g_pool;
     error e;
-    mlp *m = mlp_new(d->f, d->k, c.nhidden, c.hidden, &e);
+    mlp *m = mlp_new(d->f, d->k, c.nhidden, c.hidden, c.batch_norm, &e);
     mlp_data md = {d->x, d->y, NULL, d->n};
     mlp_result res;
     if (!m || mlp_train(m, &c, &md, NULL, NULL, &res, &e) < 0) die(&e);
