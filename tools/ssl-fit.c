@@ -36,6 +36,8 @@ static const char USAGE[] =
     "                         with --stream-data 200)\n"
     "      --batch N          mini-batch rows (default 200)\n"
     "      --lr X             Adam learning rate (default 0.001; 0.01 with --hidden 0)\n"
+    "      --lr-decay-start N the learning rate falls linearly from epoch N to 0 at the last\n"
+    "                         epoch (default: constant)\n"
     "      --weight-decay X   L2 penalty on the weights, scikit-learn's alpha (default 0.0001)\n"
     "      --dropout P        dropout rate on hidden units (default 0)\n"
     "      --shift N          move each training row by up to N pixels each way, at random, every\n"
@@ -84,7 +86,7 @@ static const char USAGE[] =
 
 enum { OPT_HIDDEN = 256, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_DROPOUT, OPT_VAL, OPT_PATIENCE,
        OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_STREAM, OPT_BUFFER, OPT_SHIFT,
-       OPT_BATCH_NORM, OPT_VAT, OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN, OPT_UBATCH };
+       OPT_BATCH_NORM, OPT_DECAY, OPT_VAT, OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN, OPT_UBATCH };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},     {"model", required_argument, 0, 'm'},
@@ -98,7 +100,7 @@ static const struct option OPTS[] = {
     {"resume", no_argument, 0, OPT_RESUME},
     {"stream-data", no_argument, 0, OPT_STREAM}, {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
     {"shift", required_argument, 0, OPT_SHIFT},
-    {"batch-norm", no_argument, 0, OPT_BATCH_NORM},
+    {"batch-norm", no_argument, 0, OPT_BATCH_NORM}, {"lr-decay-start", required_argument, 0, OPT_DECAY},
     {"vat", required_argument, 0, OPT_VAT},       {"vat-xi", required_argument, 0, OPT_VAT_XI},
     {"vat-iterations", required_argument, 0, OPT_VAT_ITERS}, {"entmin", required_argument, 0, OPT_ENTMIN},
     {"unlabelled-batch", required_argument, 0, OPT_UBATCH},
@@ -144,6 +146,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_BUFFER: a->buffer = cli_parse_long(c, "--shuffle-buffer", optarg, 1, 1L << 40); break;
         case OPT_SHIFT: k->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
         case OPT_BATCH_NORM: k->batch_norm = 1; break;
+        case OPT_DECAY: k->lr_decay_start = (int)cli_parse_long(c, "--lr-decay-start", optarg, 1, 1000000); break;
         case OPT_VAT: k->vat.eps = cli_parse_double(c, "--vat", optarg, 0, 1e6); break;
         case OPT_VAT_XI: k->vat.xi = cli_parse_double(c, "--vat-xi", optarg, 1e-12, 1e3); break;
         case OPT_VAT_ITERS: k->vat.iters = (int)cli_parse_long(c, "--vat-iterations", optarg, 1, 100); break;
@@ -321,6 +324,8 @@ static void train_main(cli *c, args *a)
         maxy = max_label(&d);
         default_epochs(a, &d);
     }
+    if (a->cfg.lr_decay_start > a->cfg.epochs)
+        cli_usage_error(c, "--lr-decay-start %d is after the last epoch (%d)", a->cfg.lr_decay_start, a->cfg.epochs);
     const stream_schema *schema = t ? t->schema : datasource_schema(src);
     int F = (int)schema->fields[stream_schema_find(schema, "x")].width;
     int K = class_count(c, a, schema, maxy, file);

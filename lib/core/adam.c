@@ -167,3 +167,9 @@ static void step(adam *a, par_pool *pool, float *p, const float *g, float *clear
 void adam_step(adam *a, par_pool *pool, float *restrict p, const float *restrict g) { step(a, pool, p, g, NULL); }
 
 void adam_step_clear(adam *a, par_pool *pool, float *p, float *g) { step(a, pool, p, g, g); }
+
+double adam_linear_decay(double lr, int epoch, int epochs, int decay_start)
+{
+    if (decay_start <= 0 || decay_start > epochs || epoch < decay_start) return lr;
+    return lr * (double)(epochs - epoch + 1) / (double)(epochs - decay_start + 1);
+}

@@ -38,5 +38,9 @@ void adam_step(adam *a, par_pool *pool, float *p, const float *g);
 void adam_step_clear(adam *a, par_pool *pool, float *p, float *g);
 /* Forgets the moments and the step count (e.g. before training again). */
 void adam_reset(adam *a);
+/* The learning rate of epoch `epoch` (1-based) of `epochs`: lr, then falling linearly towards 0 from
+ * epoch decay_start on (Salimans et al.'s schedule; the last epoch gets lr / (epochs - decay_start + 1)).
+ * decay_start <= 0 or > epochs: lr throughout. */
+double adam_linear_decay(double lr, int epoch, int epochs, int decay_start);
 
 #endif

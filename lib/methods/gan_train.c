@@ -14,13 +14,6 @@
 
 static int diverged(double loss, double max) { return !isfinite(loss) || loss > max; }
 
-/* The learning rate of an epoch (1-based): constant, then linear towards 0 from lr_decay_start. */
-static double epoch_lr(const gan_config *c, int epoch)
-{
-    if (c->lr_decay_start <= 0 || epoch < c->lr_decay_start) return c->lr;
-    return c->lr * (double)(c->epochs - epoch + 1) / (double)(c->epochs - c->lr_decay_start + 1);
-}
-
 typedef struct train_bufs {
     int *lab, *perm, *idx_lab;   /* perm: the rows of the data spread */
     float *sample;
@@ -225,7 +218,7 @@ static int train_loop(gan *m, const gan_config *c, const gan_source *src, const 
         return -1;
     for (int epoch = first; epoch <= c->epochs; epoch++) {
         if (log) trainlog_epoch_begin(log, epoch);
-        ad->lr = ag->lr = (float)epoch_lr(c, epoch);
+        ad->lr = ag->lr = (float)adam_linear_decay(c->lr, epoch, c->epochs, c->lr_decay_start);
         gan_stats st = {0};
         if (train_epoch(m, c, src, b, nlab, &lab_pos, ad, ag, epoch, &st, log, &r, e)) return -1;
         if (trainlog_stopped(log)) return 0;

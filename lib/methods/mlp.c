@@ -657,6 +657,7 @@ static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, datasou
                                 : ctl ? trainctl_epoch_end(ctl, state_save(m, c, &w, nlab, &opt, &r, &st, res, e), 0, e) : 0;
     for (int epoch = first; epoch <= c->epochs && rc == 0; epoch++) {
         if (log) trainlog_epoch_begin(log, epoch);
+        opt.lr = (float)adam_linear_decay(c->lr, epoch, c->epochs, c->lr_decay_start);
         double loss;
         if ((rc = run_epoch(m, &w, &opt, c, train, nlab, &r, log, &loss, e)) < 0) {
             error_prefix(e, "epoch %d", epoch);
@@ -722,6 +723,7 @@ model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, con
         value_set(h, "weight_decay", value_float(c->alpha));
         value_set(h, "dropout", value_float(c->dropout));
         if (c->shift > 0) value_set(h, "shift", value_int(c->shift));
+        if (c->lr_decay_start > 0) value_set(h, "lr_decay_start", value_int(c->lr_decay_start));
         if (c->vat.eps > 0) {
             value_set(h, "vat_eps", value_float(c->vat.eps));
             value_set(h, "vat_xi", value_float(c->vat.xi));

@@ -44,6 +44,8 @@ typedef struct mlp_config {
     int epochs;                            /* 200 */
     int batch;                             /* 200 (min with the labelled rows) */
     double lr;                             /* 1e-3 (MLP_LINEAR_LR without hidden layers) */
+    int lr_decay_start;                    /* 0; else the epoch from which lr falls linearly to 0 at the
+                                            * last epoch (adam_linear_decay) */
     double alpha;                          /* L2 penalty, 1e-4 */
     double dropout;                        /* 0 */
     int patience;                          /* 10 */

@@ -340,3 +340,13 @@ def p(path):
 assert np.allclose(p(sys.argv[1]), p(sys.argv[2]), atol=1e-6)
 PY
 }
+
+@test "ssl-fit train --lr-decay-start: recorded, changes the model, refused after the last epoch" {
+    have_py msgpack || skip "python3-msgpack not installed"
+    ssl-fit train -q --epochs 10 --lr-decay-start 5 "$D/train.ssl" -o "$T/d.mlp"
+    ssl-fit train -q --epochs 10 "$D/train.ssl" -o "$T/c.mlp"
+    refute cmp -s "$T/d.mlp" "$T/c.mlp"
+    "$PY" -c 'import sys, msgpack; assert msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False, strict_map_key=False)["info"]["hyper"]["lr_decay_start"] == 5' "$T/d.mlp"
+    run --separate-stderr ssl-fit train --epochs 10 --lr-decay-start 11 "$D/train.ssl" -o "$T/x.mlp"
+    assert_fails_with 2 "--lr-decay-start 11 is after the last epoch \(10\)"
+}
