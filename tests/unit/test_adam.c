@@ -108,11 +108,24 @@ static void test_eps_inside_root(void)
     adam_free(&out);
 }
 
+/* lr until the decay starts, then (epochs - epoch + 1) / (epochs - start + 1) of it; no decay when the
+ * start is 0 or after the last epoch */
+static void test_linear_decay(void)
+{
+    CHECK(adam_linear_decay(0.1, 3, 10, 0) == 0.1);
+    CHECK(adam_linear_decay(0.1, 5, 10, 6) == 0.1);
+    CHECK_NEAR(adam_linear_decay(0.1, 6, 10, 6), 0.1, 1e-15);
+    CHECK_NEAR(adam_linear_decay(0.1, 8, 10, 6), 0.1 * 3 / 5, 1e-15);
+    CHECK_NEAR(adam_linear_decay(0.1, 10, 10, 6), 0.1 / 5, 1e-15);
+    CHECK(adam_linear_decay(0.1, 10, 10, 11) == 0.1);
+}
+
 int main(void)
 {
     RUN(test_two_steps_by_hand);
     RUN(test_decoupled_decay_follows_mask);
     RUN(test_vector_lanes_match_scalar);
     RUN(test_eps_inside_root);
+    RUN(test_linear_decay);
     return check_summary();
 }
