@@ -53,72 +53,86 @@ static void net_init(net *n, rng *r)
 
 typedef struct held {
     net *n;
-    vat_net v;
     const vat_config *c;
     const float *x, *xr, *p;   /* the rows, x + r_adv and p(x), held */
 } held;
+
+/* log p (K) of a row of logits, in double */
+static void log_softmax(double *lp, const float *l)
+{
+    double mx = l[0], s = 0;
+    for (int k = 1; k < K; k++) mx = fmax(mx, l[k]);
+    for (int k = 0; k < K; k++) s += exp(l[k] - mx);
+    for (int k = 0; k < K; k++) lp[k] = l[k] - mx - log(s);
+}
 
 /* mean_i KL(p_i || q(xr_i)) + entmin mean_i H(p(x_i)), in double */
 static double held_loss(void *ctx)
 {
     held *h = ctx;
-    double total = 0;
+    double total = 0, lp[K];
     const float *l = net_forward(h->n, h->x, B);
     for (int i = 0; i < B; i++) {
-        double mx = l[i * K], s = 0;
-        for (int k = 1; k < K; k++) mx = fmax(mx, l[i * K + k]);
-        for (int k = 0; k < K; k++) s += exp(l[i * K + k] - mx);
-        for (int k = 0; k < K; k++) {
-            double lp = l[i * K + k] - mx - log(s);
-            total -= h->c->entmin * exp(lp) * lp;
-        }
+        log_softmax(lp, l + i * K);
+        for (int k = 0; k < K; k++) total -= h->c->entmin * exp(lp[k]) * lp[k];
     }
     l = net_forward(h->n, h->xr, B);
     for (int i = 0; i < B; i++) {
-        double mx = l[i * K], s = 0;
-        for (int k = 1; k < K; k++) mx = fmax(mx, l[i * K + k]);
-        for (int k = 0; k < K; k++) s += exp(l[i * K + k] - mx);
-        for (int k = 0; k < K; k++) {
-            double p = h->p[i * K + k];
-            total += p * (log(p) - (l[i * K + k] - mx - log(s)));
-        }
+        log_softmax(lp, l + i * K);
+        for (int k = 0; k < K; k++) total += h->p[i * K + k] * (log(h->p[i * K + k]) - lp[k]);
     }
     return total / B;
 }
 
+/* A network with random weights, B random rows, the default configuration and the buffers. */
+typedef struct fixture {
+    rng r;
+    net n;
+    float x[B * F];
+    vat_config c;
+    vat_ws w;
+    vat_net v;
+} fixture;
+
+static void setup(fixture *f, uint64_t seed)
+{
+    rng_seed(&f->r, seed);
+    net_init(&f->n, &f->r);
+    gc_fill(&f->r, f->x, B * F, -2.0f, 2.0f);
+    vat_config_default(&f->c);
+    error e;
+    CHECK(vat_ws_alloc(&f->w, B, F, K, &e) == 0);
+    f->v = (vat_net){&f->n, F, K, net_forward, net_backward};
+    nn_params_zero_grad(NULL, &f->n.p);
+}
+
+static void teardown(fixture *f)
+{
+    vat_ws_free(&f->w);
+    nn_params_free(&f->n.p);
+}
+
 static void test_gradients(void)
 {
-    rng r;
-    rng_seed(&r, 7);
-    net n;
-    net_init(&n, &r);
-    float x[B * F];
-    gc_fill(&r, x, B * F, -2.0f, 2.0f);
-    vat_config c;
-    vat_config_default(&c);
-    c.eps = 0.8, c.entmin = 0.6, c.iters = 2;
-    vat_ws w;
-    error e;
-    CHECK(vat_ws_alloc(&w, B, F, K, &e) == 0);
-    vat_net v = {&n, F, K, net_forward, net_backward};
-    nn_params_zero_grad(NULL, &n.p);
-    double loss = vat_loss(&v, &c, &w, x, B, 1.0f, &r);
-    float *g = malloc(n.p.total * sizeof(float)), *p = malloc(B * K * sizeof(float)), *xr = malloc(B * F * sizeof(float));
-    memcpy(g, n.p.grad, n.p.total * sizeof(float));
-    memcpy(p, w.p, B * K * sizeof(float));
-    memcpy(xr, w.xr, B * F * sizeof(float));
-    held h = {&n, v, &c, x, xr, p};
+    static fixture f;
+    setup(&f, 7);
+    f.c.eps = 0.8, f.c.entmin = 0.6, f.c.iters = 2;
+    double loss = vat_loss(&f.v, &f.c, &f.w, f.x, B, 1.0f, &f.r);
+    size_t np = f.n.p.total;
+    float *g = malloc(np * sizeof(float)), p[B * K], xr[B * F];
+    memcpy(g, f.n.p.grad, np * sizeof(float));
+    memcpy(p, f.w.p, sizeof p);
+    memcpy(xr, f.w.xr, sizeof xr);
+    held h = {&f.n, &f.c, f.x, xr, p};
     CHECK_NEAR(held_loss(&h), loss, 1e-5);
-    gc_check_layer("params", held_loss, &h, n.p.data, g, n.p.total);
-    /* each row moved by eps */
-    for (int i = 0; i < B; i++) {
+    gc_check_layer("params", held_loss, &h, f.n.p.data, g, np);
+    for (int i = 0; i < B; i++) {   /* each row moved by eps */
         double sq = 0;
-        for (int j = 0; j < F; j++) sq += (double)(xr[i * F + j] - x[i * F + j]) * (xr[i * F + j] - x[i * F + j]);
-        CHECK_NEAR(sqrt(sq), c.eps, 1e-5);
+        for (int j = 0; j < F; j++) sq += pow(xr[i * F + j] - f.x[i * F + j], 2);
+        CHECK_NEAR(sqrt(sq), f.c.eps, 1e-5);
     }
-    free(g), free(p), free(xr);
-    vat_ws_free(&w);
-    nn_params_free(&n.p);
+    free(g);
+    teardown(&f);
 }
 
 /* KL(p || softmax(f(x + r))) of one row, in double */
@@ -145,80 +159,57 @@ static double kl_double(const net *n, const double *x, const double *p)
 /* The direction of one power iteration at r = xi d against the gradient of KL computed in double. */
 static void test_direction(void)
 {
-    rng r;
-    rng_seed(&r, 3);
-    net n;
-    net_init(&n, &r);
-    float x[B * F], d[B * F];
-    gc_fill(&r, x, B * F, -2.0f, 2.0f);
-    rng_fill_normal(&r, d, B * F);
-    vat_config c;
-    vat_config_default(&c);
-    c.eps = 1;
-    vat_ws w;
-    error e;
-    CHECK(vat_ws_alloc(&w, B, F, K, &e) == 0);
-    vat_net v = {&n, F, K, net_forward, net_backward};
-    nn_softmax_forward(w.p, net_forward(&n, x, B), B, K);
-    memcpy(w.r, d, sizeof d);
-    nn_params_zero_grad(NULL, &n.p);
-    vat_direction(&v, &c, &w, x, B);
-    for (size_t i = 0; i < n.p.total; i++) CHECK(n.p.grad[i] == 0.0f);   /* the parameters untouched */
+    static fixture f;
+    setup(&f, 3);
+    f.c.eps = 1;
+    float d[B * F];
+    rng_fill_normal(&f.r, d, B * F);
+    nn_softmax_forward(f.w.p, net_forward(&f.n, f.x, B), B, K);
+    memcpy(f.w.r, d, sizeof d);
+    vat_direction(&f.v, &f.c, &f.w, f.x, B);
+    for (size_t i = 0; i < f.n.p.total; i++) CHECK(f.n.p.grad[i] == 0.0f);   /* the parameters untouched */
     for (int i = 0; i < B; i++) {
         double p[K], xd[F], dn = 0, g[F], gn = 0, dot = 0;
-        for (int k = 0; k < K; k++) p[k] = w.p[i * K + k];
-        for (int f = 0; f < F; f++) dn += (double)d[i * F + f] * d[i * F + f];
-        for (int f = 0; f < F; f++) xd[f] = x[i * F + f] + c.xi * d[i * F + f] / sqrt(dn);
-        for (int f = 0; f < F; f++) {   /* central differences of KL at x + xi d */
-            double keep = xd[f], step = 1e-7;
-            xd[f] = keep + step;
-            double up = kl_double(&n, xd, p);
-            xd[f] = keep - step;
-            g[f] = (up - kl_double(&n, xd, p)) / (2 * step);
-            xd[f] = keep;
-            gn += g[f] * g[f];
+        for (int k = 0; k < K; k++) p[k] = f.w.p[i * K + k];
+        for (int j = 0; j < F; j++) dn += (double)d[i * F + j] * d[i * F + j];
+        for (int j = 0; j < F; j++) xd[j] = f.x[i * F + j] + f.c.xi * d[i * F + j] / sqrt(dn);
+        for (int j = 0; j < F; j++) {   /* central differences of KL at x + xi d */
+            double keep = xd[j], step = 1e-7;
+            xd[j] = keep + step;
+            double up = kl_double(&f.n, xd, p);
+            xd[j] = keep - step;
+            g[j] = (up - kl_double(&f.n, xd, p)) / (2 * step);
+            xd[j] = keep;
+            gn += g[j] * g[j];
         }
-        for (int f = 0; f < F; f++) dot += g[f] * w.r[i * F + f];
+        for (int j = 0; j < F; j++) dot += g[j] * f.w.r[i * F + j];
         CHECK(dot / sqrt(gn) > 0.999);   /* w.r has unit norm */
     }
-    vat_ws_free(&w);
-    nn_params_free(&n.p);
+    teardown(&f);
 }
 
 /* Entropy alone: no VAT pass, and a zero weight of both leaves the gradients at zero. */
 static void test_entropy_only(void)
 {
-    rng r;
-    rng_seed(&r, 5);
-    net n;
-    net_init(&n, &r);
-    float x[B * F];
-    gc_fill(&r, x, B * F, -2.0f, 2.0f);
-    vat_config c;
-    vat_config_default(&c);
-    c.entmin = 1;
-    vat_ws w;
-    error e;
-    CHECK(vat_ws_alloc(&w, B, F, K, &e) == 0);
-    vat_net v = {&n, F, K, net_forward, net_backward};
-    nn_params_zero_grad(NULL, &n.p);
-    double loss = vat_loss(&v, &c, &w, x, B, 1.0f, &r);
+    static fixture f;
+    setup(&f, 5);
+    f.c.entmin = 1;
+    double loss = vat_loss(&f.v, &f.c, &f.w, f.x, B, 1.0f, &f.r);
     CHECK(loss > 0 && loss < log(K) + 1e-6);
-    float *g = malloc(n.p.total * sizeof(float));
-    memcpy(g, n.p.grad, n.p.total * sizeof(float));
-    vat_config none = c;
+    size_t np = f.n.p.total;
+    float *g = malloc(np * sizeof(float)), xr[B * F], p[B * K];
+    memcpy(g, f.n.p.grad, np * sizeof(float));
+    memcpy(xr, f.x, sizeof xr);
+    nn_softmax_forward(p, net_forward(&f.n, f.x, B), B, K);
+    held h = {&f.n, &f.c, f.x, xr, p};   /* xr = x, p = p(x): the KL term is 0 there, its gradient too */
+    gc_check_layer("entropy", held_loss, &h, f.n.p.data, g, np);
+    vat_config none = f.c;
     none.entmin = 0;
-    float xr[B * F], p[B * K];
-    memcpy(xr, x, sizeof xr);
-    nn_softmax_forward(p, net_forward(&n, x, B), B, K);
-    held h = {&n, v, &c, x, xr, p};   /* xr = x, p = p(x): the KL term is 0 there, its gradient too */
-    gc_check_layer("entropy", held_loss, &h, n.p.data, g, n.p.total);
-    nn_params_zero_grad(NULL, &n.p);
-    CHECK(vat_loss(&v, &none, &w, x, B, 1.0f, &r) == 0.0);
-    for (size_t i = 0; i < n.p.total; i++) CHECK(n.p.grad[i] == 0.0f);
+    nn_params_zero_grad(NULL, &f.n.p);
+    CHECK(vat_loss(&f.v, &none, &f.w, f.x, B, 1.0f, &f.r) == 0.0);
+    for (size_t i = 0; i < np; i++) CHECK(f.n.p.grad[i] == 0.0f);
     free(g);
-    vat_ws_free(&w);
-    nn_params_free(&n.p);
+    teardown(&f);
 }
 
 int main(void)
