@@ -10,6 +10,11 @@ LABEL_SETS  ?= 10
 THREADS     ?= 1
 # The MLP of the baselines (set before common.mk, which would give 128-64): see below.
 MLP_ARGS    ?= --hidden 500,500 --dropout 0.3
+# VAT's MLP: 300-300 with batch norm, the labelled images shifted by up to 2 pixels, 250 unlabelled
+# rows a step, Adam 0.002 for 2000 steps; eps picked on a validation split of the labels among VAT_EPS
+# (docs/notes/2026-12-07-vat-mnist.md).
+VAT_ARGS    ?= --hidden 300,300 --batch-norm --shift 2 --lr 0.002 --unlabelled-batch 250
+VAT_EPS     ?= 1 2 4
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
 MNIST   ?= $(ROOT)/data/mnist10k
@@ -64,6 +69,10 @@ TIMES_m1-mlp := m1-mlp.time m1.time
 TIMES_m1-m2  := m1-m2.time m1.time
 # the test latents are logged by --val (the learning curve) while M2 trains
 $(foreach s,$(SEEDS),$(eval $(WORK)/L10/s$(s)/m1-m2.model $(WORK)/L10/s$(s)/m1-m2.log: $(WORK)/L10/s$(s)/m1z_test.ssl))
+
+# Virtual adversarial training (common.mk's vat_methods: alone, and with entropy minimisation) on the
+# VAT_ARGS network: see above.
+$(eval $(call vat_methods))
 
 $(eval $(call grid))
 
