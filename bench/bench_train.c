@@ -8,7 +8,10 @@
  *            softplus, Bernoulli; q(y|x) 784-256-10, q(z|x,y) 794-256-32, p(x|y,z) 26-256-784; a step is
  *            100 labelled + 100 unlabelled rows, each unlabelled row x 10 classes),
  *        gan (ssl-gan, Salimans et al.'s MNIST shapes: D 784-1000-500-250-250-250-10, G 100-500-500-784,
- *             batch 100 labelled + 100 unlabelled + 100 generated)
+ *             batch 100 labelled + 100 unlabelled + 100 generated),
+ *        vat (ssl-fit --hidden 1200,1200 --batch-norm --vat 2 --entmin 1 --batch 100: Miyato et al.'s MLP;
+ *             a step is 100 labelled rows + 250 drawn from every row, each of those through a clean pass,
+ *             the power iteration's forward and backward and the adversarial forward and backward)
  *
  * How the floor is measured: the training's pool carries an observer of its products (gemm_observe),
  * so every product of training is recorded (shape, transposes, leading dimensions, beta) and timed
@@ -235,6 +238,23 @@ static void run_mlp(const data *d)
     mlp_free(m);
 }
 
+static void run_vat(const data *d)
+{
+    mlp_config c;
+    mlp_config_default(&c);
+    c.epochs = c.patience = g_epochs;
+    c.nhidden = 2, c.hidden[0] = c.hidden[1] = 1200;
+    c.batch = 100, c.ubatch = 250, c.batch_norm = 1;
+    c.vat.eps = 2, c.vat.entmin = 1;
+    c.pool = g_pool;
+    error e;
+    mlp *m = mlp_new(d->f, d->k, c.nhidden, c.hidden, c.batch_norm, &e);
+    mlp_data md = {d->x, d->y, NULL, d->n};
+    mlp_result res;
+    if (!m || mlp_train(m, &c, &md, NULL, NULL, &res, &e) < 0) die(&e);
+    mlp_free(m);
+}
+
 /* A Bernoulli VAE on 784 pixels with hidden layers h0 (and h1 when > 0). */
 static void image_vae_arch(vaenet_arch *a, int latent, int h0, int h1, nn_act act)
 {
@@ -338,12 +358,12 @@ static const struct {
     int digits;
 } NETS[] = {
     {"mlp", run_mlp, 60000, 0},  {"mlp-digits", run_mlp, 1257, 1}, {"m1", run_m1, 60000, 0},
-    {"m2", run_m2, 6000, 0},     {"gan", run_gan, 6000, 0},
+    {"m2", run_m2, 6000, 0},     {"gan", run_gan, 6000, 0},      {"vat", run_vat, 3000, 0},
 };
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_train mlp|mlp-digits|m1|m2|gan [--rows N] [--data DIR] [--threads N] [--reps R]\n");
+    fprintf(stderr, "usage: bench_train mlp|mlp-digits|m1|m2|gan|vat [--rows N] [--data DIR] [--threads N] [--reps R]\n");
     exit(2);
 }
 

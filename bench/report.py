@@ -24,6 +24,7 @@ NETS = {
     "m2": ((3000, 1000), "torch_m2.py", "ssl-vae M2 as fashion-mnist.mk's M2_ARGS: hidden 256, latent 16, softplus, "
                                         "Bernoulli; 100 lab + 100 unl x 10 classes a step"),
     "gan": ((3000, 1000), "torch_gan.py", "ssl-gan D 784-1000-500-250x3-10, G 100-500-500-784, batch 3x100"),
+    "vat": ((3000, 1000), None, "ssl-fit VAT+EntMin, MLP 784-1200-1200-10 with batch norm; 100 lab + 250 unl a step"),
 }
 TORCH_SETTINGS = [("default", 0, {}), ("1 thread", 1, {}), ("2 thr PASSIVE", 2, {"OMP_WAIT_POLICY": "PASSIVE"})]
 
