@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Virtual adversarial training and entropy minimisation on an MLP, in PyTorch: the reference that
-`ssl-fit train --vat EPS --entmin W` (lib/methods/mlp.c, lib/methods/vat.c) is tested against.
+`ssl-fit train --vat EPS --entmin W` (lib/methods/mlp.c, lib/core/vat.c) is tested against.
 
 The same network, initialisation, losses, batches and optimiser as ssl-fit:
   MLP   ReLU hidden layers (--hidden), softmax output, Glorot-uniform weights and biases
