@@ -47,6 +47,10 @@ interrupt_resume() {
     interrupt_resume "$T/m" $FIT --val "$D/te.ssl" "$D/tr.ssl"
 }
 
+@test "ssl-fit train --vat --entmin --batch-norm --lr-decay-start: the same after --resume" {
+    interrupt_resume "$T/m" $FIT --vat 1 --entmin 0.5 --batch-norm --lr-decay-start 3 --unlabelled-batch 20 "$D/tr.ssl"
+}
+
 @test "ssl-fit train --stream-data: --resume gives the uninterrupted bytes, rows held or streamed" {
     # the default buffer holds the 540 rows (a cumulative shuffle the checkpoint keeps); 100 streams them
     interrupt_resume "$T/h" $FIT --stream-data "$D/tr.ssl"
