@@ -15,7 +15,8 @@
 
 #include "error.h"
 
-/* Starts MPI (once per process; a single process started without mpirun is rank 0 of 1). */
+/* Starts MPI (once per process; a single process started without mpirun is rank 0 of 1). Before
+ * it, or in a program that never calls it, the others are the single-process identity. */
 int dist_init(int *argc, char ***argv, error *e);
 int dist_rank(void);
 int dist_size(void);

@@ -377,3 +377,19 @@ sys.exit(len(a) != 2 or len(b) != 2 or any(abs(x[k] - y[k]) > 1e-5 * max(1, abs(
     [[ "$stderr" == *"batch of 1797 rows (--batch, or every row when fewer) does not divide among 2 processes"* ]]
     [ ! -e "$T/m.gan" ]
 }
+
+@test "the MPI build without mpirun: ssl-augment's rounds train as one process, the plain build's bytes" {
+    mpi_or_skip
+    [ -x "$MBIN/ssl-augment" ] || skip "no MPI build of ssl-augment"
+    ssl-fit train -q --hidden 16 --epochs 5 "$D/tr.ssl" -o "$T/base.mlp"
+    ssl-augment -q --pseudo "$T/base.mlp" --rounds 2 "$D/tr.ssl" -o "$T/plain.ssl"
+    run --separate-stderr "$MBIN/ssl-augment" -q --pseudo "$T/base.mlp" --rounds 2 "$D/tr.ssl" -o "$T/mpi.ssl"
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    "$PY" - "$T/plain.ssl" "$T/mpi.ssl" <<'PY'
+import sys, msgpack
+a, b = ([m for m in msgpack.Unpacker(open(f, "rb"), raw=False)] for f in sys.argv[1:])
+for m in (a[0], b[0]):
+    m["meta"].pop("history")   # names the program's path
+assert a == b, "the MPI build's rows differ"
+PY
+}
