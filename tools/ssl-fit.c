@@ -344,7 +344,7 @@ static void train_main(cli *c, args *a)
     trainlog log;
     trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);
     trainctl ctl;
-    cli_train_init(c, &ctl, &log, rank0 ? a->out : NULL, 0, a->resume, MLP_KIND, settings(a));
+    cli_train_init(c, &ctl, &log, a->out, 0, a->resume, MLP_KIND, settings(a));   /* rank 0 writes checkpoints */
     mlp_result res;
     a->cfg.pool = cli_train_pool(c);
     int rc = src ? mlp_train_source(m, &a->cfg, src, vt ? &vd : NULL, &log, &res, &e)

@@ -119,7 +119,8 @@ int vae_train_source(vae *v, adam *opt, datasource *src, int batch, float beta, 
         vae_loss bl = {0, 0, 0};
         if (train_step(v, opt, &b, beta, r, &bl, e) < 0) return error_prefix(e, "batch %ld", nb);
         ep.rec += bl.rec, ep.kl += bl.kl, ep.rows += bl.rows;
-        if (log && ep.rows && trainlog_batch(log, (size_t)nb, ep.rows, (ep.rec + ep.kl) / (double)ep.rows))
+        /* every rank polls at every step (trainctl agrees on a stop), its own rows or none */
+        if (log && trainlog_batch(log, (size_t)nb, ep.rows, ep.rows ? (ep.rec + ep.kl) / (double)ep.rows : 0))
             break;   /* interrupted: the epoch loop sees trainlog_stopped */
     }
     if (got < 0) return -1;

@@ -8,6 +8,7 @@
 
 #include <cblas.h>
 
+#include "dist.h"
 #include "imagegrid.h"
 #include "vmath.h"
 
@@ -26,11 +27,13 @@ void cli_train_interrupted(cli *c, trainctl *t)
     error e;
     int sig = t->sig, epoch = trainctl_held_epoch(t);
     if (trainctl_write(t, &e) < 0) cli_fail(c, "interrupted, and the checkpoint was not written: %s", e.msg);
-    fprintf(stderr, "%s: interrupted (%s)", c->prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    if (epoch >= 0 && t->path)
-        fprintf(stderr, "; %s holds the state after epoch %d: the same command with --resume continues\n", t->path,
-                epoch);
-    else fputc('\n', stderr);
+    if (dist_rank() == 0) {   /* one message for the job */
+        fprintf(stderr, "%s: interrupted (%s)", c->prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        if (epoch >= 0 && t->path)
+            fprintf(stderr, "; %s holds the state after epoch %d: the same command with --resume continues\n",
+                    t->path, epoch);
+        else fputc('\n', stderr);
+    }
     cli_abort_outputs(c);
     trainctl_free(t);
     fflush(NULL);

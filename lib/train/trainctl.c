@@ -8,6 +8,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "params.h"
 
 /* A thread that does not block the signals (the BLAS library's workers, started before main) would
@@ -120,6 +121,11 @@ int trainctl_step(trainctl *t)
         else if (sigismember(&p, SIGTERM)) t->sig = SIGTERM;
     }
     if (!t->sig && t->stop_after > 0 && t->steps >= t->stop_after) t->sig = SIGINT;
+    if (dist_size() > 1) {   /* every rank stops at the same step, on the signal any of them got */
+        double got[2] = {t->sig == SIGINT, t->sig == SIGTERM};
+        error e;
+        if (dist_allreduce_sum_f64(got, 2, &e) == 0) t->sig = got[1] > 0 ? SIGTERM : got[0] > 0 ? SIGINT : 0;
+    }
     return t->sig != 0;
 }
 
@@ -179,7 +185,7 @@ int trainctl_epoch_end(trainctl *t, model_file *state, int epoch, error *e)
 
 int trainctl_write(const trainctl *t, error *e)
 {
-    if (!t->held || !t->path) return 0;
+    if (!t->held || !t->path || dist_rank() != 0) return 0;   /* every rank holds the same state */
     return model_file_save(t->held, t->path, e);
 }
 
@@ -205,7 +211,7 @@ int trainctl_start(trainctl *t, model_file *initial, nn_params *p, adam *opt, rn
 
 void trainctl_remove(const trainctl *t)
 {
-    if (t->path) unlink(t->path);
+    if (t->path && dist_rank() == 0) unlink(t->path);
 }
 
 /* ---- state in a model file ---- */

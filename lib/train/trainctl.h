@@ -53,7 +53,9 @@ int trainctl_init(trainctl *t, const char *model_path, int every, error *e);
 /* Frees the held states. The signals stay blocked: a pending one is the tool's to re-raise. */
 void trainctl_free(trainctl *t);
 /* Between two steps: 1 when training must stop (a signal is pending or the test hook fired).
- * NULL-safe (0). */
+ * NULL-safe (0). Under mpirun every rank must call it at every step: the ranks agree (one small
+ * all-reduce), so a signal to any of them stops all at the same step, and rank 0 alone writes
+ * and removes the checkpoint (every rank holds the same state and reads it on --resume). */
 int trainctl_step(trainctl *t);
 /* The settings of the run (a map of option to value, e.g. {"lr": 0.001, "hidden": [500, 500]}: what
  * decides the model's bytes), taken over by t: saved in every state (info.state.settings), and a

@@ -393,3 +393,28 @@ for m in (a[0], b[0]):
 assert a == b, "the MPI build's rows differ"
 PY
 }
+
+# mpirun_resume PROGRAM MODEL ARGS...: a stop at step 25 on rank 1 alone (the test hook in its
+# environment) stops both ranks at the same step (status 130), rank 0 writes one checkpoint and one
+# message; --resume under mpirun then ends with the uninterrupted run's bytes.
+mpirun_resume() {
+    local prog=$1 m=$2
+    shift 2
+    "${MPIRUN[@]}" "$prog" "$@" -o "$m.full"
+    local one=("${MPIRUN[@]}")
+    one[-1]=1   # -np 1 for each of the two app contexts
+    run --separate-stderr "${one[@]}" "$prog" "$@" -o "$m" : -np 1 env SSL_STOP_AFTER_STEPS=25 "$prog" "$@" -o "$m"
+    [ "$status" -ne 0 ] || { echo "status 0: $stderr"; return 1; }
+    [ "$(grep -cE "interrupted \(SIGINT\); $m.ckpt holds the state after epoch [0-9]+:" <<< "$stderr")" -eq 1 ] || { echo "$stderr"; return 1; }
+    [ -s "$m.ckpt" ] && [ ! -e "$m" ]
+    "${MPIRUN[@]}" "$prog" "$@" --resume -o "$m"
+    cmp "$m" "$m.full"
+    [ ! -e "$m.ckpt" ]
+}
+
+@test "mpirun -np 2: a stop on one rank stops both at one step; --resume gives the uninterrupted bytes" {
+    mpi_or_skip
+    [ -x "$MBIN/ssl-fit" ] || skip "no MPI build of ssl-fit"
+    mpirun_resume "$MBIN/ssl-fit" "$T/f" train --hidden 16 --epochs 5 --batch 50 --patience 100 --seed 3 --threads 1 -q "$D/tr.ssl"
+    mpirun_resume "$MVAE" "$T/v" train --hidden 16 --latent 4 --epochs 4 --batch 50 --seed 3 --threads 1 -q "$D/tr.ssl"
+}
