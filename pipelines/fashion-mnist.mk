@@ -5,6 +5,9 @@
 DATASET     := fashion-mnist
 NUM_CLASSES := 10
 LABEL_SETS  ?= 10 100
+# VAT's MLP: the MNIST recipe (pipelines/mnist.mk), eps picked on a validation split among VAT_EPS.
+VAT_ARGS    ?= --hidden 300,300 --batch-norm --shift 2 --lr 0.002 --unlabelled-batch 250
+VAT_EPS     ?= 1 2 4
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
 FMNIST   ?= /usr/share/datasets/fashion-mnist
@@ -32,6 +35,7 @@ $(WORK)/test_s.ssl: $(FMNIST)/t10k-images-idx3-ubyte.gz $(FMNIST)/t10k-labels-id
 # The baselines and self-training (common.mk), and the MLP with the labelled images moved by up to
 # 2 pixels (--shift 2), the augmentation the SSL-GAN and M2 recipes below use too.
 $(eval $(call baseline_methods))
+$(eval $(call vat_methods))
 MLPSHIFT_ARGS ?= $(MLP_ARGS) --shift 2
 $(eval $(call fit_method,mlp-shift,$(MLPSHIFT_ARGS)))
 
