@@ -70,7 +70,7 @@ void vat_direction(const vat_net *n, const vat_config *c, vat_ws *w, const float
     for (int it = 0; it < c->iters; it++) {
         normalise_rows(w->r, B, n->features);
         add_scaled(w->xr, x, w->r, (float)c->xi, nf);
-        nn_softmax_forward(w->q, n->forward(n->ctx, w->xr, B, 0), B, n->classes);
+        nn_softmax_forward(w->q, n->forward(n->ctx, w->xr, B), B, n->classes);
         /* d KL(p || q) / d logits = q - p; its scale does not matter to the direction */
         for (size_t j = 0; j < nk; j++) w->q[j] -= w->p[j];
         n->backward(n->ctx, w->q, w->r, 0);
@@ -82,7 +82,7 @@ void vat_direction(const vat_net *n, const vat_config *c, vat_ws *w, const float
 static double clean_pass(const vat_net *n, const vat_config *c, vat_ws *w, const float *x, int B, float scale)
 {
     int K = n->classes;
-    const float *logits = n->forward(n->ctx, x, B, 1);
+    const float *logits = n->forward(n->ctx, x, B);
     double total = 0;
     for (int i = 0; i < B; i++) {
         const float *l = logits + (size_t)i * K;
@@ -108,7 +108,7 @@ static double adversarial_pass(const vat_net *n, const vat_config *c, vat_ws *w,
 {
     int K = n->classes;
     add_scaled(w->xr, x, w->r, (float)c->eps, (size_t)B * n->features);
-    const float *logits = n->forward(n->ctx, w->xr, B, 0);
+    const float *logits = n->forward(n->ctx, w->xr, B);
     double total = 0;
     for (int i = 0; i < B; i++) {
         const float *l = logits + (size_t)i * K, *p = w->p + (size_t)i * K;

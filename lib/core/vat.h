@@ -36,10 +36,9 @@ typedef struct vat_net {
     void *ctx;
     int features, classes;
     /* The logits (B, classes) of the network on x (B, features), which stays readable until the next
-     * forward; the activations backward needs are kept. No dropout. clean is 1 for the rows as they
-     * are and 0 for perturbed rows: a network with batch norm may move its running averages on the
-     * first, never on the second. */
-    float *(*forward)(void *ctx, const float *x, int B, int clean);
+     * forward; the activations backward needs are kept. No dropout; batch norm, if any, uses the
+     * batch's statistics and leaves its running averages alone. */
+    float *(*forward)(void *ctx, const float *x, int B);
     /* Back-propagates dlogits (B, classes) (may be overwritten) through the last forward:
      * dx (B, features) = the gradient w.r.t. x when dx is not NULL; the parameters' gradients
      * accumulate when params is 1 and are left alone when 0. */

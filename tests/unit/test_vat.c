@@ -20,9 +20,8 @@ typedef struct net {
     int rows;
 } net;
 
-static float *net_forward(void *ctx, const float *x, int rows, int clean)
+static float *net_forward(void *ctx, const float *x, int rows)
 {
-    (void)clean;
     net *n = ctx;
     n->x = x, n->rows = rows;
     nn_dense_forward(NULL, n->h, x, nn_data(&n->p, n->w1), nn_data(&n->p, n->b1), rows, F, H, NN_ACT_SOFTPLUS);
@@ -72,12 +71,12 @@ static double held_loss(void *ctx)
 {
     held *h = ctx;
     double total = 0, lp[K];
-    const float *l = net_forward(h->n, h->x, B, 1);
+    const float *l = net_forward(h->n, h->x, B);
     for (int i = 0; i < B; i++) {
         log_softmax(lp, l + i * K);
         for (int k = 0; k < K; k++) total -= h->c->entmin * exp(lp[k]) * lp[k];
     }
-    l = net_forward(h->n, h->xr, B, 0);
+    l = net_forward(h->n, h->xr, B);
     for (int i = 0; i < B; i++) {
         log_softmax(lp, l + i * K);
         for (int k = 0; k < K; k++) total += h->p[i * K + k] * (log(h->p[i * K + k]) - lp[k]);
@@ -165,7 +164,7 @@ static void test_direction(void)
     f.c.eps = 1;
     float d[B * F];
     rng_fill_normal(&f.r, d, B * F);
-    nn_softmax_forward(f.w.p, net_forward(&f.n, f.x, B, 1), B, K);
+    nn_softmax_forward(f.w.p, net_forward(&f.n, f.x, B), B, K);
     memcpy(f.w.r, d, sizeof d);
     vat_direction(&f.v, &f.c, &f.w, f.x, B);
     for (size_t i = 0; i < f.n.p.total; i++) CHECK(f.n.p.grad[i] == 0.0f);   /* the parameters untouched */
@@ -201,7 +200,7 @@ static void test_entropy_only(void)
     float *g = malloc(np * sizeof(float)), xr[B * F], p[B * K];
     memcpy(g, f.n.p.grad, np * sizeof(float));
     memcpy(xr, f.x, sizeof xr);
-    nn_softmax_forward(p, net_forward(&f.n, f.x, B, 1), B, K);
+    nn_softmax_forward(p, net_forward(&f.n, f.x, B), B, K);
     held h = {&f.n, &f.c, f.x, xr, p};   /* xr = x, p = p(x): the KL term is 0 there, its gradient too */
     gc_check_layer("entropy", held_loss, &h, f.n.p.data, g, np);
     vat_config none = f.c;
