@@ -93,8 +93,8 @@ static double clean_pass(const vat_net *n, const vat_config *c, vat_ws *w, const
             p[k] = (float)exp(logp);
             h -= (double)p[k] * logp;
         }
-        /* dH / dlogit_k = -p_k (log p_k + H) */
-        for (int k = 0; k < K; k++)
+        /* dH / dlogit_k = -p_k (log p_k + H), needed only with an entropy term */
+        for (int k = 0; k < K && c->entmin > 0; k++)
             d[k] = (float)(-(double)p[k] * ((double)l[k] - lse + h) * c->entmin * scale / B);
         total += h;
     }
