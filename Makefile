@@ -45,7 +45,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 DEB_PACKAGES := gcc make libcsv-dev libjansson-dev libmsgpack-dev libopenblas-dev libpng-dev zlib1g-dev bats \
-                python3-msgpack python3-numpy python3-msgpack-numpy gnuplot-nox $(DEB_PACKAGES_MPI)
+                python3-msgpack python3-numpy python3-msgpack-numpy python3-sklearn gnuplot-nox $(DEB_PACKAGES_MPI)
 
 .PHONY: all test unit bats demo deps bench fuzz clean
 # object files are intermediate in the pattern chains: keep them, or every make rebuilds them

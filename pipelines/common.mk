@@ -17,6 +17,7 @@ FIT  := $(BIN)/ssl-fit
 EVAL := $(BIN)/ssl-eval
 VAE  := $(BIN)/ssl-vae
 GAN  := $(BIN)/ssl-gan
+GRAPH := $(BIN)/ssl-graph
 
 # $(call params,NAME,TEXT): the file $(WORK)/params/NAME holding TEXT, rewritten only when TEXT changed.
 # A stage lists $(call params,...) among its prerequisites and uses the same text on its command line.
@@ -216,6 +217,35 @@ VAT_EPS  ?= 0.3 1 3
 define vat_methods
 $(eval $(call sweep_method,vat-sweep,--vat,$(VAT_EPS),none,$(VAT_ARGS)))
 $(eval $(call sweep_method,vat-entmin-sweep,--vat,$(VAT_EPS),none,$(VAT_ARGS) --entmin 1))
+endef
+
+# Graph-based label propagation (ssl-graph): a 10-nearest-neighbour graph over the training split and
+# the test split together (transductive: the test rows are unlabelled nodes of the graph), the labels
+# spread by Poisson learning (graph) or label spreading (graph-spread); graph-sweep picks the number of
+# neighbours among GRAPH_KS on a validation split of the labels; m1-graph runs on the M1's latents
+# (a pipeline that has an M1). GRAPH_ARGS: ssl-graph's options.
+GRAPH_ARGS ?=
+GRAPH_KS   ?= 5 10 20
+# $(call graph_method,NAME,SSL_GRAPH_ARGS[,TRAIN_INPUT,TEST_INPUT]): inputs as trained_method's.
+define graph_method
+$(eval $(call declare_method,$(1)))
+$(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(or $(3),labelled.ssl) $(if $(4),$(WORK)/L%/$(4),$(WORK)/test_s.ssl) \
+    $(call params,$(1),$(2))
+	$(TIMED) $$(@D)/$(1).time $(GRAPH) --quiet $(2) $(THREADS_ARG) --train $$< $$(word 2,$$^) -o $$@
+endef
+define graph_methods
+$(eval $(call graph_method,graph,$(GRAPH_ARGS)))
+$(eval $(call graph_method,graph-spread,$(GRAPH_ARGS) --method spread))
+$(eval $(call declare_method,graph-sweep))
+$(WORK)/L%/graph-sweep.pred.ssl: $(WORK)/L%/labelled.ssl $(WORK)/test_s.ssl $(call params,graph-sweep,$(GRAPH_ARGS) $(GRAPH_KS))
+	$(TIMED) $$(@D)/graph-sweep.time env BIN=$(BIN) PARAM=--neighbours VALUES='$(GRAPH_KS)' AUG_ARGS=graph \
+	  GRAPH_ARGS='$(GRAPH_ARGS) $(THREADS_ARG)' SEED=$$(call run_seed,$$*) \
+	  sh $(ROOT)/pipelines/sweep.sh $$< $(WORK)/test_s.ssl $$(@D)/graph-sweep
+	cp $$(@D)/graph-sweep/pred.ssl $$@
+endef
+define m1_graph_method
+$(eval $(call graph_method,m1-graph,$(GRAPH_ARGS),m1z.ssl,m1z_test.ssl))
+TIMES_m1-graph := m1-graph.time m1.time
 endef
 
 # The grid: call after every method is declared.

@@ -31,6 +31,7 @@ $(WORK)/test_s.ssl: $(WORK)/test.ssl $(WORK)/scaler.model
 # The baselines and self-training (common.mk).
 $(eval $(call baseline_methods))
 $(eval $(call vat_methods))
+$(eval $(call graph_methods))
 
 # The semi-supervised GAN (Salimans et al. 2016): D on labelled + unlabelled + generated rows.
 GAN_ARGS ?= --epochs 30
@@ -45,6 +46,7 @@ $(eval $(call trained_method,m2,$(VAE),$(M2_ARGS)))
 $(eval $(call trained_method,m1-m2,$(VAE),$(M1M2_ARGS),,m1z.ssl,m1z_test.ssl))
 TIMES_m1-mlp := m1-mlp.time m1.time
 TIMES_m1-m2  := m1-m2.time m1.time
+$(eval $(call m1_graph_method))
 
 # An MLP on the labelled rows plus generated ones (class-conditional samples of an M2 or a conditional GAN,
 # kept when the supervised MLP agrees with their label, weighted 0.5).

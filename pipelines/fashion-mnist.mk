@@ -36,6 +36,7 @@ $(WORK)/test_s.ssl: $(FMNIST)/t10k-images-idx3-ubyte.gz $(FMNIST)/t10k-labels-id
 # 2 pixels (--shift 2), the augmentation the SSL-GAN and M2 recipes below use too.
 $(eval $(call baseline_methods))
 $(eval $(call vat_methods))
+$(eval $(call graph_methods))
 MLPSHIFT_ARGS ?= $(MLP_ARGS) --shift 2
 $(eval $(call fit_method,mlp-shift,$(MLPSHIFT_ARGS)))
 
@@ -73,6 +74,7 @@ $(eval $(call trained_method,m2,$(VAE),$(M2_ARGS),$(GEN_LABELS)))
 $(eval $(call trained_method,m1-m2,$(VAE),$(M1M2_ARGS),$(VAE_LABELS),m1z.ssl,m1z_test.ssl))
 TIMES_m1-mlp := m1-mlp.time m1.time
 TIMES_m1-m2  := m1-m2.time m1.time
+$(eval $(call m1_graph_method))
 
 # An MLP on the labelled rows plus generated ones (filtered by the supervised MLP, weighted 0.5).
 AUG_M2_ARGS   ?= $(M2_ARGS)

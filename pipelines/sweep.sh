@@ -11,7 +11,10 @@
 #   VALUES    its grid                                                   [0.7 0.8 0.9 0.95 0.99]
 #   AUG_ARGS  the other ssl-augment options; the word BASE stands for a base MLP trained by this
 #             script on the labelled rows at hand (without the validation rows while sweeping);
-#             "none": no augmentation, PARAM is an ssl-fit option        [--pseudo BASE]
+#             "none": no augmentation, PARAM is an ssl-fit option;
+#             "graph": no classifier to train, PARAM is an ssl-graph option (GRAPH_ARGS the
+#             others), the validation rows and then TEST classified by label propagation
+#             over the rows at hand                                        [--pseudo BASE]
 #   FIT_ARGS  ssl-fit train options, for the base MLP and the final one  [--hidden 128,64]
 #   VAL       fraction of each class's labelled rows held out            [0.4]
 #   SEED      seed of the split, the models and ssl-augment              [0]
@@ -36,6 +39,7 @@ AUG_ARGS=${AUG_ARGS:---pseudo BASE}
 FIT_ARGS=${FIT_ARGS:---hidden 128,64}
 VAL=${VAL:-0.4}
 SEED=${SEED:-0}
+GRAPH_ARGS=${GRAPH_ARGS:-}
 BIN=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
 mkdir -p "$OUT"
 
@@ -53,6 +57,12 @@ run_one() {
 }
 accuracy() { sed 's/.*"accuracy":\([-0-9.eE+]*\).*/\1/'; }
 
+# graph_predict TRAIN_PART VALUE ROWS OUT: ROWS with p by ssl-graph over TRAIN_PART's rows and theirs.
+graph_predict() {
+    # shellcheck disable=SC2086
+    "$BIN/ssl-graph" -q $GRAPH_ARGS "$PARAM" "$2" --train "$1" "$3" -o "$4"
+}
+
 # 1. The validation split: a stratified split of the training stream (unlabelled rows are one more
 #    group, so the sweep's part keeps 1 - VAL of them), of which only the labelled rows are kept.
 "$BIN/ssl-prep" split --test "$VAL" --seed "$SEED" --train-out "$OUT/fit.ssl" --test-out "$OUT/val_all.ssl" "$TRAIN"
@@ -61,23 +71,32 @@ rm -f "$OUT/val_all.ssl"
 
 # 2. Every value on the sweep's part, scored on the validation rows.
 # shellcheck disable=SC2086
-[ "$AUG_ARGS" = none ] || "$BIN/ssl-fit" train -q $FIT_ARGS --seed "$SEED" "$OUT/fit.ssl" -o "$OUT/base_fit.mlp"
+case $AUG_ARGS in none | graph) ;; *) "$BIN/ssl-fit" train -q $FIT_ARGS --seed "$SEED" "$OUT/fit.ssl" -o "$OUT/base_fit.mlp" ;; esac
 : > "$OUT/sweep.tsv"
 for v in $VALUES; do
-    run_one "$OUT/fit.ssl" "$OUT/base_fit.mlp" "$v" "$OUT/sweep.mlp"
-    acc=$("$BIN/ssl-fit" predict -m "$OUT/sweep.mlp" "$OUT/val.ssl" | "$BIN/ssl-eval" --json | accuracy)
+    if [ "$AUG_ARGS" = graph ]; then
+        graph_predict "$OUT/fit.ssl" "$v" "$OUT/val.ssl" "$OUT/sweep.ssl"
+    else
+        run_one "$OUT/fit.ssl" "$OUT/base_fit.mlp" "$v" "$OUT/sweep.mlp"
+        "$BIN/ssl-fit" predict -m "$OUT/sweep.mlp" "$OUT/val.ssl" -o "$OUT/sweep.ssl"
+    fi
+    acc=$("$BIN/ssl-eval" --json "$OUT/sweep.ssl" | accuracy)
     printf '%s\t%s\n' "$v" "$acc" >> "$OUT/sweep.tsv"
     echo "sweep.sh: $PARAM $v: validation accuracy $acc" >&2
 done
-rm -f "$OUT/sweep.mlp"
+rm -f "$OUT/sweep.mlp" "$OUT/sweep.ssl"
 
 # 3. The best value (the first one on ties), then the final run on all the training rows.
 best=$(sort -s -t "$(printf '\t')" -k2,2gr "$OUT/sweep.tsv" | head -n 1 | cut -f 1)
 echo "$best" > "$OUT/best"
 echo "sweep.sh: chose $PARAM $best" >&2
-# shellcheck disable=SC2086
-[ "$AUG_ARGS" = none ] || "$BIN/ssl-fit" train -q $FIT_ARGS --seed "$SEED" "$TRAIN" -o "$OUT/base.mlp"
-run_one "$TRAIN" "$OUT/base.mlp" "$best" "$OUT/final.mlp"
-"$BIN/ssl-fit" predict -m "$OUT/final.mlp" "$TEST" -o "$OUT/pred.ssl"
+if [ "$AUG_ARGS" = graph ]; then
+    graph_predict "$TRAIN" "$best" "$TEST" "$OUT/pred.ssl"
+else
+    # shellcheck disable=SC2086
+    [ "$AUG_ARGS" = none ] || "$BIN/ssl-fit" train -q $FIT_ARGS --seed "$SEED" "$TRAIN" -o "$OUT/base.mlp"
+    run_one "$TRAIN" "$OUT/base.mlp" "$best" "$OUT/final.mlp"
+    "$BIN/ssl-fit" predict -m "$OUT/final.mlp" "$TEST" -o "$OUT/pred.ssl"
+fi
 "$BIN/ssl-eval" --json --tag "param=$PARAM" --tag "value=$best" --tag "seed=$SEED" "$OUT/pred.ssl" -o "$OUT/test.json"
 echo "sweep.sh: test accuracy $(accuracy < "$OUT/test.json")" >&2

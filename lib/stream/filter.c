@@ -105,3 +105,18 @@ int filter_run(stream_reader *r, FILE *out, const filter *f, error *e)
     stream_table_free(ot);
     return got;
 }
+
+int filter_table(const stream_table *t, FILE *out, const filter *f, error *e)
+{
+    if (check_input(t->schema, f, e)) return f->name ? error_prefix(e, "%s", f->name) : -1;
+    stream_schema *os = output_schema(t->schema, f, e);
+    if (!os) return -1;
+    stream_writer *w = stream_writer_open(out, os, e);
+    stream_table *ot = stream_table_new(os);
+    stream_schema_free(os);
+    int rc = w && !filter_batch(f, ot, t, 0, e) && !stream_writer_write(w, ot, 0, ot->nrows, e) ? 0 : -1;
+    if (rc == 0) rc = stream_writer_finish(w, e);
+    else if (w) stream_writer_abort(w);
+    stream_table_free(ot);
+    return rc;
+}

@@ -40,5 +40,8 @@ typedef struct filter {
  * writer's messages are theirs (the reader's name the input). out may be NULL: the batches are
  * computed (for what fn keeps aside) but nothing is written. */
 int filter_run(stream_reader *r, FILE *out, const filter *f, error *e);
+/* The same over a stream held in memory, t, as one batch: for a stage that needs every row before it
+ * can write the first (ssl-graph). */
+int filter_table(const stream_table *t, FILE *out, const filter *f, error *e);
 
 #endif

@@ -398,7 +398,7 @@ closed() {
 }
 
 @test "messages: --version to a full disk, stdout named as stdout, a usage error is 2, escapes not echoed, non-finite metrics" {
-    for p in ssl-prep ssl-fit ssl-eval ssl-show ssl-vae ssl-gan ssl-augment; do
+    for p in ssl-prep ssl-fit ssl-eval ssl-show ssl-vae ssl-gan ssl-augment ssl-graph; do
         run --separate-stderr "$p" --version
         [ "$status" -eq 0 ]
         status=0
