@@ -219,6 +219,18 @@ $(eval $(call sweep_method,vat-sweep,--vat,$(VAT_EPS),none,$(VAT_ARGS)))
 $(eval $(call sweep_method,vat-entmin-sweep,--vat,$(VAT_EPS),none,$(VAT_ARGS) --entmin 1))
 endef
 
+# A convolutional classifier (ssl-fit --conv; CONV_ARGS: its options): supervised on the labelled rows
+# with its learning rate picked on a validation split of the labels among CONV_LRS (conv-sweep), the row
+# that tells how much of a convolutional method's gain is the convolutions; and with VAT and entropy
+# minimisation on every row, eps picked among VAT_EPS (conv-vat-sweep; CONV_VAT_ARGS).
+CONV_ARGS     ?= --conv 32:5:2,64:3:2 --batch-norm --shift 2 --epochs 500 --patience 1000
+CONV_LRS      ?= 0.0003 0.001 0.003
+CONV_VAT_ARGS ?= --conv 32:5:2,64:3:2 --batch-norm --shift 2 --lr 0.002 --unlabelled-batch 250 --epochs 500 --entmin 1
+define conv_methods
+$(eval $(call sweep_method,conv-sweep,--lr,$(CONV_LRS),none,$(CONV_ARGS)))
+$(eval $(call sweep_method,conv-vat-sweep,--vat,$(VAT_EPS),none,$(CONV_VAT_ARGS)))
+endef
+
 # Graph-based label propagation (ssl-graph): a 10-nearest-neighbour graph over the training split and
 # the test split together (transductive: the test rows are unlabelled nodes of the graph), the labels
 # spread by Poisson learning (graph) or label spreading (graph-spread); graph-sweep picks the number of

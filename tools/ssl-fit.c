@@ -1,5 +1,5 @@
 /* ssl-fit: trains the MLP classifier on the labelled rows of a stream (train) and adds class
- * probabilities to a stream (predict). The maths lives in lib/mlp.c. */
+ * probabilities to a stream (predict). The maths lives in lib/methods/mlp*.c. */
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include "cli_train.h"
 #include "dist.h"
 #include "filter.h"
+#include "imagegrid.h"
 #include "mlp.h"
 #include "model.h"
 #include "stream.h"
@@ -35,7 +36,7 @@ static const char USAGE[] =
     "      --epochs N         at most N epochs (default 200, or the epochs of 2000 steps when more;\n"
     "                         with --stream-data 200)\n"
     "      --batch N          mini-batch rows (default 200)\n"
-    "      --lr X             Adam learning rate (default 0.001; 0.01 with --hidden 0)\n"
+    "      --lr X             Adam learning rate (default 0.001; 0.01 with --hidden 0 and no --conv)\n"
     "      --lr-decay-start N the learning rate falls linearly from epoch N to 0 at the last\n"
     "                         epoch (default: constant)\n"
     "      --weight-decay X   L2 penalty on the weights, scikit-learn's alpha (default 0.0001)\n"
@@ -43,6 +44,13 @@ static const char USAGE[] =
     "      --shift N          move each training row by up to N pixels each way, at random, every\n"
     "                         time it is used (images: meta image_shape, else square; default 0)\n"
     "      --batch-norm       batch normalisation before each hidden ReLU (Ioffe and Szegedy 2015)\n"
+    "      --conv SPEC        convolution layers before the dense ones, on the rows as images\n"
+    "                         (meta image_shape [h, w], the rows holding features/(h w) channels one\n"
+    "                         after the other; else square one-channel images): channels:kernel:stride\n"
+    "                         per layer, e.g. 32:5:2,64:3:2, zero padding (kernel-1)/2; each layer is\n"
+    "                         conv, batch norm over its channels (with --batch-norm), ReLU\n"
+    "      --conv-pool        the dense layers see the last conv layer's channels averaged over its\n"
+    "                         pixels (default: its output flattened)\n"
     "      --vat EPS          virtual adversarial training on every row, labelled or not (Miyato\n"
     "                         et al. 2018): adds the mean KL between the prediction at x and at\n"
     "                         x + r, ||r|| = EPS per row in the direction that changes it most\n"
@@ -86,7 +94,8 @@ static const char USAGE[] =
 
 enum { OPT_HIDDEN = 256, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_DROPOUT, OPT_VAL, OPT_PATIENCE,
        OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_STREAM, OPT_BUFFER, OPT_SHIFT,
-       OPT_BATCH_NORM, OPT_DECAY, OPT_VAT, OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN, OPT_UBATCH };
+       OPT_BATCH_NORM, OPT_DECAY, OPT_VAT, OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN, OPT_UBATCH,
+       OPT_CONV, OPT_CONV_POOL };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},     {"model", required_argument, 0, 'm'},
@@ -104,6 +113,7 @@ static const struct option OPTS[] = {
     {"vat", required_argument, 0, OPT_VAT},       {"vat-xi", required_argument, 0, OPT_VAT_XI},
     {"vat-iterations", required_argument, 0, OPT_VAT_ITERS}, {"entmin", required_argument, 0, OPT_ENTMIN},
     {"unlabelled-batch", required_argument, 0, OPT_UBATCH},
+    {"conv", required_argument, 0, OPT_CONV},     {"conv-pool", no_argument, 0, OPT_CONV_POOL},
     {"version", no_argument, 0, 'V'},            {0, 0, 0, 0},
 };
 
@@ -117,6 +127,12 @@ typedef struct args {
     long buffer;             /* --shuffle-buffer, 0 = not given */
     mlp_config cfg;
 } args;
+
+static void parse_conv(cli *c, const char *spec, mlp_conv *cv)
+{
+    error e;
+    if (conv_spec_parse(cv->layer, &cv->n, spec, &e)) cli_usage_error(c, "--conv: %s", e.msg);
+}
 
 static void parse_args(cli *c, int argc, char **argv, args *a)
 {
@@ -152,10 +168,13 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_VAT_ITERS: k->vat.iters = (int)cli_parse_long(c, "--vat-iterations", optarg, 1, 100); break;
         case OPT_ENTMIN: k->vat.entmin = cli_parse_double(c, "--entmin", optarg, 0, 1e6); break;
         case OPT_UBATCH: k->ubatch = (int)cli_parse_long(c, "--unlabelled-batch", optarg, 1, 1 << 20); break;
+        case OPT_CONV: parse_conv(c, optarg, &k->conv); break;
+        case OPT_CONV_POOL: k->conv.pool = 1; break;
         default: cli_other_option(c, argv, opt, USAGE);
         }
     }
-    if (!lr_given && a->cfg.nhidden == 0) a->cfg.lr = MLP_LINEAR_LR;
+    if (!lr_given && a->cfg.nhidden == 0 && !a->cfg.conv.n) a->cfg.lr = MLP_LINEAR_LR;
+    if (a->cfg.conv.pool && !a->cfg.conv.n) cli_usage_error(c, "--conv-pool needs --conv");
     a->nfiles = cli_inputs(c, argc, argv, a->files, 2);
 }
 
@@ -278,6 +297,30 @@ static void say_how_it_ended(const cli *c, const args *a, const mlp_result *r)
     fprintf(stderr, "%s: %s%s; model written to %s\n", c->prog, why, kept, cli_out_name(a->out));
 }
 
+/* --conv's images of F-feature rows into cv: meta image_shape [h, w] (or [h, w, 1]) with F / (h w)
+ * channels one after the other, else square one-channel images. A usage error when the rows are
+ * no such images or the layers do not fit them. */
+static void conv_image(cli *c, const value *meta, int F, const char *file, mlp_conv *cv)
+{
+    const value *s = meta ? value_get(meta, "image_shape") : NULL;
+    int h = 0, w = 0, ch = 1;
+    error e;
+    if (s && s->kind == VALUE_ARRAY && (s->n == 2 || s->n == 3)) {
+        h = value_size(s->items[0]), w = value_size(s->items[1]);
+        if (s->n == 3 && value_size(s->items[2]) != 1)
+            cli_usage_error(c, "%s: --conv reads a row's channels one after the other; image_shape [h, w, c] "
+                            "interleaves them", file);
+        if (h < 1 || w < 1 || F % ((long)h * w))
+            cli_usage_error(c, "%s: --conv: %d features are not channels x %d x %d images (image_shape)", file, F, h, w);
+        ch = (int)(F / ((long)h * w));
+    } else if (imagegrid_shape(meta, F, &h, &w, &ch, &e) < 0) {
+        cli_usage_error(c, "%s: --conv: %s", file, e.msg);
+    }
+    cv->c = ch, cv->h = h, cv->w = w;
+    conv_shape cs[MLP_MAX_CONV];
+    if (conv_spec_plan(cs, cv->layer, cv->n, ch, h, w, &e)) cli_usage_error(c, "%s: --conv: %s", file, e.msg);
+}
+
 /* What decides the model's bytes, for --resume to compare (trainctl_set_settings). */
 static value *settings(const args *a)
 {
@@ -291,6 +334,13 @@ static value *settings(const args *a)
     value_set(s, "dropout", value_float(k->dropout));
     value_set(s, "patience", value_int(k->patience));
     value_set(s, "shift", value_int(k->shift));
+    if (k->batch_norm) value_set(s, "batch-norm", value_bool(1));   /* only when on, as conv below */
+    if (k->conv.n) {   /* only then: checkpoints of MLPs keep resuming */
+        char spec[256];
+        conv_spec_format(k->conv.layer, k->conv.n, spec, sizeof spec);
+        value_set(s, "conv", value_str(spec));
+        value_set(s, "conv-pool", value_bool(k->conv.pool));
+    }
     value_set(s, "seed", value_int((int64_t)k->seed));
     value_set(s, "classes", value_int(a->classes));
     value_set(s, "val", value_str(a->val ? a->val : ""));
@@ -330,6 +380,7 @@ static void train_main(cli *c, args *a)
     int F = (int)schema->fields[stream_schema_find(schema, "x")].width;
     int K = class_count(c, a, schema, maxy, file);
     if (a->cfg.shift > 0) cli_image_shape(c, schema->meta, F, file, "--shift", &a->cfg.img_h, &a->cfg.img_w);
+    if (a->cfg.conv.n) conv_image(c, schema->meta, F, file, &a->cfg.conv);
     stream_table *vt = NULL;
     mlp_data vd;
     if (a->val) {
@@ -338,7 +389,7 @@ static void train_main(cli *c, args *a)
         size_t vf = vt->schema->fields[stream_schema_find(vt->schema, "x")].width;
         if (vf != (size_t)F) cli_fail(c, "%s: %zu features, the training data has %d", a->val, vf, F);
     }
-    mlp *m = mlp_new(F, K, a->cfg.nhidden, a->cfg.hidden, a->cfg.batch_norm, &e);
+    mlp *m = mlp_new_conv(F, K, &a->cfg.conv, a->cfg.nhidden, a->cfg.hidden, a->cfg.batch_norm, &e);
     if (!m) cli_fail(c, "%s: %s", file, e.msg);
     FILE *logf = a->log && rank0 ? cli_open_log(c, a->log) : NULL;
     trainlog log;

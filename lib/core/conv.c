@@ -1,5 +1,6 @@
 #include "conv.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "gemm.h"
@@ -14,6 +15,49 @@ int conv_shape_set(conv_shape *s, int C, int H, int W, int K, int k, int stride,
     s->C = C, s->H = H, s->W = W, s->K = K, s->k = k, s->stride = stride, s->pad = pad;
     s->OH = (H + 2 * pad - k) / stride + 1;
     s->OW = (W + 2 * pad - k) / stride + 1;
+    return 0;
+}
+
+int conv_spec_parse(conv_layer *out, int *n, const char *spec, error *e)
+{
+    *n = 0;
+    for (const char *p = spec; *p;) {
+        conv_layer *c = &out[*n];
+        int used = 0;
+        if (*n == CONV_MAX_LAYERS) return error_set(e, "at most %d layers", CONV_MAX_LAYERS);
+        if (sscanf(p, "%d:%d:%d%n", &c->channels, &c->kernel, &c->stride, &used) != 3 || (p[used] && p[used] != ',') ||
+            (p[used] == ',' && !p[used + 1]))
+            return error_set(e, "'%s' is not a list of channels:kernel:stride (e.g. 32:5:2,64:3:2)", spec);
+        if (c->channels < 1 || c->channels > 1 << 16 || c->kernel < 1 || c->kernel > 99 || c->kernel % 2 == 0 ||
+            c->stride < 1 || c->stride > 99)
+            return error_set(e, "layer %d (%d:%d:%d): channels 1 to 65536, an odd kernel below 100, stride 1 to 99",
+                             *n + 1, c->channels, c->kernel, c->stride);
+        (*n)++;
+        p += used + (p[used] == ',');
+    }
+    if (!*n) return error_set(e, "no layers in '%s'", spec);
+    return 0;
+}
+
+void conv_spec_format(const conv_layer *l, int n, char *buf, size_t size)
+{
+    size_t off = 0;
+    if (size) buf[0] = 0;
+    for (int c = 0; c < n && off < size; c++)
+        off += (size_t)snprintf(buf + off, size - off, "%s%d:%d:%d", c ? "," : "", l[c].channels, l[c].kernel,
+                                l[c].stride);
+}
+
+int conv_spec_plan(conv_shape *cs, const conv_layer *l, int n, int C, int H, int W, error *e)
+{
+    int H0 = H, W0 = W;
+    for (int c = 0; c < n; c++) {
+        if (H < l[c].kernel || W < l[c].kernel ||
+            conv_shape_set(&cs[c], C, H, W, l[c].channels, l[c].kernel, l[c].stride, (l[c].kernel - 1) / 2))
+            return error_set(e, "layer %d (kernel %d) sees a %d x %d input: too deep for %d x %d images", c + 1,
+                             l[c].kernel, H, W, H0, W0);
+        C = cs[c].K, H = cs[c].OH, W = cs[c].OW;
+    }
     return 0;
 }
 

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 
+#include "error.h"
 #include "parallel.h"
 
 typedef struct conv_shape {
@@ -40,6 +41,25 @@ static inline size_t conv_out_size(const conv_shape *s) { return (size_t)s->K * 
 static inline int conv_patch(const conv_shape *s) { return s->C * s->k * s->k; }
 /* floats of one image's patches: C k k OH OW */
 static inline size_t conv_col_size(const conv_shape *s) { return (size_t)conv_patch(s) * s->OH * s->OW; }
+
+/* ---- a stack of layers given as text ("32:5:2,64:3:2": channels:kernel:stride per layer, zero
+ * padding (kernel - 1) / 2 so that stride 1 keeps the size), as the tools' options and the model
+ * files hold it ---------------------------------------------------------------------------------- */
+
+#define CONV_MAX_LAYERS 8
+
+typedef struct conv_layer {
+    int channels, kernel, stride;   /* channels 1..65536, an odd kernel below 100, stride 1..99 */
+} conv_layer;
+
+/* Parses spec into out[0..CONV_MAX_LAYERS), *n; -1 with e set (without the option's name: the
+ * caller prefixes it) when spec is not such a list. */
+int conv_spec_parse(conv_layer *out, int *n, const char *spec, error *e);
+/* The layers back as text ("" for none), truncated to size. */
+void conv_spec_format(const conv_layer *l, int n, char *buf, size_t size);
+/* The shapes cs[0..n) of the layers on (C, H, W) images, each layer's output the next one's input;
+ * -1 with e set when a layer's input is smaller than its kernel (the stack is too deep). */
+int conv_spec_plan(conv_shape *cs, const conv_layer *l, int n, int C, int H, int W, error *e);
 
 /* Images per product: about CONV_COLS columns, enough for sgemm to run near its peak, few enough
  * that a chunk's patches stay in cache between im2col and sgemm. Forward + backward of 32:5:2 and

@@ -14,13 +14,19 @@
  * Rows with y < 0 (unlabelled) are ignored by the supervised loss; a label >= K is an error. With an
  * unlabelled term (vat.h: virtual adversarial training, entropy minimisation), each step adds its loss
  * on a batch drawn from every row, and training runs its whole budget of epochs unless a validation
- * set stops it (the unlabelled loss does not settle as the supervised one does). */
+ * set stops it (the unlabelled loss does not settle as the supervised one does).
+ *
+ * Optionally (mlp_conv) convolution layers come first, on the rows as NCHW images: each a
+ * convolution (conv.h), batch norm over its channels when batch_norm is on, then ReLU; the last
+ * one's output, flattened or mean-pooled over its pixels, is the dense layers' input. Dropout stays
+ * on the dense hidden layers. */
 #ifndef SSL_MLP_H
 #define SSL_MLP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conv.h"
 #include "datasource.h"
 #include "error.h"
 #include "model.h"
@@ -30,6 +36,7 @@
 #include "vat.h"
 
 #define MLP_MAX_HIDDEN 8
+#define MLP_MAX_CONV CONV_MAX_LAYERS
 #define MLP_KIND "mlp"
 
 /* The default learning rate of logistic regression (no hidden layer): at 1e-3 a linear model on a
@@ -38,9 +45,18 @@
  * labels per class (pipelines/small-data.sh, docs/ssl-fit.md). */
 #define MLP_LINEAR_LR 0.01
 
+/* Convolution layers before the dense ones. */
+typedef struct mlp_conv {
+    int n;                              /* 0: none, the network is an MLP */
+    conv_layer layer[MLP_MAX_CONV];     /* channels:kernel:stride, zero padding (kernel-1)/2 (conv.h) */
+    int c, h, w;                        /* the rows as images, channels first: c h w = features */
+    int pool;                           /* after the last: 1 = global mean pool, 0 = flatten */
+} mlp_conv;
+
 typedef struct mlp_config {
     int nhidden, hidden[MLP_MAX_HIDDEN];   /* default 2: 128, 64 */
     int batch_norm;                        /* 0; the network's (mlp_new), recorded with the rest */
+    mlp_conv conv;                         /* none; the network's (mlp_new_conv) */
     int epochs;                            /* 200 */
     int batch;                             /* 200 (min with the labelled rows) */
     double lr;                             /* 1e-3 (MLP_LINEAR_LR without hidden layers) */
@@ -63,13 +79,18 @@ typedef struct mlp_config {
 void mlp_config_default(mlp_config *c);
 
 typedef struct mlp {
+    int features;                       /* a row's values: sizes[0], or conv.c conv.h conv.w */
     int nlayers;                        /* dense layers: nhidden + 1 */
-    int sizes[MLP_MAX_HIDDEN + 2];      /* sizes[0] = features ... sizes[nlayers] = classes */
+    int sizes[MLP_MAX_HIDDEN + 2];      /* sizes[0] = the dense input ... sizes[nlayers] = classes */
     nn_params params;                   /* "layer1.w" (sizes[1], sizes[0]), "layer1.b" (sizes[1]), ... */
     int iw[MLP_MAX_HIDDEN + 1], ib[MLP_MAX_HIDDEN + 1];
-    int batch_norm;                     /* 1: batch normalisation before each hidden ReLU */
+    int batch_norm;                     /* 1: batch normalisation before each hidden (and conv) ReLU */
     int igamma[MLP_MAX_HIDDEN + 1], ibeta[MLP_MAX_HIDDEN + 1];   /* "bn<l>.gamma", "bn<l>.beta" of hidden layer l */
     int imean[MLP_MAX_HIDDEN + 1], ivar[MLP_MAX_HIDDEN + 1];     /* "bn<l>.mean", "bn<l>.var": running averages */
+    mlp_conv conv;                      /* conv.n = 0: none */
+    conv_shape cs[MLP_MAX_CONV];        /* each conv layer's shapes */
+    int icw[MLP_MAX_CONV], icb[MLP_MAX_CONV];   /* "conv<j>.w" (K, C k k), "conv<j>.b" (K) */
+    int icbn[MLP_MAX_CONV][4];          /* with batch norm: "conv<j>.{gamma,beta,mean,var}" (K) */
 } mlp;
 
 /* Rows to train or evaluate on: x (n, features), y (n) with -1 = unlabelled, w (n) or NULL. */
@@ -98,8 +119,12 @@ typedef struct mlp_result {
  * batch's statistics in training (the running averages moving 0.1 of the way each step, the
  * unlabelled terms' passes leaving them alone) and the running averages in prediction. */
 mlp *mlp_new(int features, int classes, int nhidden, const int *hidden, int batch_norm, error *e);
+/* The same with convolution layers first (conv NULL or conv->n = 0: mlp_new); features must be
+ * conv->c conv->h conv->w, and each layer's input at least its kernel. */
+mlp *mlp_new_conv(int features, int classes, const mlp_conv *conv, int nhidden, const int *hidden, int batch_norm,
+                  error *e);
 void mlp_free(mlp *m);
-static inline int mlp_features(const mlp *m) { return m->sizes[0]; }
+static inline int mlp_features(const mlp *m) { return m->features; }
 static inline int mlp_classes(const mlp *m) { return m->sizes[m->nlayers]; }
 
 /* Glorot-uniform initialisation from the seed, then training. log may be NULL. */
@@ -115,9 +140,19 @@ int mlp_predict(const mlp *m, const float *x, size_t n, float *p, error *e);
 /* Mean cross-entropy and accuracy on the labelled rows of d (NAN if none). */
 int mlp_evaluate(const mlp *m, const mlp_data *d, double *loss, double *accuracy, error *e);
 
+/* The network's training-mode passes on batches of up to cap rows, as vat.h sees a network (the
+ * unlabelled terms' passes, a gradient check): no dropout, batch norm on the batch's statistics with
+ * its running averages left alone; the parameter gradients accumulate into m->params.grad. */
+typedef struct mlp_net mlp_net;
+mlp_net *mlp_net_new(const mlp *m, int cap, par_pool *pool, error *e);
+const vat_net *mlp_net_vat(const mlp_net *n);
+void mlp_net_free(mlp_net *n);
+
 /* Model files: info holds the architecture, the hyper-parameters, the provenance and, from the
  * training stream's meta (may be NULL), class_names and feature_names. */
 model_file *mlp_save(const mlp *m, const mlp_config *c, const mlp_result *r, const value *meta, error *e);
+/* A model file's network: info's features, classes, hidden, batch_norm and, for a convolutional
+ * one, conv (the spec, "32:5:2,64:3:2"), conv_image ([c, h, w]) and conv_pool. */
 mlp *mlp_load(const model_file *f, error *e);
 
 #endif

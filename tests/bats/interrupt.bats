@@ -189,3 +189,8 @@ print(json.dumps({"tensors": [["x", "<f4", [64], r], ["y", "<i4", [], [0, 1, -1,
         [ ! -e "$T/m.ckpt" ]
     done
 }
+
+@test "ssl-fit train --conv --batch-norm --vat --entmin --val, and --stream-data: the same after --resume" {
+    interrupt_resume "$T/m" $FIT --conv 4:3:1,8:3:2 --batch-norm --vat 1 --entmin 0.5 --unlabelled-batch 20 --val "$D/te.ssl" "$D/tr.ssl"
+    interrupt_resume "$T/s" $FIT --conv 4:3:2 --conv-pool --stream-data --shuffle-buffer 100 "$D/tr.ssl"
+}

@@ -350,3 +350,71 @@ PY
     run --separate-stderr ssl-fit train --epochs 10 --lr-decay-start 11 "$D/train.ssl" -o "$T/x.mlp"
     assert_fails_with 2 "--lr-decay-start 11 is after the last epoch \(10\)"
 }
+
+CONV="--conv 8:3:1,16:3:2 --hidden 32 --epochs 30 --seed 3"
+
+@test "ssl-fit train --conv: conv layers on the 8x8 digits learn, are recorded, repeatable, and predict" {
+    have_py msgpack || skip "python3-msgpack not installed"
+    ssl-fit train -q $CONV "$D/train.ssl" -o "$T/c.mlp"
+    ssl-fit train -q $CONV "$D/train.ssl" -o "$T/c2.mlp"
+    cmp "$T/c.mlp" "$T/c2.mlp"
+    "$PY" - "$T/c.mlp" <<'PY'
+import sys, msgpack
+f = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False, strict_map_key=False)
+i = f["info"]
+assert (i["conv"], i["conv_image"], i["conv_pool"], i["features"], i["hidden"]) == ("8:3:1,16:3:2", [1, 8, 8], False, 64, [32]), i
+assert "conv1.w" in str(f) and "conv2.b" in str(f)
+PY
+    ssl-fit predict -m "$T/c.mlp" "$D/test.ssl" -o "$T/p.ssl"
+    acc=$(accuracy "$T/p.ssl")
+    "$PY" -c "import sys; assert float(sys.argv[1]) > 0.9, sys.argv[1]" "$acc"
+    # a file within the shuffle buffer streamed: the in-memory model, byte for byte
+    ssl-fit train -q $CONV --stream-data "$D/train.ssl" -o "$T/s.mlp"
+    cmp "$T/c.mlp" "$T/s.mlp"
+    # an MLP's model is no conv model
+    refute grep -qa "conv1.w" "$D/m.mlp"
+}
+
+@test "ssl-fit train --conv --conv-pool --batch-norm --val, and with --vat --entmin --shift --dropout" {
+    ssl-fit train -q $CONV --conv-pool --batch-norm --val "$D/test.ssl" "$D/train.ssl" -o "$T/b.mlp"
+    grep -qa "conv2.var" "$T/b.mlp"
+    ssl-fit train -q $CONV --batch-norm --val "$D/test.ssl" "$D/train.ssl" -o "$T/f.mlp"
+    refute cmp -s "$T/b.mlp" "$T/f.mlp"
+    # prediction uses the running averages: a row alone gets the p it gets among others
+    ssl-fit predict -m "$T/b.mlp" "$D/test.ssl" -o "$T/b.ssl"
+    acc=$(accuracy "$T/b.ssl")
+    "$PY" -c "import sys; assert float(sys.argv[1]) > 0.8, sys.argv[1]" "$acc"
+    mkdigits "$T/one.ssl" 1257 1258 id=1 p=1
+    ssl-fit predict -m "$T/b.mlp" "$T/one.ssl" -o "$T/one_p.ssl"
+    "$PY" - "$T/b.ssl" "$T/one_p.ssl" <<'PY'
+import sys, msgpack, msgpack_numpy, numpy as np
+def p(path):
+    u = msgpack.Unpacker(open(path, "rb"), object_hook=msgpack_numpy.decode, raw=False)
+    next(u)
+    return next(u)["tensors"]["p"][0]
+assert np.allclose(p(sys.argv[1]), p(sys.argv[2]), atol=1e-6)
+PY
+    ssl-prep mask --labels-per-class 3 --seed 1 "$D/train.ssl" > "$T/few.ssl"
+    local u=(--conv 4:3:2 --hidden 16 --batch-norm --vat 1 --entmin 0.5 --shift 1 --dropout 0.2 --epochs 5 --seed 2)
+    ssl-fit train -q "${u[@]}" "$T/few.ssl" -o "$T/v.mlp"
+    ssl-fit train -q "${u[@]}" "$T/few.ssl" -o "$T/v2.mlp"
+    cmp "$T/v.mlp" "$T/v2.mlp"
+    ssl-fit predict -m "$T/v.mlp" "$D/test.ssl" -o "$T/v.ssl"
+    accuracy "$T/v.ssl"
+}
+
+@test "ssl-fit train --conv errors: a bad spec, --conv-pool alone, rows that are no image, too deep (exit 2, one line)" {
+    mkdigits "$T/w3.ssl" 0 200 width=3
+    for args in "--conv 8:4:1" "--conv abc" "--conv 8:3" "--conv 8:3:0" "--conv 8:3:1," "--conv-pool" \
+                "--conv 4:3:2,4:3:2,4:3:1" "--conv 4:3:1 --in $T/w3.ssl"; do
+        local in="$D/train.ssl"
+        [[ "$args" == *--in* ]] && in="${args##*--in }" && args="${args%% --in*}"
+        run --separate-stderr ssl-fit train $args "$in" -o "$T/m.mlp"
+        assert_fails_with 2 "conv"
+        # one line of message (then the usual pointer to --help)
+        [ "$(printf '%s\n' "$stderr" | grep -vc "^Try 'ssl-fit --help'")" -eq 1 ] || { echo "$args: $stderr"; false; }
+    done
+    run --separate-stderr ssl-fit train --conv 4:3:2,4:3:2,4:3:1 "$D/train.ssl" -o "$T/m.mlp"
+    assert_fails_with 2 "layer 3 \(kernel 3\) sees a 2 x 2 input: too deep for 8 x 8 images"
+    [ ! -e "$T/m.mlp" ]
+}

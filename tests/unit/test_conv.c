@@ -339,8 +339,31 @@ static void test_gpool(void)
     CHECK_NEAR(d.y[PC], t / PP, 1e-6);
 }
 
+/* Layer specs as text: parsed, formatted back, planned on an image; malformed ones refused. */
+static void test_spec(void)
+{
+    conv_layer l[CONV_MAX_LAYERS];
+    int n;
+    error e;
+    char buf[64];
+    CHECK(conv_spec_parse(l, &n, "32:5:2,64:3:1", &e) == 0 && n == 2 && l[1].channels == 64 && l[0].kernel == 5);
+    conv_spec_format(l, n, buf, sizeof buf);
+    CHECK(strcmp(buf, "32:5:2,64:3:1") == 0);
+    conv_shape cs[CONV_MAX_LAYERS];
+    CHECK(conv_spec_plan(cs, l, n, 2, 28, 20, &e) == 0);   /* 28 x 20 -> 14 x 10 (pad 2), then stride 1 pad 1 */
+    CHECK(cs[0].C == 2 && cs[0].pad == 2 && cs[0].OH == 14 && cs[0].OW == 10);
+    CHECK(cs[1].C == 32 && cs[1].K == 64 && cs[1].pad == 1 && cs[1].OH == 14 && cs[1].OW == 10);
+    CHECK(conv_spec_parse(l, &n, "4:3:2,4:3:2,4:3:1", &e) == 0);
+    CHECK(conv_spec_plan(cs, l, n, 1, 8, 8, &e) == -1 && strstr(e.msg, "layer 3 (kernel 3) sees a 2 x 2 input"));
+    const char *bad[] = {"", "8:3", "8:4:1", "8:3:0", "0:3:1", "8:3:1,", "8:3:1x", "abc",
+                         "1:1:1,1:1:1,1:1:1,1:1:1,1:1:1,1:1:1,1:1:1,1:1:1,1:1:1"};   /* 9 layers */
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(conv_spec_parse(l, &n, bad[i], &e) == -1);
+    CHECK(conv_spec_parse(l, &n, "8:3", &e) == -1 && strstr(e.msg, "channels:kernel:stride"));
+}
+
 int main(void)
 {
+    RUN(test_spec);
     RUN(test_shape);
     RUN(test_forward);
     RUN(test_grad_stride1_pad0);
