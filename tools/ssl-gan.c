@@ -78,6 +78,15 @@ static const char USAGE[] =
     "                           loss, x' a randomly shifted copy of x (images; default 0)\n"
     "      --cons-shift N       x' is x moved by up to N pixels each way (default 2)\n"
     "      --cons-flip          x' is also mirrored left-right with probability 1/2\n"
+    "      --vat EPS            virtual adversarial training of p(y|x) (softmax over D's K class logits)\n"
+    "                           on the step's labelled and unlabelled rows (Miyato et al. 2018): adds\n"
+    "                           the mean KL between p(y|x) and p(y|x + r), ||r|| = EPS per row in the\n"
+    "                           direction that changes it most, to D's loss (its passes share one\n"
+    "                           draw of D's noise; one process)\n"
+    "      --vat-xi X           step of the power iteration that finds r (default 0.001)\n"
+    "      --vat-iterations N   power iterations (default 1)\n"
+    "      --entmin W           adds W times the mean entropy of p(y|x) on those rows, in those passes\n"
+    "                           (--entropy-weight: on the unlabelled rows, in D's training pass)\n"
     "      --shift N            move each labelled row by up to N pixels each way, at random (images:\n"
     "                           meta image_shape or square; default 0)\n"
     "      --shift-unlabelled N move the unlabelled rows D and G see so too (default 0)\n"
@@ -97,7 +106,8 @@ static const char USAGE[] =
     "      --log FILE           per-epoch metrics as JSON lines: d_loss lab_loss unl_loss g_loss\n"
     "                           train_accuracy d_real_acc d_fake_acc sample_spread [val_accuracy\n"
     "                           val_accuracy_last (with --ema: without the average)]\n"
-    "                           [ent_loss] [cons_loss] (with --entropy-weight, --consistency)\n"
+    "                           [ent_loss] [cons_loss] [vat_loss] (with --entropy-weight,\n"
+    "                           --consistency, --vat or --entmin)\n"
     "                           (sample_spread: mean distance between generated rows over that\n"
     "                           between data rows; near 0 means mode collapse)\n"
     "  -q, --quiet              no progress on stderr\n"
@@ -133,7 +143,7 @@ static const char USAGE[] =
 enum { OPT_DH = 256, OPT_GH, OPT_NOISE, OPT_IN_NOISE, OPT_HID_NOISE, OPT_COND, OPT_GOUT, OPT_EPOCHS, OPT_BATCH,
        OPT_LR, OPT_BETA1, OPT_DECAY, OPT_VAL, OPT_CKPT, OPT_MAXLOSS, OPT_SEED, OPT_LOG, OPT_CLASS, OPT_PNG,
        OPT_THREADS, OPT_CW, OPT_UNLW, OPT_ENTW, OPT_CONS, OPT_CONS_SHIFT, OPT_CONS_FLIP, OPT_SHIFT, OPT_USHIFT, OPT_EMA, OPT_RESUME, OPT_MS, OPT_STREAM, OPT_BUFFER, OPT_DCONV,
-       OPT_DPOOL, OPT_GDECONV };
+       OPT_DPOOL, OPT_GDECONV, OPT_VAT, OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},          {"model", required_argument, 0, 'm'},
@@ -156,6 +166,8 @@ static const struct option OPTS[] = {
     {"mode-seeking", required_argument, 0, OPT_MS},
     {"d-conv", required_argument, 0, OPT_DCONV},    {"d-pool", no_argument, 0, OPT_DPOOL},
     {"g-deconv", required_argument, 0, OPT_GDECONV},
+    {"vat", required_argument, 0, OPT_VAT},         {"vat-xi", required_argument, 0, OPT_VAT_XI},
+    {"vat-iterations", required_argument, 0, OPT_VAT_ITERS}, {"entmin", required_argument, 0, OPT_ENTMIN},
     {"resume", no_argument, 0, OPT_RESUME},
     {"stream-data", no_argument, 0, OPT_STREAM},    {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
     {"help", no_argument, 0, 'h'},                  {"version", no_argument, 0, 'V'},
@@ -243,6 +255,10 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_CONS: k->cons_weight = cli_parse_double(c, "--consistency", optarg, 0, 1e6); break;
         case OPT_CONS_SHIFT: k->cons_shift = (int)cli_parse_long(c, "--cons-shift", optarg, 0, 1 << 20); break;
         case OPT_CONS_FLIP: k->cons_flip = 1; break;
+        case OPT_VAT: k->vat.eps = cli_parse_double(c, "--vat", optarg, 0, 1e6); break;
+        case OPT_VAT_XI: k->vat.xi = cli_parse_double(c, "--vat-xi", optarg, 1e-12, 1e3); break;
+        case OPT_VAT_ITERS: k->vat.iters = (int)cli_parse_long(c, "--vat-iterations", optarg, 1, 100); break;
+        case OPT_ENTMIN: k->vat.entmin = cli_parse_double(c, "--entmin", optarg, 0, 1e6); break;
         case OPT_SHIFT: k->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
         case OPT_USHIFT: k->unl_shift = (int)cli_parse_long(c, "--shift-unlabelled", optarg, 0, 1 << 20); break;
         case OPT_EMA:
@@ -369,6 +385,7 @@ static model_file *make_model(gan *m, const train_ctx *t, error *e)
         value_set(f->info, "cons_shift", value_int(k->cons_shift));
         value_set(f->info, "cons_flip", value_bool(k->cons_flip));
     }
+    vat_config_put(&k->vat, f->info, 0);
     if (t->a->arch.ema) value_set(f->info, "ema_decay", value_float(k->ema_decay));
     if (t->a->arch.conditional) value_set(f->info, "cond_weight", value_float(k->cond_weight));
     value_set(f->info, "rows", value_int((int64_t)t->rows));
@@ -468,6 +485,7 @@ static void train_usage(cli *c, const args *a)
     if (a->stream_data && (!a->nfiles || strcmp(a->files[0], "-") == 0))
         cli_usage_error(c, "--stream-data needs a FILE (it is read again every epoch), not stdin");
     if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
+    if (vat_active(&a->cfg.vat) && dist_size() > 1) cli_usage_error(c, "--vat and --entmin train in one process (no mpirun)");
     if (a->cfg.batch % dist_size())
         cli_usage_error(c, "--batch %d does not divide among %d processes (each takes an equal share of every step)",
                         a->cfg.batch, dist_size());
@@ -507,6 +525,7 @@ static value *settings(const args *a)
     value_set(s, "cons-flip", value_bool(k->cons_flip));
     value_set(s, "shift", value_int(k->shift));
     if (k->unl_shift > 0) value_set(s, "shift-unlabelled", value_int(k->unl_shift));
+    vat_config_put(&k->vat, s, 1);   /* only when on, as shift-unlabelled: checkpoints from before keep resuming */
     value_set(s, "seed", value_int((int64_t)k->seed));
     value_set(s, "stream-data", value_bool(a->stream_data));
     value_set(s, "shuffle-buffer", value_int(a->buffer));

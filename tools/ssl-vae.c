@@ -58,6 +58,13 @@ static const char USAGE[] =
     "                           (with --labelled-batch 1 and --batch N_unlabelled / 100)\n"
     "      --shift N            M2 on images: move each labelled row by up to N pixels each way, at\n"
     "                           random, every time it is drawn (meta image_shape, else square)\n"
+    "      --vat EPS            M2: virtual adversarial training of q(y|x) on every row of a step\n"
+    "                           (Miyato et al. 2018; EPS the length of the move, in units of x),\n"
+    "                           weighted as the labelled cross-entropy (alpha)\n"
+    "      --vat-xi X           step of the power iteration that finds the move (default 0.001)\n"
+    "      --vat-iterations N   power iterations (default 1)\n"
+    "      --entmin W           M2: adds W times the mean entropy of q(y|x) on those rows, also\n"
+    "                           weighted alpha (--vat, --entmin: one process, no mpirun)\n"
     "      --classes K          M2: number of classes when the stream does not name them\n"
     "      --val FILE           per-epoch validation ELBO (and M2 accuracy where y >= 0)\n"
     "      --checkpoint-every N write the model to MODEL every N epochs; a loss that becomes NaN\n"
@@ -106,7 +113,8 @@ static const char USAGE[] =
 
 enum { OPT_HIDDEN = 256, OPT_LATENT, OPT_ACT, OPT_LIK, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_ALPHA,
        OPT_CLASSES, OPT_VAL, OPT_CKPT, OPT_SEED, OPT_LOG, OPT_THREADS, OPT_REPLACE, OPT_CLASS, OPT_PNG,
-       OPT_STREAM, OPT_BUFFER, OPT_SD, OPT_RESUME, OPT_LAB_BATCH, OPT_WEIGHTING, OPT_MIN_SD, OPT_SHIFT };
+       OPT_STREAM, OPT_BUFFER, OPT_SD, OPT_RESUME, OPT_LAB_BATCH, OPT_WEIGHTING, OPT_MIN_SD, OPT_SHIFT, OPT_VAT,
+       OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},         {"model", required_argument, 0, 'm'},
@@ -123,6 +131,8 @@ static const struct option OPTS[] = {
     {"sd", no_argument, 0, OPT_SD},                 {"resume", no_argument, 0, OPT_RESUME},
     {"labelled-batch", required_argument, 0, OPT_LAB_BATCH}, {"weighting", required_argument, 0, OPT_WEIGHTING},
     {"min-sd", required_argument, 0, OPT_MIN_SD},    {"shift", required_argument, 0, OPT_SHIFT},
+    {"vat", required_argument, 0, OPT_VAT},         {"vat-xi", required_argument, 0, OPT_VAT_XI},
+    {"vat-iterations", required_argument, 0, OPT_VAT_ITERS}, {"entmin", required_argument, 0, OPT_ENTMIN},
     {"quiet", no_argument, 0, 'q'},                 {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},               {0, 0, 0, 0},
 };
@@ -139,6 +149,7 @@ typedef struct args {
     m2_weighting weighting; /* M2 --weighting */
     double min_sd;          /* encode --min-sd, < 0 = keep every unit */
     int shift;              /* M2 --shift */
+    vat_config vat;         /* M2 --vat, --vat-xi, --vat-iterations, --entmin */
     long n;
     int stream_data;        /* train --stream-data */
     long buffer;            /* --shuffle-buffer, 0 = not given */
@@ -162,6 +173,7 @@ static void defaults(args *a)
     a->alpha = 0.1;
     a->cls = -1;
     a->min_sd = -1;
+    vat_config_default(&a->vat);
 }
 
 static void parse_args(cli *c, int argc, char **argv, args *a)
@@ -207,6 +219,10 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_WEIGHTING: a->weighting = (m2_weighting)cli_parse_choice(c, "--weighting", optarg, weightings); break;
         case OPT_MIN_SD: a->min_sd = cli_parse_double(c, "--min-sd", optarg, 0, 1e9); break;
         case OPT_SHIFT: a->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
+        case OPT_VAT: a->vat.eps = cli_parse_double(c, "--vat", optarg, 0, 1e6); break;
+        case OPT_VAT_XI: a->vat.xi = cli_parse_double(c, "--vat-xi", optarg, 1e-12, 1e3); break;
+        case OPT_VAT_ITERS: a->vat.iters = (int)cli_parse_long(c, "--vat-iterations", optarg, 1, 100); break;
+        case OPT_ENTMIN: a->vat.entmin = cli_parse_double(c, "--entmin", optarg, 0, 1e6); break;
         case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20); break;
         case OPT_PNG: a->png = optarg; break;
         case OPT_STREAM: a->stream_data = 1; break;
@@ -540,6 +556,7 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     value_set(m.info, "labelled_batch", value_int(bl));
     value_set(m.info, "weighting", value_str(a->weighting == M2_WEIGHT_ROWS ? "rows" : "means"));
     value_set(m.info, "shift", value_int(a->shift));
+    if (m2_set_vat(&m, &a->vat, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
     m2_config cfg = {.epochs = a->epochs, .batch = a->batch, .lab_batch = bl, .lr = a->lr, .warmup = a->warmup,
                      .alpha = alpha, .seed = a->seed};
     epoch_ctx x = {c, a, NULL, &m, 0};
@@ -573,6 +590,7 @@ static value *settings(const args *a)
     value_set(s, "seed", value_int((int64_t)a->seed));
     value_set(s, "stream-data", value_bool(a->stream_data));
     value_set(s, "shuffle-buffer", value_int(a->buffer));
+    vat_config_put(&a->vat, s, 1);   /* only when on: checkpoints from before keep resuming */
     return s;
 }
 
@@ -585,9 +603,11 @@ static void train_main(cli *c, args *a)
     if (a->stream_data && (!a->nfiles || strcmp(a->files[0], "-") == 0))
         cli_usage_error(c, "--stream-data needs a FILE (it is read again every epoch), not stdin");
     if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
+    if (vat_active(&a->vat) && !a->m2) cli_usage_error(c, "--vat and --entmin train M2's classifier q(y|x): M1 has none (--model m2)");
     cli_distinct_outputs(c, (const char *[]){a->out, a->log}, 2);
     error e;
     if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
+    if (vat_active(&a->vat) && dist_size() > 1) cli_usage_error(c, "--vat and --entmin train in one process (no mpirun)");
     int rank0 = dist_rank() == 0;   /* under mpirun, rank 0 alone reports and writes */
     train_data d;
     load_train_data(c, a, &d);
@@ -852,11 +872,7 @@ static void filter_main(cli *c, args *a, filter_kind kind)
         reconstruct_png(c, a, &j, stream_reader_schema(r)->meta, L.D);
     }
     cli_commit(c);
-    free(j.png_in);
-    free(j.png_out);
-    free(j.keep);
-    free(j.mu);
-    free(j.sd);
+    free(j.png_in), free(j.png_out), free(j.keep), free(j.mu), free(j.sd);
     stream_reader_close(r);
     if (in != stdin) fclose(in);
     free_loaded(&L);

@@ -114,16 +114,18 @@ float *dnet_forward(dnet *d, const nn_params *p, const float *x, int nin, int ro
     return dnet_out(d);
 }
 
-void dnet_backward(dnet *d, nn_params *p, float *dx, const float *x, int nin, int rows, const int *src,
-                   const int *cls)
+/* dnet_backward; params 0: dx alone, the parameter gradients untouched (nn's NULL gradients). */
+static void backward(dnet *d, const nn_params *p, int params, float *dx, const float *x, int nin, int rows,
+                     const int *src, const int *cls)
 {
     for (int l = d->nl - 1; l >= 1; l--)
-        nn_dense_backward(d->pool, d->dh[l - 1], nn_grad(p, d->iw[l]), nn_grad(p, d->ib[l]), d->dh[l], d->h[l - 1],
-                          nn_data(p, d->iw[l]), d->h[l], rows, d->dims[l], d->dims[l + 1], layer_act(d, l));
+        nn_dense_backward(d->pool, d->dh[l - 1], params ? nn_grad(p, d->iw[l]) : NULL,
+                          params ? nn_grad(p, d->ib[l]) : NULL, d->dh[l], d->h[l - 1], nn_data(p, d->iw[l]), d->h[l],
+                          rows, d->dims[l], d->dims[l + 1], layer_act(d, l));
     int in = d->dims[0], H = d->dims[1];
     float *dh0 = d->dh[0];   // (rows, H)
-    nn_bias_act_backward(d->pool, dh0, nn_grad(p, d->ib[0]), d->h[0], rows, H, layer_act(d, 0));
-    if (cls) {
+    nn_bias_act_backward(d->pool, dh0, params ? nn_grad(p, d->ib[0]) : NULL, d->h[0], rows, H, layer_act(d, 0));
+    if (cls && params) {
         float *dwy = nn_grad(p, d->iy);   // (ncls, H)
         for (int r = 0; r < rows; r++) nn_add_row(dwy + (size_t)cls[r] * H, dh0 + (size_t)r * H, H);
     }
@@ -134,6 +136,19 @@ void dnet_backward(dnet *d, nn_params *p, float *dx, const float *x, int nin, in
         dsum = d->xw;
     }
     const float *w = nn_data(p, d->iw[0]);
-    gemm_run(d->pool, CblasTrans, CblasNoTrans, H, in, nin, 1.0f, dsum, H, x, in, 1.0f, nn_grad(p, d->iw[0]), in);
+    if (params)
+        gemm_run(d->pool, CblasTrans, CblasNoTrans, H, in, nin, 1.0f, dsum, H, x, in, 1.0f, nn_grad(p, d->iw[0]), in);
     if (dx) gemm_run(d->pool, CblasNoTrans, CblasNoTrans, nin, in, H, 1.0f, dsum, H, w, in, 0.0f, dx, in);
+}
+
+void dnet_backward(dnet *d, nn_params *p, float *dx, const float *x, int nin, int rows, const int *src,
+                   const int *cls)
+{
+    backward(d, p, 1, dx, x, nin, rows, src, cls);
+}
+
+void dnet_input_grad(dnet *d, const nn_params *p, float *dx, const float *x, int nin, int rows, const int *src,
+                     const int *cls)
+{
+    backward(d, p, 0, dx, x, nin, rows, src, cls);
 }

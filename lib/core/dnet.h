@@ -8,7 +8,8 @@
  *   - row expansion: output row r reads input row src[r], so the K class copies of an unlabelled
  *     row share ONE product x W^T (computed on the distinct input rows) and one dW reduction.
  * Forward keeps every layer's output; backward takes the output gradient in dout() and fills the
- * parameter gradients (accumulating, as nn does). Workspaces are sized once by dnet_alloc. */
+ * parameter gradients (accumulating, as nn does), or (dnet_input_grad) the input gradient alone.
+ * Workspaces are sized once by dnet_alloc. */
 #ifndef SSL_DNET_H
 #define SSL_DNET_H
 
@@ -55,5 +56,9 @@ float *dnet_forward(dnet *d, const nn_params *p, const float *x, int nin, int ro
  * Destroys the dh buffers. */
 void dnet_backward(dnet *d, nn_params *p, float *dx, const float *x, int nin, int rows, const int *src,
                    const int *cls);
+/* The same pass for dx alone: the parameter gradients are left as they are (the input gradient of a
+ * virtual adversarial direction, vat.h). */
+void dnet_input_grad(dnet *d, const nn_params *p, float *dx, const float *x, int nin, int rows, const int *src,
+                     const int *cls);
 
 #endif

@@ -14,6 +14,16 @@ void vat_config_default(vat_config *c)
     c->entmin = 0;
 }
 
+void vat_config_put(const vat_config *c, value *map, int options)
+{
+    if (c->eps > 0) {
+        value_set(map, options ? "vat" : "vat_eps", value_float(c->eps));
+        value_set(map, options ? "vat-xi" : "vat_xi", value_float(c->xi));
+        value_set(map, options ? "vat-iterations" : "vat_iterations", value_int(c->iters));
+    }
+    if (c->entmin > 0) value_set(map, "entmin", value_float(c->entmin));
+}
+
 int vat_ws_alloc(vat_ws *w, int cap, int features, int classes, error *e)
 {
     memset(w, 0, sizeof *w);

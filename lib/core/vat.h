@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "rng.h"
+#include "value.h"
 
 #define VAT_XI 1e-3
 
@@ -30,6 +31,11 @@ typedef struct vat_config {
 
 void vat_config_default(vat_config *c);
 static inline int vat_active(const vat_config *c) { return c->eps > 0 || c->entmin > 0; }
+/* The terms in use into map, as a model's info records them (options 0: vat_eps, vat_xi,
+ * vat_iterations with VAT, entmin with entropy minimisation) or a run's settings (options 1: the
+ * options' names vat, vat-xi, vat-iterations, entmin); nothing without either, so that what was
+ * written without them keeps its bytes. */
+void vat_config_put(const vat_config *c, value *map, int options);
 
 /* A classifier network, seen through two calls. */
 typedef struct vat_net {

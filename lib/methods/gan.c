@@ -34,37 +34,12 @@ void gan_config_default(gan_config *c)
     c->cons_shift = 2;
     c->ema_decay = 0.999;
     c->max_loss = 1e4;
-}
-
-/* A list of channels:kernel:stride layers (--d-conv, the layers of --g-deconv) from p into out,
- * *n; -1 with e set naming opt and the whole spec. */
-static int parse_layers(gan_conv *out, int *n, const char *p, const char *opt, const char *spec, const char *eg,
-                        error *e)
-{
-    *n = 0;
-    for (; *p;) {
-        gan_conv *c = &out[*n];
-        int used = 0;
-        if (*n == GAN_MAX_LAYERS) return error_set(e, "%s: at most %d layers", opt, GAN_MAX_LAYERS);
-        if (sscanf(p, "%d:%d:%d%n", &c->channels, &c->kernel, &c->stride, &used) != 3 || (p[used] && p[used] != ',') ||
-            (p[used] == ',' && !p[used + 1]))
-            return error_set(e, "%s: '%s' is not %s (e.g. %s)", opt, spec,
-                             *opt == '-' && opt[2] == 'd' ? "a list of channels:kernel:stride"
-                                                          : "CxHxW then a list of channels:kernel:stride", eg);
-        if (c->channels < 1 || c->channels > 1 << 16 || c->kernel < 1 || c->kernel > 99 || c->kernel % 2 == 0 ||
-            c->stride < 1 || c->stride > 99)
-            return error_set(e, "%s: layer %d (%d:%d:%d): channels 1 to 65536, an odd kernel below 100, "
-                             "stride 1 to 99", opt, *n + 1, c->channels, c->kernel, c->stride);
-        (*n)++;
-        p += used + (p[used] == ',');
-    }
-    if (!*n) return error_set(e, "%s: no layers in '%s'", opt, spec);
-    return 0;
+    vat_config_default(&c->vat);
 }
 
 int gan_conv_parse(gan_arch *a, const char *spec, error *e)
 {
-    return parse_layers(a->conv, &a->nc, spec, "--d-conv", spec, "32:5:2,64:3:2", e);
+    return conv_spec_parse(a->conv, &a->nc, spec, e) ? error_prefix(e, "--d-conv") : 0;
 }
 
 int gan_deconv_parse(gan_arch *a, const char *spec, error *e)
@@ -76,21 +51,14 @@ int gan_deconv_parse(gan_arch *a, const char *spec, error *e)
                          "64x7x7,32:5:2,1:5:2");
     if (g[0] < 1 || g[0] > 1 << 16 || g[1] < 1 || g[1] > 1 << 12 || g[2] < 1 || g[2] > 1 << 12)
         return error_set(e, "--g-deconv: seed image %dx%dx%d: 1 to 65536 channels, sides 1 to 4096", g[0], g[1], g[2]);
-    return parse_layers(a->gconv, &a->ngc, spec + used + 1, "--g-deconv", spec, "64x7x7,32:5:2,1:5:2", e);
-}
-
-/* The layers back as text, appended at buf + off. */
-static void format_layers(const gan_conv *l, int n, char *buf, size_t size, size_t off)
-{
-    for (int c = 0; c < n && off < size; c++)
-        off += (size_t)snprintf(buf + off, size - off, "%s%d:%d:%d", c ? "," : "", l[c].channels, l[c].kernel,
-                                l[c].stride);
+    if (conv_spec_parse(a->gconv, &a->ngc, spec + used + 1, e))
+        return error_prefix(e, "--g-deconv: after %dx%dx%d", g[0], g[1], g[2]);
+    return 0;
 }
 
 void gan_conv_format(const gan_arch *a, char *buf, size_t size)
 {
-    buf[0] = 0;
-    format_layers(a->conv, a->nc, buf, size, 0);
+    conv_spec_format(a->conv, a->nc, buf, size);
 }
 
 void gan_deconv_format(const gan_arch *a, char *buf, size_t size)
@@ -98,7 +66,7 @@ void gan_deconv_format(const gan_arch *a, char *buf, size_t size)
     buf[0] = 0;
     if (!a->ngc) return;
     int k = snprintf(buf, size, "%dx%dx%d,", a->g_seed[0], a->g_seed[1], a->g_seed[2]);
-    if (k > 0 && (size_t)k < size) format_layers(a->gconv, a->ngc, buf, size, (size_t)k);
+    if (k > 0 && (size_t)k < size) conv_spec_format(a->gconv, a->ngc, buf + k, size - (size_t)k);
 }
 
 /* ---- layer widths and tensor indices (tables are registered in a fixed order) ---- */
@@ -110,15 +78,7 @@ static int conv_plan(const gan_arch *a, conv_shape *cs, error *e)
     int C = a->img_c, H = a->img_h, W = a->img_w;
     if (a->nc && (C < 1 || H < 1 || W < 1 || (long)C * H * W != a->features))
         return error_set(e, "--d-conv: images of %d x %d x %d values, but rows of %d features", C, H, W, a->features);
-    for (int c = 0; c < a->nc; c++) {
-        const gan_conv *g = &a->conv[c];
-        if (H < g->kernel || W < g->kernel || conv_shape_set(&cs[c], C, H, W, g->channels, g->kernel, g->stride,
-                                                            (g->kernel - 1) / 2))
-            return error_set(e, "--d-conv: layer %d (kernel %d) sees a %d x %d input: too deep for %d x %d images",
-                             c + 1, g->kernel, H, W, a->img_h, a->img_w);
-        C = cs[c].K, H = cs[c].OH, W = cs[c].OW;
-    }
-    return 0;
+    return conv_spec_plan(cs, a->conv, a->nc, C, H, W, e) ? error_prefix(e, "--d-conv") : 0;
 }
 
 /* The shapes of G's transposed convolutions from its seed image, each output = input x stride
@@ -212,6 +172,12 @@ static size_t ws_layout(const gan *m, gan_ws *w, float *base)
     w->gx = carve(base, &off, B * a->features);
     w->gda = carve(base, &off, B * maxg);
     w->gdb = carve(base, &off, B * maxg);
+    if (vat_active(&m->vat)) {   /* the VAT and entropy passes over a step's 2B labelled and unlabelled rows */
+        size_t V = 2 * B, F = (size_t)a->features, K = (size_t)a->classes;
+        w->vat = (vat_ws){(int)V, a->features, a->classes, carve(base, &off, V * K), carve(base, &off, V * K),
+                          carve(base, &off, V * F), carve(base, &off, V * F)};
+        w->vx = carve(base, &off, V * F);
+    }
     return off;
 }
 
@@ -225,7 +191,8 @@ static void ws_free(gan_ws *w)
 
 int gan_workspace(gan *m, int B, error *e)
 {
-    if (m->ws && m->ws_batch == B && m->ws->R == gan_d_parts(m) * B) return 0;
+    if (m->ws && m->ws_batch == B && m->ws->R == gan_d_parts(m) * B && (m->ws->vat.cap > 0) == vat_active(&m->vat))
+        return 0;
     ws_free(m->ws);
     m->ws = NULL;
     gan_ws *w = calloc(1, sizeof *w);

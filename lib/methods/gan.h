@@ -28,7 +28,11 @@
  *   (ent_weight, gan_loss_ent); a consistency term between each unlabelled row's p(y|x) and its
  *   randomly shifted (and mirrored) copy's (cons_weight, gan_loss_cons); a mode-seeking term in L_G (ms_weight, gan_loss_ms); the labelled rows shifted at random by up to `shift`
  *   pixels (images, zero fill), a regulariser against D memorising few labels; D's prediction from
- *   an exponential moving average of its weights (Polyak averaging, arch.ema).
+ *   an exponential moving average of its weights (Polyak averaging, arch.ema); virtual adversarial
+ *   training and entropy minimisation (vat.h) of p(y|x) = softmax over D's K class logits on the
+ *   step's labelled and unlabelled rows, added to L_D with weight 1 (as to ssl-fit's cross-entropy),
+ *   all their passes through D with one draw of its noise (the same in each pass, so that the clean
+ *   and the moved passes differ by the move alone; D has no batch norm to leave alone).
  * Hidden layers of D keep their weight-norm scale g fixed at 1 (as the authors do, so the noise
  * keeps its meaning); the output layer trains g. D is initialised from the data (Salimans &
  * Kingma): biases (and the output scale) set so pre-activations start centred (unit variance for
@@ -47,15 +51,15 @@
 #include "nn.h"
 #include "rng.h"
 #include "trainlog.h"
+#include "vat.h"
 
 #define GAN_KIND "gan"
 #define GAN_MAX_LAYERS 8
+_Static_assert(GAN_MAX_LAYERS >= CONV_MAX_LAYERS, "a conv spec fits gan_arch's layers");
 
-/* A convolution layer of D: channels out, kernel (odd, kernel x kernel, zero padding (kernel-1)/2
- * so that stride 1 keeps the size), stride. */
-typedef struct gan_conv {
-    int channels, kernel, stride;
-} gan_conv;
+/* A convolution layer of D or G: channels out, kernel (odd, kernel x kernel, zero padding
+ * (kernel-1)/2 so that stride 1 keeps the size), stride (conv.h's spec). */
+typedef conv_layer gan_conv;
 
 typedef struct gan_arch {
     int features, classes;
@@ -107,6 +111,7 @@ typedef struct gan_config {
     int unl_shift;           /* 0: the unlabelled rows D and G see moved so too (images) */
     int img_h, img_w;        /* the image shape the shift needs (img_h img_w = features) */
     double max_loss;         /* 1e4: a loss above it (or NaN) stops training as diverged */
+    vat_config vat;          /* off: VAT and entropy minimisation on the step's labelled and unlabelled rows */
     uint64_t seed;           /* 0 */
 } gan_config;
 
@@ -139,6 +144,7 @@ typedef struct gan {
     int cons_shift, cons_flip;   /* the augmentation of the consistency term (gan_config) */
     int shift, img_h, img_w; /* random shifts of the labelled rows (gan_config) */
     int unl_shift;           /* and of the unlabelled ones (gan_config) */
+    vat_config vat;          /* VAT and entropy minimisation in L_D (gan_config; one process) */
     gan_share share;         /* under mpirun, this process's share of each training step */
     nn_params avg;           /* arch.ema: the moving average of d, same layout ("ema.d.l1.v", ...) */
     int eff_d, eff_g;        /* eff holds the weights of the current d (resp. G's output layer) */
@@ -194,6 +200,7 @@ typedef struct gan_stats {
     double loss_lab, loss_unl, loss_g;    /* means over their rows (L_unl with its 0.5 factors) */
     double loss_ent;                      /* mean entropy of p(y|x) over the unlabelled rows (ent_weight > 0) */
     double loss_cons;                     /* mean consistency loss over the unlabelled rows (cons_weight > 0) */
+    double loss_vat;                      /* the VAT + entropy term (vat_loss: its mean over the rows) */
     int lab_correct, real_correct, fake_correct, rows;
 } gan_stats;
 
@@ -201,6 +208,11 @@ typedef struct gan_stats {
  * and B rows generated from noise drawn from r (as is D's noise). Returns L_D. */
 double gan_d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const int *idx_unl, rng *r,
                   gan_stats *st);
+/* D's K class logits as vat.h sees them, on up to the workspace's rows (gan_workspace): with noise
+ * NULL without D's noise (as gan_predict, but with the current weights); else every pass adds D's
+ * noise drawn from a copy of *noise, the same draws each pass (one realisation of the noisy D). The
+ * passes leave m->d.grad alone unless asked. */
+vat_net gan_vat_net(gan *m, const rng *noise);
 /* L_G for B generated rows against the unlabelled rows idx_unl (B). Returns L_G. */
 double gan_g_grad(gan *m, const float *x, const int *idx_unl, rng *r, gan_stats *st);
 

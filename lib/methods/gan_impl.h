@@ -78,6 +78,11 @@ struct gan_ws {
     float *gda, *gdb;                     /* (B, max G width) */
     float *gcol, *gcws, *gbn;             /* conv G: patches (max B conv_col_size), conv workspace, (B, max width) */
     int32_t *ylab, *ycond;                /* (B) labels of the labelled and the generated rows */
+    vat_ws vat;                           /* with gan.vat on: the VAT buffers for 2B rows (in block) */
+    float *vx;                            /* (2B, features) the step's labelled and unlabelled rows, noiseless */
+    int vrows;                            /* rows of the last pass of gan_vat_net */
+    int vnoisy;                           /* its passes add D's noise: each pass the draws of vnoise */
+    rng vnoise;
 };
 
 /* Parts of a training step through D: labelled | unlabelled | generated (| augmented unlabelled). */

@@ -160,6 +160,47 @@ static void d_backward(gan *m, int r0, int n, int params, const float *dfeat, fl
     }
 }
 
+/* ---- D as vat.h sees it: one realisation of its noise (or none), so that the clean and the moved
+ * passes differ by the move alone ---- */
+
+static float *vat_forward(void *ctx, const float *x, int n)
+{
+    gan *m = ctx;
+    gan_ws *w = m->ws;
+    gan_refresh_weights(m);
+    w->vrows = n;
+    memcpy(w->in[0], x, (size_t)n * m->a.features * sizeof(float));
+    rng noise = w->vnoise;
+    d_forward(m, n, w->vnoisy, 0, &noise);
+    return w->h[m->a.nd];
+}
+
+static void vat_backward(void *ctx, float *dlogits, float *dx, int params)
+{
+    gan *m = ctx;
+    gan_ws *w = m->ws;
+    memcpy(w->da, dlogits, (size_t)w->vrows * m->a.classes * sizeof(float));
+    d_backward(m, 0, w->vrows, params, NULL, dx);
+}
+
+vat_net gan_vat_net(gan *m, const rng *noise)
+{
+    m->ws->vnoisy = noise != NULL;
+    if (noise) m->ws->vnoise = *noise;
+    return (vat_net){m, m->a.features, m->a.classes, vat_forward, vat_backward};
+}
+
+/* The VAT and entropy term of L_D on a step's n labelled and unlabelled rows (ws->vx, kept before
+ * D's noise), weight 1, its gradient into m->d.grad: D with one draw of its noise for all the
+ * term's passes (the noisy D is the one the step trains: without noise, the term is met by a D
+ * whose noise-free predictions go flat, and the predictions with them), the directions drawn from r. */
+static double vat_term(gan *m, int n, rng *r)
+{
+    rng noise = rng_split(r);
+    vat_net net = gan_vat_net(m, &noise);
+    return vat_loss(&net, &m->vat, &m->ws->vat, m->ws->vx, n, 1.0f, r);
+}
+
 /* ---- G ---- */
 
 /* z ~ U(0,1)^noise_dim per row, followed by one-hot(ycond) when conditional. */
@@ -373,6 +414,8 @@ double gan_d_grad_rows(gan *m, const float *x, const int32_t *y, const int *idx_
     int parts = gan_d_parts(m);
     if (parts == 4) move_unlabelled(m, w->in[0] + 3 * rows, unl, m->cons_shift, m->cons_flip, r);   /* the copy x' */
     for (int i = 0; i < b; i++) w->ylab[i] = y[idx_lab[o + i]];
+    int vat = vat_active(&m->vat);   /* one process (gan_train_source): b = B */
+    if (vat) memcpy(w->vx, w->in[0], 2 * rows * sizeof(float));   /* before D's noise */
     d_forward(m, parts * b, 1, 0, r);
     const float *l = w->h[m->a.nd];
     size_t part = (size_t)b * K;
@@ -388,13 +431,15 @@ double gan_d_grad_rows(gan *m, const float *x, const int32_t *y, const int *idx_
         cons = gan_loss_cons(w->da + part, w->da + 3 * part, l + part, l + 3 * part, b, K, s * m->cons_weight) / B;
     }
     d_backward(m, 0, parts * b, 1, NULL, NULL);
+    double v = vat ? vat_term(m, 2 * b, r) : 0;
     double unl_loss = 0.5 * (real + fake) / B;
     st->loss_lab += lab / B;
     st->loss_unl += unl_loss;
     st->loss_ent += ent;
     st->loss_cons += cons;
+    st->loss_vat += v;
     st->rows += b;
-    return lab / B + m->unl_weight * unl_loss + m->ent_weight * ent + m->cons_weight * cons;
+    return lab / B + m->unl_weight * unl_loss + m->ent_weight * ent + m->cons_weight * cons + v;
 }
 
 double gan_d_grad(gan *m, const float *x, const int32_t *y, const int *idx_lab, const int *idx_unl, rng *r,

@@ -42,12 +42,12 @@ static int share_begin(gan *m, int B, error *e)
 /* The epoch's sums over every process's share. */
 static int reduce_stats(gan_stats *st, error *e)
 {
-    double v[9] = {st->loss_lab, st->loss_unl, st->loss_g, st->lab_correct, st->real_correct, st->fake_correct, st->rows,
-                   st->loss_ent, st->loss_cons};
-    if (dist_allreduce_sum_f64(v, 9, e) < 0) return -1;
+    double v[10] = {st->loss_lab, st->loss_unl, st->loss_g, st->lab_correct, st->real_correct, st->fake_correct, st->rows,
+                    st->loss_ent, st->loss_cons, st->loss_vat};
+    if (dist_allreduce_sum_f64(v, 10, e) < 0) return -1;
     st->loss_lab = v[0], st->loss_unl = v[1], st->loss_g = v[2];
     st->lab_correct = (int)v[3], st->real_correct = (int)v[4], st->fake_correct = (int)v[5], st->rows = (int)v[6];
-    st->loss_ent = v[7], st->loss_cons = v[8];
+    st->loss_ent = v[7], st->loss_cons = v[8], st->loss_vat = v[9];
     return 0;
 }
 
@@ -99,6 +99,7 @@ static int epoch_metrics(gan *m, const gan_stats *st, int steps, double data_spr
     trainlog_metric(log, "unl_loss", st->loss_unl / steps);
     if (m->ent_weight > 0) trainlog_metric(log, "ent_loss", st->loss_ent / steps);
     if (m->cons_weight > 0) trainlog_metric(log, "cons_loss", st->loss_cons / steps);
+    if (vat_active(&m->vat)) trainlog_metric(log, "vat_loss", st->loss_vat / steps);
     trainlog_metric(log, "g_loss", st->loss_g / steps);
     trainlog_metric(log, "train_accuracy", (double)st->lab_correct / nrows);
     trainlog_metric(log, "d_real_acc", (double)st->real_correct / nrows);
@@ -239,6 +240,8 @@ int gan_train_source(gan *m, const gan_config *c, const gan_source *s, const gan
     if (N > (size_t)1 << 30) return error_set(e, "%zu rows: too many", N);
     if (datasource_rows(s->unl[1]) != N) return error_set(e, "the two passes over the rows differ");
     if (c->batch < 1 || c->epochs < 0) return error_set(e, "bad batch size or epoch count");
+    if (vat_active(&c->vat) && dist_size() > 1)   /* the directions are drawn for this process's rows alone */
+        return error_set(e, "VAT and entropy minimisation train in one process (no mpirun)");
     if ((c->shift > 0 || c->unl_shift > 0 || c->cons_weight > 0) && (c->img_h < 1 || c->img_w < 1 || (long)c->img_h * c->img_w != m->a.features))
         return error_set(e, "shifts and flips need images: %d x %d pixels for %d features", c->img_h, c->img_w, m->a.features);
     m->cond_weight = (float)c->cond_weight;
@@ -248,6 +251,7 @@ int gan_train_source(gan *m, const gan_config *c, const gan_source *s, const gan
     m->cons_shift = c->cons_shift, m->cons_flip = c->cons_flip;
     m->ms_weight = (float)c->ms_weight;
     m->shift = c->shift, m->unl_shift = c->unl_shift, m->img_h = c->img_h, m->img_w = c->img_w;
+    m->vat = c->vat;
     int B = c->batch < (int)N ? c->batch : (int)N;
     for (int k = 0; k < 2; k++) datasource_shard(s->unl[k], dist_rank(), dist_size());
     train_bufs b = {0};

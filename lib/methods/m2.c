@@ -78,6 +78,7 @@ void m2_free(m2 *m)
     dnet_free(&m->enc);
     dnet_free(&m->dec);
     nn_params_free(&m->p);
+    vat_ws_free(&m->vws);
     free(m->mem);
     value_free(m->info);
     m->mem = NULL;
@@ -334,11 +335,20 @@ static int unlabelled_rows(const m2_data *d, size_t i0, int nu, int D, float *ds
 /* The epoch's sums over every process's share (steps are the same on every process). */
 static int reduce_loss(m2_loss *l, error *e)
 {
-    double v[7] = {l->lab, l->unl, l->xent, l->obj, (double)l->nlab, (double)l->nunl, (double)l->correct};
-    if (dist_allreduce_sum_f64(v, 7, e) < 0) return -1;
+    double v[8] = {l->lab, l->unl, l->xent, l->obj, (double)l->nlab, (double)l->nunl, (double)l->correct, l->vat};
+    if (dist_allreduce_sum_f64(v, 8, e) < 0) return -1;
     l->lab = v[0], l->unl = v[1], l->xent = v[2], l->obj = v[3];
-    l->nlab = (size_t)v[4], l->nunl = (size_t)v[5], l->correct = (size_t)v[6];
+    l->nlab = (size_t)v[4], l->nunl = (size_t)v[5], l->correct = (size_t)v[6], l->vat = v[7];
     return 0;
+}
+
+/* The VAT and entropy term on the step's n rows in xin (labelled, as shifted, then unlabelled), one
+ * process (m2_set_vat): into l's step loss, weighted alpha (m2.h). */
+static void vat_term(m2 *m, int n, float alpha, rng *r, m2_loss *l)
+{
+    double v = m2_vat_loss(m, m->xin, n, alpha, r);
+    l->vat += v;
+    l->obj += alpha * v;
 }
 
 int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, float beta, rng *r, trainlog *log,
@@ -363,19 +373,20 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
         keep_share(m, nl, nu, &snl, &snu);
         m2_loss b_loss = {0};
         if (snl + snu) forward_backward(m, m->xin, m->yin, snl, snu, nl, nu, m->eps, alpha, beta, 1, &b_loss);
+        if (vat_active(&m->vat)) vat_term(m, snl + snu, alpha, r, &b_loss);
         if (dist_allreduce_sum(m->p.grad, m->p.total, e) < 0) return -1;
-        double total = b_loss.lab + b_loss.unl + b_loss.xent;
+        double total = b_loss.lab + b_loss.unl + b_loss.xent + b_loss.vat;
         if (!isfinite(total)) return error_set(e, "batch %ld: the loss is not finite (%g): lower --lr, or standardise x", nb + 1, total);
         adam_step_clear(opt, m->pool, m->p.data, m->p.grad);
         ep.lab += b_loss.lab, ep.unl += b_loss.unl, ep.xent += b_loss.xent;
         ep.nlab += b_loss.nlab, ep.nunl += b_loss.nunl, ep.correct += b_loss.correct;
-        ep.obj += b_loss.obj, ep.steps++;
+        ep.obj += b_loss.obj, ep.vat += b_loss.vat, ep.steps++;
         if (log && trainlog_batch(log, (size_t)nb + 1, i0 + (size_t)b, ep.obj / (double)(nb + 1))) break;   /* interrupted */
     }
     if (reduce_loss(&ep, e) < 0) return -1;
     loss->lab += ep.lab, loss->unl += ep.unl, loss->xent += ep.xent;
     loss->nlab += ep.nlab, loss->nunl += ep.nunl, loss->correct += ep.correct;
-    loss->obj += ep.obj, loss->steps += ep.steps;
+    loss->obj += ep.obj, loss->vat += ep.vat, loss->steps += ep.steps;
     return 0;
 }
 
@@ -418,6 +429,7 @@ static void epoch_metrics(m2 *m, const m2_config *c, const m2_loss *l, const flo
     trainlog_metric(log, "lab_elbo", -l->lab / (double)l->nlab);
     trainlog_metric(log, "xent", l->xent / (double)l->nlab);
     trainlog_metric(log, "accuracy", (double)l->correct / (double)l->nlab);
+    if (vat_active(&m->vat)) trainlog_metric(log, "vat_loss", l->steps ? l->vat / (double)l->steps : 0);
     if (!vx) return;
     m2_loss vl = {0};
     rng vr;

@@ -10,6 +10,12 @@
  *   step loss   mean_lab L + mean_unl U + alpha * mean_lab [-log q(y|x)]   (or every row alike:
  *               m2_weighting)
  * The tool passes alpha = a * N_total / N_labelled (the paper's weighting, a = 0.1 by default).
+ * Optionally (m2_set_vat) q(y|x) also learns from virtual adversarial training and entropy
+ * minimisation (vat.h) on every row of a step, labelled or not, weighted as its cross-entropy:
+ *   + alpha * mean_{lab + unl} [KL(q(y|x) || q(y|x + r_adv)) + entmin H(q(y|x))]
+ * (under either weighting: the rows weighting gives the cross-entropy alpha / (rows of the step)
+ * per labelled row, the means weighting alpha / labelled rows; this term alpha / (rows of the step)
+ * per row, so that it stands to the cross-entropy as ssl-fit's does).
  * The K copies of each unlabelled row go through the encoder and decoder as one batch of
  * (nl + nu K) rows; the encoder's first product is shared by the copies (dnet row expansion). */
 #ifndef SSL_M2_H
@@ -26,6 +32,7 @@
 #include "trainctl.h"
 #include "trainlog.h"
 #include "vaenet.h"
+#include "vat.h"
 
 /* How a step weighs its rows (the tool's --weighting):
  *   M2_WEIGHT_MEANS  mean_lab L + mean_unl U + alpha mean_lab [-log q(y|x)]: the labelled and the
@@ -48,6 +55,10 @@ typedef struct m2 {
     float *xin, *row, *z, *dz, *eps, *rec, *kl, *w, *logq, *q;   /* row: one input row (a shift's source) */
     int *src, *ycls, *yin;
     par_pool *pool;         /* threads for the element loops (m2_set_pool), or NULL */
+    vat_config vat;         /* off unless m2_set_vat */
+    vat_ws vws;             /* its buffers, for max_in rows */
+    const float *vx;        /* the rows of the classifier's last pass as vat.h sees it, and their count */
+    int vrows;
 } m2;
 
 typedef struct m2_loss {
@@ -56,6 +67,7 @@ typedef struct m2_loss {
     double xent;      /* sum over labelled rows of -log q(y|x) */
     size_t nlab, nunl, correct;   /* correct: labelled rows where argmax q(y|x) = y */
     double obj;       /* the step loss itself (KL weighted by beta, means, alpha), summed over calls */
+    double vat;       /* with m2_set_vat: the VAT + entropy term (its mean over a step's rows), summed over steps */
     size_t steps;     /* calls summed */
 } m2_loss;
 
@@ -65,6 +77,17 @@ void m2_init_weights(m2 *m, rng *r);
 /* As vae_set_pool: the element-wise loops of training on the pool's threads (NULL: the caller's). */
 void m2_set_pool(m2 *m, par_pool *pool);
 void m2_free(m2 *m);
+
+/* VAT and entropy minimisation of q(y|x) (c, vat.h; nothing when neither is on) in every step of
+ * m2_train_epoch: buffers for max_in rows; c recorded in m->info (vat_config_put). The rows are
+ * drawn whole in each process, the directions too: one process only (-1 under mpirun). */
+int m2_set_vat(m2 *m, const vat_config *c, error *e);
+/* The classifier q(y|x) as vat.h sees it, on up to max_in rows (its passes leave m->p.grad alone
+ * unless asked). */
+vat_net m2_vat_net(m2 *m);
+/* The term of a step on its n rows x (n, in), n <= max_in: adds alpha times the gradient of its mean
+ * to m->p.grad (the directions drawn from r) and returns the mean (vat_loss). */
+double m2_vat_loss(m2 *m, const float *x, int n, float alpha, rng *r);
 
 /* x (nl + nu, in): nl labelled rows (labels y (nl), 0 <= y < K) then nu unlabelled rows; eps
  * (nl + nu K, Z) noise. Adds to *loss (unweighted bounds); with grad, the backward of the step loss
@@ -130,7 +153,7 @@ void m2_decode(m2 *m, const float *z, const int *cls, int B, float *xmean);
 /* Reconstruction through z = mu(x, y), y the given label when >= 0 else argmax q(y|x). */
 void m2_reconstruct(m2 *m, const float *x, const int *y, int B, float *xmean);
 
-/* Model files of kind "m2" (info: the vaenet_arch keys plus "classes"). */
+/* Model files of kind "m2" (info: the vaenet_arch keys plus "classes", and what the trainer added). */
 model_file *m2_save(const m2 *m, error *e);
 int m2_load(m2 *m, const model_file *f, int max_lab, int max_unl, error *e);
 

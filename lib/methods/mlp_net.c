@@ -97,7 +97,7 @@ static int conv_acts_alloc(mlp_acts *A, const mlp *m, int cap, error *e)
 {
     for (int j = 0; j < m->conv.n; j++) {
         const conv_shape *s = &m->cs[j];
-        char name[16];
+        char name[32];
         int64_t dims[2] = {cap, (int64_t)conv_out_size(s)}, dk[1] = {s->K};
         snprintf(name, sizeof name, "c%d", j + 1);
         if ((A->icy[j] = nn_params_add(&A->t, name, 2, dims, 0, e)) < 0) return -1;

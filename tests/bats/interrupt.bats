@@ -70,6 +70,14 @@ interrupt_resume() {
     interrupt_resume "$T/m" $M2 "$D/tr5.ssl"
 }
 
+@test "ssl-vae train --model m2 --vat --entmin --shift: the same after --resume" {
+    interrupt_resume "$T/m" $M2 --vat 1 --entmin 0.5 --shift 1 "$D/tr5.ssl"
+}
+
+@test "ssl-gan train --vat --entmin: the same after --resume" {
+    interrupt_resume "$T/m" $GAN --vat 1 --entmin 0.5 "$D/tr5.ssl"
+}
+
 @test "ssl-gan train: interrupted, then --resume: the uninterrupted run's bytes" {
     interrupt_resume "$T/m" $GAN --lr-decay-start 2 "$D/tr5.ssl"
 }

@@ -224,6 +224,38 @@ EOF2
     assert_fails_with 2 "--entropy-weight"
 }
 
+@test "--vat, --entmin: deterministic, recorded, logged, each changes D; predict; with --d-conv too" {
+    ssl-gan train $ARCH --epochs 2 --seed 3 --vat 2 --entmin 1 --log "$T/v.json" -q "$D/tr5.ssl" -o "$T/v.gan"
+    ssl-gan train $ARCH --epochs 2 --seed 3 --vat 2 --entmin 1 -q "$D/tr5.ssl" -o "$T/v2.gan"
+    ssl-gan train $ARCH --epochs 2 --seed 3 --vat 2 --vat-iterations 2 --vat-xi 0.01 -q "$D/tr5.ssl" -o "$T/i.gan"
+    ssl-gan train $ARCH --epochs 2 --seed 3 --entmin 1 -q "$D/tr5.ssl" -o "$T/e.gan"
+    cmp "$T/v.gan" "$T/v2.gan"
+    for m in v i e; do refute cmp -s "$D/m.gan" "$T/$m.gan"; done
+    refute cmp -s "$T/v.gan" "$T/e.gan"
+    # the info keys (only when on) and the per-epoch vat_loss, in the log and the model's final metrics
+    "$PY" - "$T/v.gan" "$T/i.gan" "$T/e.gan" "$D/m.gan" "$T/v.json" <<'EOF2'
+import json, msgpack, sys
+v, i, e, m = (msgpack.unpackb(open(f, "rb").read())["info"] for f in sys.argv[1:5])
+keys = ("vat_eps", "vat_xi", "vat_iterations", "entmin")
+assert [v[k] for k in keys] == [2.0, 0.001, 1, 1.0], v
+assert (i["vat_iterations"], i["vat_xi"]) == (2, 0.01) and "entmin" not in i, i
+assert e["entmin"] == 1.0 and "vat_eps" not in e, e
+assert not any(k in m for k in keys) and "vat_loss" not in m["final"], m
+log = [json.loads(l) for l in open(sys.argv[5])]
+assert len(log) == 2 and all(0 < r["vat_loss"] < 5 for r in log) and "vat_loss" in v["final"], log
+EOF2
+    ssl-gan predict -m "$T/v.gan" "$D/te.ssl" -o "$T/p.ssl"
+    [ "$(shape_of "$T/p.ssl" p)" = "$(shape_of "$D/te.ssl" x | cut -d' ' -f1) 10" ]
+    ssl-eval "$T/p.ssl" | grep -q accuracy
+    ssl-gan train --d-conv 4:3:2 --d-hidden 16 --g-hidden 16 --noise-dim 8 --batch 50 --epochs 1 --seed 3 --vat 2 -q "$D/tr5.ssl" -o "$T/c.gan"
+    ssl-gan predict -m "$T/c.gan" "$D/te.ssl" | ssl-eval | grep -q accuracy
+    run --separate-stderr ssl-gan train $ARCH --vat -1 "$D/tr5.ssl" -o "$T/x.gan"
+    assert_fails_with 2 "--vat: -1 is out of range"
+    run --separate-stderr ssl-gan train $ARCH --entmin 1 --vat-iterations 101 "$D/tr5.ssl" -o "$T/x.gan"
+    assert_fails_with 2 "--vat-iterations"
+    [ ! -e "$T/x.gan" ]
+}
+
 @test "--consistency, --cons-shift, --cons-flip: deterministic, recorded, logged; images only" {
     CONS="--d-hidden 32 --g-hidden 32 --noise-dim 16 --batch 50 --epochs 2 --seed 3 -q"
     ssl-gan train $CONS --consistency 2 --cons-flip --log "$T/c.json" "$D/tr5.ssl" -o "$T/c.gan"

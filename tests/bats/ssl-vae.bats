@@ -206,6 +206,35 @@ info() { "$PY" -c "import msgpack, sys; print(msgpack.unpackb(open(sys.argv[2], 
     assert_fails_with 1 "needs one-channel images|not M1 latents"
 }
 
+@test "M2 --vat, --entmin: deterministic, recorded, logged, each changes the model; predict; M1 refuses them" {
+    local o="--model m2 --hidden 16 --latent 3 --epochs 2 --seed 3 -q"
+    ssl-vae train $o "$D/tr5.ssl" -o "$T/a.m2"
+    ssl-vae train $o --vat 2 --entmin 1 --log "$T/v.json" "$D/tr5.ssl" -o "$T/v.m2"
+    ssl-vae train $o --vat 2 --entmin 1 "$D/tr5.ssl" -o "$T/v2.m2"
+    ssl-vae train $o --vat 2 --vat-iterations 2 --vat-xi 0.01 "$D/tr5.ssl" -o "$T/i.m2"
+    ssl-vae train $o --entmin 1 "$D/tr5.ssl" -o "$T/e.m2"
+    cmp "$T/v.m2" "$T/v2.m2"
+    for m in v i e; do refute cmp -s "$T/a.m2" "$T/$m.m2"; done
+    refute cmp -s "$T/v.m2" "$T/e.m2"
+    [ "$(info vat_eps "$T/v.m2")" = 2.0 ] && [ "$(info vat_xi "$T/v.m2")" = 0.001 ] && [ "$(info entmin "$T/v.m2")" = 1.0 ]
+    [ "$(info vat_iterations "$T/i.m2")" = 2 ] && [ "$(info vat_xi "$T/i.m2")" = 0.01 ]
+    [ "$(info vat_eps "$T/e.m2")" = None ] && [ "$(info entmin "$T/a.m2")" = None ]
+    # vat_loss: the mean KL + entropy over a step's rows, between 0 and log 10 + the KL
+    "$PY" -c "import json, sys; r = [json.loads(l) for l in open(sys.argv[1])]; assert len(r) == 2 and all(0 < e['vat_loss'] < 5 for e in r), r" "$T/v.json"
+    ssl-vae predict -m "$T/v.m2" "$D/te.ssl" -o "$T/p.ssl"
+    [ "$(shape_of "$T/p.ssl" p)" = "$(shape_of "$D/te.ssl" x | cut -d' ' -f1) 10" ]
+    ssl-eval "$T/p.ssl" | grep -q accuracy
+    run --separate-stderr ssl-vae train --vat 2 "$D/tr.ssl" -o "$T/m1.vae"
+    assert_fails_with 2 "^ssl-vae: --vat and --entmin train M2's classifier q\(y\|x\): M1 has none"
+    run --separate-stderr ssl-vae train --model m1 --entmin 1 "$D/tr.ssl" -o "$T/m1.vae"
+    assert_fails_with 2 "M1 has none"
+    run --separate-stderr ssl-vae train $o --vat -1 "$D/tr5.ssl" -o "$T/x.m2"
+    assert_fails_with 2 "--vat: -1 is out of range"
+    run --separate-stderr ssl-vae train $o --vat 1 --vat-iterations 0 "$D/tr5.ssl" -o "$T/x.m2"
+    assert_fails_with 2 "--vat-iterations"
+    [ ! -e "$T/m1.vae" ] && [ ! -e "$T/x.m2" ]
+}
+
 @test "encode --min-sd keeps the latent units that vary over the training rows (the model's latent_sd)" {
     "$PY" -c "
 import msgpack, sys

@@ -3,7 +3,10 @@
  * w.r.t. every trained parameter of D, and of L_G w.r.t. every parameter of G (through D, batch
  * norm, noise), with the noise held fixed by re-seeding the generator before each evaluation;
  * the same with the labelled (and the unlabelled) rows shifted and L_unl weighted (and mode seeking for the conditional
- * G, whose term is also checked alone); image shifts, Polyak averaging;
+ * G, whose term is also checked alone); image shifts, Polyak averaging; D as vat.h sees it (its
+ * input and parameter gradients, without noise as prediction and with one fixed draw of it) and the
+ * VAT and entropy term of L_D (its parameter gradients with p(x) and x + r_adv held, and its place
+ * in the step);
  * the model file round trip, sampling, and a small training run.
  *
  * Float32 layers, losses summed in double, h = 1e-3. The losses of the whole networks are small
@@ -575,6 +578,181 @@ static void test_net_unlabelled_terms(void)
     gan_free(m);
 }
 
+/* ---- D as vat.h sees it, and the VAT and entropy term of L_D ---- */
+
+enum { NV = 2 * BT };   /* a step's labelled and unlabelled rows */
+static float vat_w[NV * 3];   /* the weights of the logits in weighted_logits */
+static const rng *vat_noise;  /* the noise of its passes, or NULL */
+
+/* sum_ik vat_w_ik logits_ik of D on the first NV rows of c->x */
+static double weighted_logits(void *p)
+{
+    net_ctx *c = p;
+    c->m->eff_d = 0;   /* a parameter moved */
+    vat_net n = gan_vat_net(c->m, vat_noise);
+    const float *o = n.forward(n.ctx, c->x, NV);
+    double s = 0;
+    for (int i = 0; i < NV * 3; i++) s += (double)vat_w[i] * o[i];
+    return s;
+}
+
+/* Without the noise, the data-dependent init leaves about half the hidden ReLU inputs near 0, where
+ * a difference quotient straddles the kink: the hidden biases moved up keep most of them clear. */
+static void clear_kinks(gan *m)
+{
+    for (int t = 2; t < m->d.n; t += 3)
+        if (t / 3 != m->a.nd)
+            for (size_t i = 0; i < m->d.t[t].size; i++) nn_data(&m->d, t)[i] += 0.5f;
+    m->eff_d = 0;
+}
+
+/* The input gradient the power iteration uses against central differences, D's gradients untouched;
+ * with params, D's gradients (the passes with vat_noise). */
+static void check_vat_gradients(gan *m, net_ctx *c)
+{
+    int F = m->a.features;
+    vat_net n = gan_vat_net(m, vat_noise);
+    float dl[NV * 3], *dx = malloc((size_t)NV * F * sizeof(float));
+    n.forward(n.ctx, c->x, NV);
+    nn_params_zero_grad(NULL, &m->d);
+    memcpy(dl, vat_w, sizeof dl);
+    n.backward(n.ctx, dl, dx, 0);
+    int zero = 1;
+    for (size_t i = 0; i < m->d.total; i++) zero &= m->d.grad[i] == 0.0f;
+    CHECK(zero);
+    check_grad_rel("D dx", weighted_logits, c, c->x, dx, (size_t)NV * F, H);
+    n.forward(n.ctx, c->x, NV);
+    memcpy(dl, vat_w, sizeof dl);
+    n.backward(n.ctx, dl, NULL, 1);
+    check_table("D logits", &m->d, weighted_logits, c, 1, m->a.nd);
+    free(dx);
+}
+
+/* Without noise, the passes are prediction's (the same probabilities); with a noise generator, two
+ * passes agree, and differ from the noise-free one. The gradients, both ways. */
+static void check_vat_net(gan *m, net_ctx *c)
+{
+    error e;
+    rng r, noise;
+    rng_seed(&r, 8);
+    rng_seed(&noise, 31);
+    fill(&r, vat_w, NV * 3, 1.0f);
+    clear_kinks(m);
+    vat_net n = gan_vat_net(m, NULL);
+    float p1[NV * 3], p2[NV * 3], l1[NV * 3];
+    CHECK(gan_predict(m, c->x, NV, p2, &e) == 0);
+    nn_softmax_forward(p1, n.forward(n.ctx, c->x, NV), NV, 3);
+    CHECK(memcmp(p1, p2, sizeof p1) == 0);
+    n = gan_vat_net(m, &noise);
+    memcpy(l1, n.forward(n.ctx, c->x, NV), sizeof l1);
+    CHECK(memcmp(l1, n.forward(n.ctx, c->x, NV), sizeof l1) == 0);
+    nn_softmax_forward(p1, l1, NV, 3);
+    CHECK(memcmp(p1, p2, sizeof p1) != 0);
+    for (int k = 0; k < 2; k++) {
+        vat_noise = k ? &noise : NULL;
+        check_vat_gradients(m, c);
+    }
+    vat_noise = NULL;
+    gan_free(m);
+}
+
+static void test_vat_net(void)
+{
+    net_ctx c;
+    check_vat_net(tiny(0, &c), &c);
+    check_vat_net(tiny_arch(0, "3:3:1,2:3:2", 0, 0, NULL, &c), &c);
+    check_vat_net(tiny_arch(0, "3:3:1,4:3:2", 1, 0, NULL, &c), &c);
+}
+
+/* The term with p(x) and x + r_adv held: mean_i KL(p_i || p(y|xr_i)) + entmin mean_i H(p(y|x_i)) */
+typedef struct held {
+    net_ctx c;
+    const float *x, *xr, *p;
+    double entmin;
+    const rng *noise;   /* of D's passes */
+} held;
+
+static double held_vat(void *ctx)
+{
+    held *h = ctx;
+    h->c.m->eff_d = 0;
+    vat_net n = gan_vat_net(h->c.m, h->noise);
+    double total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const float *l = n.forward(n.ctx, pass ? h->xr : h->x, NV);
+        for (int i = 0; i < NV; i++) {
+            const float *li = l + i * 3;
+            double mx = fmax(li[0], fmax(li[1], li[2])), s = 0;
+            for (int k = 0; k < 3; k++) s += exp(li[k] - mx);
+            for (int k = 0; k < 3; k++) {
+                double lp = li[k] - mx - log(s), p = h->p[i * 3 + k];
+                total += pass ? p * (log(p) - lp) : -h->entmin * exp(lp) * lp;
+            }
+        }
+    }
+    return total / NV;
+}
+
+/* L_D with the term: the step without it plus vat_loss on its labelled and unlabelled rows (after the
+ * step's other draws: a generator split off for D's noise, then the directions), value and gradient;
+ * and the term's gradient against central differences of the held loss. */
+static void test_vat_term(void)
+{
+    static held h;
+    gan *m = tiny(0, &h.c);
+    net_ctx *c = &h.c;
+    clear_kinks(m);
+    error e;
+    vat_config v;
+    vat_config_default(&v);
+    v.eps = 0.5, v.entmin = 0.3;
+    size_t nd = m->d.total, F = (size_t)m->a.features;
+    float *g0 = malloc(nd * sizeof(float)), *rows = malloc(NV * F * sizeof(float));
+    for (int i = 0; i < BT; i++) {
+        memcpy(rows + i * F, c->x + (size_t)c->lab[i] * F, F * sizeof(float));
+        memcpy(rows + (BT + i) * F, c->x + (size_t)c->unl[i] * F, F * sizeof(float));
+    }
+    m->vat = v;
+    CHECK(gan_workspace(m, BT, &e) == 0);   /* room for the term's buffers */
+    nn_params_zero_grad(NULL, &m->d);
+    gan_stats st = {0}, st0 = {0};
+    rng r;
+    rng_seed(&r, 77);
+    double with = gan_d_grad(m, c->x, c->y, c->lab, c->unl, &r, &st);
+    memcpy(g0, m->d.grad, nd * sizeof(float));
+    m->vat.eps = m->vat.entmin = 0;
+    nn_params_zero_grad(NULL, &m->d);
+    rng_seed(&r, 77);
+    double without = gan_d_grad(m, c->x, c->y, c->lab, c->unl, &r, &st0);
+    rng noise = rng_split(&r);
+    vat_net n = gan_vat_net(m, &noise);
+    vat_ws w;
+    CHECK(vat_ws_alloc(&w, NV, (int)F, 3, &e) == 0);
+    double term = vat_loss(&n, &v, &w, rows, NV, 1.0f, &r);
+    CHECK(term > 0 && st0.loss_vat == 0);
+    CHECK_NEAR(st.loss_vat, term, 1e-6 * term);
+    CHECK_NEAR(with, without + term, 1e-6 * fabs(with));
+    double gmax = 0, diff = 0;
+    for (size_t i = 0; i < nd; i++) gmax = fmax(gmax, fabs(g0[i])), diff = fmax(diff, fabs(g0[i] - m->d.grad[i]));
+    CHECK(diff <= 1e-6 * gmax);
+    /* the term alone, held */
+    nn_params_zero_grad(NULL, &m->d);
+    rng_seed(&r, 5);
+    noise = rng_split(&r);
+    n = gan_vat_net(m, &noise);
+    term = vat_loss(&n, &v, &w, rows, NV, 1.0f, &r);
+    static float xr[NV * FI], p[NV * 3];
+    memcpy(xr, w.xr, NV * F * sizeof(float));
+    memcpy(p, w.p, sizeof p);
+    h.x = rows, h.xr = xr, h.p = p, h.entmin = v.entmin, h.noise = &noise;
+    CHECK_NEAR(held_vat(&h), term, 1e-5 * term);
+    check_table("D vat", &m->d, held_vat, c, 1, m->a.nd);
+    vat_ws_free(&w);
+    free(g0);
+    free(rows);
+    gan_free(m);
+}
+
 /* Polyak averaging: the average starts at D's weights, predict uses it (a change of d alone does
  * not move predictions), an update with decay 0 copies d, one with decay 0.9 at a late step mixes
  * 0.9 / 0.1, and the model file keeps it. */
@@ -716,6 +894,8 @@ int main(void)
     RUN(test_conv_roundtrip);
     RUN(test_net_shift);
     RUN(test_net_unlabelled_terms);
+    RUN(test_vat_net);
+    RUN(test_vat_term);
     RUN(test_ema);
     RUN(test_model_roundtrip);
     RUN(test_train_small);

@@ -1,7 +1,9 @@
 /* lib/m2: the M2 step loss against central differences w.r.t. every parameter, for a labelled
  * batch (L + alpha cross-entropy), an unlabelled batch (U: the K class copies weighted by q(y|x),
  * entropy included) and both together; KL weight beta != 1 so its place is checked too. Plus the
- * closed form of U, the save/load round trip and the label check. */
+ * closed form of U, the save/load round trip and the label check; and the VAT and entropy term of
+ * q(y|x): the classifier's input and parameter gradients as vat.h sees it, and the term's parameter
+ * gradients (p(x) and x + r_adv held, as the method holds them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +179,131 @@ static void test_rows_drawn_with_sd(void)
     m2_data_free(&d);
 }
 
+/* ---- VAT and entropy minimisation of q(y|x) (m2_vat.c) ---- */
+
+enum { NV = NL + NU };
+
+/* sum_ik w_ik logits_ik(x) of the classifier on the NV rows of c->x: its gradients are the
+ * backward's from dlogits = w. */
+typedef struct lin {
+    ctx *c;
+    float w[NV * K];
+} lin;
+
+static double weighted_logits(void *p)
+{
+    lin *l = p;
+    vat_net n = m2_vat_net(&l->c->m);
+    const float *o = n.forward(n.ctx, l->c->x, NV);
+    double s = 0;
+    for (int i = 0; i < NV * K; i++) s += (double)l->w[i] * o[i];
+    return s;
+}
+
+/* The input gradient the power iteration uses, against central differences, with the parameters'
+ * gradients untouched; then the parameters' gradients of the same backward with params = 1. */
+static void test_vat_net_gradients(void)
+{
+    static ctx c;
+    static lin l;
+    make(&c, VAENET_BERNOULLI, 21);
+    l.c = &c;
+    rng r;
+    rng_seed(&r, 3);
+    gc_fill_sym(&r, l.w, NV * K, 1.0f);
+    nn_params_zero_grad(NULL, &c.m.p);
+    vat_net n = m2_vat_net(&c.m);
+    float dx[NV * IN], dl[NV * K];
+    n.forward(n.ctx, c.x, NV);
+    memcpy(dl, l.w, sizeof dl);
+    n.backward(n.ctx, dl, dx, 0);
+    int zero = 1;
+    for (size_t i = 0; i < c.m.p.total; i++) zero &= c.m.p.grad[i] == 0.0f;
+    CHECK(zero);
+    CHECK(gc_check_layer("dx", weighted_logits, &l, c.x, dx, NV * IN) == 0);
+    n.forward(n.ctx, c.x, NV);
+    memcpy(dl, l.w, sizeof dl);
+    n.backward(n.ctx, dl, NULL, 1);
+    int bad = 0;
+    for (int i = 0; i < c.m.p.n; i++)
+        bad += gc_check_layer(c.m.p.t[i].name, weighted_logits, &l, nn_data(&c.m.p, i), nn_grad(&c.m.p, i), c.m.p.t[i].size);
+    CHECK(bad == 0);
+    m2_free(&c.m);
+}
+
+/* The term with p(x) and x + r_adv held: alpha (mean_i KL(p_i || q(y|xr_i)) + entmin mean_i
+ * H(q(y|x_i))), in double from the classifier's logits. */
+typedef struct held {
+    ctx *c;
+    const float *xr, *p;
+    double entmin;
+} held;
+
+static void log_softmax_d(double *lp, const float *l)
+{
+    double mx = l[0], s = 0;
+    for (int k = 1; k < K; k++) mx = fmax(mx, l[k]);
+    for (int k = 0; k < K; k++) s += exp(l[k] - mx);
+    for (int k = 0; k < K; k++) lp[k] = l[k] - mx - log(s);
+}
+
+static double held_vat(void *ctx_)
+{
+    held *h = ctx_;
+    vat_net n = m2_vat_net(&h->c->m);
+    double total = 0, lp[K];
+    const float *l = n.forward(n.ctx, h->c->x, NV);
+    for (int i = 0; i < NV; i++) {
+        log_softmax_d(lp, l + i * K);
+        for (int k = 0; k < K; k++) total -= h->entmin * exp(lp[k]) * lp[k];
+    }
+    l = n.forward(n.ctx, h->xr, NV);
+    for (int i = 0; i < NV; i++) {
+        log_softmax_d(lp, l + i * K);
+        for (int k = 0; k < K; k++) total += h->p[i * K + k] * (log(h->p[i * K + k]) - lp[k]);
+    }
+    return h->c->alpha * total / NV;
+}
+
+/* m2_vat_loss, the step's term: its value and its parameter gradients (the classifier's; the
+ * encoder's and decoder's stay zero) against the held loss; each row moved by eps; the options in
+ * the model's info only when on. */
+static void test_vat_term(void)
+{
+    static ctx c;
+    make(&c, VAENET_BERNOULLI, 23);
+    vat_config v;
+    vat_config_default(&v);
+    error e;
+    CHECK(m2_set_vat(&c.m, &v, &e) == 0 && value_get(c.m.info, "vat_eps") == NULL);
+    v.eps = 0.7, v.entmin = 0.4, v.iters = 2;
+    CHECK(m2_set_vat(&c.m, &v, &e) == 0);
+    CHECK(value_get(c.m.info, "vat_eps") && value_get(c.m.info, "vat_iterations") && value_get(c.m.info, "entmin"));
+    nn_params_zero_grad(NULL, &c.m.p);
+    rng r;
+    rng_seed(&r, 5);
+    double loss = m2_vat_loss(&c.m, c.x, NV, c.alpha, &r);
+    static float xr[NV * IN], p[NV * K];
+    memcpy(xr, c.m.vws.xr, sizeof xr);
+    memcpy(p, c.m.vws.p, sizeof p);
+    held h = {&c, xr, p, v.entmin};
+    CHECK(loss > 0);
+    CHECK_NEAR(held_vat(&h), c.alpha * loss, 1e-5 * c.alpha * loss);
+    for (int i = 0; i < NV; i++) {
+        double sq = 0;
+        for (int j = 0; j < IN; j++) sq += pow(xr[i * IN + j] - c.x[i * IN + j], 2);
+        CHECK_NEAR(sqrt(sq), v.eps, 1e-5);
+    }
+    float *g = malloc(c.m.p.total * sizeof(float));
+    memcpy(g, c.m.p.grad, c.m.p.total * sizeof(float));
+    int bad = 0;
+    for (int i = 0; i < c.m.p.n; i++)
+        bad += gc_check(c.m.p.t[i].name, held_vat, &h, nn_data(&c.m.p, i), g + c.m.p.t[i].offset, c.m.p.t[i].size);
+    CHECK(bad == 0);
+    free(g);
+    m2_free(&c.m);
+}
+
 int main(void)
 {
     RUN(test_grad_labelled);
@@ -188,5 +315,7 @@ int main(void)
     RUN(test_unlabelled_is_expectation);
     RUN(test_roundtrip_and_labels);
     RUN(test_rows_drawn_with_sd);
+    RUN(test_vat_net_gradients);
+    RUN(test_vat_term);
     return check_summary();
 }

@@ -1,10 +1,13 @@
 /* vat: the unlabelled losses' parameter gradients against finite differences (p(x) and r_adv held, as
- * the method holds them), and the float32 adversarial direction against one computed in double. */
+ * the method holds them), and the float32 adversarial direction against one computed in double; the
+ * input gradient of dnet (the VAEs' networks) without its parameters' gradients, as the direction
+ * needs it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "dnet.h"
 #include "gradcheck.h"
 #include "nn.h"
 #include "vat.h"
@@ -212,10 +215,62 @@ static void test_entropy_only(void)
     teardown(&f);
 }
 
+/* A dnet with class inputs on 2 input rows expanded to B output rows (as M2's encoder), and
+ * sum_ik w_ik out_ik as the loss. */
+typedef struct dctx {
+    dnet d;
+    nn_params p;
+    float x[2 * F], w[B * K];
+    int src[B], cls[B];
+} dctx;
+
+static double dnet_weighted(void *ctx)
+{
+    dctx *c = ctx;
+    const float *o = dnet_forward(&c->d, &c->p, c->x, 2, B, c->src, c->cls);
+    double s = 0;
+    for (int i = 0; i < B * K; i++) s += (double)c->w[i] * o[i];
+    return s;
+}
+
+/* dnet_input_grad: the input gradient against central differences and the same as dnet_backward's,
+ * the parameters' gradients untouched. */
+static void test_dnet_input_grad(void)
+{
+    static dctx c;
+    error e;
+    rng r;
+    rng_seed(&r, 9);
+    nn_params_init(&c.p);
+    CHECK(dnet_declare(&c.d, &c.p, "t", F, 3, 1, (const int[]){H}, K, NN_ACT_SOFTPLUS, &e) == 0);
+    CHECK(nn_params_alloc(&c.p, &e) == 0 && dnet_alloc(&c.d, 2, B, &e) == 0);
+    dnet_init(&c.d, &c.p, &r);
+    gc_fill(&r, c.x, 2 * F, -1.0f, 1.0f);
+    gc_fill_sym(&r, c.w, B * K, 1.0f);
+    memcpy(c.src, (const int[]){0, 0, 1, 1}, sizeof c.src);
+    memcpy(c.cls, (const int[]){0, 2, 1, 2}, sizeof c.cls);
+    nn_params_zero_grad(NULL, &c.p);
+    float dx[2 * F], dx2[2 * F];
+    dnet_forward(&c.d, &c.p, c.x, 2, B, c.src, c.cls);
+    memcpy(dnet_dout(&c.d), c.w, sizeof c.w);
+    dnet_input_grad(&c.d, &c.p, dx, c.x, 2, B, c.src, c.cls);
+    int zero = 1;
+    for (size_t i = 0; i < c.p.total; i++) zero &= c.p.grad[i] == 0.0f;
+    CHECK(zero);
+    CHECK(gc_check_layer("dx", dnet_weighted, &c, c.x, dx, 2 * F) == 0);
+    dnet_forward(&c.d, &c.p, c.x, 2, B, c.src, c.cls);
+    memcpy(dnet_dout(&c.d), c.w, sizeof c.w);
+    dnet_backward(&c.d, &c.p, dx2, c.x, 2, B, c.src, c.cls);
+    CHECK(memcmp(dx, dx2, sizeof dx) == 0);
+    dnet_free(&c.d);
+    nn_params_free(&c.p);
+}
+
 int main(void)
 {
     RUN(test_gradients);
     RUN(test_direction);
     RUN(test_entropy_only);
+    RUN(test_dnet_input_grad);
     return check_summary();
 }
