@@ -139,12 +139,12 @@ $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/$(1).model $(WORK)/test_s.ssl
 	$(FIT) predict $(THREADS_ARG) -m $$< $(WORK)/test_s.ssl -o $$@
 endef
 
-# $(call sweep_method,NAME,PARAM,VALUES,SSL_AUGMENT_ARGS[,SSL_FIT_ARGS]): pipelines/sweep.sh picks PARAM
-# among VALUES on a validation split carved from the labelled rows, then trains on them all and predicts the
-# test split. SSL_AUGMENT_ARGS "none" sweeps an ssl-fit option of the classifier (SSL_FIT_ARGS, default
-# MLP_ARGS) on the labelled rows alone: a baseline tuned as the methods are.
+# $(call sweep_method,NAME,PARAM,VALUES,SSL_AUGMENT_ARGS[,SSL_FIT_ARGS[,LABEL_SETS]]): pipelines/sweep.sh
+# picks PARAM among VALUES on a validation split carved from the labelled rows, then trains on them all and
+# predicts the test split. SSL_AUGMENT_ARGS "none" sweeps an ssl-fit option of the classifier (SSL_FIT_ARGS,
+# default MLP_ARGS) on the labelled rows alone: a baseline tuned as the methods are.
 define sweep_method
-$(eval $(call declare_method,$(1)))
+$(eval $(call declare_method,$(1),$(6)))
 $(WORK)/L%/$(1).pred.ssl: $(WORK)/L%/labelled.ssl $(WORK)/test_s.ssl $(call params,$(1),$(2) $(3) $(4) $(or $(5),$(MLP_ARGS)))
 	$(TIMED) $$(@D)/$(1).time env BIN=$(BIN) PARAM='$(2)' VALUES='$(3)' \
 	  AUG_ARGS='$(if $(filter none,$(4)),none,$(4) $(THREADS_ARG))' FIT_ARGS='$(or $(5),$(MLP_ARGS)) $(THREADS_ARG)' \
@@ -212,30 +212,33 @@ endef
 # Virtual adversarial training on the MLP (ssl-fit --vat, every row's prediction kept stable within a
 # radius eps), alone and with entropy minimisation (--entmin 1, VAT+EntMin): eps picked on a validation
 # split of the labels among VAT_EPS, as the other sweeps pick theirs. VAT_ARGS: the MLP's options.
-VAT_ARGS ?= $(MLP_ARGS)
-VAT_EPS  ?= 0.3 1 3
+VAT_ARGS   ?= $(MLP_ARGS)
+VAT_EPS    ?= 0.3 1 3
+VAT_LABELS ?= $(LABEL_SETS)
 define vat_methods
-$(eval $(call sweep_method,vat-sweep,--vat,$(VAT_EPS),none,$(VAT_ARGS)))
-$(eval $(call sweep_method,vat-entmin-sweep,--vat,$(VAT_EPS),none,$(VAT_ARGS) --entmin 1))
+$(eval $(call sweep_method,vat-sweep,--vat,$(VAT_EPS),none,$(VAT_ARGS),$(VAT_LABELS)))
+$(eval $(call sweep_method,vat-entmin-sweep,--vat,$(VAT_EPS),none,$(VAT_ARGS) --entmin 1,$(VAT_LABELS)))
 endef
 
 # A convolutional classifier (ssl-fit --conv; CONV_ARGS: its options): supervised on the labelled rows
 # with its learning rate picked on a validation split of the labels among CONV_LRS (conv-sweep), the row
 # that tells how much of a convolutional method's gain is the convolutions; and with VAT and entropy
-# minimisation on every row, eps picked among VAT_EPS (conv-vat-sweep; CONV_VAT_ARGS).
+# minimisation on every row, eps picked among VAT_EPS (conv-vat-sweep; CONV_VAT_ARGS), at the label sets
+# CONV_LABELS.
 CONV_ARGS     ?= --conv 32:5:2,64:3:2 --batch-norm --shift 2 --epochs 500 --patience 1000
 CONV_LRS      ?= 0.0003 0.001 0.003
 CONV_VAT_ARGS ?= --conv 32:5:2,64:3:2 --batch-norm --shift 2 --lr 0.002 --unlabelled-batch 250 --epochs 500 --entmin 1
+CONV_LABELS   ?= $(LABEL_SETS)
 define conv_methods
-$(eval $(call sweep_method,conv-sweep,--lr,$(CONV_LRS),none,$(CONV_ARGS)))
-$(eval $(call sweep_method,conv-vat-sweep,--vat,$(VAT_EPS),none,$(CONV_VAT_ARGS)))
+$(eval $(call sweep_method,conv-sweep,--lr,$(CONV_LRS),none,$(CONV_ARGS),$(CONV_LABELS)))
+$(eval $(call sweep_method,conv-vat-sweep,--vat,$(VAT_EPS),none,$(CONV_VAT_ARGS),$(CONV_LABELS)))
 endef
 
 # Graph-based label propagation (ssl-graph): a 10-nearest-neighbour graph over the training split and
 # the test split together (transductive: the test rows are unlabelled nodes of the graph), the labels
 # spread by Poisson learning (graph) or label spreading (graph-spread); graph-sweep picks the number of
-# neighbours among GRAPH_KS on a validation split of the labels; m1-graph runs on the M1's latents
-# (a pipeline that has an M1). GRAPH_ARGS: ssl-graph's options.
+# neighbours among GRAPH_KS on a validation split of the labels; m1-graph and m1-graph-spread run on the
+# M1's latents (a pipeline that has an M1). GRAPH_ARGS: ssl-graph's options.
 GRAPH_ARGS ?=
 GRAPH_KS   ?= 5 10 20
 # $(call graph_method,NAME,SSL_GRAPH_ARGS[,TRAIN_INPUT,TEST_INPUT]): inputs as trained_method's.
@@ -257,7 +260,9 @@ $(WORK)/L%/graph-sweep.pred.ssl: $(WORK)/L%/labelled.ssl $(WORK)/test_s.ssl $(ca
 endef
 define m1_graph_method
 $(eval $(call graph_method,m1-graph,$(GRAPH_ARGS),m1z.ssl,m1z_test.ssl))
+$(eval $(call graph_method,m1-graph-spread,$(GRAPH_ARGS) --method spread,m1z.ssl,m1z_test.ssl))
 TIMES_m1-graph := m1-graph.time m1.time
+TIMES_m1-graph-spread := m1-graph-spread.time m1.time
 endef
 
 # The grid: call after every method is declared.

@@ -31,6 +31,7 @@ $(WORK)/test_s.ssl: $(WORK)/test.ssl $(WORK)/scaler.model
 # The baselines and self-training (common.mk).
 $(eval $(call baseline_methods))
 $(eval $(call vat_methods))
+$(eval $(call conv_methods))
 $(eval $(call graph_methods))
 
 # The semi-supervised GAN (Salimans et al. 2016): D on labelled + unlabelled + generated rows.

@@ -74,6 +74,10 @@ $(foreach s,$(SEEDS),$(eval $(WORK)/L10/s$(s)/m1-m2.model $(WORK)/L10/s$(s)/m1-m
 # VAT_ARGS network: see above.
 $(eval $(call vat_methods))
 
+# The convolutional classifier (common.mk's conv_methods: supervised, and with VAT and entropy
+# minimisation), 500 steps.
+$(eval $(call conv_methods))
+
 # Graph-based label propagation (common.mk's graph_methods) on the pixels, and on M1's latents.
 $(eval $(call graph_methods))
 $(eval $(call m1_graph_method))
