@@ -174,6 +174,12 @@ $(WORK)/L%/m1z.ssl: $(WORK)/L%/labelled.ssl $$(WORK)/m1/s$$(call run_seed,$$*).v
 	cp $(WORK)/m1/s$(call run_seed,$*).time $(@D)/m1.time
 $(WORK)/L%/m1z_test.ssl: $(WORK)/test_s.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae $$(call params,m1z,$$(M1Z_ARGS))
 	$(VAE) encode $(THREADS_ARG) -m $(word 2,$^) $(filter-out --sd,$(M1Z_ARGS)) $< -o $@
+# The run's rows with M1's latents z added beside x (M1Z_ARGS without --replace and --sd), for a stage
+# that measures distances on z and trains on x (m1-graph-conv).
+M1ZX_ARGS = $(filter-out --replace --sd,$(M1Z_ARGS))
+$(WORK)/L%/m1zx.ssl: $(WORK)/L%/labelled.ssl $$(WORK)/m1/s$$(call run_seed,$$*).vae $$(call params,m1zx,$$(M1ZX_ARGS))
+	$(VAE) encode $(THREADS_ARG) -m $(word 2,$^) $(M1ZX_ARGS) $< -o $@
+	cp $(WORK)/m1/s$(call run_seed,$*).time $(@D)/m1.time
 
 # Generators for augmentation, one per run (trained on its labelled + unlabelled rows): a class-conditional
 # M2 (AUG_M2_ARGS) and a conditional GAN (AUG_CGAN_ARGS); their time is NAME.time in the run's folder.
@@ -263,6 +269,29 @@ $(eval $(call graph_method,m1-graph,$(GRAPH_ARGS),m1z.ssl,m1z_test.ssl))
 $(eval $(call graph_method,m1-graph-spread,$(GRAPH_ARGS) --method spread,m1z.ssl,m1z_test.ssl))
 TIMES_m1-graph := m1-graph.time m1.time
 TIMES_m1-graph-spread := m1-graph-spread.time m1.time
+endef
+
+# Label spreading's labels as the training set of a classifier that generalises (after Iscen et al.
+# 2019): label spreading on the M1 latents of the run's rows (ssl-graph --features z, the test split
+# not among them), the most confident rows of each class pseudo-labelled (ssl-augment --pseudo-from-p,
+# GRAPH_PSEUDO_ARGS), then the convolutional classifier trained on them (GRAPH_CONV_ARGS) predicts the
+# test split, at the label sets CONV_LABELS.
+GRAPH_PSEUDO_ARGS ?= --threshold 0.2 --per-class 1000 --balance
+GRAPH_CONV_ARGS   ?= --conv 32:5:2,64:3:2 --batch-norm --shift 2 --epochs 30 --patience 1000
+define graph_conv_method
+$(eval $(call declare_method,m1-graph-conv,$(CONV_LABELS)))
+FIG_FIT += m1-graph-conv
+$(WORK)/L%/m1-graph-conv.aug.ssl: $(WORK)/L%/m1zx.ssl $(call params,m1-graph-conv-aug,$(GRAPH_ARGS) $(GRAPH_PSEUDO_ARGS))
+	$(TIMED) $$(@D)/m1-graph-conv.aug.time sh -c '$(GRAPH) --quiet --method spread --features z $(GRAPH_ARGS) \
+	  $(THREADS_ARG) $$< | $(AUG) --quiet --pseudo-from-p $(GRAPH_PSEUDO_ARGS) -o $$@'
+$(WORK)/L%/m1-graph-conv.model $(WORK)/L%/m1-graph-conv.log: $(WORK)/L%/m1-graph-conv.aug.ssl \
+    $(call params,m1-graph-conv,$(GRAPH_CONV_ARGS))
+	$(TIMED) $$(@D)/m1-graph-conv.fit.time $(FIT) train $(GRAPH_CONV_ARGS) $(THREADS_ARG) \
+	  --seed $$(call run_seed,$$*) --quiet --log $$(@D)/m1-graph-conv.log $$< -o $$(@D)/m1-graph-conv.model
+	cat $$(@D)/m1-graph-conv.aug.time $$(@D)/m1-graph-conv.fit.time $$(@D)/m1.time \
+	  | awk '{ s += $$$$1 } END { printf "%.2f\n", s }' > $$(@D)/m1-graph-conv.time
+$(WORK)/L%/m1-graph-conv.pred.ssl: $(WORK)/L%/m1-graph-conv.model $(WORK)/test_s.ssl
+	$(FIT) predict $(THREADS_ARG) -m $$< $(WORK)/test_s.ssl -o $$@
 endef
 
 # The grid: call after every method is declared.

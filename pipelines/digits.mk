@@ -48,6 +48,7 @@ $(eval $(call trained_method,m1-m2,$(VAE),$(M1M2_ARGS),,m1z.ssl,m1z_test.ssl))
 TIMES_m1-mlp := m1-mlp.time m1.time
 TIMES_m1-m2  := m1-m2.time m1.time
 $(eval $(call m1_graph_method))
+$(eval $(call graph_conv_method))
 
 # An MLP on the labelled rows plus generated ones (class-conditional samples of an M2 or a conditional GAN,
 # kept when the supervised MLP agrees with their label, weighted 0.5).

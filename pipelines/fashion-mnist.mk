@@ -80,6 +80,7 @@ $(eval $(call trained_method,m1-m2,$(VAE),$(M1M2_ARGS),$(VAE_LABELS),m1z.ssl,m1z
 TIMES_m1-mlp := m1-mlp.time m1.time
 TIMES_m1-m2  := m1-m2.time m1.time
 $(eval $(call m1_graph_method))
+$(eval $(call graph_conv_method))
 
 # An MLP on the labelled rows plus generated ones (filtered by the supervised MLP, weighted 0.5).
 AUG_M2_ARGS   ?= $(M2_ARGS)

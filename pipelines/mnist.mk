@@ -81,6 +81,7 @@ $(eval $(call conv_methods))
 # Graph-based label propagation (common.mk's graph_methods) on the pixels, and on M1's latents.
 $(eval $(call graph_methods))
 $(eval $(call m1_graph_method))
+$(eval $(call graph_conv_method))
 
 $(eval $(call grid))
 

@@ -27,6 +27,8 @@ static const char USAGE[] =
     "Modes (pseudo-labels and one generator may be combined):\n"
     "      --pseudo MODEL       pseudo-label the unlabelled rows whose max p >= --threshold with\n"
     "                           their argmax class (self-training)\n"
+    "      --pseudo-from-p      the same from the stream's own p (f32, one per class), e.g. the\n"
+    "                           class scores ssl-graph writes, instead of a model\n"
     "      --threshold X        confidence threshold, in (0, 1] (default 0.9)\n"
     "      --balance            keep the same count in every class: the smallest class's count\n"
     "                           among the confident rows (or --per-class N when smaller)\n"
@@ -75,10 +77,11 @@ static const char USAGE[] =
 
 enum { OPT_PSEUDO = 256, OPT_THRESHOLD, OPT_BALANCE, OPT_PER_CLASS, OPT_ROUNDS, OPT_ROUND_HIDDEN,
        OPT_ROUND_EPOCHS, OPT_FROM_VAE, OPT_JITTER, OPT_PER_ROW, OPT_FROM_GAN, OPT_LABELLER, OPT_RATIO,
-       OPT_WEIGHT, OPT_FILTER, OPT_FILTER_THRESHOLD, OPT_KEEP, OPT_SEED, OPT_THREADS };
+       OPT_WEIGHT, OPT_FILTER, OPT_FILTER_THRESHOLD, OPT_KEEP, OPT_SEED, OPT_THREADS, OPT_PSEUDO_P };
 
 static const struct option OPTS[] = {
     {"pseudo", required_argument, 0, OPT_PSEUDO},         {"threshold", required_argument, 0, OPT_THRESHOLD},
+    {"pseudo-from-p", no_argument, 0, OPT_PSEUDO_P},
     {"balance", no_argument, 0, OPT_BALANCE},             {"per-class", required_argument, 0, OPT_PER_CLASS},
     {"rounds", required_argument, 0, OPT_ROUNDS},         {"round-hidden", required_argument, 0, OPT_ROUND_HIDDEN},
     {"round-epochs", required_argument, 0, OPT_ROUND_EPOCHS}, {"from-vae", required_argument, 0, OPT_FROM_VAE},
@@ -121,6 +124,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case 'o': a->out = optarg; break;
         case 'q': a->quiet = 1; break;
         case OPT_PSEUDO: a->pseudo = optarg; break;
+        case OPT_PSEUDO_P: o->pseudo_p = 1; break;
         case OPT_THRESHOLD: o->threshold = parse_prob(c, "--threshold", optarg, 1); break;
         case OPT_BALANCE: o->balance = 1; break;
         case OPT_PER_CLASS: o->per_class = (size_t)cli_parse_long(c, "--per-class", optarg, 1, 1L << 40); break;
@@ -149,12 +153,14 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
 /* Options that only make sense together. */
 static void check_modes(cli *c, const args *a)
 {
-    if (!a->pseudo && !a->from_vae && !a->from_gan)
-        cli_usage_error(c, "nothing to do: give --pseudo, --from-vae or --from-gan");
-    if (a->from_vae && a->from_gan) cli_usage_error(c, "--from-vae and --from-gan: one generator at a time");
     const augment_opts *o = &a->o;
-    if (o->rounds > 1 && !a->pseudo) cli_usage_error(c, "--rounds needs --pseudo");
-    if (o->balance && !a->pseudo) cli_usage_error(c, "--balance needs --pseudo");
+    int pseudo = a->pseudo || o->pseudo_p;
+    if (!pseudo && !a->from_vae && !a->from_gan)
+        cli_usage_error(c, "nothing to do: give --pseudo, --pseudo-from-p, --from-vae or --from-gan");
+    if (a->pseudo && o->pseudo_p) cli_usage_error(c, "--pseudo and --pseudo-from-p: one source of pseudo-labels");
+    if (a->from_vae && a->from_gan) cli_usage_error(c, "--from-vae and --from-gan: one generator at a time");
+    if (o->rounds > 1 && !pseudo) cli_usage_error(c, "--rounds needs --pseudo");
+    if (o->balance && !pseudo) cli_usage_error(c, "--balance needs --pseudo");
     if (o->jitter > 0 && !a->from_vae) cli_usage_error(c, "--jitter needs --from-vae M1");
     if (o->per_row && o->jitter <= 0) cli_usage_error(c, "--per-row needs --jitter");
     if ((a->filter || o->ratio > 0 || a->labeller) && !a->from_vae && !a->from_gan)
@@ -216,6 +222,14 @@ static void load_classifier(state *st, classifier **slot, const char *path, int 
     if (classifier_features(*slot) != F)
         die(st, "%s: the classifier takes %d features, %s has %d", path, classifier_features(*slot), k->file, F);
     agree_classes(st, k, classifier_classes(*slot), path);
+}
+
+/* --pseudo-from-p: the stream's p gives the number of classes, as a model would. */
+static void given_classes(state *st, classes *k)
+{
+    int ip = stream_schema_find(st->t->schema, "p");
+    if (ip < 0) die(st, "%s: --pseudo-from-p: stream has no tensor 'p'", k->file);
+    agree_classes(st, k, (int)st->t->schema->fields[ip].width, "tensor 'p'");
 }
 
 static void load_generator(state *st, const args *a, const char *path, int F, classes *k)
@@ -282,6 +296,7 @@ int main(int argc, char **argv)
 
     augment_opts *o = &a.o;
     if (a.pseudo) load_classifier(&st, &o->pseudo, a.pseudo, F, &k);
+    if (o->pseudo_p) given_classes(&st, &k);
     if (a.labeller) load_classifier(&st, &o->labeller, a.labeller, F, &k);
     if (a.filter) load_classifier(&st, &o->filter, a.filter, F, &k);
     if (a.from_vae || a.from_gan) load_generator(&st, &a, a.from_vae ? a.from_vae : a.from_gan, F, &k);

@@ -30,6 +30,8 @@ static const char USAGE[] =
     "      --method M         poisson: Poisson learning (Calder et al. 2020; default), which holds up at\n"
     "                         a few labels per class; spread: label spreading (Zhou et al. 2004)\n"
     "      --neighbours K     neighbours per row (default 10)\n"
+    "      --features NAME    the f32 tensor the distances are measured on (default x), e.g. z, the\n"
+    "                         latents ssl-vae encode adds beside x\n"
     "      --alpha A          label spreading's alpha, in (0, 1) (default 0.99)\n"
     "      --tol X            conjugate gradients stop when the residual is X times the right-hand\n"
     "                         side (default 1e-6)\n"
@@ -45,20 +47,22 @@ static const char USAGE[] =
     "  ssl-vae encode -m m1.vae --replace labelled.ssl -o z.ssl\n"
     "  ssl-vae encode -m m1.vae --replace test.ssl | ssl-graph --train z.ssl | ssl-eval\n";
 
-enum { OPT_TRAIN = 256, OPT_METHOD, OPT_NEIGHBOURS, OPT_ALPHA, OPT_TOL, OPT_MAX_ITER, OPT_CLASSES, OPT_THREADS };
+enum { OPT_TRAIN = 256, OPT_METHOD, OPT_NEIGHBOURS, OPT_ALPHA, OPT_TOL, OPT_MAX_ITER, OPT_CLASSES, OPT_THREADS,
+       OPT_FEATURES };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},        {"train", required_argument, 0, OPT_TRAIN},
     {"method", required_argument, 0, OPT_METHOD}, {"neighbours", required_argument, 0, OPT_NEIGHBOURS},
     {"alpha", required_argument, 0, OPT_ALPHA},   {"tol", required_argument, 0, OPT_TOL},
     {"max-iterations", required_argument, 0, OPT_MAX_ITER}, {"classes", required_argument, 0, OPT_CLASSES},
-    {"threads", required_argument, 0, OPT_THREADS}, {"quiet", no_argument, 0, 'q'},
+    {"threads", required_argument, 0, OPT_THREADS}, {"features", required_argument, 0, OPT_FEATURES},
+    {"quiet", no_argument, 0, 'q'},
     {"help", no_argument, 0, 'h'},                {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
 };
 
 typedef struct args {
-    const char *out, *train, *file;
+    const char *out, *train, *file, *features;   /* features: the tensor of the distances */
     int k, classes, threads, quiet;
     graph_config cfg;
     char *history;
@@ -69,6 +73,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
     memset(a, 0, sizeof *a);
     graph_config_default(&a->cfg);
     a->k = 10;
+    a->features = "x";
     a->history = cli_command_line(c, argc, argv);
     int opt;
     while ((opt = getopt_long(argc, argv, ":o:qhV", OPTS, NULL)) != -1) {
@@ -87,6 +92,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_MAX_ITER: a->cfg.max_iter = (int)cli_parse_long(c, "--max-iterations", optarg, 1, 100000000); break;
         case OPT_CLASSES: a->classes = (int)cli_parse_long(c, "--classes", optarg, 2, STREAM_MAX_CLASSES); break;
         case OPT_THREADS: a->threads = (int)cli_parse_long(c, "--threads", optarg, 1, 1024); break;
+        case OPT_FEATURES: a->features = optarg; break;
         default: cli_other_option(c, argv, opt, USAGE);
         }
     }
@@ -94,17 +100,17 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
     a->file = cli_inputs(c, argc, argv, files, 1) ? files[0] : NULL;
 }
 
-/* The f32 x (n, F) of t, finite; F into *F. */
-static const float *features(cli *c, const stream_table *t, const char *file, int *F)
+/* The f32 tensor name (n, F) of t, finite; F into *F. */
+static const float *features(cli *c, const stream_table *t, const char *name, const char *file, int *F)
 {
     error e;
-    int ix = stream_schema_find(t->schema, "x");
-    if (ix < 0) cli_fail(c, "%s: stream has no tensor 'x' (features)", file);
-    const float *x = stream_table_col_typed(t, "x", STREAM_F32, &e);
+    int ix = stream_schema_find(t->schema, name);
+    if (ix < 0) cli_fail(c, "%s: stream has no tensor '%s' (features)", file, name);
+    const float *x = stream_table_col_typed(t, name, STREAM_F32, &e);
     if (!x) cli_fail(c, "%s: %s", file, e.msg);
     *F = (int)t->schema->fields[ix].width;
     for (size_t i = 0; i < t->nrows * (size_t)*F; i++)
-        if (!isfinite(x[i])) cli_fail(c, "%s: row %zu: x has a non-finite value", file, i / *F + 1);
+        if (!isfinite(x[i])) cli_fail(c, "%s: row %zu: %s has a non-finite value", file, i / *F + 1, name);
     return x;
 }
 
@@ -134,7 +140,7 @@ static void gather(cli *c, const args *a, const stream_table *t, const stream_ta
     const char *file = cli_in_name(a->file);
     const stream_table *seeds = tr ? tr : t;
     int Ft, Fs;
-    const float *xt = features(c, t, file, &Ft), *xs = tr ? features(c, tr, a->train, &Fs) : NULL;
+    const float *xt = features(c, t, a->features, file, &Ft), *xs = tr ? features(c, tr, a->features, a->train, &Fs) : NULL;
     if (tr && Fs != Ft) cli_fail(c, "%s: %d features, %s has %d", file, Ft, a->train, Fs);
     const int32_t *ys = labels(c, a, seeds, tr ? a->train : file, &r->K);
     r->F = Ft;
@@ -197,7 +203,9 @@ int main(int argc, char **argv)
     if (graph_propagate(&g, &a.cfg, r.y, r.K, p, &res, &e) < 0) cli_fail(&c, "%s: %s", a.train ? a.train : file, e.msg);
     out_ctx o = {p + r.first * (size_t)r.K, r.K};
     const value *names = value_get((tr ? tr : t)->schema->meta, STREAM_META_CLASSES);
-    filter f = {.output = "p", .width = r.K, .in_width = r.F, .classes = r.K, .class_names = names,
+    int ix = stream_schema_find(t->schema, "x");   /* filter_table passes x through, whatever --features is */
+    if (ix < 0) cli_fail(&c, "%s: stream has no tensor 'x'", file);
+    filter f = {.output = "p", .width = r.K, .in_width = (int)t->schema->fields[ix].width, .classes = r.K, .class_names = names,
                 .history = a.history, .name = file, .fn = copy_rows, .ctx = &o};
     if (filter_table(t, cli_open_out(&c, a.out), &f, &e) < 0) cli_fail_error(&c, &e);
     cli_commit(&c);

@@ -203,6 +203,25 @@ static int predict_rows(classifier *c, const work *wk, const int *idx, size_t n,
     return rc;
 }
 
+/* p (nunl, K) of the unlabelled rows from the table's own p: f32, K per row, finite, >= 0. */
+static int given_rows(const work *wk, float *p, error *e)
+{
+    int ip = stream_schema_find(wk->t->schema, "p");
+    if (ip < 0) return error_set(e, "stream has no tensor 'p' to take pseudo-labels from");
+    const float *src = stream_table_col_typed(wk->t, "p", STREAM_F32, e);
+    if (!src) return -1;
+    size_t K = (size_t)wk->K;
+    if (wk->t->schema->fields[ip].width != K)
+        return error_set(e, "tensor 'p' has %zu values per row, expected one per class (%zu)", wk->t->schema->fields[ip].width, K);
+    for (size_t j = 0; j < wk->nunl; j++)
+        for (size_t k = 0; k < K; k++) {
+            float v = src[(size_t)wk->unl[j] * K + k];
+            if (!(v >= 0 && v <= 1)) return error_set(e, "row %d: p has %g, not a probability", wk->unl[j] + 1, v);
+            p[j * K + k] = v;
+        }
+    return 0;
+}
+
 /* A fresh MLP on the labelled rows plus the pseudo rows label (nunl), weighted. */
 static classifier *round_model(const work *wk, const augment_opts *o, const int *label, int round, trainlog *log,
                                error *e)
@@ -251,11 +270,15 @@ static int pseudo_label(const work *wk, const augment_opts *o, int *label, train
         goto done;
     }
     for (int r = 1; r <= o->rounds; r++) {
-        classifier *c = r == 1 ? o->pseudo : round_model(wk, o, label, r, log, e);
-        if (!c) goto done;
-        int bad = predict_rows(c, wk, wk->unl, wk->nunl, p, e) < 0;
-        if (c != o->pseudo) classifier_free(c);
-        if (bad) goto done;
+        if (r == 1 && o->pseudo_p) {
+            if (given_rows(wk, p, e) < 0) goto done;
+        } else {
+            classifier *c = r == 1 ? o->pseudo : round_model(wk, o, label, r, log, e);
+            if (!c) goto done;
+            int bad = predict_rows(c, wk, wk->unl, wk->nunl, p, e) < 0;
+            if (c != o->pseudo) classifier_free(c);
+            if (bad) goto done;
+        }
         if (r > 1) memcpy(prev, label, wk->nunl * sizeof *prev);
         long kept = augment_select(p, wk->nunl, wk->K, o->threshold, o->balance, o->per_class, label, counts, e);
         if (kept < 0) goto done;
@@ -481,7 +504,8 @@ static void set_meta(stream_table *t, const augment_opts *o, const augment_repor
     value_set(a, "generated", value_int((int64_t)rep->generated));
     value_set(a, "filtered", value_int((int64_t)rep->filtered));
     value_set(a, "unlabelled_kept", value_int((int64_t)rep->unlabelled_kept));
-    if (o->pseudo) {
+    if (o->pseudo || o->pseudo_p) {
+        if (o->pseudo_p) value_set(a, "pseudo_from", value_str("p"));
         value_set(a, "threshold", value_float(o->threshold));
         value_set(a, "rounds", value_int(o->rounds));
         value_set(a, "balance", value_bool(o->balance));
@@ -505,7 +529,7 @@ int augment_run(stream_table *t, int K, const augment_opts *o, trainlog *log, au
     rng gen_rng = rng_split(&root);
     if (work_init(&wk, t, K, e) < 0) goto done;
     rep->labelled = wk.nlab, rep->unlabelled = wk.nunl;
-    if (o->pseudo) {
+    if (o->pseudo || o->pseudo_p) {
         if (!(label = malloc((wk.nunl ? wk.nunl : 1) * sizeof *label))) {
             error_set(e, "out of memory");
             goto done;

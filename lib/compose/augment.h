@@ -76,7 +76,9 @@ augment_diff augment_compare(const int *prev, const int *cur, size_t n);
 /* ---- the whole stage -------------------------------------------------------------------------- */
 
 typedef struct augment_opts {
-    classifier *pseudo;          /* NULL: no pseudo-labels */
+    classifier *pseudo;          /* NULL: no pseudo-labels (unless pseudo_p) */
+    int pseudo_p;                /* 1: round 1's pseudo-labels from the input's own p (f32, K per row,
+                                  * e.g. ssl-graph's) instead of a classifier */
     double threshold;            /* in (0, 1] */
     int balance;
     size_t per_class;            /* pseudo cap, and generated rows per class (0: see defaults) */

@@ -53,6 +53,18 @@ setup() {
     [ "$(ev "$T/p99.ssl" 'int((origin == 2).sum())')" -lt "$want" ]
 }
 
+@test "ssl-augment: --pseudo-from-p takes the stream's own p as --pseudo takes a model's" {
+    ssl-augment -q --pseudo "$D/base.mlp" --threshold 0.8 --balance "$D/tr5.ssl" -o "$T/m.ssl"
+    ssl-augment -q --pseudo-from-p --threshold 0.8 --balance "$D/tr5_p.ssl" -o "$T/s.ssl"
+    [ "$(ev "$T/m.ssl" 'int((origin == 2).sum())')" -gt 0 ]
+    [ "$(ev "$T/m.ssl" '(id.tolist(), y.tolist(), origin.tolist())')" = "$(ev "$T/s.ssl" '(id.tolist(), y.tolist(), origin.tolist())')" ]
+    [ "$(ev "$T/s.ssl" 'meta["augment"]["pseudo_from"]')" = p ]
+    run --separate-stderr ssl-augment --pseudo-from-p "$D/tr5.ssl"
+    assert_fails_with 1 "tr5\.ssl: --pseudo-from-p: stream has no tensor 'p'"
+    run --separate-stderr ssl-augment --pseudo "$D/base.mlp" --pseudo-from-p "$D/tr5_p.ssl"
+    [ "$status" -eq 2 ] && [[ "$stderr" == *"--pseudo and --pseudo-from-p: one source of pseudo-labels"* ]]
+}
+
 @test "ssl-augment: --balance gives every class the smallest class's confident count" {
     ssl-augment -q --pseudo "$D/base.mlp" --threshold 0.8 --balance "$D/tr5.ssl" -o "$T/b.ssl"
     m=$(ev "$D/tr5_p.ssl" 'int(np.bincount(p.argmax(1)[(y < 0) & (p.max(1) >= np.float32(0.8))], minlength=10).min())')

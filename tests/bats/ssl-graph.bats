@@ -68,6 +68,29 @@ EOF2
     ssl-eval "$T/a.ssl" | grep -q accuracy
 }
 
+@test "ssl-graph --features NAME: distances on another tensor, x passed through" {
+    # z = the first 16 pixels: the same graph as a stream whose x is those 16 pixels
+    "$PY" - "$D/tr5.ssl" "$T/z.ssl" "$T/x16.ssl" "$ROOT" <<'EOF2'
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[4] + "/docs"); sys.path.insert(0, sys.argv[4] + "/tests")
+from read_stream import read_stream
+from sslstream import stream_bytes
+h, a = read_stream(open(sys.argv[1], "rb"))
+x = np.asarray(a["x"], np.float32).reshape(len(a["y"]), -1); y = np.asarray(a["y"], np.int32).reshape(-1)
+open(sys.argv[2], "wb").write(stream_bytes([("x", x), ("y", y), ("z", np.ascontiguousarray(x[:, :16]))], batch=100))
+open(sys.argv[3], "wb").write(stream_bytes([("x", np.ascontiguousarray(x[:, :16])), ("y", y)], batch=100))
+EOF2
+    ssl-graph -q --features z "$T/z.ssl" -o "$T/pz.ssl"
+    ssl-graph -q "$T/x16.ssl" -o "$T/px.ssl"
+    p_of "$T/pz.ssl" "$T/pz.npy"
+    p_of "$T/px.ssl" "$T/px.npy"
+    "$PY" -c "import numpy as np, sys; assert np.array_equal(np.load(sys.argv[1]), np.load(sys.argv[2]))" "$T/pz.npy" "$T/px.npy"
+    [ "$(shape_of "$T/pz.ssl" x)" = "$(shape_of "$T/z.ssl" x)" ]
+    run --separate-stderr ssl-graph --features w "$T/z.ssl"
+    assert_fails_with 1 "z\.ssl: stream has no tensor 'w' \(features\)"
+}
+
 @test "ssl-graph: bad input and usage, one line each" {
     run --separate-stderr ssl-graph --method laplace "$D/tr5.ssl"
     assert_fails_with 2 "--method: 'laplace' is not poisson or spread"
