@@ -11,14 +11,15 @@ digits() {
         GAN_ARGS="--epochs 2 --d-hidden 16 --g-hidden 16" AUG_CGAN_ARGS="--conditional --epochs 2 --d-hidden 16 --g-hidden 16" \
         M1_ARGS="--hidden 16 --latent 2 --epochs 2" M2_ARGS="--model m2 --hidden 16 --latent 2 --epochs 2" \
         AUG_M2_ARGS="--model m2 --hidden 16 --latent 2 --epochs 2" VAT_ARGS="--hidden 16 --epochs 5" \
-        CONV_ARGS="--conv 4:3:2 --hidden 16 --epochs 5" CONV_VAT_ARGS="--conv 4:3:2 --hidden 16 --epochs 5 --unlabelled-batch 20" "$@"
+        CONV_ARGS="--conv 4:3:2 --hidden 16 --epochs 5" CONV_VAT_ARGS="--conv 4:3:2 --hidden 16 --epochs 5 --unlabelled-batch 20" \
+        GRAPH_CONV_ARGS="--conv 4:3:2 --hidden 16 --epochs 2" "$@"
 }
 
 @test "the digits pipeline writes one JSON per run and a table with every method" {
     run digits
     [ "$status" -eq 0 ]
     for m in mlp logreg selftrain selftrain-sweep vat-sweep vat-entmin-sweep conv-sweep conv-vat-sweep graph graph-spread \
-        graph-sweep m1-graph m1-graph-spread ssl-gan m1-mlp m2 m1-m2 mlp-vae-aug mlp-gan-aug; do
+        graph-sweep m1-graph m1-graph-spread m1-graph-conv ssl-gan m1-mlp m2 m1-m2 mlp-vae-aug mlp-gan-aug; do
         [ -s "$T/results/$m-L5-s0.json" ]
     done
     [ -s "$T/results/mlp-all-labels-Lall-s0.json" ]
@@ -186,7 +187,8 @@ mnist() {
         M1_ARGS="--hidden 16 --latent 4 --epochs 2" M2_ARGS="--model m2 --hidden 16 --latent 2 --epochs 1 --shift 2 --val $T/work/test_s.ssl" \
         M1M2_ARGS="--model m2 --hidden 16 --latent 2 --likelihood gaussian --labelled-batch 1 --batch 20 --weighting rows --epochs 1 --val \$\$(@D)/m1z_test.ssl" \
         VAT_ARGS="--hidden 16 --batch-norm --epochs 5 --unlabelled-batch 20" \
-        CONV_ARGS="--conv 4:5:4 --hidden 16 --epochs 5" CONV_VAT_ARGS="--conv 4:5:4 --hidden 16 --epochs 5 --unlabelled-batch 20" "$@"
+        CONV_ARGS="--conv 4:5:4 --hidden 16 --epochs 5" CONV_VAT_ARGS="--conv 4:5:4 --hidden 16 --epochs 5 --unlabelled-batch 20" \
+        GRAPH_CONV_ARGS="--conv 4:5:4 --hidden 16 --epochs 2" "$@"
 }
 
 @test "the MNIST pipeline runs every method on the IDX files of MNIST=DIR; its reference target compares curves" {
@@ -195,7 +197,7 @@ mnist() {
     run mnist
     [ "$status" -eq 0 ] || { echo "$output"; return 1; }
     for m in mlp mlp-shift logreg selftrain vat-sweep vat-entmin-sweep conv-sweep conv-vat-sweep graph graph-sweep \
-        m1-graph ssl-gan m2 m1-mlp m1-m2; do
+        m1-graph m1-graph-conv ssl-gan m2 m1-mlp m1-m2; do
         [ -s "$T/results/$m-L10-s0.json" ]
     done
     # M1+M2 runs on the informative latent units only, the same for the labelled rows and the test split
