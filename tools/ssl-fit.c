@@ -43,6 +43,8 @@ static const char USAGE[] =
     "      --dropout P        dropout rate on hidden units (default 0)\n"
     "      --shift N          move each training row by up to N pixels each way, at random, every\n"
     "                         time it is used (images: meta image_shape, else square; default 0)\n"
+    "      --flip             mirror each training row left-right with probability 1/2, every time\n"
+    "                         it is used (images whose class a mirror keeps: clothes, not digits)\n"
     "      --batch-norm       batch normalisation before each hidden ReLU (Ioffe and Szegedy 2015)\n"
     "      --conv SPEC        convolution layers before the dense ones, on the rows as images\n"
     "                         (meta image_shape [h, w], the rows holding features/(h w) channels one\n"
@@ -95,7 +97,7 @@ static const char USAGE[] =
 enum { OPT_HIDDEN = 256, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_DROPOUT, OPT_VAL, OPT_PATIENCE,
        OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_STREAM, OPT_BUFFER, OPT_SHIFT,
        OPT_BATCH_NORM, OPT_DECAY, OPT_VAT, OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN, OPT_UBATCH,
-       OPT_CONV, OPT_CONV_POOL };
+       OPT_CONV, OPT_CONV_POOL, OPT_FLIP };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},     {"model", required_argument, 0, 'm'},
@@ -108,7 +110,7 @@ static const struct option OPTS[] = {
     {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
     {"resume", no_argument, 0, OPT_RESUME},
     {"stream-data", no_argument, 0, OPT_STREAM}, {"shuffle-buffer", required_argument, 0, OPT_BUFFER},
-    {"shift", required_argument, 0, OPT_SHIFT},
+    {"shift", required_argument, 0, OPT_SHIFT},    {"flip", no_argument, 0, OPT_FLIP},
     {"batch-norm", no_argument, 0, OPT_BATCH_NORM}, {"lr-decay-start", required_argument, 0, OPT_DECAY},
     {"vat", required_argument, 0, OPT_VAT},       {"vat-xi", required_argument, 0, OPT_VAT_XI},
     {"vat-iterations", required_argument, 0, OPT_VAT_ITERS}, {"entmin", required_argument, 0, OPT_ENTMIN},
@@ -161,6 +163,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_STREAM: a->stream_data = 1; break;
         case OPT_BUFFER: a->buffer = cli_parse_long(c, "--shuffle-buffer", optarg, 1, 1L << 40); break;
         case OPT_SHIFT: k->shift = (int)cli_parse_long(c, "--shift", optarg, 0, 1 << 20); break;
+        case OPT_FLIP: k->flip = 1; break;
         case OPT_BATCH_NORM: k->batch_norm = 1; break;
         case OPT_DECAY: k->lr_decay_start = (int)cli_parse_long(c, "--lr-decay-start", optarg, 1, 1000000); break;
         case OPT_VAT: k->vat.eps = cli_parse_double(c, "--vat", optarg, 0, 1e6); break;
@@ -334,6 +337,7 @@ static value *settings(const args *a)
     value_set(s, "dropout", value_float(k->dropout));
     value_set(s, "patience", value_int(k->patience));
     value_set(s, "shift", value_int(k->shift));
+    if (k->flip) value_set(s, "flip", value_bool(1));   /* only when on, as batch-norm below */
     if (k->batch_norm) value_set(s, "batch-norm", value_bool(1));   /* only when on, as conv below */
     if (k->conv.n) {   /* only then: checkpoints of MLPs keep resuming */
         char spec[256];
@@ -379,7 +383,8 @@ static void train_main(cli *c, args *a)
     const stream_schema *schema = t ? t->schema : datasource_schema(src);
     int F = (int)schema->fields[stream_schema_find(schema, "x")].width;
     int K = class_count(c, a, schema, maxy, file);
-    if (a->cfg.shift > 0) cli_image_shape(c, schema->meta, F, file, "--shift", &a->cfg.img_h, &a->cfg.img_w);
+    if (a->cfg.shift > 0 || a->cfg.flip)
+        cli_image_shape(c, schema->meta, F, file, a->cfg.shift > 0 ? "--shift" : "--flip", &a->cfg.img_h, &a->cfg.img_w);
     if (a->cfg.conv.n) conv_image(c, schema->meta, F, file, &a->cfg.conv);
     stream_table *vt = NULL;
     mlp_data vd;

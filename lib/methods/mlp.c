@@ -195,6 +195,7 @@ static value *hyper_info(const mlp_config *c)
     value_set(h, "weight_decay", value_float(c->alpha));
     value_set(h, "dropout", value_float(c->dropout));
     if (c->shift > 0) value_set(h, "shift", value_int(c->shift));
+    if (c->flip) value_set(h, "flip", value_bool(1));
     if (c->lr_decay_start > 0) value_set(h, "lr_decay_start", value_int(c->lr_decay_start));
     if (c->vat.eps > 0) {
         value_set(h, "vat_eps", value_float(c->vat.eps));

@@ -9,6 +9,7 @@
  * stopping criterion is the validation accuracy instead, and the best weights are kept (as
  * scikit-learn's early_stopping=True does). Extras: per-row weights w (the loss is
  * sum_i w_i l_i / batch_rows), inverted dropout on hidden activations and, for images, random shifts
+ * and left-right flips
  * of the training rows.
  *
  * Rows with y < 0 (unlabelled) are ignored by the supervised loss; a label >= K is an error. With an
@@ -68,6 +69,7 @@ typedef struct mlp_config {
     double tol;                            /* 1e-4 */
     int shift, img_h, img_w;               /* 0; else each training row is moved by a random shift in
                                             * [-shift, shift]^2 (rows as img_h x img_w images) */
+    int flip;                              /* 0; 1: and mirrored left-right with probability 1/2 */
     vat_config vat;                        /* vat.h: VAT and entropy minimisation on the rows; off */
     int ubatch;                            /* rows of their batch each step (0: batch), drawn at random
                                             * from every training row, labelled or not */

@@ -81,7 +81,7 @@ static int ws_alloc(train_ws *w, const mlp *m, const mlp_config *c, const mlp_da
     if (has_w) bad |= !(w->wb = malloc((size_t)cap * sizeof *w->wb));
     if (!src) bad |= !(w->order = malloc(nlab * sizeof *w->order));   /* a source keeps its own order */
     if (keep_best) bad |= !(w->best = malloc(m->params.total * sizeof(float)));
-    if (c->shift > 0) bad |= !(w->row = malloc((size_t)mlp_features(m) * sizeof(float)));
+    if (c->shift > 0 || c->flip) bad |= !(w->row = malloc((size_t)mlp_features(m) * sizeof(float)));
     if (bad) return error_set(e, "out of memory for the training workspace");
     size_t j = 0;
     for (size_t i = 0; w->order && i < d->n; i++)
@@ -141,18 +141,21 @@ static int next_batch(const mlp *m, train_ws *w, const mlp_data *d, size_t nlab,
     return 1;
 }
 
-/* Moves each of this process's B gathered rows (first.. of a global batch of G) by a random shift;
- * the shifts are drawn for all G rows, as one process does. */
-static void shift_rows(train_ws *w, const mlp_config *c, int F, int B, int G, int first, rng *r)
+/* Moves each of this process's B gathered rows (first.. of a global batch of G) by a random shift
+ * and, with c->flip, mirrors it with probability 1/2; the draws are made for all G rows, as one
+ * process does (no draw for what is off, so shifts alone draw as they always did). */
+static void move_rows(train_ws *w, const mlp_config *c, int F, int B, int G, int first, rng *r)
 {
     float *a0 = nn_data(&w->act.t, w->act.ia[0]);   // (B, F)
     for (int i = 0; i < G; i++) {
-        int dy, dx;
-        image_draw_shift(r, c->shift, &dy, &dx);
+        int dy = 0, dx = 0, mirror = 0;
+        if (c->shift > 0) image_draw_shift(r, c->shift, &dy, &dx);
+        if (c->flip) mirror = (int)rng_below(r, 2);
         if (i < first || i >= first + B) continue;
         float *x = a0 + (size_t)(i - first) * F;
         memcpy(w->row, x, (size_t)F * sizeof(float));
         image_shift(x, w->row, c->img_h, c->img_w, dy, dx);
+        if (mirror) image_flip(x, c->img_h, c->img_w);
     }
 }
 
@@ -176,7 +179,7 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G,
 {
     int L = m->nlayers, K = mlp_classes(m);
     mlp_acts *A = &w->act;
-    if (c->shift > 0) shift_rows(w, c, mlp_features(m), B, G, first, r);
+    if (c->shift > 0 || c->flip) move_rows(w, c, mlp_features(m), B, G, first, r);
     float *masks[MLP_MAX_HIDDEN + 1] = {0};   /* this process's rows of each hidden layer's mask */
     for (int l = 1; l < L && w->mask[l]; l++) {
         nn_dropout_mask(w->mask[l], (size_t)G * m->sizes[l], (float)c->dropout, r);

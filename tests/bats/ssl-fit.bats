@@ -245,6 +245,24 @@ open(sys.argv[2], "wb").write(msgpack.packb(m))' "$D/m.mlp" "$T/m.vae"
     assert_fails_with 1 "w3.ssl: --shift needs one-channel images"
 }
 
+@test "ssl-fit train --flip: rows mirrored at random; recorded; repeatable; alone or with --shift; refused for non-images" {
+    ssl-fit train -q --epochs 20 --seed 3 --flip "$D/train.ssl" -o "$T/f.mlp"
+    ssl-fit train -q --epochs 20 --seed 3 --flip "$D/train.ssl" -o "$T/f2.mlp"
+    cmp "$T/f.mlp" "$T/f2.mlp"
+    ssl-fit train -q --epochs 20 --seed 3 "$D/train.ssl" -o "$T/plain.mlp"
+    refute cmp -s "$T/f.mlp" "$T/plain.mlp"
+    ssl-fit train -q --epochs 20 --seed 3 --shift 1 --flip "$D/train.ssl" -o "$T/sf.mlp"
+    ssl-fit train -q --epochs 20 --seed 3 --shift 1 "$D/train.ssl" -o "$T/s.mlp"
+    refute cmp -s "$T/sf.mlp" "$T/s.mlp"
+    "$PY" -c "import msgpack, sys; assert msgpack.unpackb(open(sys.argv[1], 'rb').read())['info']['hyper']['flip'] is True" "$T/f.mlp"
+    # digits change under a mirror, so flips cost accuracy here; the model still learns
+    ssl-fit predict -m "$T/f.mlp" "$D/test.ssl" -o "$T/p.ssl"
+    "$PY" -c "import sys; assert float(sys.argv[1]) > 0.5, sys.argv[1]" "$(accuracy "$T/p.ssl")"
+    mkdigits "$T/w3.ssl" 0 200 width=3
+    run --separate-stderr ssl-fit train -q --flip "$T/w3.ssl" -o "$T/x.mlp"
+    assert_fails_with 1 "w3.ssl: --flip needs one-channel images"
+}
+
 # On two CPUs of the host (taskset: its first two allowed), whatever the host's size: OpenBLAS starts one
 # thread per CPU it may use before main runs, which on a large host under this limit fails by itself.
 @test "ssl-fit train --threads 32 under a memory limit ends (threads are capped at the cores)" {
