@@ -275,11 +275,11 @@ endef
 # 2019): label spreading on the M1 latents of the run's rows (ssl-graph --features z, the test split
 # not among them), the most confident rows of each class pseudo-labelled (ssl-augment --pseudo-from-p,
 # GRAPH_PSEUDO_ARGS), then the convolutional classifier trained on them (GRAPH_CONV_ARGS) predicts the
-# test split, at the label sets CONV_LABELS.
+# test split.
 GRAPH_PSEUDO_ARGS ?= --threshold 0.2 --per-class 1000 --balance
 GRAPH_CONV_ARGS   ?= --conv 32:5:2,64:3:2 --batch-norm --shift 2 --epochs 30 --patience 1000
 define graph_conv_method
-$(eval $(call declare_method,m1-graph-conv,$(CONV_LABELS)))
+$(eval $(call declare_method,m1-graph-conv))
 FIG_FIT += m1-graph-conv
 $(WORK)/L%/m1-graph-conv.aug.ssl: $(WORK)/L%/m1zx.ssl $(call params,m1-graph-conv-aug,$(GRAPH_ARGS) $(GRAPH_PSEUDO_ARGS))
 	$(TIMED) $$(@D)/m1-graph-conv.aug.time sh -c '$(GRAPH) --quiet --method spread --features z $(GRAPH_ARGS) \
