@@ -37,8 +37,9 @@ static const char USAGE[] =
     "    often as the unlabelled data); an epoch is one pass over the unlabelled rows. K comes from\n"
     "    the stream's class_names, else --classes, else max(y)+1.\n"
     "  -o, --output MODEL       model file (kind vae or m2), written atomically (required)\n"
-    "      --hidden LIST        hidden sizes of each network (default 500,500; decoder mirrored)\n"
-    "      --latent N           size of z (default 50)\n"
+    "      --hidden LIST        hidden sizes of each network, the decoder mirrored (default M1: two\n"
+    "                           of clamp(4F, 256, 500) for F features, 500,500 from F = 125; M2: 500,500)\n"
+    "      --latent N           size of z (default M1: clamp(F/8, 8, 50), 50 from F = 400; M2: 50)\n"
     "      --activation A       relu or softplus (default softplus)\n"
     "      --likelihood L       bernoulli (x in [0, 1]) or gaussian (learned mean and variance);\n"
     "                           default bernoulli when the stream's x_range is within [0, 1]\n"
@@ -163,9 +164,7 @@ enum { CHUNK = 256 };   /* rows per forward pass when streaming */
 static void defaults(args *a)
 {
     memset(a, 0, sizeof *a);
-    a->arch.nhidden = 2;
-    a->arch.hidden[0] = a->arch.hidden[1] = 500;
-    a->arch.latent = 50;
+    /* arch.nhidden, arch.latent 0: not given, set from the data (choose_arch) */
     a->arch.act = NN_ACT_SOFTPLUS;
     a->epochs = 0;   /* not given: default_epochs */
     a->batch = 128;
@@ -366,8 +365,14 @@ static int scan_batch(const stream_table *b, size_t row0, void *ctx, error *e)
     return 0;
 }
 
-static void choose_likelihood(cli *c, args *a, const train_data *d)
+/* What the options left to the data: the sizes (M1: vae_default_sizes of the width; M2: 500,500 and
+ * 50) and the likelihood (bernoulli when x_range is within [0, 1]). */
+static void choose_arch(cli *c, args *a, const train_data *d)
 {
+    a->arch.in = d->D;
+    if (!a->m2) vae_default_sizes(&a->arch);
+    if (!a->arch.nhidden) a->arch.nhidden = 2, a->arch.hidden[0] = a->arch.hidden[1] = 500;
+    if (!a->arch.latent) a->arch.latent = 50;
     if (!a->lik_given) {
         const value *r = value_get(d->schema->meta, STREAM_META_RANGE);
         int unit = r && r->kind == VALUE_ARRAY && r->n == 2 && value_num(r->items[0]) >= 0 && value_num(r->items[1]) <= 1;
@@ -400,7 +405,6 @@ static void load_train_data(cli *c, const args *a, train_data *d)
     } else {
         d->t = cli_load_stream(c, path);
         d->schema = d->t->schema;
-        d->D = x_width(c, d->schema, d->file);
         d->x = stream_table_col(d->t, "x");
         d->y = table_y(c, d->t, d->file);
         d->n = d->t->nrows;
@@ -479,7 +483,6 @@ static void train_m1(cli *c, args *a, train_data *d, trainlog *log)
 {
     error e;
     vae v;
-    a->arch.in = d->D;
     if (vae_new(&v, &a->arch, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
     par_pool *pool = cli_train_pool(c);
     vae_set_pool(&v, pool);
@@ -541,7 +544,6 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     default_epochs(a, md.nunl ? md.nunl : md.nlab, md.nunl ? a->batch : bl);   /* an epoch: a pass over those rows */
     float alpha = (float)(a->alpha * (double)d->n / (double)md.nlab);
     m2 m;
-    a->arch.in = d->D;
     if (m2_new(&m, &a->arch, K, bl, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
     m.weighting = a->weighting;
     if (a->shift) set_shift(c, &m, a->shift, d);
@@ -611,7 +613,7 @@ static void train_main(cli *c, args *a)
     int rank0 = dist_rank() == 0;   /* under mpirun, rank 0 alone reports and writes */
     train_data d;
     load_train_data(c, a, &d);
-    choose_likelihood(c, a, &d);
+    choose_arch(c, a, &d);
     trainlog log;
     FILE *logf = a->log && rank0 ? cli_open_log(c, a->log) : NULL;
     trainlog_init(&log, c->prog, a->quiet || !rank0 ? NULL : stderr, logf);

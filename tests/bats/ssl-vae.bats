@@ -265,3 +265,24 @@ open(sys.argv[2], 'wb').write(msgpack.packb(m, use_bin_type=True))" "$D/m1.vae" 
     ssl-vae train -q --hidden 8 --latent 2 --epochs 3 "$D/tr.ssl" -o "$T/m3.vae"
     [ "$(epochs "$T/m3.vae")" = 3 ]
 }
+
+@test "M1's default sizes follow the width F: two hidden layers of clamp(4F, 256, 500), z of clamp(F/8, 8, 50)" {
+    # table F: 10 rows of F features in [0, 1] and a label
+    table() { awk -v F="$1" 'BEGIN { for (j = 0; j < F; j++) printf "f%d,", j; print "label"
+        for (i = 0; i < 10; i++) { for (j = 0; j < F; j++) printf "%g,", ((i * 7 + j * 3) % 11) / 10; print i % 2 } }' |
+        ssl-prep csv - -o "$T/f$1.ssl"; }
+    sizes() { echo "$(info hidden "$1") $(info latent "$1")"; }
+    for f in 4 100 800; do table $f; ssl-vae train -q --epochs 1 "$T/f$f.ssl" -o "$T/f$f.vae"; done
+    [ "$(sizes "$T/f4.vae")" = "[256, 256] 8" ]
+    [ "$(sizes "$T/f100.vae")" = "[400, 400] 12" ]
+    [ "$(sizes "$T/f800.vae")" = "[500, 500] 50" ]
+    # explicit sizes win, each on its own; M2 keeps 500,500 and 50
+    ssl-vae train -q --epochs 1 --hidden 16 --latent 3 "$T/f100.ssl" -o "$T/both.vae"
+    [ "$(sizes "$T/both.vae")" = "[16] 3" ]
+    ssl-vae train -q --epochs 1 --latent 5 "$T/f100.ssl" -o "$T/z.vae"
+    [ "$(sizes "$T/z.vae")" = "[400, 400] 5" ]
+    ssl-vae train -q --epochs 1 --hidden 32,16 "$T/f100.ssl" -o "$T/h.vae"
+    [ "$(sizes "$T/h.vae")" = "[32, 16] 12" ]
+    ssl-vae train -q --epochs 1 --model m2 "$T/f4.ssl" -o "$T/f4.m2"
+    [ "$(sizes "$T/f4.m2")" = "[500, 500] 50" ]
+}
