@@ -41,6 +41,9 @@ $(eval $(call graph_methods))
 # The semi-supervised GAN (Salimans et al. 2016): D on labelled + unlabelled + generated rows.
 GAN_ARGS ?= --epochs 30
 $(eval $(call trained_method,ssl-gan,$(GAN),$(GAN_ARGS)))
+# The same with virtual adversarial training on D's class logits (eps 1, the middle of VAT_EPS; not swept).
+GANVAT_ARGS ?= $(GAN_ARGS) --vat 1
+$(eval $(call trained_method,ssl-gan-vat,$(GAN),$(GANVAT_ARGS)))
 
 # The VAEs (Kingma et al. 2014): M1 latents + MLP, M2 on the scaled pixels, M2 on M1's latents.
 M1_ARGS  ?= --hidden 128 --latent 8 --epochs 200 --kl-warmup 20 --batch 64
@@ -48,6 +51,9 @@ M2_ARGS  ?= --model m2 --hidden 128 --latent 8 --epochs 100 --kl-warmup 10 --bat
 M1M2_ARGS ?= $(M2_ARGS)
 $(eval $(call trained_method,m1-mlp,$(FIT),$(MLP_ARGS),,m1z.ssl,m1z_test.ssl))
 $(eval $(call trained_method,m2,$(VAE),$(M2_ARGS)))
+# M2 with virtual adversarial training on q(y|x) (eps 1, as the GAN's; not swept).
+M2VAT_ARGS ?= $(M2_ARGS) --vat 1
+$(eval $(call trained_method,m2-vat,$(VAE),$(M2VAT_ARGS)))
 $(eval $(call trained_method,m1-m2,$(VAE),$(M1M2_ARGS),,m1z.ssl,m1z_test.ssl))
 TIMES_m1-mlp := m1-mlp.time m1.time
 TIMES_m1-m2  := m1-m2.time m1.time

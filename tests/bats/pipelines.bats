@@ -19,7 +19,7 @@ digits() {
     run digits
     [ "$status" -eq 0 ]
     for m in mlp logreg selftrain selftrain-sweep vat-sweep vat-entmin-sweep conv-sweep conv-vat-sweep graph graph-spread \
-        graph-sweep m1-graph m1-graph-spread m1-graph-conv ssl-gan m1-mlp m2 m1-m2 mlp-vae-aug mlp-gan-aug; do
+        graph-sweep m1-graph m1-graph-spread m1-graph-conv ssl-gan ssl-gan-vat m1-mlp m2 m2-vat m1-m2 mlp-vae-aug mlp-gan-aug; do
         [ -s "$T/results/$m-L5-s0.json" ]
     done
     [ -s "$T/results/mlp-all-labels-Lall-s0.json" ]
