@@ -27,12 +27,13 @@ void cli_train_interrupted(cli *c, trainctl *t)
     error e;
     int sig = t->sig, epoch = trainctl_held_epoch(t);
     if (trainctl_write(t, &e) < 0) cli_fail(c, "interrupted, and the checkpoint was not written: %s", e.msg);
-    if (dist_rank() == 0) {   /* one message for the job */
-        fprintf(stderr, "%s: interrupted (%s)", c->prog, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (dist_rank() == 0) {   /* one message for the job, in one write: mpirun's own lines may come in */
+        char line[1024], held[900] = "";
         if (epoch >= 0 && t->path)
-            fprintf(stderr, "; %s holds the state after epoch %d: the same command with --resume continues\n",
-                    t->path, epoch);
-        else fputc('\n', stderr);
+            snprintf(held, sizeof held, "; %s holds the state after epoch %d: the same command with --resume continues",
+                     t->path, epoch);
+        snprintf(line, sizeof line, "%s: interrupted (%s)%s\n", c->prog, sig == SIGTERM ? "SIGTERM" : "SIGINT", held);
+        fputs(line, stderr);
     }
     cli_abort_outputs(c);
     trainctl_free(t);
