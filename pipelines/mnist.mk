@@ -54,6 +54,9 @@ $(eval $(call trained_method,ssl-gan,$(GAN),$(GAN_ARGS)))
 M2_EPOCHS ?= 100
 M2_ARGS ?= --model m2 --hidden 500,500 --latent 50 --batch 100 --shift 2 --epochs $(M2_EPOCHS) --val $(WORK)/test_s.ssl
 $(eval $(call trained_method,m2,$(VAE),$(M2_ARGS)))
+# The same M2 with virtual adversarial training on q(y|x): eps 2, the middle of VAT_EPS (not swept).
+M2VAT_ARGS ?= $(M2_ARGS) --vat 2
+$(eval $(call trained_method,m2-vat,$(VAE),$(M2VAT_ARGS)))
 
 # M1+M2 as Kingma's code: M1 (500-500 softplus, z of 50) on every training image; M2 (500 softplus,
 # z of 50, Gaussian) on the latent units that vary (sd >= 0.1), drawn from M1's posterior each time

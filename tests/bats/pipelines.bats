@@ -197,7 +197,7 @@ mnist() {
     run mnist
     [ "$status" -eq 0 ] || { echo "$output"; return 1; }
     for m in mlp mlp-shift logreg selftrain vat-sweep vat-entmin-sweep conv-sweep conv-vat-sweep graph graph-sweep \
-        m1-graph m1-graph-conv ssl-gan m2 m1-mlp m1-m2; do
+        m1-graph m1-graph-conv ssl-gan m2 m2-vat m1-mlp m1-m2; do
         [ -s "$T/results/$m-L10-s0.json" ]
     done
     # M1+M2 runs on the informative latent units only, the same for the labelled rows and the test split
