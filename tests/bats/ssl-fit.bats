@@ -34,6 +34,21 @@ with open(out, "wb") as f:
 EOF
 }
 
+# alone_same_p MODEL PRED: the first test row predicted alone gets the p it got in PRED, among the
+# others (batch norm's prediction uses the running averages, not the batch's statistics).
+alone_same_p() {
+    mkdigits "$T/one.ssl" 1257 1258 id=1 p=1
+    ssl-fit predict -m "$1" "$T/one.ssl" -o "$T/one_p.ssl"
+    "$PY" - "$2" "$T/one_p.ssl" <<'PY'
+import sys, msgpack, msgpack_numpy, numpy as np
+def p(path):
+    u = msgpack.Unpacker(open(path, "rb"), object_hook=msgpack_numpy.decode, raw=False)
+    next(u)
+    return next(u)["tensors"]["p"][0]
+assert np.allclose(p(sys.argv[1]), p(sys.argv[2]), atol=1e-6)
+PY
+}
+
 setup_file() {
     D="$BATS_FILE_TMPDIR"
     mkdigits "$D/train.ssl" 0 1257 names=1
@@ -347,16 +362,7 @@ PY
     acc=$(accuracy "$T/bn.ssl")
     "$PY" -c "import sys; assert float(sys.argv[1]) > 0.9, sys.argv[1]" "$acc"
     # prediction uses the running averages, not the batch's statistics: a row alone gets the same p
-    mkdigits "$T/one.ssl" 1257 1258 id=1 p=1
-    ssl-fit predict -m "$T/bn.mlp" "$T/one.ssl" -o "$T/one_p.ssl"
-    "$PY" - "$T/bn.ssl" "$T/one_p.ssl" <<'PY'
-import sys, msgpack, msgpack_numpy, numpy as np
-def p(path):
-    u = msgpack.Unpacker(open(path, "rb"), object_hook=msgpack_numpy.decode, raw=False)
-    next(u)
-    return next(u)["tensors"]["p"][0]
-assert np.allclose(p(sys.argv[1]), p(sys.argv[2]), atol=1e-6)
-PY
+    alone_same_p "$T/bn.mlp" "$T/bn.ssl"
 }
 
 @test "ssl-fit train --lr-decay-start: recorded, changes the model, refused after the last epoch" {
@@ -402,16 +408,7 @@ PY
     ssl-fit predict -m "$T/b.mlp" "$D/test.ssl" -o "$T/b.ssl"
     acc=$(accuracy "$T/b.ssl")
     "$PY" -c "import sys; assert float(sys.argv[1]) > 0.8, sys.argv[1]" "$acc"
-    mkdigits "$T/one.ssl" 1257 1258 id=1 p=1
-    ssl-fit predict -m "$T/b.mlp" "$T/one.ssl" -o "$T/one_p.ssl"
-    "$PY" - "$T/b.ssl" "$T/one_p.ssl" <<'PY'
-import sys, msgpack, msgpack_numpy, numpy as np
-def p(path):
-    u = msgpack.Unpacker(open(path, "rb"), object_hook=msgpack_numpy.decode, raw=False)
-    next(u)
-    return next(u)["tensors"]["p"][0]
-assert np.allclose(p(sys.argv[1]), p(sys.argv[2]), atol=1e-6)
-PY
+    alone_same_p "$T/b.mlp" "$T/b.ssl"
     ssl-prep mask --labels-per-class 3 --seed 1 "$D/train.ssl" > "$T/few.ssl"
     local u=(--conv 4:3:2 --hidden 16 --batch-norm --vat 1 --entmin 0.5 --shift 1 --dropout 0.2 --epochs 5 --seed 2)
     ssl-fit train -q "${u[@]}" "$T/few.ssl" -o "$T/v.mlp"
