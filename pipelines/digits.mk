@@ -55,6 +55,11 @@ $(eval $(call trained_method,m2,$(VAE),$(M2_ARGS)))
 M2VAT_ARGS ?= $(M2_ARGS) --vat 1
 $(eval $(call trained_method,m2-vat,$(VAE),$(M2VAT_ARGS)))
 $(eval $(call trained_method,m1-m2,$(VAE),$(M1M2_ARGS),,m1z.ssl,m1z_test.ssl))
+# The auxiliary deep generative models (Maaloe et al. 2016) with M2's recipe (a of 100).
+ADGM_ARGS ?= $(patsubst m2,adgm,$(M2_ARGS))
+SDGM_ARGS ?= $(patsubst m2,sdgm,$(M2_ARGS))
+$(eval $(call trained_method,adgm,$(VAE),$(ADGM_ARGS)))
+$(eval $(call trained_method,sdgm,$(VAE),$(SDGM_ARGS)))
 TIMES_m1-mlp := m1-mlp.time m1.time
 TIMES_m1-m2  := m1-m2.time m1.time
 $(eval $(call m1_graph_method))

@@ -58,6 +58,17 @@ $(eval $(call trained_method,m2,$(VAE),$(M2_ARGS)))
 M2VAT_ARGS ?= $(M2_ARGS) --vat 2
 $(eval $(call trained_method,m2-vat,$(VAE),$(M2VAT_ARGS)))
 
+# The auxiliary deep generative models (Maaloe et al. 2016) with the authors' MNIST recipe: a and z
+# of 100, networks 500-500 ReLU, Adam 3e-4, 100 unlabelled and 100 labelled rows a step, every row
+# binarised afresh when drawn; without their batch norm, one draw of a a step; the labelled images
+# shifted by up to 2 pixels, as M2's.
+ADGM_EPOCHS ?= 100
+ADGM_ARGS ?= --model adgm --activation relu --hidden 500,500 --batch 100 --shift 2 --binarise --lr 3e-4 \
+             --epochs $(ADGM_EPOCHS) --val $(WORK)/test_s.ssl
+SDGM_ARGS ?= $(patsubst adgm,sdgm,$(ADGM_ARGS))
+$(eval $(call trained_method,adgm,$(VAE),$(ADGM_ARGS)))
+$(eval $(call trained_method,sdgm,$(VAE),$(SDGM_ARGS)))
+
 # M1+M2 as Kingma's code: M1 (500-500 softplus, z of 50) on every training image; M2 (500 softplus,
 # z of 50, Gaussian) on the latent units that vary (sd >= 0.1), drawn from M1's posterior each time
 # a row is used; each step 1 labelled and 79 unlabelled rows, every row weighted alike.

@@ -1,5 +1,6 @@
-/* ssl-vae: the M1 and M2 variational autoencoders (Kingma et al. 2014) as a Unix filter program:
- * train, encode, sample, reconstruct, predict. The maths lives in lib/vae.c, lib/m2.c, lib/prob.c. */
+/* ssl-vae: the M1 and M2 variational autoencoders (Kingma et al. 2014) and the auxiliary deep
+ * generative models (ADGM, SDGM: Maaloe et al. 2016) as a Unix filter program: train, encode,
+ * sample, reconstruct, predict. The maths lives in lib/methods (vae.c, m2.c, m2_aux.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -21,7 +22,7 @@
 #include "vae.h"
 
 static const char USAGE[] =
-    "Usage: ssl-vae train [--model m1|m2] [OPTIONS] [FILE] -o MODEL\n"
+    "Usage: ssl-vae train [--model m1|m2|adgm|sdgm] [OPTIONS] [FILE] -o MODEL\n"
     "       ssl-vae encode -m M1 [--replace] [--sd] [--min-sd S] [FILE] [-o OUT]\n"
     "       ssl-vae sample -m MODEL -n N [--class K] [--seed S] [-o OUT] [--png FILE]\n"
     "       ssl-vae reconstruct -m MODEL [FILE] [-o OUT] [--png FILE]\n"
@@ -36,10 +37,18 @@ static const char USAGE[] =
     "    plus a batch of labelled rows re-drawn from the labelled set (so a few labels are seen as\n"
     "    often as the unlabelled data); an epoch is one pass over the unlabelled rows. K comes from\n"
     "    the stream's class_names, else --classes, else max(y)+1.\n"
+    "  --model adgm, sdgm: M2 with an auxiliary variable a (Maaloe et al. 2016): q(a|x), q(y|a,x),\n"
+    "    q(z|a,x,y), and p(a|x,y,z), p(x|y,z) (ADGM) or p(a|y,z), p(x|a,y,z) (SDGM); one a drawn per\n"
+    "    row; trained, stored (kind m2) and used as M2, predict averaging q(y|a,x) over draws of a.\n"
     "  -o, --output MODEL       model file (kind vae or m2), written atomically (required)\n"
     "      --hidden LIST        hidden sizes of each network, the decoder mirrored (default M1: two\n"
     "                           of clamp(4F, 256, 500) for F features, 500,500 from F = 125; M2: 500,500)\n"
-    "      --latent N           size of z (default M1: clamp(F/8, 8, 50), 50 from F = 400; M2: 50)\n"
+    "      --latent N           size of z (default M1: clamp(F/8, 8, 50), 50 from F = 400; M2: 50;\n"
+    "                           ADGM, SDGM: 100)\n"
+    "      --aux N              ADGM, SDGM: size of a (default 100)\n"
+    "      --samples N          ADGM, SDGM: draws of a that predict averages over (default 10)\n"
+    "      --binarise           M2, ADGM, SDGM: every row drawn for a step becomes 0/1 values drawn\n"
+    "                           with probabilities x (x in [0, 1]; dynamic binarisation)\n"
     "      --activation A       relu or softplus (default softplus)\n"
     "      --likelihood L       bernoulli (x in [0, 1]) or gaussian (learned mean and variance);\n"
     "                           default bernoulli when the stream's x_range is within [0, 1]\n"
@@ -115,7 +124,7 @@ static const char USAGE[] =
 enum { OPT_HIDDEN = 256, OPT_LATENT, OPT_ACT, OPT_LIK, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_ALPHA,
        OPT_CLASSES, OPT_VAL, OPT_CKPT, OPT_SEED, OPT_LOG, OPT_THREADS, OPT_REPLACE, OPT_CLASS, OPT_PNG,
        OPT_STREAM, OPT_BUFFER, OPT_SD, OPT_RESUME, OPT_LAB_BATCH, OPT_WEIGHTING, OPT_MIN_SD, OPT_SHIFT, OPT_VAT,
-       OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN };
+       OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN, OPT_AUX, OPT_SAMPLES, OPT_BINARISE };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},         {"model", required_argument, 0, 'm'},
@@ -134,6 +143,8 @@ static const struct option OPTS[] = {
     {"min-sd", required_argument, 0, OPT_MIN_SD},    {"shift", required_argument, 0, OPT_SHIFT},
     {"vat", required_argument, 0, OPT_VAT},         {"vat-xi", required_argument, 0, OPT_VAT_XI},
     {"vat-iterations", required_argument, 0, OPT_VAT_ITERS}, {"entmin", required_argument, 0, OPT_ENTMIN},
+    {"aux", required_argument, 0, OPT_AUX},         {"samples", required_argument, 0, OPT_SAMPLES},
+    {"binarise", no_argument, 0, OPT_BINARISE},
     {"quiet", no_argument, 0, 'q'},                 {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},               {0, 0, 0, 0},
 };
@@ -142,7 +153,8 @@ typedef struct args {
     const char *cmd, *out, *model, *val, *log, *png;
     const char *files[2];
     int nfiles;
-    int m2;                 /* train --model m2 */
+    int m2;                 /* train --model: 0 m1, else the M2 family: 1 m2, 2 adgm, 3 sdgm (KINDS) */
+    int aux, samples, binarise;   /* ADGM/SDGM --aux, --samples (0: not given); --binarise */
     vaenet_arch arch;
     int lik_given;
     int epochs, batch, warmup, classes, ckpt, threads, quiet, replace, sd, cls, resume;
@@ -159,7 +171,8 @@ typedef struct args {
     char *cmdline;          /* for the stream's history */
 } args;
 
-enum { CHUNK = 256 };   /* rows per forward pass when streaming */
+enum { CHUNK = 256 };
+static const char *const KINDS[] = {"m1", "m2", "adgm", "sdgm", NULL};   /* rows per forward pass when streaming */
 
 static void defaults(args *a)
 {
@@ -178,14 +191,14 @@ static void defaults(args *a)
 static void parse_args(cli *c, int argc, char **argv, args *a)
 {
     static const char *const acts[] = {"relu", "softplus", NULL}, *const liks[] = {"bernoulli", "gaussian", NULL};
-    static const char *const kinds[] = {"m1", "m2", NULL}, *const weightings[] = {"means", "rows", NULL};
+    static const char *const weightings[] = {"means", "rows", NULL};
     int train = strcmp(a->cmd, "train") == 0, opt;
     while ((opt = getopt_long(argc, argv, ":o:m:n:qhV", OPTS, NULL)) != -1) {
         switch (opt) {
         case 'o': a->out = optarg; break;
         case 'm':
             /* train --model names the kind; every other command's -m/--model names the model file */
-            if (train) a->m2 = cli_parse_choice(c, "--model", optarg, kinds);
+            if (train) a->m2 = cli_parse_choice(c, "--model", optarg, KINDS);
             else a->model = optarg;
             break;
         case 'n': a->n = cli_parse_long(c, "-n", optarg, 1, 1000000); break;
@@ -222,6 +235,9 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_VAT_XI: a->vat.xi = cli_parse_double(c, "--vat-xi", optarg, 1e-12, 1e3); break;
         case OPT_VAT_ITERS: a->vat.iters = (int)cli_parse_long(c, "--vat-iterations", optarg, 1, 100); break;
         case OPT_ENTMIN: a->vat.entmin = cli_parse_double(c, "--entmin", optarg, 0, 1e6); break;
+        case OPT_AUX: a->aux = (int)cli_parse_long(c, "--aux", optarg, 1, 100000); break;
+        case OPT_SAMPLES: a->samples = (int)cli_parse_long(c, "--samples", optarg, 1, 100000); break;
+        case OPT_BINARISE: a->binarise = 1; break;
         case OPT_CLASS: a->cls = (int)cli_parse_long(c, "--class", optarg, 0, 1 << 20); break;
         case OPT_PNG: a->png = optarg; break;
         case OPT_STREAM: a->stream_data = 1; break;
@@ -234,34 +250,21 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
 
 /* ---- shared helpers ---- */
 
-/* The f32 x of a schema: its width, or -1 with an error naming the file. */
-static int x_width_of(const stream_schema *s, const char *file, error *e)
-{
-    int ix = stream_schema_find(s, "x");
-    if (ix < 0) return error_set(e, "%s: stream has no tensor 'x' (features)", file);
-    if (s->fields[ix].dtype != STREAM_F32)
-        return error_set(e, "%s: tensor 'x' is %s, expected f32", file, stream_dtype_name(s->fields[ix].dtype));
-    return (int)s->fields[ix].width;
-}
-
 /* The f32 x of a schema: its width, or a failure naming the file. */
 static int x_width(cli *c, const stream_schema *s, const char *file)
 {
     error e;
-    int w = x_width_of(s, file, &e);
-    if (w < 0) cli_fail_error(c, &e);
+    int w = stream_x_width(s, &e);
+    if (w < 0) cli_fail(c, "%s: %s", file, e.msg);
     return w;
 }
 
 /* y (i32 scalar) of a table, or NULL when absent. */
 static const int *table_y(cli *c, const stream_table *t, const char *file)
 {
-    int iy = stream_schema_find(t->schema, "y");
-    if (iy < 0) return NULL;
     error e;
-    const int *y = stream_table_col_typed(t, "y", STREAM_I32, &e);
-    if (!y) cli_fail(c, "%s: %s", file, e.msg);
-    if (t->schema->fields[iy].width != 1) cli_fail(c, "%s: tensor 'y' has several values per row", file);
+    const int32_t *y;
+    if (stream_table_labels(t, &y, &e) < 0) cli_fail(c, "%s: %s", file, e.msg);
     return y;
 }
 
@@ -310,21 +313,11 @@ typedef struct train_data {
     float lo, hi;               /* the range of x */
 } train_data;
 
-/* A batch of the training rows (row0: its first row's index): x finite, its range into d->lo/hi. */
 /* x_sd of t, when present: as wide as x (D), finite, >= 0 (t's first row is row row0 + 1 of file). */
 static int check_x_sd(const stream_table *t, int D, size_t row0, const char *file, error *e)
 {
-    int i = stream_schema_find(t->schema, "x_sd");
-    if (i < 0) return 0;
     error te;
-    const float *sd = stream_table_col_typed(t, "x_sd", STREAM_F32, &te);
-    if (!sd) return error_set(e, "%s: %s", file, te.msg);
-    if (t->schema->fields[i].width != (size_t)D)
-        return error_set(e, "%s: x_sd has %zu values per row, x has %d", file, t->schema->fields[i].width, D);
-    for (size_t k = 0; k < t->nrows * (size_t)D; k++)
-        if (!(sd[k] >= 0) || !isfinite(sd[k]))
-            return error_set(e, "%s: row %zu: x_sd must be finite and >= 0", file, row0 + k / (size_t)D + 1);
-    return 0;
+    return stream_check_sd(t, "x_sd", D, row0, &te) < 0 ? error_set(e, "%s: %s", file, te.msg) : 0;
 }
 
 /* --stream-data M2's first pass: the labelled rows of a batch kept in d->t, their labels checked. */
@@ -354,7 +347,8 @@ static int unlabelled(const stream_table *b, size_t row, void *ctx)
 static int scan_batch(const stream_table *b, size_t row0, void *ctx, error *e)
 {
     train_data *d = ctx;
-    if (!d->D && (d->D = x_width_of(b->schema, d->file, e)) < 0) return -1;
+    error te;
+    if (!d->D && (d->D = stream_x_width(b->schema, &te)) < 0) return error_set(e, "%s: %s", d->file, te.msg);
     const float *x = stream_table_col(b, "x");
     for (size_t i = 0; i < b->nrows * (size_t)d->D; i++) {
         if (!isfinite(x[i])) return error_set(e, "%s: row %zu: x has a non-finite value", d->file, row0 + i / (size_t)d->D + 1);
@@ -372,7 +366,7 @@ static void choose_arch(cli *c, args *a, const train_data *d)
     a->arch.in = d->D;
     if (!a->m2) vae_default_sizes(&a->arch);
     if (!a->arch.nhidden) a->arch.nhidden = 2, a->arch.hidden[0] = a->arch.hidden[1] = 500;
-    if (!a->arch.latent) a->arch.latent = 50;
+    if (!a->arch.latent) a->arch.latent = a->m2 > 1 ? 100 : 50;
     if (!a->lik_given) {
         const value *r = value_get(d->schema->meta, STREAM_META_RANGE);
         int unit = r && r->kind == VALUE_ARRAY && r->n == 2 && value_num(r->items[0]) >= 0 && value_num(r->items[1]) <= 1;
@@ -543,8 +537,11 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     if (bl > (int)md.nlab) bl = (int)md.nlab;
     default_epochs(a, md.nunl ? md.nunl : md.nlab, md.nunl ? a->batch : bl);   /* an epoch: a pass over those rows */
     float alpha = (float)(a->alpha * (double)d->n / (double)md.nlab);
+    if (a->binarise && (d->lo < 0 || d->hi > 1)) cli_fail(c, "%s: --binarise needs x in [0, 1], the data spans [%g, %g]", d->file, d->lo, d->hi);
+    md.binarise = a->binarise;
     m2 m;
-    if (m2_new(&m, &a->arch, K, bl, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
+    m2_aux aux = {a->m2 == 2 ? M2_ADGM : a->m2 == 3 ? M2_SDGM : M2_PLAIN, a->aux ? a->aux : 100, a->samples ? a->samples : 10};
+    if (m2_new_aux(&m, &a->arch, K, &aux, bl, a->batch, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
     m.weighting = a->weighting;
     if (a->shift) set_shift(c, &m, a->shift, d);
     par_pool *pool = cli_train_pool(c);
@@ -558,6 +555,7 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
     value_set(m.info, "labelled_batch", value_int(bl));
     value_set(m.info, "weighting", value_str(a->weighting == M2_WEIGHT_ROWS ? "rows" : "means"));
     value_set(m.info, "shift", value_int(a->shift));
+    value_set(m.info, "binarise", value_bool(a->binarise));
     if (m2_set_vat(&m, &a->vat, &e) < 0) cli_fail(c, "%s: %s", d->file, e.msg);
     m2_config cfg = {.epochs = a->epochs, .batch = a->batch, .lab_batch = bl, .lr = a->lr, .warmup = a->warmup,
                      .alpha = alpha, .seed = a->seed};
@@ -575,7 +573,7 @@ static void train_m2(cli *c, args *a, train_data *d, trainlog *log)
 static value *settings(const args *a)
 {
     value *s = cli_train_settings();
-    value_set(s, "model", value_str(a->m2 ? "m2" : "m1"));
+    value_set(s, "model", value_str(KINDS[a->m2]));
     value_set(s, "hidden", cli_int_list(a->arch.hidden, a->arch.nhidden));
     value_set(s, "latent", value_int(a->arch.latent));
     value_set(s, "activation", value_str(nn_act_name(a->arch.act)));
@@ -593,6 +591,8 @@ static value *settings(const args *a)
     value_set(s, "stream-data", value_bool(a->stream_data));
     value_set(s, "shuffle-buffer", value_int(a->buffer));
     vat_config_put(&a->vat, s, 1);   /* only when on: checkpoints from before keep resuming */
+    if (a->m2 > 1) value_set(s, "aux", value_int(a->aux)), value_set(s, "samples", value_int(a->samples));
+    if (a->binarise) value_set(s, "binarise", value_bool(1));
     return s;
 }
 
@@ -605,7 +605,10 @@ static void train_main(cli *c, args *a)
     if (a->stream_data && (!a->nfiles || strcmp(a->files[0], "-") == 0))
         cli_usage_error(c, "--stream-data needs a FILE (it is read again every epoch), not stdin");
     if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
-    if (vat_active(&a->vat) && !a->m2) cli_usage_error(c, "--vat and --entmin train M2's classifier q(y|x): M1 has none (--model m2)");
+    if (vat_active(&a->vat) && a->m2 != 1)
+        cli_usage_error(c, "--vat and --entmin train M2's classifier q(y|x): %s", a->m2 ? "not ADGM's or SDGM's" : "M1 has none (--model m2)");
+    if ((a->aux || a->samples) && a->m2 < 2) cli_usage_error(c, "--aux and --samples are for --model adgm or sdgm");
+    if (a->binarise && !a->m2) cli_usage_error(c, "--binarise is for --model m2, adgm or sdgm");
     cli_distinct_outputs(c, (const char *[]){a->out, a->log}, 2);
     error e;
     if (dist_init(NULL, NULL, &e) < 0) cli_fail_error(c, &e);
@@ -817,15 +820,10 @@ static int job_batch(void *ctx, const stream_table *batch, float *o, error *e)
 /* Originals and reconstructions: rows of 10 originals, each above its 10 reconstructions. */
 static void reconstruct_png(cli *c, const args *a, const stream_job *j, const value *meta, int D)
 {
-    int n = j->npng, rows = (n + 9) / 10;
-    float *grid = calloc((size_t)rows * 20 * D, sizeof(float));
+    int cells;
+    float *grid = imagegrid_pairs(j->png_in, j->png_out, j->npng, D, 10, &cells);
     if (!grid) cli_fail(c, "out of memory");
-    for (int i = 0; i < n; i++) {
-        int r = i / 10, k = i % 10;
-        memcpy(grid + ((size_t)(2 * r) * 10 + k) * D, j->png_in + (size_t)i * D, (size_t)D * sizeof(float));
-        memcpy(grid + ((size_t)(2 * r + 1) * 10 + k) * D, j->png_out + (size_t)i * D, (size_t)D * sizeof(float));
-    }
-    write_png(c, a->png, meta, grid, rows * 20, D, 10);
+    write_png(c, a->png, meta, grid, cells, D, 10);
     free(grid);
 }
 

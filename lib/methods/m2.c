@@ -6,29 +6,35 @@
 
 #include "dist.h"
 #include "imageops.h"
+#include "m2_impl.h"
 #include "params.h"
 
 /* m2_new; with from, the parameters must be in that file (nn_params_check) before anything is allocated. */
-static int build(m2 *m, const vaenet_arch *a, int K, int max_lab, int max_unl, const model_file *from, error *e)
+static int build(m2 *m, const vaenet_arch *a, int K, const m2_aux *aux, int max_lab, int max_unl,
+                 const model_file *from, error *e)
 {
     memset(m, 0, sizeof *m);
     m->a = *a;
     m->K = K;
+    if (aux) m->aux = *aux;
+    rng_seed(&m->pred_rng, 0x5a3b1e);
+    int A = m2_aux_width(m);
     m->max_in = max_lab + max_unl;
     m->max_rows = max_lab + max_unl * K;
     int rev[VAENET_MAX_HIDDEN];
     for (int l = 0; l < a->nhidden; l++) rev[l] = a->hidden[a->nhidden - 1 - l];
     nn_params_init(&m->p);
     size_t Z = (size_t)a->latent, D = (size_t)a->in, R = (size_t)m->max_rows, I = (size_t)m->max_in;
-    if (dnet_declare(&m->cls, &m->p, "cls", a->in, 0, a->nhidden, a->hidden, K, a->act, e) < 0 ||
-        dnet_declare(&m->enc, &m->p, "enc", a->in, K, a->nhidden, a->hidden, 2 * a->latent, a->act, e) < 0 ||
-        dnet_declare(&m->dec, &m->p, "dec", a->latent, K, a->nhidden, rev, vaenet_lik_width(a->lik, a->in), a->act,
-                     e) < 0 ||
-        (from && nn_params_check(&m->p, from, e) < 0) || nn_params_alloc(&m->p, e) < 0 ||
-        dnet_alloc(&m->cls, m->max_in, m->max_in, e) < 0 ||
-        dnet_alloc(&m->enc, m->max_in, m->max_rows, e) < 0 || dnet_alloc(&m->dec, m->max_rows, m->max_rows, e) < 0)
+    int dec_in = a->latent + (m->aux.kind == M2_SDGM ? A : 0);   /* the classifier and encoder see [x | a] */
+    if (dnet_declare(&m->cls, &m->p, "cls", a->in + A, 0, a->nhidden, a->hidden, K, a->act, e) < 0 ||
+        dnet_declare(&m->enc, &m->p, "enc", a->in + A, K, a->nhidden, a->hidden, 2 * a->latent, a->act, e) < 0 ||
+        dnet_declare(&m->dec, &m->p, "dec", dec_in, K, a->nhidden, rev, vaenet_lik_width(a->lik, a->in), a->act, e) < 0 ||
+        (A && m2_aux_declare(m, e) < 0) || (from && nn_params_check(&m->p, from, e) < 0) ||
+        nn_params_alloc(&m->p, e) < 0 || dnet_alloc(&m->cls, m->max_in, m->max_in, e) < 0 ||
+        dnet_alloc(&m->enc, m->max_in, m->max_rows, e) < 0 || dnet_alloc(&m->dec, m->max_rows, m->max_rows, e) < 0 ||
+        (A && m2_aux_alloc(m, e) < 0))
         goto fail;
-    size_t floats = I * D + D + 3 * R * Z + 3 * R + 2 * I * K;
+    size_t floats = I * D + D + 2 * R * Z + (R * Z + I * (size_t)A) + 3 * R + 2 * I * K;   /* eps: z's, a's */
     m->mem = nn_alloc_zeroed(floats * sizeof(float) + (2 * R + I) * sizeof(int));   /* mapped now, as dnet_alloc */
     if (!m->mem) {
         error_set(e, "out of memory for the M2 workspace");
@@ -39,7 +45,7 @@ static int build(m2 *m, const vaenet_arch *a, int K, int max_lab, int max_unl, c
     m->row = q, q += D;
     m->z = q, q += R * Z;
     m->dz = q, q += R * Z;
-    m->eps = q, q += R * Z;
+    m->eps = q, q += R * Z + I * (size_t)A;
     m->rec = q, q += R;
     m->kl = q, q += R;
     m->w = q, q += R;
@@ -57,12 +63,18 @@ fail:
 
 int m2_new(m2 *m, const vaenet_arch *a, int K, int max_lab, int max_unl, error *e)
 {
-    return build(m, a, K, max_lab, max_unl, NULL, e);
+    return build(m, a, K, NULL, max_lab, max_unl, NULL, e);
+}
+
+int m2_new_aux(m2 *m, const vaenet_arch *a, int K, const m2_aux *aux, int max_lab, int max_unl, error *e)
+{
+    if (aux && aux->kind != M2_PLAIN && aux->size < 1) return error_set(e, "the auxiliary variable needs a size >= 1");
+    return build(m, a, K, aux, max_lab, max_unl, NULL, e);
 }
 
 void m2_set_pool(m2 *m, par_pool *pool)
 {
-    m->pool = m->cls.pool = m->enc.pool = m->dec.pool = pool;
+    m->pool = m->cls.pool = m->enc.pool = m->dec.pool = m->qa.pool = m->pa.pool = pool;
 }
 
 void m2_init_weights(m2 *m, rng *r)
@@ -70,6 +82,10 @@ void m2_init_weights(m2 *m, rng *r)
     dnet_init(&m->cls, &m->p, r);
     dnet_init(&m->enc, &m->p, r);
     dnet_init(&m->dec, &m->p, r);
+    if (m2_aux_width(m)) {
+        dnet_init(&m->qa, &m->p, r);
+        dnet_init(&m->pa, &m->p, r);
+    }
 }
 
 void m2_free(m2 *m)
@@ -77,6 +93,7 @@ void m2_free(m2 *m)
     dnet_free(&m->cls);
     dnet_free(&m->enc);
     dnet_free(&m->dec);
+    m2_aux_free(m);
     nn_params_free(&m->p);
     vat_ws_free(&m->vws);
     free(m->mem);
@@ -85,8 +102,7 @@ void m2_free(m2 *m)
     m->info = NULL;
 }
 
-/* logq (B, K) = log softmax(logits), q = exp(logq); returns nothing: rows never log(0). */
-static void log_softmax(float *logq, float *q, const float *logits, int B, int K)
+void m2_log_softmax(float *logq, float *q, const float *logits, int B, int K)
 {
     for (int i = 0; i < B; i++) {
         const float *l = logits + (size_t)i * K;
@@ -168,18 +184,22 @@ static void lik_weights(m2 *m, int nl, int nu, float wl, float wu)
 static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, int NL, int NU, const float *eps,
                              float alpha, float beta, int grad, m2_loss *loss)
 {
-    int K = m->K, Z = m->a.latent, D = m->a.in, nin = nl + nu;
+    int K = m->K, Z = m->a.latent, D = m->a.in, nin = nl + nu, aux = m2_aux_width(m) > 0;
     float logK = logf((float)K);
-    const float *logits = dnet_forward(&m->cls, &m->p, x, nin, nin, NULL, NULL);   // (nin, K)
-    log_softmax(m->logq, m->q, logits, nin, K);
+    const float *eps_a = eps + (size_t)(nl + nu * K) * Z;
+    const float *xin = aux ? m2_aux_draw(m, x, nin, eps_a) : x;   /* the classifier's and encoder's input */
+    const float *logits = dnet_forward(&m->cls, &m->p, xin, nin, nin, NULL, NULL);   // (nin, K)
+    m2_log_softmax(m->logq, m->q, logits, nin, K);
     int R = expand_rows(m, y, nl, nu);
-    float *h = dnet_forward(&m->enc, &m->p, x, nin, R, m->src, m->ycls);     // (R, 2Z)
+    float *h = dnet_forward(&m->enc, &m->p, xin, nin, R, m->src, m->ycls);     // (R, 2Z)
     vaenet_latent_forward(m->z, m->kl, h, eps, R, Z);
-    float *o = dnet_forward(&m->dec, &m->p, m->z, R, R, NULL, m->ycls);      // (R, width)
+    const float *zin = aux ? m2_aux_dec_in(m, R) : m->z;
+    float *o = dnet_forward(&m->dec, &m->p, zin, R, R, NULL, m->ycls);        // (R, width)
     float wl, wu, wx;
     row_weights(m, NL, NU, alpha, &wl, &wu, &wx);
     if (grad) lik_weights(m, nl, nu, wl, wu);
     vaenet_lik_nll(m->pool, m->a.lik, m->rec, grad ? dnet_dout(&m->dec) : NULL, o, x, m->src, m->w, 1.0f, R, D);
+    if (aux) m2_aux_bound(m, x, nin, R, beta, grad);   /* kl: z's KL and a's term */
     for (int i = 0; i < nl; i++) {
         loss->lab += (double)m->rec[i] + m->kl[i] + logK;
         loss->xent -= m->logq[(size_t)i * K + y[i]];
@@ -196,9 +216,11 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
     loss->steps++;
     if (!grad) return;
 
-    dnet_backward(&m->dec, &m->p, m->dz, m->z, R, R, NULL, m->ycls);
+    dnet_backward(&m->dec, &m->p, m->aux.kind == M2_SDGM ? m->dcat : m->dz, zin, R, R, NULL, m->ycls);
+    if (aux) m2_aux_gen_backward(m, x, R);
     vaenet_latent_backward(dnet_dout(&m->enc), h, m->dz, eps, m->w, beta, R, Z);
-    dnet_backward(&m->enc, &m->p, NULL, x, nin, R, m->src, m->ycls);
+    dnet_backward(&m->enc, &m->p, aux ? m->dxa : NULL, xin, nin, R, m->src, m->ycls);
+    if (aux) m2_aux_add_da(m, nin);
 
     /* classifier: wx (q - onehot) on labelled rows; on unlabelled rows U = sum_k q_k g_k with
      * g_k = L_k + log q_k (the +1 of d(q log q) vanishes since sum_k dq_k = 0), so
@@ -221,13 +243,21 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
         }
         for (int k = 0; k < K; k++) d[k] = wu * q[k] * (d[k] - mean);
     }
-    dnet_backward(&m->cls, &m->p, NULL, x, nin, nin, NULL, NULL);
+    dnet_backward(&m->cls, &m->p, aux ? m->dxa : NULL, xin, nin, nin, NULL, NULL);
+    if (!aux) return;
+    m2_aux_add_da(m, nin);
+    m2_aux_inf_backward(m, x, eps_a, nl, nu, wl, wu, beta);
 }
 
 void m2_forward_backward(m2 *m, const float *x, const int *y, int nl, int nu, const float *eps, float alpha,
                          float beta, int grad, m2_loss *loss)
 {
     forward_backward(m, x, y, nl, nu, nl, nu, eps, alpha, beta, grad, loss);
+}
+
+size_t m2_noise_size(const m2 *m, int nl, int nu)
+{
+    return (size_t)(nl + nu * m->K) * m->a.latent + (size_t)(nl + nu) * m2_aux_width(m);
 }
 
 /* ---- training data ---- */
@@ -261,17 +291,19 @@ void m2_data_free(m2_data *d)
     d->lab = d->unl = NULL;
 }
 
-/* Copies the row x (D) into dst, plus sd * eps when sd is not NULL. */
-static void copy_noisy(float *dst, const float *x, const float *sd, int D, rng *r)
+/* Copies the row x (D) into dst, plus sd * eps when sd is not NULL, binarised (Bernoulli draws with
+ * means x) with binarise. */
+static void copy_noisy(float *dst, const float *x, const float *sd, int binarise, int D, rng *r)
 {
     memcpy(dst, x, (size_t)D * sizeof(float));
     for (int j = 0; sd && j < D; j++) dst[j] += sd[j] * rng_normal(r);
+    for (int j = 0; binarise && j < D; j++) dst[j] = rng_uniform(r) < dst[j] ? 1.0f : 0.0f;
 }
 
 /* Copies row `row` of d->x into dst (D), plus d->xsd * eps when the rows carry an sd. */
 static void copy_row(float *dst, const m2_data *d, size_t row, int D, rng *r)
 {
-    copy_noisy(dst, d->x + row * (size_t)D, d->xsd ? d->xsd + row * (size_t)D : NULL, D, r);
+    copy_noisy(dst, d->x + row * (size_t)D, d->xsd ? d->xsd + row * (size_t)D : NULL, d->binarise, D, r);
 }
 
 void m2_data_rows(const m2_data *d, const int *idx, int n, int D, float *dst, rng *r)
@@ -311,6 +343,9 @@ static void keep_share(m2 *m, int nl, int nu, int *snl, int *snu)
     memmove(m->yin, m->yin + ll, a * sizeof(int));
     memmove(m->eps, m->eps + ll * Z, a * Z * sizeof(float));
     memmove(m->eps + a * Z, m->eps + (L + ul * K) * Z, b * K * Z * sizeof(float));
+    size_t A = (size_t)m2_aux_width(m), ea = (L + U * K) * Z, sa = (a + b * K) * Z;   /* a's noise, after z's */
+    memmove(m->eps + sa, m->eps + ea + ll * A, a * A * sizeof(float));
+    memmove(m->eps + sa + a * A, m->eps + ea + (L + ul) * A, b * A * sizeof(float));
     *snl = (int)a, *snu = (int)b;
 }
 
@@ -328,7 +363,7 @@ static int unlabelled_rows(const m2_data *d, size_t i0, int nu, int D, float *ds
     if (got == 0 || b.global != (size_t)nu) return error_set(e, "the unlabelled rows ran out early");
     const float *x = stream_table_col(b.rows, "x"), *sd = d->xsd ? stream_table_col(b.rows, "x_sd") : NULL;
     for (int i = 0; i < nu; i++)
-        copy_noisy(dst + (size_t)i * D, x + (size_t)i * D, sd ? sd + (size_t)i * D : NULL, D, r);
+        copy_noisy(dst + (size_t)i * D, x + (size_t)i * D, sd ? sd + (size_t)i * D : NULL, d->binarise, D, r);
     return 0;
 }
 
@@ -369,7 +404,7 @@ int m2_train_epoch(m2 *m, adam *opt, m2_data *d, int bl, int bu, float alpha, fl
         int nl = from_unl ? bl : b, nu = from_unl ? b : 0, snl, snu;
         draw_labelled(m, d, nl, r);
         if (nu && unlabelled_rows(d, i0, nu, D, m->xin + (size_t)nl * D, r, e) < 0) return -1;
-        rng_fill_normal(r, m->eps, (size_t)(nl + nu * m->K) * m->a.latent);
+        rng_fill_normal(r, m->eps, m2_noise_size(m, nl, nu));
         keep_share(m, nl, nu, &snl, &snu);
         m2_loss b_loss = {0};
         if (snl + snu) forward_backward(m, m->xin, m->yin, snl, snu, nl, nu, m->eps, alpha, beta, 1, &b_loss);
@@ -478,8 +513,9 @@ void m2_evaluate(m2 *m, const float *x, const int *y, size_t N, rng *r, m2_loss 
     int K = m->K, chunk = (m->max_rows / K) < m->max_in ? m->max_rows / K : m->max_in;
     for (size_t i0 = 0; i0 < N; i0 += (size_t)chunk) {
         int b = (int)(N - i0 < (size_t)chunk ? N - i0 : (size_t)chunk);
-        rng_fill_normal(r, m->eps, (size_t)b * K * m->a.latent);
+        rng_fill_normal(r, m->eps, m2_noise_size(m, 0, b));
         m2_forward_backward(m, x + i0 * m->a.in, NULL, 0, b, m->eps, 0, 1, 0, loss);
+        if (y && m2_aux_width(m)) m2_aux_predict(m, x + i0 * m->a.in, b, m->q, r);   /* as predict: draws of a averaged */
         for (int i = 0; y && i < b; i++)
             if (y[i0 + i] >= 0) {
                 loss->nlab++;
@@ -490,12 +526,20 @@ void m2_evaluate(m2 *m, const float *x, const int *y, size_t N, rng *r, m2_loss 
 
 void m2_predict(m2 *m, const float *x, int B, float *p)
 {
+    if (m2_aux_width(m)) {
+        m2_aux_predict(m, x, B, p, &m->pred_rng);
+        return;
+    }
     const float *logits = dnet_forward(&m->cls, &m->p, x, B, B, NULL, NULL);
-    log_softmax(m->logq, p, logits, B, m->K);
+    m2_log_softmax(m->logq, p, logits, B, m->K);
 }
 
 void m2_decode(m2 *m, const float *z, const int *cls, int B, float *xmean)
 {
+    if (m2_aux_width(m)) {
+        m2_aux_decode(m, z, cls, B, xmean);
+        return;
+    }
     const float *o = dnet_forward(&m->dec, &m->p, z, B, B, NULL, cls);
     vaenet_lik_mean(m->a.lik, xmean, o, B, m->a.in);
 }
@@ -505,7 +549,8 @@ void m2_reconstruct(m2 *m, const float *x, const int *y, int B, float *xmean)
     int K = m->K, Z = m->a.latent;
     m2_predict(m, x, B, m->q);
     for (int i = 0; i < B; i++) m->ycls[i] = y && y[i] >= 0 ? y[i] : argmax(m->q + (size_t)i * K, K);
-    float *h = dnet_forward(&m->enc, &m->p, x, B, B, NULL, m->ycls);
+    const float *xin = m2_aux_width(m) ? m2_aux_mean_input(m, x, B) : x;   /* [x | the mean of q(a|x)] */
+    float *h = dnet_forward(&m->enc, &m->p, xin, B, B, NULL, m->ycls);
     vaenet_latent_forward(m->z, NULL, h, NULL, B, Z);
     m2_decode(m, m->z, m->ycls, B, xmean);
 }
@@ -521,14 +566,31 @@ model_file *m2_save(const m2 *m, error *e)
     }
     value_free(f->info);
     f->info = value_copy(m->info);
-    value_set(f->info, "model", value_str("m2"));
+    value_set(f->info, "model", value_str(m2_kind_name(m->aux.kind)));
     vaenet_arch_to_info(&m->a, f->info);
     value_set(f->info, "classes", value_int(m->K));
+    if (m2_aux_width(m)) {
+        value_set(f->info, "aux", value_int(m->aux.size));
+        value_set(f->info, "samples", value_int(m->aux.samples));
+    }
     if (nn_params_save(&m->p, f, e) < 0) {
         model_file_free(f);
         return NULL;
     }
     return f;
+}
+
+/* The model kind (info "model": m2, adgm or sdgm; absent: m2) with its "aux" and "samples". */
+static int aux_from_info(m2_aux *aux, const value *info, error *e)
+{
+    const char *name = value_get_str(info, "model", "m2");
+    if (strcmp(name, "m2") == 0) return 0;
+    aux->kind = strcmp(name, "adgm") == 0 ? M2_ADGM : strcmp(name, "sdgm") == 0 ? M2_SDGM : M2_PLAIN;
+    if (aux->kind == M2_PLAIN) return error_set(e, "model info: unknown model '%s' (m2, adgm or sdgm)", name);
+    aux->size = value_get_size(info, "aux");
+    aux->samples = value_get_size(info, "samples");
+    if (aux->size < 1 || aux->samples < 1) return error_set(e, "model info: bad aux size %d or samples %d", aux->size, aux->samples);
+    return 0;
 }
 
 int m2_load(m2 *m, const model_file *f, int max_lab, int max_unl, error *e)
@@ -537,7 +599,8 @@ int m2_load(m2 *m, const model_file *f, int max_lab, int max_unl, error *e)
     if (vaenet_arch_from_info(&a, f->info, e) < 0) return -1;
     int K = value_get_size(f->info, "classes");
     if (K < 2) return error_set(e, "model info: bad number of classes %d", K);
-    if (build(m, &a, K, max_lab, max_unl, f, e) < 0) return -1;
+    m2_aux aux = {M2_PLAIN, 0, 0};
+    if (aux_from_info(&aux, f->info, e) < 0 || build(m, &a, K, &aux, max_lab, max_unl, f, e) < 0) return -1;
     if (nn_params_load(&m->p, f, e) < 0) {
         m2_free(m);
         return -1;

@@ -11,6 +11,7 @@ int m2_set_vat(m2 *m, const vat_config *c, error *e)
     vat_ws_free(&m->vws);
     m->vat = *c;
     if (!vat_active(c)) return 0;
+    if (m->aux.kind != M2_PLAIN) return error_set(e, "VAT and entropy minimisation train M2's q(y|x), not the auxiliary models'");
     if (dist_size() > 1) return error_set(e, "VAT and entropy minimisation train in one process (no mpirun)");
     if (vat_ws_alloc(&m->vws, m->max_in, m->a.in, m->K, e) < 0) return -1;
     vat_config_put(c, m->info, 0);

@@ -1,6 +1,7 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,6 +227,39 @@ void *stream_table_col_typed(const stream_table *t, const char *name, stream_dty
         return NULL;
     }
     return t->cols[i];
+}
+
+int stream_x_width(const stream_schema *s, error *e)
+{
+    int ix = stream_schema_find(s, "x");
+    if (ix < 0) return error_set(e, "stream has no tensor 'x' (features)");
+    if (s->fields[ix].dtype != STREAM_F32)
+        return error_set(e, "tensor 'x' is %s, expected f32", stream_dtype_name(s->fields[ix].dtype));
+    return (int)s->fields[ix].width;
+}
+
+int stream_table_labels(const stream_table *t, const int32_t **y, error *e)
+{
+    int iy = stream_schema_find(t->schema, "y");
+    *y = NULL;
+    if (iy < 0) return 0;
+    if (!(*y = stream_table_col_typed(t, "y", STREAM_I32, e))) return -1;
+    if (t->schema->fields[iy].width != 1) return error_set(e, "tensor 'y' has several values per row");
+    return 0;
+}
+
+int stream_check_sd(const stream_table *t, const char *name, int D, size_t row0, error *e)
+{
+    int i = stream_schema_find(t->schema, name);
+    if (i < 0) return 0;
+    const float *sd = stream_table_col_typed(t, name, STREAM_F32, e);
+    if (!sd) return -1;
+    if (t->schema->fields[i].width != (size_t)D)
+        return error_set(e, "%s has %zu values per row, x has %d", name, t->schema->fields[i].width, D);
+    for (size_t k = 0; k < t->nrows * (size_t)D; k++)
+        if (!(sd[k] >= 0) || !isfinite(sd[k]))
+            return error_set(e, "row %zu: %s must be finite and >= 0", row0 + k / (size_t)D + 1, name);
+    return 0;
 }
 
 int stream_table_select(stream_table *t, const int *idx, size_t n, error *e)

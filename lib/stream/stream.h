@@ -91,6 +91,15 @@ void stream_table_drop_col(stream_table *t, const char *name);
 void *stream_table_col(const stream_table *t, const char *name);
 /* Column by name with a required dtype: NULL and an error naming the problem otherwise. */
 void *stream_table_col_typed(const stream_table *t, const char *name, stream_dtype dt, error *e);
+/* The width of the f32 tensor "x" of s, or -1 with an error ("stream has no tensor 'x' (features)",
+ * "tensor 'x' is i32, expected f32"). */
+int stream_x_width(const stream_schema *s, error *e);
+/* The labels of t into *y: the i32 scalar "y", or NULL when t has none; -1 with an error when "y" is
+ * not an i32 scalar. */
+int stream_table_labels(const stream_table *t, const int32_t **y, error *e);
+/* An f32 tensor `name` of t, when present, as wide as D with every value finite and >= 0 (sds; t's
+ * first row is row row0 + 1 in messages); 0 also when absent. */
+int stream_check_sd(const stream_table *t, const char *name, int D, size_t row0, error *e);
 /* Keeps only the rows idx[0..n) in that order (rows may repeat). */
 int stream_table_select(stream_table *t, const int *idx, size_t n, error *e);
 

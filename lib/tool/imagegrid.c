@@ -93,3 +93,16 @@ int imagegrid_write_png(FILE *f, const float *x, int n, int h, int w, int c, int
     free(pix);
     return 0;
 }
+
+float *imagegrid_pairs(const float *a, const float *b, int n, int D, int cols, int *cells)
+{
+    int r = (n + cols - 1) / cols;
+    float *grid = calloc((size_t)r * 2 * cols * D, sizeof(float));
+    for (int i = 0; grid && i < n; i++) {
+        size_t top = (size_t)(2 * (i / cols)) * cols + i % cols, size = (size_t)D * sizeof(float);
+        memcpy(grid + top * D, a + (size_t)i * D, size);
+        memcpy(grid + (top + cols) * D, b + (size_t)i * D, size);
+    }
+    *cells = 2 * r * cols;
+    return grid;
+}

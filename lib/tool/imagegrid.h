@@ -14,5 +14,9 @@
 int imagegrid_shape(const value *meta, int D, int *h, int *w, int *c, error *e);
 /* n images x (n, h*w*c) written as a PNG of `cols` images per row (cols <= 0: about square). */
 int imagegrid_write_png(FILE *f, const float *x, int n, int h, int w, int c, int cols, float lo, float hi, error *e);
+/* Pairs of images (n each, D values) laid out for a grid of `cols` a row: rows of `cols` of a, each
+ * above the same `cols` of b (the last rows padded with zeros). A new array of 2 ceil(n / cols) cols
+ * images (their count into *cells), or NULL when out of memory. */
+float *imagegrid_pairs(const float *a, const float *b, int n, int D, int cols, int *cells);
 
 #endif

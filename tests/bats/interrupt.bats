@@ -74,6 +74,11 @@ interrupt_resume() {
     interrupt_resume "$T/m" $M2 --vat 1 --entmin 0.5 --shift 1 "$D/tr5.ssl"
 }
 
+@test "ssl-vae train --model adgm, sdgm --binarise: the same after --resume" {
+    interrupt_resume "$T/a" ssl-vae train --model adgm --aux 3 --latent 4 --hidden 16 --epochs 4 --batch 50 --seed 3 --threads 1 -q --binarise "$D/tr5.ssl"
+    interrupt_resume "$T/s" ssl-vae train --model sdgm --aux 3 --latent 4 --hidden 16 --epochs 4 --batch 50 --seed 3 --threads 1 -q "$D/tr5.ssl"
+}
+
 @test "ssl-gan train --vat --entmin: the same after --resume" {
     interrupt_resume "$T/m" $GAN --vat 1 --entmin 0.5 "$D/tr5.ssl"
 }

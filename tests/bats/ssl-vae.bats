@@ -235,6 +235,44 @@ info() { "$PY" -c "import msgpack, sys; print(msgpack.unpackb(open(sys.argv[2], 
     [ ! -e "$T/m1.vae" ] && [ ! -e "$T/x.m2" ]
 }
 
+@test "ADGM, SDGM: deterministic, recorded; predict, sample, reconstruct as M2; the options they refuse" {
+    local o="--hidden 16 --latent 3 --aux 4 --samples 3 --epochs 2 --seed 3 -q"
+    for k in adgm sdgm; do
+        ssl-vae train --model $k $o --log "$T/$k.json" "$D/tr5.ssl" -o "$T/$k.m2"
+        ssl-vae train --model $k $o "$D/tr5.ssl" -o "$T/$k.again"
+        cmp "$T/$k.m2" "$T/$k.again"
+        [ "$(info model "$T/$k.m2")" = $k ] && [ "$(info aux "$T/$k.m2")" = 4 ] && [ "$(info samples "$T/$k.m2")" = 3 ]
+        [ "$(info latent "$T/$k.m2")" = 3 ] && [ "$(info binarise "$T/$k.m2")" = False ]
+        "$PY" -c "import json, sys; r = [json.loads(l) for l in open(sys.argv[1])]; assert len(r) == 2 and all(e['unl_elbo'] < 0 for e in r), r" "$T/$k.json"
+        ssl-vae predict -m "$T/$k.m2" "$D/te.ssl" > "$T/p.ssl"
+        ssl-vae predict -m "$T/$k.m2" "$D/te.ssl" > "$T/p2.ssl"
+        cmp "$T/p.ssl" "$T/p2.ssl"
+        [ "$(shape_of "$T/p.ssl" p)" = "540 10" ]
+        ssl-eval "$T/p.ssl" | grep -q accuracy
+        ssl-vae sample -m "$T/$k.m2" -n 5 --class 2 -o "$T/s.ssl"
+        [ "$(shape_of "$T/s.ssl" x)" = "5 64" ]
+        ssl-vae reconstruct -m "$T/$k.m2" "$D/te.ssl" -o "$T/r.ssl"
+        [ "$(shape_of "$T/r.ssl" x)" = "540 64" ]
+    done
+    refute cmp -s "$T/adgm.m2" "$T/sdgm.m2"
+    ssl-vae train --model adgm $o --binarise "$D/tr5.ssl" -o "$T/b.m2"
+    refute cmp -s "$T/adgm.m2" "$T/b.m2"
+    [ "$(info binarise "$T/b.m2")" = True ]
+    # the default sizes: z and a of 100
+    ssl-vae train --model sdgm --hidden 8 --epochs 1 -q "$D/tr5.ssl" -o "$T/d.m2"
+    [ "$(info latent "$T/d.m2")" = 100 ] && [ "$(info aux "$T/d.m2")" = 100 ] && [ "$(info samples "$T/d.m2")" = 10 ]
+    run --separate-stderr ssl-vae train --model adgm $o --vat 1 "$D/tr5.ssl" -o "$T/x.m2"
+    assert_fails_with 2 "not ADGM's or SDGM's"
+    run --separate-stderr ssl-vae train --model m2 --aux 4 "$D/tr5.ssl" -o "$T/x.m2"
+    assert_fails_with 2 "--aux and --samples are for --model adgm or sdgm"
+    run --separate-stderr ssl-vae train --binarise "$D/tr.ssl" -o "$T/x.m2"
+    assert_fails_with 2 "--binarise is for --model m2, adgm or sdgm"
+    ssl-prep scale --method standard "$D/tr_raw.ssl" > "$T/std.ssl"
+    run --separate-stderr ssl-vae train --model sdgm $o --binarise "$T/std.ssl" -o "$T/x.m2"
+    assert_fails_with 1 "--binarise needs x in \[0, 1\]"
+    [ ! -e "$T/x.m2" ]
+}
+
 @test "encode --min-sd keeps the latent units that vary over the training rows (the model's latent_sd)" {
     "$PY" -c "
 import msgpack, sys

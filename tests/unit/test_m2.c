@@ -11,11 +11,11 @@
 #include "gradcheck.h"
 #include "m2.h"
 
-enum { IN = 5, Z = 2, K = 3, NL = 2, NU = 2 };
+enum { IN = 5, Z = 2, K = 3, NL = 2, NU = 2, A = 3 };
 
 typedef struct ctx {
     m2 m;
-    float x[(NL + NU) * IN], eps[(NL + NU * K) * Z];
+    float x[(NL + NU) * IN], eps[(NL + NU * K) * Z + (NL + NU) * A];   /* z's noise, then a's */
     int y[NL];
     int nl, nu;
     float alpha, beta;
@@ -30,26 +30,33 @@ static double step_loss(void *p)
     return l.obj;
 }
 
-static void make(ctx *c, vaenet_lik lik, uint64_t seed)
+/* An M2 (kind M2_PLAIN) or an auxiliary model with an a of A units. */
+static void make_kind(ctx *c, vaenet_lik lik, uint64_t seed, m2_kind kind)
 {
     vaenet_arch a = {.in = IN, .latent = Z, .nhidden = 1, .hidden = {4}, .act = NN_ACT_SOFTPLUS, .lik = lik};
+    m2_aux aux = {kind, A, 4};
     error e;
-    CHECK(m2_new(&c->m, &a, K, NL, NU, &e) == 0);
+    CHECK(m2_new_aux(&c->m, &a, K, &aux, NL, NU, &e) == 0);
     rng r;
     rng_seed(&r, seed);
     m2_init_weights(&c->m, &r);
     for (int i = 0; i < c->m.p.n; i++)
         if (c->m.p.t[i].ndim == 1) gc_fill(&r, nn_data(&c->m.p, i), c->m.p.t[i].size, -0.3f, 0.3f);
+    /* the auxiliary models' a feeds three networks: smaller weights keep the bound (and its rounding,
+     * which the difference quotients see) at the size of M2's */
+    for (size_t i = 0; kind != M2_PLAIN && i < c->m.p.total; i++) c->m.p.data[i] *= 0.4f;
     gc_fill(&r, c->x, (NL + NU) * IN, 0.0f, 1.0f);
-    for (int i = 0; i < (NL + NU * K) * Z; i++) c->eps[i] = rng_normal(&r);
+    for (size_t i = 0; i < sizeof c->eps / sizeof *c->eps; i++) c->eps[i] = rng_normal(&r);
     c->y[0] = 2, c->y[1] = 0;
     c->alpha = 1.7f, c->beta = 0.6f;
 }
 
-static void check_case_weighted(vaenet_lik lik, int nl, int nu, m2_weighting w)
+static void make(ctx *c, vaenet_lik lik, uint64_t seed) { make_kind(c, lik, seed, M2_PLAIN); }
+
+static void check_case_kind(vaenet_lik lik, int nl, int nu, m2_weighting w, m2_kind kind)
 {
     ctx c;
-    make(&c, lik, 7 + nl + 3 * nu + lik);
+    make_kind(&c, lik, 7 + nl + 3 * nu + lik, kind);
     c.m.weighting = w;
     c.nl = nl, c.nu = nu;
     nn_params_zero_grad(NULL, &c.m.p);
@@ -64,6 +71,7 @@ static void check_case_weighted(vaenet_lik lik, int nl, int nu, m2_weighting w)
     m2_free(&c.m);
 }
 
+static void check_case_weighted(vaenet_lik lik, int nl, int nu, m2_weighting w) { check_case_kind(lik, nl, nu, w, M2_PLAIN); }
 static void check_case(vaenet_lik lik, int nl, int nu) { check_case_weighted(lik, nl, nu, M2_WEIGHT_MEANS); }
 
 static void test_grad_labelled(void) { check_case(VAENET_BERNOULLI, NL, 0); }
@@ -176,6 +184,100 @@ static void test_rows_drawn_with_sd(void)
         CHECK_NEAR(s[j] / DRAWS, 0.0, 0.05 * sd[D + j] + 1e-9);
         CHECK_NEAR(sqrt(s2[j] / DRAWS), sd[D + j], 0.03 * sd[D + j] + 1e-9);
     }
+    m2_data_free(&d);
+}
+
+/* ---- the auxiliary models (m2_aux.c) ---- */
+
+/* Every parameter of ADGM and SDGM (q(a|x) and p(a|.) included) against central differences. */
+static void test_grad_aux(void)
+{
+    for (int kind = M2_ADGM; kind <= M2_SDGM; kind++) {
+        check_case_kind(VAENET_BERNOULLI, NL, 0, M2_WEIGHT_MEANS, (m2_kind)kind);
+        check_case_kind(VAENET_BERNOULLI, 0, NU, M2_WEIGHT_MEANS, (m2_kind)kind);
+        check_case_kind(VAENET_BERNOULLI, NL, NU, M2_WEIGHT_MEANS, (m2_kind)kind);
+        check_case_kind(VAENET_GAUSSIAN, NL, NU, M2_WEIGHT_ROWS, (m2_kind)kind);
+    }
+}
+
+/* U(x) = sum_y q(y|a,x) L(x,y,a) - H(q(y|a,x)) at one draw of a: from the labelled bounds of each
+ * class with the same noise (z's for the class, then the same a). */
+static void test_aux_unlabelled_is_expectation(void)
+{
+    for (int kind = M2_ADGM; kind <= M2_SDGM; kind++) {
+        ctx c;
+        make_kind(&c, VAENET_BERNOULLI, 13, (m2_kind)kind);
+        const float *x = c.x + NL * IN;
+        float eps[K * Z + A], q[K];
+        memcpy(eps, c.eps, sizeof eps);   /* z's K rows, then a's */
+        m2_loss u = {0};
+        m2_forward_backward(&c.m, x, NULL, 0, 1, eps, 0, 1, 0, &u);
+        memcpy(q, c.m.q, sizeof q);
+        double want = 0;
+        for (int k = 0; k < K; k++) {
+            float e1[Z + A];
+            memcpy(e1, eps + k * Z, Z * sizeof(float));
+            memcpy(e1 + Z, eps + K * Z, A * sizeof(float));
+            m2_loss lk = {0};
+            int y = k;
+            m2_forward_backward(&c.m, x, &y, 1, 0, e1, 0, 1, 0, &lk);
+            want += q[k] * (lk.lab + log(q[k]));
+        }
+        CHECK_NEAR(u.unl, want, 1e-4 * fabs(want));
+        m2_free(&c.m);
+    }
+}
+
+/* The model file keeps the kind, a's size and the draws; predict averages q(y|a,x) over them: rows
+ * of probabilities, the same from the same file. */
+static void test_aux_roundtrip_and_predict(void)
+{
+    ctx c;
+    make_kind(&c, VAENET_BERNOULLI, 17, M2_SDGM);
+    error e;
+    model_file *f = m2_save(&c.m, &e);
+    CHECK(f != NULL);
+    m2 m[2];
+    float p[2][NL * K];
+    for (int i = 0; i < 2; i++) {
+        CHECK(m2_load(&m[i], f, 0, NL, &e) == 0);
+        CHECK(m[i].aux.kind == M2_SDGM && m[i].aux.size == A && m[i].aux.samples == 4);
+        m2_predict(&m[i], c.x, NL, p[i]);
+    }
+    CHECK(memcmp(p[0], p[1], sizeof p[0]) == 0);
+    for (int i = 0; i < NL; i++) {
+        double s = 0;
+        for (int k = 0; k < K; k++) s += p[0][i * K + k];
+        CHECK_NEAR(s, 1.0, 1e-5);
+    }
+    value_set(f->info, "model", value_str("xdgm"));
+    CHECK(m2_load(&m[0], f, 0, NL, &e) == -1 && strstr(e.msg, "unknown model 'xdgm'") != NULL);
+    m2_free(&m[1]);
+    model_file_free(f);
+    m2_free(&c.m);
+}
+
+/* Dynamic binarisation: each draw 0 or 1, 1 with probability x. */
+static void test_rows_binarised(void)
+{
+    enum { D = 3, DRAWS = 20000 };
+    float x[D] = {0, 0.3f, 1}, got[D];
+    int y[1] = {-1}, idx = 0;
+    double ones[D] = {0};
+    m2_data d;
+    error e;
+    CHECK(m2_data_init(&d, x, y, 1, 2, &e) == 0);
+    d.binarise = 1;
+    rng r;
+    rng_seed(&r, 6);
+    for (int t = 0; t < DRAWS; t++) {
+        m2_data_rows(&d, &idx, 1, D, got, &r);
+        for (int j = 0; j < D; j++) {
+            CHECK(got[j] == 0.0f || got[j] == 1.0f);
+            ones[j] += got[j];
+        }
+    }
+    for (int j = 0; j < D; j++) CHECK_NEAR(ones[j] / DRAWS, x[j], 0.01);
     m2_data_free(&d);
 }
 
@@ -315,6 +417,10 @@ int main(void)
     RUN(test_unlabelled_is_expectation);
     RUN(test_roundtrip_and_labels);
     RUN(test_rows_drawn_with_sd);
+    RUN(test_grad_aux);
+    RUN(test_aux_unlabelled_is_expectation);
+    RUN(test_aux_roundtrip_and_predict);
+    RUN(test_rows_binarised);
     RUN(test_vat_net_gradients);
     RUN(test_vat_term);
     return check_summary();
