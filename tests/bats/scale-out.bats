@@ -291,6 +291,17 @@ sys.exit(len(a) != 3 or len(b) != 3 or any(abs(x[k] - y[k]) > 1e-5 * max(1, abs(
     [ "$status" -eq 0 ] || { echo "$output"; false; }
 }
 
+# ADGM, SDGM: a's noise sliced as z's, the binarised rows drawn for the whole step on every rank.
+@test "mpirun -np 2 ssl-vae train --model adgm, sdgm --binarise: the single-process models (1e-5)" {
+    mpi_or_skip
+    ssl-prep mask --labels-per-class 10 --seed 0 "$D/tr.ssl" > "$T/l10.ssl"
+    for k in adgm sdgm; do
+        "$MVAE" train "${M2_ARGS[@]}" --model $k --aux 3 --binarise "$T/l10.ssl" -o "$T/$k.p1"
+        "${MPIRUN[@]}" "$MVAE" train "${M2_ARGS[@]}" --model $k --aux 3 --binarise "$T/l10.ssl" -o "$T/$k.p2"
+        params_close "$T/$k.p1" "$T/$k.p2"
+    done
+}
+
 @test "mpirun -np 2 ssl-vae train --model m2 --stream-data: the single-process streamed model (1e-5)" {
     mpi_or_skip
     ssl-prep mask --labels-per-class 10 --seed 0 "$D/tr.ssl" > "$T/l10.ssl"
