@@ -77,11 +77,11 @@ M1M2_ARGS  ?= --model m2 --hidden 500 --latent 50 --likelihood gaussian --labell
 $(eval $(call trained_method,m1-mlp,$(FIT),$(M1MLP_ARGS),$(VAE_LABELS),m1z.ssl,m1z_test.ssl))
 $(eval $(call trained_method,m2,$(VAE),$(M2_ARGS),$(GEN_LABELS)))
 $(eval $(call trained_method,m1-m2,$(VAE),$(M1M2_ARGS),$(VAE_LABELS),m1z.ssl,m1z_test.ssl))
-# The auxiliary deep generative model (Maaloe et al. 2016) with the MNIST recipe (pipelines/mnist.mk),
-# 20 epochs of the 60,000 images.
-ADGM_ARGS  ?= --model adgm --activation relu --hidden 500,500 --batch 100 --shift 2 --binarise --lr 3e-4 \
-              --epochs 20 --val $(WORK)/test_s.ssl
-$(eval $(call trained_method,adgm,$(VAE),$(ADGM_ARGS),$(GEN_LABELS)))
+# The skip deep generative model (SDGM, Maaloe et al. 2016), the better of the two auxiliary models on
+# MNIST, with the MNIST recipe (pipelines/mnist.mk), 13 epochs of the 60,000 images as M2.
+SDGM_ARGS  ?= --model sdgm --activation relu --hidden 500,500 --batch 100 --shift 2 --binarise --lr 3e-4 \
+              --epochs 13 --val $(WORK)/test_s.ssl
+$(eval $(call trained_method,sdgm,$(VAE),$(SDGM_ARGS),$(GEN_LABELS)))
 TIMES_m1-mlp := m1-mlp.time m1.time
 TIMES_m1-m2  := m1-m2.time m1.time
 $(eval $(call m1_graph_method))

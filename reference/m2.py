@@ -94,15 +94,20 @@ class M2(torch.nn.Module):
         src = torch.cat([torch.arange(nl), (nl + torch.arange(nu)).repeat_interleave(K)])
         ycls = torch.cat([yl, torch.arange(K).repeat(nu)])
         rec, kl = self.bound(x, src, ycls, beta, gen)
-        logK = math.log(K)
-        Lb = rec + beta * kl + logK
-        L1 = rec + kl + logK
-        lq = logq[nl:]
-        q = lq.exp()
-        U = (q * (Lb[nl:].view(nu, K) + lq)).sum(1)
-        U1 = (q * (L1[nl:].view(nu, K) + lq)).sum(1)
-        xent = -logq[torch.arange(nl), yl]
-        return Lb[:nl], U, xent, L1[:nl].detach(), U1.detach(), logq[:nl].detach()
+        return class_sum(rec, kl, beta, logq, yl, nl, nu, K)
+
+
+def class_sum(rec, kl, beta, logq, yl, nl, nu, K):
+    """From -log p(x|.) and the KL terms of the nl labelled rows and the nu x K class copies, and log q(y|.)
+    of the nl + nu rows: m2.losses' values (L and U weighted by beta, their unweighted values for the log)."""
+    Lb = rec + beta * kl + math.log(K)
+    L1 = rec + kl + math.log(K)
+    lq = logq[nl:]
+    q = lq.exp()
+    U = (q * (Lb[nl:].view(nu, K) + lq)).sum(1)
+    U1 = (q * (L1[nl:].view(nu, K) + lq)).sum(1)
+    xent = -logq[torch.arange(nl), yl]
+    return Lb[:nl], U, xent, L1[:nl].detach(), U1.detach(), logq[:nl].detach()
 
 
 def draw_labelled(state, n, gen):
@@ -155,10 +160,18 @@ def main():
     a = ap.parse_args()
     gen = common.setup(a)
     x, y, K, xsd = common.load(a.train, with_sd=True)
+    model = M2(x.shape[1], K, [int(h) for h in a.hidden.split(",")], a.latent, a.activation, a.likelihood, gen)
+    train(model, a, x, y, xsd, lambda m, vx, vy: evaluate(m, vx, vy, gen), gen)
+
+
+def train(model, a, x, y, xsd, evaluate_fn, gen, draw=sample_rows):
+    """The epochs of M2 and of the models built on it (adgm.py): each step --batch unlabelled rows and
+    --labelled-batch labelled ones (drawn by draw(x, xsd, idx, gen), the labelled ones shifted), the step loss
+    of --weighting, Adam; each epoch's metrics and evaluate_fn(model, vx, vy) -> (val_accuracy, val_elbo,
+    y_argmin) on --val logged."""
     vx, vy, _ = common.load(a.val)
     lab, unl = torch.nonzero(y >= 0).flatten(), torch.nonzero(y < 0).flatten()
     N, NL, NU = len(x), len(lab), len(unl)
-    model = M2(x.shape[1], K, [int(h) for h in a.hidden.split(",")], a.latent, a.activation, a.likelihood, gen)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     alpha = a.alpha * N / NL
     log = common.Log(a.log)
@@ -170,10 +183,10 @@ def main():
         steps = [(draw_labelled(state, bl, gen), perm[i:i + a.batch]) for i in range(0, NU, a.batch)]
         tot = {"lab": 0.0, "unl": 0.0, "xent": 0.0, "correct": 0.0, "nl": 0, "nu": 0}
         for li, ui in steps:
-            xl, xu = sample_rows(x, xsd, li, gen), sample_rows(x, xsd, ui, gen)
+            xl, xu = draw(x, xsd, li, gen), draw(x, xsd, ui, gen)
             xl = common.shift_images(xl, a.shift, 28, 28, gen)
             Lb, U, xent, L1, U1, logql = model.losses(xl, y[li], xu, beta, gen)
-            if a.weighting == "means":
+            if getattr(a, "weighting", "means") == "means":
                 loss = Lb.mean() + alpha * xent.mean() + U.mean()
             else:
                 loss = (Lb.sum() + alpha * xent.sum() + U.sum()) / (len(li) + len(ui))
@@ -186,7 +199,7 @@ def main():
             tot["correct"] += float((logql.argmax(1) == y[li]).sum())
             tot["nl"] += len(li)
             tot["nu"] += len(ui)
-        acc, velbo, argmin = evaluate(model, vx, vy, gen)
+        acc, velbo, argmin = evaluate_fn(model, vx, vy)
         log.epoch(epoch=ep, unl_elbo=-tot["unl"] / tot["nu"], lab_elbo=-tot["lab"] / max(1, tot["nl"]),
                   xent=tot["xent"] / max(1, tot["nl"]), accuracy=tot["correct"] / max(1, tot["nl"]),
                   val_elbo=velbo, val_accuracy=acc, y_argmin=argmin)
