@@ -250,9 +250,10 @@ static void test_aux_roundtrip_and_predict(void)
         for (int k = 0; k < K; k++) s += p[0][i * K + k];
         CHECK_NEAR(s, 1.0, 1e-5);
     }
+    m2_free(&m[0]);
+    m2_free(&m[1]);
     value_set(f->info, "model", value_str("xdgm"));
     CHECK(m2_load(&m[0], f, 0, NL, &e) == -1 && strstr(e.msg, "unknown model 'xdgm'") != NULL);
-    m2_free(&m[1]);
     model_file_free(f);
     m2_free(&c.m);
 }
