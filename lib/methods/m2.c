@@ -217,7 +217,7 @@ static void forward_backward(m2 *m, const float *x, const int *y, int nl, int nu
     if (!grad) return;
 
     dnet_backward(&m->dec, &m->p, m->aux.kind == M2_SDGM ? m->dcat : m->dz, zin, R, R, NULL, m->ycls);
-    if (aux) m2_aux_gen_backward(m, x, R);
+    if (aux) m2_aux_gen_backward(m, R);
     vaenet_latent_backward(dnet_dout(&m->enc), h, m->dz, eps, m->w, beta, R, Z);
     dnet_backward(&m->enc, &m->p, aux ? m->dxa : NULL, xin, nin, R, m->src, m->ycls);
     if (aux) m2_aux_add_da(m, nin);

@@ -123,7 +123,7 @@ void m2_aux_bound(m2 *m, const float *x, int nin, int R, float beta, int grad)
     }
 }
 
-void m2_aux_gen_backward(m2 *m, const float *x, int R)
+void m2_aux_gen_backward(m2 *m, int R)
 {
     int Z = m->a.latent, A = m->aux.size, D = m->a.in;
     if (m->aux.kind == M2_SDGM) {   /* the decoder's input [z | a[src]]: split its gradient */
@@ -137,7 +137,6 @@ void m2_aux_gen_backward(m2 *m, const float *x, int R)
         for (size_t k = 0; k < (size_t)R * Z; k++) m->dz[k] += m->dz2[k];
         return;
     }
-    (void)x;
     dnet_backward(&m->pa, &m->p, m->dcat, m->cat, R, R, NULL, m->ycls);   /* [z | x[src]]: z's part */
     for (int r = 0; r < R; r++)
         for (int j = 0; j < Z; j++) m->dz[(size_t)r * Z + j] += m->dcat[(size_t)r * (Z + D) + j];

@@ -28,7 +28,7 @@ void m2_aux_bound(m2 *m, const float *x, int nin, int R, float beta, int grad);
  * the a part of an [x | a] input gradient (m->dxa, nin rows) to m->da; m2_aux_inf_backward ends
  * with q(a|x): the path gradient m->da and beta times log q(a|x)'s own, weighted wl in the nl
  * labelled rows and wu in the nu unlabelled ones. */
-void m2_aux_gen_backward(m2 *m, const float *x, int R);
+void m2_aux_gen_backward(m2 *m, int R);
 void m2_aux_add_da(m2 *m, int nin);
 void m2_aux_inf_backward(m2 *m, const float *x, const float *eps_a, int nl, int nu, float wl, float wu, float beta);
 
