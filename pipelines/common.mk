@@ -306,3 +306,28 @@ $(RESULTS)/table.md: $$(RUNS)
 	  $(EVAL) table --by method,labels_per_class --metrics accuracy,macro_f1 $$(RUNS); } > $$@.tmp && mv $$@.tmp $$@
 endef
 
+
+# ---- the PyTorch references -----------------------------------------------------------------------
+# reference/ holds PyTorch versions of the generative methods (Debian's python3-torch). A dataset trains
+# them with its own recipes on seed 0's 10-per-class labelled set, beside ours, and `make -f ... reference`
+# writes both learning curves to results/$(DATASET)/reference.md.
+PY      ?= /usr/bin/python3
+REF_RUN  = $(WORK)/L10/s0
+
+# $(call ref_method,NAME,SCRIPT,ARGS): the reference SCRIPT trained with ARGS on seed 0's labelled set,
+# its log beside our method NAME's.
+define ref_method
+$(REF_RUN)/ref-$(1).log: $(REF_RUN)/labelled.ssl $(WORK)/test_s.ssl $(call params,ref-$(1),$(3))
+	$(PY) $(ROOT)/reference/$(2) $(3) --seed 0 --quiet --log $$@.tmp $$< && mv $$@.tmp $$@
+endef
+
+# $(call reference_table,NAMES): the `reference` target, the two curves of every NAME compared.
+define reference_table
+.PHONY: reference
+reference: $(RESULTS)/reference.md
+	@cat $$<
+$(RESULTS)/reference.md: $(foreach m,$(1),$(REF_RUN)/$(m).log $(REF_RUN)/ref-$(m).log)
+	@mkdir -p $$(@D)
+	$(PY) $(ROOT)/reference/compare.py $(foreach m,$(1),$(m)=$(REF_RUN)/$(m).log,$(REF_RUN)/ref-$(m).log) > $$@.tmp
+	mv $$@.tmp $$@
+endef

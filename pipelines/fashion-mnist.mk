@@ -101,3 +101,9 @@ $(eval $(call grid))
 FIG_LABELS  := $(GEN_LABELS)
 FIG_CLASSES := $(CLASSES)
 include $(ROOT)/pipelines/figures.mk
+
+# The PyTorch reference of SDGM (reference/adgm.py) trained with the same recipe on seed 0's 100 labels,
+# its learning curve beside ours: results/fashion-mnist/reference.md (`make -f pipelines/fashion-mnist.mk
+# reference`).
+$(eval $(call ref_method,sdgm,adgm.py,$(SDGM_ARGS)))
+$(eval $(call reference_table,sdgm))

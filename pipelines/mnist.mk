@@ -106,16 +106,6 @@ include $(ROOT)/pipelines/figures.mk
 # The PyTorch references (reference/, Debian's python3-torch) trained with the same recipes on seed 0's
 # streams, and their learning curves beside ours: results/mnist/reference.md (about 2.5 hours of one
 # core, the GAN most of it).
-PY      ?= /usr/bin/python3
-REF_RUN := $(WORK)/L10/s0
-.PHONY: reference
-reference: $(RESULTS)/reference.md
-	@cat $<
-# $(call ref_method,NAME,SCRIPT,ARGS): the reference SCRIPT trained with ARGS on seed 0's labelled set.
-define ref_method
-$(REF_RUN)/ref-$(1).log: $(REF_RUN)/labelled.ssl $(WORK)/test_s.ssl $(call params,ref-$(1),$(3))
-	$(PY) $(ROOT)/reference/$(2) $(3) --seed 0 --quiet --log $$@.tmp $$< && mv $$@.tmp $$@
-endef
 REF_METHODS := m2 m1-m2 ssl-gan adgm sdgm
 $(eval $(call ref_method,m2,m2.py,$(M2_ARGS)))
 $(eval $(call ref_method,ssl-gan,gan.py,$(GAN_ARGS)))
@@ -123,10 +113,7 @@ $(eval $(call ref_method,adgm,adgm.py,$(ADGM_ARGS)))
 $(eval $(call ref_method,sdgm,adgm.py,$(SDGM_ARGS)))
 $(REF_RUN)/ref-m1-m2.log: $(REF_RUN)/m1z.ssl $(REF_RUN)/m1z_test.ssl $(call params,ref-m1-m2,$(M1M2_ARGS))
 	$(PY) $(ROOT)/reference/m2.py $(M1M2_ARGS:$$(@D)%=$(@D)%) --seed 0 --quiet --log $@.tmp $< && mv $@.tmp $@
-$(RESULTS)/reference.md: $(foreach m,$(REF_METHODS),$(REF_RUN)/$(m).log $(REF_RUN)/ref-$(m).log)
-	@mkdir -p $(@D)
-	$(PY) $(ROOT)/reference/compare.py $(foreach m,$(REF_METHODS),$(m)=$(REF_RUN)/$(m).log,$(REF_RUN)/ref-$(m).log) > $@.tmp
-	mv $@.tmp $@
+$(eval $(call reference_table,$(REF_METHODS)))
 
 # What the number of unlabelled rows costs: M2 and the SSL-GAN on seed 0's 100 labelled rows with only the
 # first N of its unlabelled rows (pipelines/unlabelled.py), each given as many steps as the full run (the
