@@ -235,9 +235,16 @@ CONV_ARGS     ?= --conv 32:5:2,64:3:2 --batch-norm --shift 2 --epochs 500 --pati
 CONV_LRS      ?= 0.0003 0.001 0.003
 CONV_VAT_ARGS ?= --conv 32:5:2,64:3:2 --batch-norm --shift 2 --lr 0.002 --unlabelled-batch 250 --epochs 500 --entmin 1
 CONV_LABELS   ?= $(LABEL_SETS)
+# FixMatch (Sohn et al. 2020) on the same net (conv-fixmatch; CONV_FM_ARGS): the confident predictions on
+# weak views of the rows (moved, and mirrored where a pipeline adds --flip) become the pseudo-labels of
+# strong views (the same with a square cut out), at the paper's threshold 0.95 and weight 1 (not swept),
+# the learning rate falling linearly to 0 over the steps.
+CONV_FM_ARGS  ?= --conv 32:5:2,64:3:2 --batch-norm --shift 2 --lr 0.002 --lr-decay-start 1 --unlabelled-batch 250 \
+                 --epochs 3000 --fixmatch 1
 define conv_methods
 $(eval $(call sweep_method,conv-sweep,--lr,$(CONV_LRS),none,$(CONV_ARGS),$(CONV_LABELS)))
 $(eval $(call sweep_method,conv-vat-sweep,--vat,$(VAT_EPS),none,$(CONV_VAT_ARGS),$(CONV_LABELS)))
+$(eval $(call fit_method,conv-fixmatch,$(CONV_FM_ARGS),$(CONV_LABELS)))
 endef
 
 # Graph-based label propagation (ssl-graph): a 10-nearest-neighbour graph over the training split and

@@ -9,6 +9,8 @@ LABEL_SETS  ?= 5
 # The conv classifier's images are 8 x 8: shifts of at most 1 pixel (MNIST's 2 of 28, scaled).
 CONV_ARGS     ?= --conv 32:5:2,64:3:2 --batch-norm --shift 1 --epochs 500 --patience 1000
 CONV_VAT_ARGS ?= --conv 32:5:2,64:3:2 --batch-norm --shift 1 --lr 0.002 --unlabelled-batch 250 --epochs 500 --entmin 1
+CONV_FM_ARGS  ?= --conv 32:5:2,64:3:2 --batch-norm --shift 1 --lr 0.002 --lr-decay-start 1 --unlabelled-batch 250 \
+                 --epochs 3000 --fixmatch 1
 GRAPH_CONV_ARGS ?= --conv 32:5:2,64:3:2 --batch-norm --shift 1 --epochs 30 --patience 1000
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 

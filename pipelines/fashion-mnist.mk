@@ -12,6 +12,9 @@ VAT_EPS     ?= 1 2 4
 # labels their 500 epochs are 2,500 steps: about 4 hours of one core for the three seeds' sweeps).
 VAT_LABELS  ?= 10
 CONV_LABELS ?= 10
+# FixMatch's weak views are mirrored too: a mirrored garment is the same garment.
+CONV_FM_ARGS ?= --conv 32:5:2,64:3:2 --batch-norm --shift 2 --flip --lr 0.002 --lr-decay-start 1 \
+                --unlabelled-batch 250 --epochs 3000 --fixmatch 1
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
 FMNIST   ?= /usr/share/datasets/fashion-mnist

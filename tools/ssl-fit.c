@@ -61,8 +61,16 @@ static const char USAGE[] =
     "      --vat-iterations N power iterations (default 1)\n"
     "      --entmin W         entropy minimisation: adds W times the mean entropy of the predictions\n"
     "                         on every row (1 with --vat is VAT+EntMin)\n"
+    "      --fixmatch W       FixMatch (Sohn et al. 2020): where the prediction on a weak view of a\n"
+    "                         row (moved and mirrored as --shift and --flip) reaches the threshold,\n"
+    "                         its class is the row's pseudo-label, and W times the cross-entropy\n"
+    "                         of the prediction on a strong view (the same and a square cut out)\n"
+    "                         against it is added; rows as images (meta image_shape, else square)\n"
+    "      --fixmatch-threshold T  (default 0.95)\n"
+    "      --cutout N         side of the strong view's square set to 0, its centre anywhere on\n"
+    "                         the image (default: half the image's smaller side)\n"
     "      --unlabelled-batch N  rows drawn at random each step for those terms (default --batch)\n"
-    "                         With either term, training runs every epoch unless --val stops it.\n"
+    "                         With any of them, training runs every epoch unless --val stops it.\n"
     "      --val FILE         validation stream for early stopping\n"
     "      --patience N       epochs without improvement before stopping (default 10)\n"
     "      --classes K        number of classes when the stream does not name them\n"
@@ -97,7 +105,7 @@ static const char USAGE[] =
 enum { OPT_HIDDEN = 256, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_DROPOUT, OPT_VAL, OPT_PATIENCE,
        OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_STREAM, OPT_BUFFER, OPT_SHIFT,
        OPT_BATCH_NORM, OPT_DECAY, OPT_VAT, OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN, OPT_UBATCH,
-       OPT_CONV, OPT_CONV_POOL, OPT_FLIP };
+       OPT_CONV, OPT_CONV_POOL, OPT_FLIP, OPT_FIXMATCH, OPT_THRESHOLD, OPT_CUTOUT };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},     {"model", required_argument, 0, 'm'},
@@ -114,7 +122,8 @@ static const struct option OPTS[] = {
     {"batch-norm", no_argument, 0, OPT_BATCH_NORM}, {"lr-decay-start", required_argument, 0, OPT_DECAY},
     {"vat", required_argument, 0, OPT_VAT},       {"vat-xi", required_argument, 0, OPT_VAT_XI},
     {"vat-iterations", required_argument, 0, OPT_VAT_ITERS}, {"entmin", required_argument, 0, OPT_ENTMIN},
-    {"unlabelled-batch", required_argument, 0, OPT_UBATCH},
+    {"unlabelled-batch", required_argument, 0, OPT_UBATCH}, {"fixmatch", required_argument, 0, OPT_FIXMATCH},
+    {"fixmatch-threshold", required_argument, 0, OPT_THRESHOLD}, {"cutout", required_argument, 0, OPT_CUTOUT},
     {"conv", required_argument, 0, OPT_CONV},     {"conv-pool", no_argument, 0, OPT_CONV_POOL},
     {"version", no_argument, 0, 'V'},            {0, 0, 0, 0},
 };
@@ -127,6 +136,7 @@ typedef struct args {
     int stream_data;         /* --stream-data */
     int epochs_given;        /* --epochs, else default_epochs */
     long buffer;             /* --shuffle-buffer, 0 = not given */
+    int cutout_default;      /* no --cutout: half the image's smaller side with --fixmatch */
     mlp_config cfg;
 } args;
 
@@ -140,7 +150,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
 {
     memset(a, 0, sizeof *a);
     mlp_config_default(&a->cfg);
-    int opt, lr_given = 0;
+    int opt, lr_given = 0, threshold_given = 0, cutout_given = 0;
     while ((opt = getopt_long(argc, argv, ":o:m:qhV", OPTS, NULL)) != -1) {
         mlp_config *k = &a->cfg;
         switch (opt) {
@@ -170,6 +180,11 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
         case OPT_VAT_XI: k->vat.xi = cli_parse_double(c, "--vat-xi", optarg, 1e-12, 1e3); break;
         case OPT_VAT_ITERS: k->vat.iters = (int)cli_parse_long(c, "--vat-iterations", optarg, 1, 100); break;
         case OPT_ENTMIN: k->vat.entmin = cli_parse_double(c, "--entmin", optarg, 0, 1e6); break;
+        case OPT_FIXMATCH: k->vat.fixmatch = cli_parse_double(c, "--fixmatch", optarg, 0, 1e6); break;
+        case OPT_THRESHOLD:
+            k->vat.threshold = cli_parse_double(c, "--fixmatch-threshold", optarg, 0, 1), threshold_given = 1;
+            break;
+        case OPT_CUTOUT: k->vat.views.cutout = (int)cli_parse_long(c, "--cutout", optarg, 0, 1 << 20), cutout_given = 1; break;
         case OPT_UBATCH: k->ubatch = (int)cli_parse_long(c, "--unlabelled-batch", optarg, 1, 1 << 20); break;
         case OPT_CONV: parse_conv(c, optarg, &k->conv); break;
         case OPT_CONV_POOL: k->conv.pool = 1; break;
@@ -178,6 +193,9 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
     }
     if (!lr_given && a->cfg.nhidden == 0 && !a->cfg.conv.n) a->cfg.lr = MLP_LINEAR_LR;
     if (a->cfg.conv.pool && !a->cfg.conv.n) cli_usage_error(c, "--conv-pool needs --conv");
+    a->cutout_default = !cutout_given;
+    if ((threshold_given || cutout_given) && a->cfg.vat.fixmatch == 0)
+        cli_usage_error(c, "--%s goes with --fixmatch", threshold_given ? "fixmatch-threshold" : "cutout");
     a->nfiles = cli_inputs(c, argc, argv, a->files, 2);
 }
 
@@ -339,6 +357,10 @@ static value *settings(const args *a)
     value_set(s, "shift", value_int(k->shift));
     if (k->flip) value_set(s, "flip", value_bool(1));   /* only when on, as batch-norm below */
     if (k->batch_norm) value_set(s, "batch-norm", value_bool(1));   /* only when on, as conv below */
+    if (vat_active(&k->vat)) {   /* only then, as conv below */
+        vat_config_put(&k->vat, s, 1);
+        value_set(s, "unlabelled-batch", value_int(k->ubatch));
+    }
     if (k->conv.n) {   /* only then: checkpoints of MLPs keep resuming */
         char spec[256];
         conv_spec_format(k->conv.layer, k->conv.n, spec, sizeof spec);
@@ -364,7 +386,7 @@ static void train_main(cli *c, args *a)
     int rank0 = dist_rank() == 0;   /* under mpirun (the MPI build), rank 0 alone reports and writes */
     if (a->buffer && !a->stream_data) cli_usage_error(c, "--shuffle-buffer goes with --stream-data");
     if (vat_active(&a->cfg.vat) && (a->stream_data || dist_size() > 1))
-        cli_usage_error(c, "--vat and --entmin train on rows held in memory, in one process (no --stream-data, no mpirun)");
+        cli_usage_error(c, "--vat, --entmin and --fixmatch train on rows held in memory, in one process (no --stream-data, no mpirun)");
     const char *path = a->nfiles ? a->files[0] : NULL, *file = cli_in_name(path);
     stream_table *t = NULL;
     datasource *src = NULL;
@@ -383,8 +405,11 @@ static void train_main(cli *c, args *a)
     const stream_schema *schema = t ? t->schema : datasource_schema(src);
     int F = (int)schema->fields[stream_schema_find(schema, "x")].width;
     int K = class_count(c, a, schema, maxy, file);
-    if (a->cfg.shift > 0 || a->cfg.flip)
-        cli_image_shape(c, schema->meta, F, file, a->cfg.shift > 0 ? "--shift" : "--flip", &a->cfg.img_h, &a->cfg.img_w);
+    if (a->cfg.shift > 0 || a->cfg.flip || a->cfg.vat.fixmatch > 0)
+        cli_image_shape(c, schema->meta, F, file, a->cfg.shift > 0 ? "--shift" : a->cfg.flip ? "--flip" : "--fixmatch",
+                        &a->cfg.img_h, &a->cfg.img_w);
+    if (a->cfg.vat.fixmatch > 0 && a->cutout_default)
+        a->cfg.vat.views.cutout = (a->cfg.img_h < a->cfg.img_w ? a->cfg.img_h : a->cfg.img_w) / 2;
     if (a->cfg.conv.n) conv_image(c, schema->meta, F, file, &a->cfg.conv);
     stream_table *vt = NULL;
     mlp_data vd;

@@ -11,5 +11,21 @@ void image_shift(float *dst, const float *src, int H, int W, int dy, int dx);
 void image_flip(float *x, int H, int W);
 /* A shift (dy, dx) drawn uniformly from [-s, s]^2 (two draws from r: dy, then dx). */
 void image_draw_shift(rng *r, int s, int *dy, int *dx);
+/* Sets to 0 the side x side square of x whose top-left corner is (cy - side/2, cx - side/2), clipped
+ * to the image (Cutout: DeVries and Taylor 2017). */
+void image_cutout(float *x, int H, int W, int cy, int cx, int side);
+
+/* A random view of rows that are images: moved, mirrored, a square cut out. */
+typedef struct image_views {
+    int h, w;     /* the rows' image shape, h w = features; 0: not images, every view is the row */
+    int shift;    /* moved by a shift drawn from [-shift, shift]^2 */
+    int flip;     /* 1: mirrored left-right with probability 1/2 */
+    int cutout;   /* side of the square set to 0, its centre drawn over the image; 0: none */
+} image_views;
+
+/* A view of each of n rows x (n, features) into out, out != x, with draws from r in this order per
+ * row: the shift (if any), the mirror (if flip), the centre (if cutout); the rows themselves when
+ * v->h is 0. */
+void image_draw_views(const image_views *v, float *out, const float *x, int n, int features, rng *r);
 
 #endif

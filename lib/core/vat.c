@@ -12,6 +12,9 @@ void vat_config_default(vat_config *c)
     c->xi = VAT_XI;
     c->iters = 1;
     c->entmin = 0;
+    c->fixmatch = 0;
+    c->threshold = VAT_THRESHOLD;
+    memset(&c->views, 0, sizeof c->views);
 }
 
 void vat_config_put(const vat_config *c, value *map, int options)
@@ -22,6 +25,11 @@ void vat_config_put(const vat_config *c, value *map, int options)
         value_set(map, options ? "vat-iterations" : "vat_iterations", value_int(c->iters));
     }
     if (c->entmin > 0) value_set(map, "entmin", value_float(c->entmin));
+    if (c->fixmatch > 0) {
+        value_set(map, "fixmatch", value_float(c->fixmatch));
+        value_set(map, options ? "fixmatch-threshold" : "fixmatch_threshold", value_float(c->threshold));
+        value_set(map, "cutout", value_int(c->views.cutout));
+    }
 }
 
 int vat_ws_alloc(vat_ws *w, int cap, int features, int classes, error *e)
@@ -33,13 +41,15 @@ int vat_ws_alloc(vat_ws *w, int cap, int features, int classes, error *e)
     w->q = malloc(pk * sizeof(float));
     w->r = malloc(pf * sizeof(float));
     w->xr = malloc(pf * sizeof(float));
-    if (!w->p || !w->q || !w->r || !w->xr) return vat_ws_free(w), error_set(e, "out of memory for the VAT buffers");
+    w->label = malloc((size_t)cap * sizeof(int));
+    if (!w->p || !w->q || !w->r || !w->xr || !w->label)
+        return vat_ws_free(w), error_set(e, "out of memory for the VAT buffers");
     return 0;
 }
 
 void vat_ws_free(vat_ws *w)
 {
-    free(w->p), free(w->q), free(w->r), free(w->xr);
+    free(w->p), free(w->q), free(w->r), free(w->xr), free(w->label);
     memset(w, 0, sizeof *w);
 }
 
@@ -134,13 +144,59 @@ static double adversarial_pass(const vat_net *n, const vat_config *c, vat_ws *w,
     return total;
 }
 
+/* FixMatch's pseudo-labels: the argmax of each row's weak view where its probability reaches the
+ * threshold, else -1, into w->label. */
+static void pseudo_labels(const vat_net *n, const vat_config *c, vat_ws *w, const float *x, int B, rng *r)
+{
+    int K = n->classes;
+    image_views weak = c->views;
+    weak.cutout = 0;
+    image_draw_views(&weak, w->xr, x, B, n->features, r);
+    const float *logits = n->forward(n->ctx, w->xr, B);
+    for (int i = 0; i < B; i++) {
+        const float *l = logits + (size_t)i * K;
+        int top = 0;
+        for (int k = 1; k < K; k++) top = l[k] > l[top] ? k : top;
+        double p_top = exp((double)l[top] - log_sum_exp(l, K));
+        w->label[i] = p_top >= c->threshold ? top : -1;
+    }
+}
+
+/* The FixMatch term on the strong views (into w->xr) of the rows with a pseudo-label: adds scale *
+ * d (fixmatch mean CE) / d params; returns sum_i of the rows' cross-entropies. */
+static double pseudo_label_pass(const vat_net *n, const vat_config *c, vat_ws *w, const float *x, int B, float scale,
+                                rng *r)
+{
+    int K = n->classes, confident = 0;
+    pseudo_labels(n, c, w, x, B, r);
+    image_draw_views(&c->views, w->xr, x, B, n->features, r);
+    for (int i = 0; i < B; i++) confident += w->label[i] >= 0;
+    if (!confident) return 0;
+    const float *logits = n->forward(n->ctx, w->xr, B);
+    double total = 0;
+    float a = (float)(c->fixmatch * scale / B);
+    for (int i = 0; i < B; i++) {
+        const float *l = logits + (size_t)i * K;
+        float *d = w->q + (size_t)i * K;
+        int y = w->label[i];
+        double lse = log_sum_exp(l, K);
+        for (int k = 0; k < K; k++)   /* d CE / d logit_k = p_k - [k = y] */
+            d[k] = y < 0 ? 0.0f : (float)(exp((double)l[k] - lse) - (k == y)) * a;
+        if (y >= 0) total += lse - (double)l[y];
+    }
+    n->backward(n->ctx, w->q, NULL, 1);
+    return total;
+}
+
 double vat_loss(const vat_net *n, const vat_config *c, vat_ws *w, const float *x, int B, float scale, rng *r)
 {
-    double h = clean_pass(n, c, w, x, B, scale), kl = 0;
+    double h = 0, kl = 0, ce = 0;
+    if (c->eps > 0 || c->entmin > 0) h = clean_pass(n, c, w, x, B, scale);
     if (c->eps > 0) {
         rng_fill_normal(r, w->r, (size_t)B * n->features);
         vat_direction(n, c, w, x, B);
         kl = adversarial_pass(n, c, w, x, B, scale);
     }
-    return (kl + c->entmin * h) / B;
+    if (c->fixmatch > 0) ce = pseudo_label_pass(n, c, w, x, B, scale, r);
+    return (kl + c->entmin * h + c->fixmatch * ce) / B;
 }

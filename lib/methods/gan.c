@@ -175,7 +175,7 @@ static size_t ws_layout(const gan *m, gan_ws *w, float *base)
     if (vat_active(&m->vat)) {   /* the VAT and entropy passes over a step's 2B labelled and unlabelled rows */
         size_t V = 2 * B, F = (size_t)a->features, K = (size_t)a->classes;
         w->vat = (vat_ws){(int)V, a->features, a->classes, carve(base, &off, V * K), carve(base, &off, V * K),
-                          carve(base, &off, V * F), carve(base, &off, V * F)};
+                          carve(base, &off, V * F), carve(base, &off, V * F), NULL};   /* no FixMatch in D */
         w->vx = carve(base, &off, V * F);
     }
     return off;

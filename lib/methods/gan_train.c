@@ -242,6 +242,7 @@ int gan_train_source(gan *m, const gan_config *c, const gan_source *s, const gan
     if (c->batch < 1 || c->epochs < 0) return error_set(e, "bad batch size or epoch count");
     if (vat_active(&c->vat) && dist_size() > 1)   /* the directions are drawn for this process's rows alone */
         return error_set(e, "VAT and entropy minimisation train in one process (no mpirun)");
+    if (c->vat.fixmatch > 0) return error_set(e, "FixMatch is not a term of the GAN's D (it has --consistency)");
     if ((c->shift > 0 || c->unl_shift > 0 || c->cons_weight > 0) && (c->img_h < 1 || c->img_w < 1 || (long)c->img_h * c->img_w != m->a.features))
         return error_set(e, "shifts and flips need images: %d x %d pixels for %d features", c->img_h, c->img_w, m->a.features);
     m->cond_weight = (float)c->cond_weight;

@@ -203,6 +203,11 @@ static value *hyper_info(const mlp_config *c)
         value_set(h, "vat_iterations", value_int(c->vat.iters));
     }
     if (c->vat.entmin > 0) value_set(h, "entropy_weight", value_float(c->vat.entmin));
+    if (c->vat.fixmatch > 0) {
+        value_set(h, "fixmatch", value_float(c->vat.fixmatch));
+        value_set(h, "fixmatch_threshold", value_float(c->vat.threshold));
+        value_set(h, "cutout", value_int(c->vat.views.cutout));
+    }
     if (vat_active(&c->vat)) value_set(h, "unlabelled_batch", value_int(c->ubatch > 0 ? c->ubatch : c->batch));
     value_set(h, "patience", value_int(c->patience));
     value_set(h, "tol", value_float(c->tol));

@@ -12,7 +12,7 @@
 #include "params.h"
 #include "trainctl.h"
 
-/* The unlabelled batch of a step with VAT or entropy minimisation. Batch norm's running averages
+/* The unlabelled batch of a step with VAT, entropy minimisation or FixMatch. Batch norm's running averages
  * follow the labelled passes alone (mlp_net's passes leave them): moved by the unlabelled batches'
  * statistics too, they scored 25-45% on a Fashion-MNIST validation split where these score 65-75%
  * (docs/notes/2026-12-07-vat-mnist.md). */
@@ -21,6 +21,7 @@ typedef struct unlab_ws {
     const float *rows;                  /* (nrows, features) every training row, drawn from */
     size_t nrows;
     float *x;                           /* (cap, features) the step's rows */
+    vat_config cfg;                     /* the config's, FixMatch's views moved and mirrored as the batches */
     vat_ws vat;
     mlp_net *net;
 } unlab_ws;
@@ -56,6 +57,10 @@ static int unlab_alloc(unlab_ws *u, const mlp *m, const mlp_config *c, const mlp
     size_t want = (size_t)(c->ubatch > 0 ? c->ubatch : c->batch);
     u->cap = (int)(want < d->n ? want : d->n);
     u->rows = d->x, u->nrows = d->n;
+    u->cfg = c->vat;
+    image_views *v = &u->cfg.views;
+    if (c->shift > 0 || c->flip || v->cutout > 0) v->h = c->img_h, v->w = c->img_w;
+    v->shift = c->shift, v->flip = c->flip;
     if (!(u->net = mlp_net_new(m, u->cap, c->pool, e)) ||
         vat_ws_alloc(&u->vat, u->cap, mlp_features(m), mlp_classes(m), e) < 0)
         return -1;
@@ -161,12 +166,12 @@ static void move_rows(train_ws *w, const mlp_config *c, int F, int B, int G, int
 
 /* The unlabelled term of a step: u->cap rows drawn at random from every training row, and vat.h's
  * loss on them; its gradient added to the parameters'. Returns the loss. */
-static double unlab_step(unlab_ws *u, const mlp_config *c, rng *r)
+static double unlab_step(unlab_ws *u, rng *r)
 {
     size_t F = (size_t)mlp_net_vat(u->net)->features;
     for (int i = 0; i < u->cap; i++)
         memcpy(u->x + i * F, u->rows + rng_below(r, u->nrows) * F, F * sizeof(float));
-    return vat_loss(mlp_net_vat(u->net), &c->vat, &u->vat, u->x, u->cap, 1.0f, r);
+    return vat_loss(mlp_net_vat(u->net), &u->cfg, &u->vat, u->x, u->cap, 1.0f, r);
 }
 
 /* Forward, backward and the L2 gradient for this process's B rows (already gathered), rows first..
@@ -190,7 +195,7 @@ static double train_step(mlp *m, train_ws *w, const mlp_config *c, int B, int G,
     double loss = nn_softmax_xent_forward(probs, probs, w->yb, w->wb, B, K) / G;
     nn_softmax_xent_backward(nn_grad(&A->t, A->ia[L]), probs, w->yb, w->wb, B, K, 1.0f / (float)G);
     mlp_backward(m, c->pool, A, x0, masks, B, NULL, 1);
-    if (w->u.cap) loss += unlab_step(&w->u, c, r);
+    if (w->u.cap) loss += unlab_step(&w->u, r);
     /* coupled L2 on the weights: dW += alpha/G W, loss += alpha/(2G) ||W||^2 (one fused loop) */
     float a = dist_rank() == 0 ? (float)(c->alpha / G) : 0.0f;
     double sq = 0;
@@ -349,7 +354,11 @@ static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, datasou
     if (!src && mlp_check_rows(train, K, 0, &nlab, e) < 0) return -1;
     if (nlab == 0) return error_set(e, "no labelled rows to train on (every y is -1)");
     if (vat_active(&c->vat) && (src || dist_size() > 1))
-        return error_set(e, "VAT and entropy minimisation train on rows in memory, in one process");
+        return error_set(e, "VAT, entropy minimisation and FixMatch train on rows in memory, in one process");
+    if (c->vat.fixmatch > 0 && (c->shift > 0 || c->flip || c->vat.views.cutout > 0) &&
+        (long)c->img_h * c->img_w != mlp_features(m))
+        return error_set(e, "FixMatch's views need images: %d x %d pixels for %d features", c->img_h, c->img_w,
+                         mlp_features(m));
     if (m->batch_norm && dist_size() > 1) return error_set(e, "batch normalisation trains in one process");
     if (src) {
         datasource_cumulative_shuffle(src);   /* the order of the in-memory rows */

@@ -51,6 +51,11 @@ interrupt_resume() {
     interrupt_resume "$T/m" $FIT --vat 1 --entmin 0.5 --batch-norm --lr-decay-start 3 --unlabelled-batch 20 "$D/tr.ssl"
 }
 
+@test "ssl-fit train --fixmatch --shift --flip --batch-norm: the same after --resume" {
+    interrupt_resume "$T/m" $FIT --fixmatch 1 --fixmatch-threshold 0.5 --cutout 3 --shift 1 --flip --batch-norm \
+        --unlabelled-batch 20 "$D/tr.ssl"
+}
+
 @test "ssl-fit train --stream-data: --resume gives the uninterrupted bytes, rows held or streamed" {
     # the default buffer holds the 540 rows (a cumulative shuffle the checkpoint keeps); 100 streams them
     interrupt_resume "$T/h" $FIT --stream-data "$D/tr.ssl"

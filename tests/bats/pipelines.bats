@@ -12,13 +12,14 @@ digits() {
         M1_ARGS="--hidden 16 --latent 2 --epochs 2" M2_ARGS="--model m2 --hidden 16 --latent 2 --epochs 2" \
         AUG_M2_ARGS="--model m2 --hidden 16 --latent 2 --epochs 2" VAT_ARGS="--hidden 16 --epochs 5" \
         CONV_ARGS="--conv 4:3:2 --hidden 16 --epochs 5" CONV_VAT_ARGS="--conv 4:3:2 --hidden 16 --epochs 5 --unlabelled-batch 20" \
+        CONV_FM_ARGS="--conv 4:3:2 --hidden 16 --epochs 5 --unlabelled-batch 20 --fixmatch 1 --shift 1" \
         GRAPH_CONV_ARGS="--conv 4:3:2 --hidden 16 --epochs 2" "$@"
 }
 
 @test "the digits pipeline writes one JSON per run and a table with every method" {
     run digits
     [ "$status" -eq 0 ]
-    for m in mlp logreg selftrain selftrain-sweep vat-sweep vat-entmin-sweep conv-sweep conv-vat-sweep graph graph-spread \
+    for m in mlp logreg selftrain selftrain-sweep vat-sweep vat-entmin-sweep conv-sweep conv-vat-sweep conv-fixmatch graph graph-spread \
         graph-sweep m1-graph m1-graph-spread m1-graph-conv ssl-gan ssl-gan-vat m1-mlp m2 m2-vat m1-m2 mlp-vae-aug mlp-gan-aug; do
         [ -s "$T/results/$m-L5-s0.json" ]
     done
@@ -188,6 +189,7 @@ mnist() {
         M1M2_ARGS="--model m2 --hidden 16 --latent 2 --likelihood gaussian --labelled-batch 1 --batch 20 --weighting rows --epochs 1 --val \$\$(@D)/m1z_test.ssl" \
         VAT_ARGS="--hidden 16 --batch-norm --epochs 5 --unlabelled-batch 20" \
         CONV_ARGS="--conv 4:5:4 --hidden 16 --epochs 5" CONV_VAT_ARGS="--conv 4:5:4 --hidden 16 --epochs 5 --unlabelled-batch 20" \
+        CONV_FM_ARGS="--conv 4:5:4 --hidden 16 --epochs 5 --unlabelled-batch 20 --fixmatch 1 --shift 1" \
         GRAPH_CONV_ARGS="--conv 4:5:4 --hidden 16 --epochs 2" "$@"
 }
 
@@ -196,7 +198,7 @@ mnist() {
     small_mnist "$T/idx"
     run mnist
     [ "$status" -eq 0 ] || { echo "$output"; return 1; }
-    for m in mlp mlp-shift logreg selftrain vat-sweep vat-entmin-sweep conv-sweep conv-vat-sweep graph graph-sweep \
+    for m in mlp mlp-shift logreg selftrain vat-sweep vat-entmin-sweep conv-sweep conv-vat-sweep conv-fixmatch graph graph-sweep \
         m1-graph m1-graph-conv ssl-gan m2 m2-vat m1-mlp m1-m2; do
         [ -s "$T/results/$m-L10-s0.json" ]
     done

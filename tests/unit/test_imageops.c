@@ -1,5 +1,6 @@
 /* imageops: shifts fill with zeros and move the content, a flip twice is the identity, drawn
- * shifts cover [-s, s]^2 uniformly. */
+ * shifts cover [-s, s]^2 uniformly, cutout blanks its square clipped to the image, and views are
+ * the rows themselves when nothing is asked. */
 #include <string.h>
 
 #include "check.h"
@@ -49,10 +50,44 @@ static void test_draw_shift(void)
     CHECK(dy == 0 && dx == 0);
 }
 
+/* A 3 x 3 square centred at (1, 2) of a 3 x 4 image, and one hanging over the top-left corner. */
+static void test_cutout(void)
+{
+    float x[12];
+    for (int i = 0; i < 12; i++) x[i] = 1;
+    image_cutout(x, 3, 4, 1, 2, 3);
+    const float want[12] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0};
+    CHECK(memcmp(x, want, sizeof want) == 0);
+    for (int i = 0; i < 12; i++) x[i] = 1;
+    image_cutout(x, 3, 4, 0, 0, 2);   /* rows and columns -1..0: only pixel (0, 0) */
+    CHECK(x[0] == 0);
+    for (int i = 1; i < 12; i++) CHECK(x[i] == 1);
+}
+
+/* Without any augmentation a view is the row; with a cutout of the whole image it is all zeros. */
+static void test_views(void)
+{
+    rng r;
+    rng_seed(&r, 4);
+    float x[24], out[24];
+    for (int i = 0; i < 24; i++) x[i] = (float)(i + 1);
+    image_views none = {0, 0, 0, 0, 0};
+    image_draw_views(&none, out, x, 2, 12, &r);
+    CHECK(memcmp(out, x, sizeof x) == 0);
+    image_views plain = {3, 4, 0, 0, 0};
+    image_draw_views(&plain, out, x, 2, 12, &r);
+    CHECK(memcmp(out, x, sizeof x) == 0);
+    image_views cut = {3, 4, 1, 1, 8};
+    image_draw_views(&cut, out, x, 2, 12, &r);
+    for (int i = 0; i < 24; i++) CHECK(out[i] == 0);
+}
+
 int main(void)
 {
     RUN(test_shift);
     RUN(test_flip);
     RUN(test_draw_shift);
+    RUN(test_cutout);
+    RUN(test_views);
     return check_summary();
 }

@@ -1,5 +1,5 @@
 /* vat: the unlabelled losses' parameter gradients against finite differences (p(x) and r_adv held, as
- * the method holds them), and the float32 adversarial direction against one computed in double; the
+ * the method holds them; FixMatch's pseudo-labels and strong views held), and the float32 adversarial direction against one computed in double; the
  * input gradient of dnet (the VAEs' networks) without its parameters' gradients, as the direction
  * needs it. */
 #include <math.h>
@@ -215,6 +215,58 @@ static void test_entropy_only(void)
     teardown(&f);
 }
 
+/* FixMatch's term with the pseudo-labels and strong views it drew held: fixmatch mean_i [y_i >= 0]
+ * CE(y_i, f(xs_i)), in double */
+typedef struct held_fm {
+    net *n;
+    double weight;
+    const float *xs;
+    const int *label;
+} held_fm;
+
+static double fixmatch_loss(void *ctx)
+{
+    held_fm *h = ctx;
+    const float *l = net_forward(h->n, h->xs, B);
+    double total = 0, lp[K];
+    for (int i = 0; i < B; i++) {
+        if (h->label[i] < 0) continue;
+        log_softmax(lp, l + i * K);
+        total -= lp[h->label[i]];
+    }
+    return h->weight * total / B;
+}
+
+/* The rows as 2 x 3 images, moved, mirrored and cut: every row confident at threshold 0, its
+ * gradient against finite differences; at threshold 1 (never reached by a softmax of finite logits
+ * of three classes) no row is, and the loss and gradients are 0. */
+static void test_fixmatch(void)
+{
+    static fixture f;
+    setup(&f, 11);
+    f.c.fixmatch = 0.7, f.c.threshold = 0;
+    f.c.views = (image_views){2, 3, 1, 1, 1};
+    double loss = vat_loss(&f.v, &f.c, &f.w, f.x, B, 1.0f, &f.r);
+    size_t np = f.n.p.total;
+    float *g = malloc(np * sizeof(float)), xs[B * F];
+    int label[B];
+    memcpy(g, f.n.p.grad, np * sizeof(float));
+    memcpy(xs, f.w.xr, sizeof xs);
+    memcpy(label, f.w.label, sizeof label);
+    for (int i = 0; i < B; i++) CHECK(label[i] >= 0 && label[i] < K);
+    held_fm h = {&f.n, f.c.fixmatch, xs, label};
+    CHECK(loss > 0);
+    CHECK_NEAR(fixmatch_loss(&h), loss, 1e-5);
+    gc_check_layer("fixmatch", fixmatch_loss, &h, f.n.p.data, g, np);
+    f.c.threshold = 1;
+    nn_params_zero_grad(NULL, &f.n.p);
+    CHECK(vat_loss(&f.v, &f.c, &f.w, f.x, B, 1.0f, &f.r) == 0.0);
+    for (int i = 0; i < B; i++) CHECK(f.w.label[i] == -1);
+    for (size_t i = 0; i < np; i++) CHECK(f.n.p.grad[i] == 0.0f);
+    free(g);
+    teardown(&f);
+}
+
 /* A dnet with class inputs on 2 input rows expanded to B output rows (as M2's encoder), and
  * sum_ik w_ik out_ik as the loss. */
 typedef struct dctx {
@@ -271,6 +323,7 @@ int main(void)
     RUN(test_gradients);
     RUN(test_direction);
     RUN(test_entropy_only);
+    RUN(test_fixmatch);
     RUN(test_dnet_input_grad);
     return check_summary();
 }
