@@ -64,11 +64,14 @@ static const char USAGE[] =
     "      --fixmatch W       FixMatch (Sohn et al. 2020): where the prediction on a weak view of a\n"
     "                         row (moved and mirrored as --shift and --flip) reaches the threshold,\n"
     "                         its class is the row's pseudo-label, and W times the cross-entropy\n"
-    "                         of the prediction on a strong view (the same and a square cut out)\n"
-    "                         against it is added; rows as images (meta image_shape, else square)\n"
+    "                         of the prediction on a strong view (another, a square cut out, its\n"
+    "                         contrast and brightness changed) against it is added; rows as images\n"
+    "                         (meta image_shape, else square)\n"
     "      --fixmatch-threshold T  (default 0.95)\n"
     "      --cutout N         side of the strong view's square set to 0, its centre anywhere on\n"
     "                         the image (default: half the image's smaller side)\n"
+    "      --jitter X         the strong view's contrast scaled by [1-X, 1+X] and brightness moved by\n"
+    "                         up to 0.3 X of the data's range, clipped to it (default 0.5; 0: none)\n"
     "      --unlabelled-batch N  rows drawn at random each step for those terms (default --batch)\n"
     "                         With any of them, training runs every epoch unless --val stops it.\n"
     "      --val FILE         validation stream for early stopping\n"
@@ -105,7 +108,7 @@ static const char USAGE[] =
 enum { OPT_HIDDEN = 256, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_WD, OPT_DROPOUT, OPT_VAL, OPT_PATIENCE,
        OPT_CLASSES, OPT_SEED, OPT_THREADS, OPT_LOG, OPT_RESUME, OPT_STREAM, OPT_BUFFER, OPT_SHIFT,
        OPT_BATCH_NORM, OPT_DECAY, OPT_VAT, OPT_VAT_XI, OPT_VAT_ITERS, OPT_ENTMIN, OPT_UBATCH,
-       OPT_CONV, OPT_CONV_POOL, OPT_FLIP, OPT_FIXMATCH, OPT_THRESHOLD, OPT_CUTOUT };
+       OPT_CONV, OPT_CONV_POOL, OPT_FLIP, OPT_FIXMATCH, OPT_THRESHOLD, OPT_CUTOUT, OPT_JITTER };
 
 static const struct option OPTS[] = {
     {"output", required_argument, 0, 'o'},     {"model", required_argument, 0, 'm'},
@@ -124,6 +127,7 @@ static const struct option OPTS[] = {
     {"vat-iterations", required_argument, 0, OPT_VAT_ITERS}, {"entmin", required_argument, 0, OPT_ENTMIN},
     {"unlabelled-batch", required_argument, 0, OPT_UBATCH}, {"fixmatch", required_argument, 0, OPT_FIXMATCH},
     {"fixmatch-threshold", required_argument, 0, OPT_THRESHOLD}, {"cutout", required_argument, 0, OPT_CUTOUT},
+    {"jitter", required_argument, 0, OPT_JITTER},
     {"conv", required_argument, 0, OPT_CONV},     {"conv-pool", no_argument, 0, OPT_CONV_POOL},
     {"version", no_argument, 0, 'V'},            {0, 0, 0, 0},
 };
@@ -150,7 +154,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
 {
     memset(a, 0, sizeof *a);
     mlp_config_default(&a->cfg);
-    int opt, lr_given = 0, threshold_given = 0, cutout_given = 0;
+    int opt, lr_given = 0, threshold_given = 0, cutout_given = 0, jitter_given = 0;
     while ((opt = getopt_long(argc, argv, ":o:m:qhV", OPTS, NULL)) != -1) {
         mlp_config *k = &a->cfg;
         switch (opt) {
@@ -185,6 +189,7 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
             k->vat.threshold = cli_parse_double(c, "--fixmatch-threshold", optarg, 0, 1), threshold_given = 1;
             break;
         case OPT_CUTOUT: k->vat.views.cutout = (int)cli_parse_long(c, "--cutout", optarg, 0, 1 << 20), cutout_given = 1; break;
+        case OPT_JITTER: k->vat.views.jitter = (float)cli_parse_double(c, "--jitter", optarg, 0, 1), jitter_given = 1; break;
         case OPT_UBATCH: k->ubatch = (int)cli_parse_long(c, "--unlabelled-batch", optarg, 1, 1 << 20); break;
         case OPT_CONV: parse_conv(c, optarg, &k->conv); break;
         case OPT_CONV_POOL: k->conv.pool = 1; break;
@@ -194,8 +199,9 @@ static void parse_args(cli *c, int argc, char **argv, args *a)
     if (!lr_given && a->cfg.nhidden == 0 && !a->cfg.conv.n) a->cfg.lr = MLP_LINEAR_LR;
     if (a->cfg.conv.pool && !a->cfg.conv.n) cli_usage_error(c, "--conv-pool needs --conv");
     a->cutout_default = !cutout_given;
-    if ((threshold_given || cutout_given) && a->cfg.vat.fixmatch == 0)
-        cli_usage_error(c, "--%s goes with --fixmatch", threshold_given ? "fixmatch-threshold" : "cutout");
+    if ((threshold_given || cutout_given || jitter_given) && a->cfg.vat.fixmatch == 0)
+        cli_usage_error(c, "--%s goes with --fixmatch", threshold_given ? "fixmatch-threshold" : cutout_given ? "cutout" : "jitter");
+    if (a->cfg.vat.fixmatch > 0 && !jitter_given) a->cfg.vat.views.jitter = 0.5f;
     a->nfiles = cli_inputs(c, argc, argv, a->files, 2);
 }
 

@@ -51,5 +51,13 @@ void image_draw_views(const image_views *v, float *out, const float *x, int n, i
             int cy = (int)rng_below(r, (uint64_t)v->h), cx = (int)rng_below(r, (uint64_t)v->w);
             image_cutout(o, v->h, v->w, cy, cx, v->cutout);
         }
+        if (v->jitter > 0) {
+            float a = 1 + v->jitter * (2 * rng_uniform(r) - 1);
+            float b = 0.3f * v->jitter * (v->hi - v->lo) * (2 * rng_uniform(r) - 1);
+            for (size_t j = 0; j < F; j++) {
+                float t = a * o[j] + b;
+                o[j] = t < v->lo ? v->lo : t > v->hi ? v->hi : t;
+            }
+        }
     }
 }

@@ -29,6 +29,7 @@ void vat_config_put(const vat_config *c, value *map, int options)
         value_set(map, "fixmatch", value_float(c->fixmatch));
         value_set(map, options ? "fixmatch-threshold" : "fixmatch_threshold", value_float(c->threshold));
         value_set(map, "cutout", value_int(c->views.cutout));
+        value_set(map, "jitter", value_float(c->views.jitter));
     }
 }
 
@@ -150,7 +151,7 @@ static void pseudo_labels(const vat_net *n, const vat_config *c, vat_ws *w, cons
 {
     int K = n->classes;
     image_views weak = c->views;
-    weak.cutout = 0;
+    weak.cutout = 0, weak.jitter = 0;
     image_draw_views(&weak, w->xr, x, B, n->features, r);
     const float *logits = n->forward(n->ctx, w->xr, B);
     for (int i = 0; i < B; i++) {

@@ -9,8 +9,8 @@
  *     mean_i KL(p(x_i) || p(x_i + r_adv_i)), with p(x) and r_adv held constant in its gradient (as the
  *     paper's code does);
  *   entropy minimisation: entmin * mean_i H(p(x_i)), H = -sum_k p_k log p_k, differentiated through p;
- *   FixMatch: a weak view w(x_i) of each row (moved, mirrored) and a strong one s(x_i) (moved, mirrored
- *     and a square cut out: DeVries and Taylor 2017); where max_k p_k(w(x_i)) >= threshold, its argmax
+ *   FixMatch: a weak view w(x_i) of each row (moved, mirrored) and a strong one s(x_i) (moved, mirrored,
+ *     a square cut out (DeVries and Taylor 2017), contrast and brightness changed); where max_k p_k(w(x_i)) >= threshold, its argmax
  *     is the row's pseudo-label yhat_i, and the loss is fixmatch * mean_i [confident] -log p_yhat(s(x_i)),
  *     the weak view's prediction held constant.
  *
@@ -37,15 +37,15 @@ typedef struct vat_config {
     double entmin;     /* weight of the entropy term; 0: none */
     double fixmatch;   /* weight of the pseudo-label term; 0: none */
     double threshold;  /* VAT_THRESHOLD: the weak view's top probability a pseudo-label needs */
-    image_views views; /* how FixMatch's views are drawn (imageops.h); cutout for the strong view only */
+    image_views views; /* how FixMatch's views are drawn (imageops.h); cutout and jitter: the strong view's */
 } vat_config;
 
 void vat_config_default(vat_config *c);
 static inline int vat_active(const vat_config *c) { return c->eps > 0 || c->entmin > 0 || c->fixmatch > 0; }
 /* The terms in use into map, as a model's info records them (options 0: vat_eps, vat_xi,
- * vat_iterations with VAT, entmin with entropy minimisation, fixmatch, fixmatch_threshold and cutout
- * with FixMatch) or a run's settings (options 1: the options' names vat, vat-xi, vat-iterations,
- * entmin, fixmatch, fixmatch-threshold, cutout); nothing without any, so that what was written
+ * vat_iterations with VAT, entmin with entropy minimisation, fixmatch, fixmatch_threshold, cutout and
+ * jitter with FixMatch) or a run's settings (options 1: the options' names vat, vat-xi, vat-iterations,
+ * entmin, fixmatch, fixmatch-threshold, cutout, jitter); nothing without any, so that what was written
  * without them keeps its bytes. */
 void vat_config_put(const vat_config *c, value *map, int options);
 

@@ -207,6 +207,7 @@ static value *hyper_info(const mlp_config *c)
         value_set(h, "fixmatch", value_float(c->vat.fixmatch));
         value_set(h, "fixmatch_threshold", value_float(c->vat.threshold));
         value_set(h, "cutout", value_int(c->vat.views.cutout));
+        value_set(h, "jitter", value_float(c->vat.views.jitter));
     }
     if (vat_active(&c->vat)) value_set(h, "unlabelled_batch", value_int(c->ubatch > 0 ? c->ubatch : c->batch));
     value_set(h, "patience", value_int(c->patience));

@@ -51,6 +51,16 @@ static void ws_free(train_ws *w)
     free(w->yb), free(w->wb), free(w->order), free(w->best), free(w->row);
 }
 
+/* The smallest and largest of x (n): the range FixMatch's jittered views are clipped to. */
+static void value_range(const float *x, size_t n, float *lo, float *hi)
+{
+    *lo = n ? x[0] : 0, *hi = n ? x[0] : 0;
+    for (size_t i = 1; i < n; i++) {
+        *lo = x[i] < *lo ? x[i] : *lo;
+        *hi = x[i] > *hi ? x[i] : *hi;
+    }
+}
+
 /* The unlabelled batch's buffers: c->ubatch (default --batch) rows drawn from all n rows of d. */
 static int unlab_alloc(unlab_ws *u, const mlp *m, const mlp_config *c, const mlp_data *d, error *e)
 {
@@ -59,8 +69,9 @@ static int unlab_alloc(unlab_ws *u, const mlp *m, const mlp_config *c, const mlp
     u->rows = d->x, u->nrows = d->n;
     u->cfg = c->vat;
     image_views *v = &u->cfg.views;
-    if (c->shift > 0 || c->flip || v->cutout > 0) v->h = c->img_h, v->w = c->img_w;
+    if (c->shift > 0 || c->flip || v->cutout > 0 || v->jitter > 0) v->h = c->img_h, v->w = c->img_w;
     v->shift = c->shift, v->flip = c->flip;
+    value_range(d->x, d->n * (size_t)mlp_features(m), &v->lo, &v->hi);
     if (!(u->net = mlp_net_new(m, u->cap, c->pool, e)) ||
         vat_ws_alloc(&u->vat, u->cap, mlp_features(m), mlp_classes(m), e) < 0)
         return -1;
@@ -355,7 +366,7 @@ static int train_run(mlp *m, const mlp_config *c, const mlp_data *train, datasou
     if (nlab == 0) return error_set(e, "no labelled rows to train on (every y is -1)");
     if (vat_active(&c->vat) && (src || dist_size() > 1))
         return error_set(e, "VAT, entropy minimisation and FixMatch train on rows in memory, in one process");
-    if (c->vat.fixmatch > 0 && (c->shift > 0 || c->flip || c->vat.views.cutout > 0) &&
+    if (c->vat.fixmatch > 0 && (c->shift > 0 || c->flip || c->vat.views.cutout > 0 || c->vat.views.jitter > 0) &&
         (long)c->img_h * c->img_w != mlp_features(m))
         return error_set(e, "FixMatch's views need images: %d x %d pixels for %d features", c->img_h, c->img_w,
                          mlp_features(m));

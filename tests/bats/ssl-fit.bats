@@ -364,7 +364,7 @@ PY
     "$PY" - "$T/h.mlp" <<'PY'
 import sys, msgpack
 h = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False, strict_map_key=False)["info"]["hyper"]
-assert (h["fixmatch"], h["fixmatch_threshold"], h["cutout"]) == (0.5, 0.95, 4), h   # 8 x 8 digits: half of 8
+assert (h["fixmatch"], h["fixmatch_threshold"], h["cutout"], h["jitter"]) == (0.5, 0.95, 4, 0.5), h   # 8 x 8 digits
 PY
 }
 
@@ -373,6 +373,8 @@ PY
     assert_fails_with 2 "--cutout goes with --fixmatch"
     run --separate-stderr ssl-fit train --fixmatch-threshold 0.8 "$D/train.ssl" -o "$T/x.mlp"
     assert_fails_with 2 "--fixmatch-threshold goes with --fixmatch"
+    run --separate-stderr ssl-fit train --jitter 0.2 "$D/train.ssl" -o "$T/x.mlp"
+    assert_fails_with 2 "--jitter goes with --fixmatch"
     run --separate-stderr ssl-fit train --fixmatch 1 --stream-data "$D/train.ssl" -o "$T/x.mlp"
     assert_fails_with 2 "in one process"
     printf 'a,b,c,label\n1,2,3,0\n4,5,6,1\n' | ssl-prep csv > "$T/tab.ssl"

@@ -1,6 +1,6 @@
 /* imageops: shifts fill with zeros and move the content, a flip twice is the identity, drawn
- * shifts cover [-s, s]^2 uniformly, cutout blanks its square clipped to the image, and views are
- * the rows themselves when nothing is asked. */
+ * shifts cover [-s, s]^2 uniformly, cutout blanks its square clipped to the image, views are the rows
+ * themselves when nothing is asked, and jittered values stay in their range. */
 #include <string.h>
 
 #include "check.h"
@@ -71,15 +71,23 @@ static void test_views(void)
     rng_seed(&r, 4);
     float x[24], out[24];
     for (int i = 0; i < 24; i++) x[i] = (float)(i + 1);
-    image_views none = {0, 0, 0, 0, 0};
+    image_views none = {0, 0, 0, 0, 0, 0, 0, 0};
     image_draw_views(&none, out, x, 2, 12, &r);
     CHECK(memcmp(out, x, sizeof x) == 0);
-    image_views plain = {3, 4, 0, 0, 0};
+    image_views plain = {3, 4, 0, 0, 0, 0, 0, 0};
     image_draw_views(&plain, out, x, 2, 12, &r);
     CHECK(memcmp(out, x, sizeof x) == 0);
-    image_views cut = {3, 4, 1, 1, 8};
+    image_views cut = {3, 4, 1, 1, 8, 0, 0, 0};
     image_draw_views(&cut, out, x, 2, 12, &r);
     for (int i = 0; i < 24; i++) CHECK(out[i] == 0);
+    image_views jit = {3, 4, 0, 0, 0, 0.5f, 1, 24};   /* a x + b within [1, 24], and not all unchanged */
+    image_draw_views(&jit, out, x, 2, 12, &r);
+    int moved = 0;
+    for (int i = 0; i < 24; i++) {
+        CHECK(out[i] >= 1 && out[i] <= 24);
+        moved += out[i] != x[i];
+    }
+    CHECK(moved > 0);
 }
 
 int main(void)

@@ -237,7 +237,7 @@ static double fixmatch_loss(void *ctx)
     return h->weight * total / B;
 }
 
-/* The rows as 2 x 3 images, moved, mirrored and cut: every row confident at threshold 0, its
+/* The rows as 2 x 3 images, moved, mirrored, cut and jittered: every row confident at threshold 0, its
  * gradient against finite differences; at threshold 1 (never reached by a softmax of finite logits
  * of three classes) no row is, and the loss and gradients are 0. */
 static void test_fixmatch(void)
@@ -245,7 +245,7 @@ static void test_fixmatch(void)
     static fixture f;
     setup(&f, 11);
     f.c.fixmatch = 0.7, f.c.threshold = 0;
-    f.c.views = (image_views){2, 3, 1, 1, 1};
+    f.c.views = (image_views){2, 3, 1, 1, 1, 0.5f, -2, 2};
     double loss = vat_loss(&f.v, &f.c, &f.w, f.x, B, 1.0f, &f.r);
     size_t np = f.n.p.total;
     float *g = malloc(np * sizeof(float)), xs[B * F];
