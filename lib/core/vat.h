@@ -10,9 +10,9 @@
  *     paper's code does);
  *   entropy minimisation: entmin * mean_i H(p(x_i)), H = -sum_k p_k log p_k, differentiated through p;
  *   FixMatch: a weak view w(x_i) of each row (moved, mirrored) and a strong one s(x_i) (moved, mirrored,
- *     a square cut out (DeVries and Taylor 2017), contrast and brightness changed); where max_k p_k(w(x_i)) >= threshold, its argmax
- *     is the row's pseudo-label yhat_i, and the loss is fixmatch * mean_i [confident] -log p_yhat(s(x_i)),
- *     the weak view's prediction held constant.
+ *     a square cut out (DeVries and Taylor 2017), contrast and brightness changed); where
+ *     max_k p_k(w(x_i)) >= threshold, its argmax is the row's pseudo-label yhat_i, and the loss is
+ *     fixmatch * mean_i [confident] -log p_yhat(s(x_i)), the weak view's prediction held constant.
  *
  * xi is the finite-difference step of the power iteration. The paper's 1e-6 is below what float32
  * resolves: on a 784-pixel row of norm ~10, a move of 1e-6 changes the logits by less than their
